@@ -1,0 +1,58 @@
+"""The application factory: ``flask --app app ...`` and ``gunicorn 'app:create_app()'``."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the app: config layers, database, plugin registry, dispatcher, CLI."""
+    app = Flask(__name__, instance_relative_config=True, static_folder=None)
+    app.config.from_object("config.Config")
+    if test_config is None:
+        app.config.from_pyfile("config.py", silent=True)  # instance/config.py
+        app.config.from_prefixed_env()  # FLASK_*
+    else:
+        app.config.from_mapping(test_config)
+
+    instance = Path(app.instance_path)
+    instance.mkdir(parents=True, exist_ok=True)
+    if not app.config.get("SQLALCHEMY_DATABASE_URI"):
+        app.config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{instance / 'emulator.sqlite'}"
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = _instance_secret_key(instance / "secret_key")
+
+    # Imported here so that importing app.py has no side effects beyond the factory.
+    from emulator import cli
+    from emulator import db
+    from emulator import dispatch
+    from emulator import registry
+
+    db.init_app(app)
+    registry.init_app(app)
+    dispatch.init_app(app)
+    cli.init_app(app)
+    return app
+
+def _instance_secret_key(path: Path) -> str:
+    """Read the instance's secret key, generating it on first start.
+
+    Several workers may start at once: the key is written to a private temporary file
+    and linked into place, so a reader never sees a half-written key and all agree.
+    """
+    if not path.exists():
+        tmp = path.with_name(f".{path.name}.{os.getpid()}")
+        tmp.write_text(secrets.token_hex(32))
+        tmp.chmod(0o600)
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass  # another worker won the race; use its key
+        finally:
+            tmp.unlink()
+    return path.read_text().strip()

@@ -1,0 +1,34 @@
+"""Configuration defaults.
+
+Layering (see ``create_app``): these defaults, then ``instance/config.py``, then
+environment variables with the ``FLASK_`` prefix, e.g.
+``FLASK_SQLALCHEMY_DATABASE_URI=postgresql+psycopg://root@127.0.0.1/emulator``.
+No secrets and no I/O here: the secret key is generated into ``instance/`` on first start.
+"""
+
+from __future__ import annotations
+
+
+class Config:
+    """Defaults for every deployment."""
+
+    # None: the factory fills in sqlite:///<instance>/emulator.sqlite.
+    SQLALCHEMY_DATABASE_URI: str | None = None
+    SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
+
+    # The site's time zone, as Joomla's "Website Time Zone": redCORE printed
+    # expireTimeFormatted and created in it (compat/redcore.md).
+    SITE_TIMEZONE = "UTC"
+
+    # SQLite only: how long a writer waits for the lock before giving up (ms).
+    SQLITE_BUSY_TIMEOUT_MS = 5000
+
+    # Rows this many seconds past expiry are removed by `flask tokens purge`
+    # (redCORE kept expired tokens for two weeks).
+    TOKEN_PURGE_GRACE_SECONDS = 14 * 24 * 3600
+    TOKEN_PURGE_BATCH_SIZE = 5000
+
+    # In-process cache of verified client secrets (see emulator/oauth/clients.py).
+    CLIENT_SECRET_CACHE_SIZE = 4096
+
+    JSON_SORT_KEYS = False

@@ -1,0 +1,237 @@
+"""Admin commands: ``flask --app app plugins|clients|scopes|tokens ...``.
+
+Commands are thin: parse arguments, call one engine or registry function, commit, print
+one useful line; a user error exits non-zero with the reason (never a traceback).
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from datetime import datetime
+from datetime import timedelta
+
+import click
+from flask import Flask
+from flask import current_app
+from flask.cli import AppGroup
+from sqlalchemy import select
+
+from emulator import oauth
+from emulator.clock import utcnow
+from emulator.db import db
+from emulator.errors import ParamsError
+from emulator.models import Client
+from emulator.models import Scope
+from emulator.registry import get_registry
+
+plugins = AppGroup("plugins", help="List, enable, disable and configure plugins.")
+clients = AppGroup("clients", help="Register and list OAuth2 clients.")
+scopes = AppGroup("scopes", help="Manage the known scopes and the default ones.")
+tokens = AppGroup("tokens", help="Import legacy tokens and purge expired ones.")
+
+
+def _plugin_name(name: str) -> str:
+    registry = get_registry()
+    try:
+        registry.get(name)
+    except KeyError as error:
+        raise click.ClickException(error.args[0]) from None
+    return name
+
+
+# --- plugins ---------------------------------------------------------------------------
+
+
+@plugins.command("list")
+def plugins_list() -> None:
+    """List every plugin found, with its state."""
+    registry = get_registry()
+    for name in sorted(registry.plugins):
+        status = registry.status(db.session, name)
+        flag = "enabled " if status.enabled else "disabled"
+        click.echo(f"{name:<16} {flag}  {status.plugin.version:<8} {status.plugin.title}")
+
+
+@plugins.command("show")
+@click.argument("name")
+def plugins_show(name: str) -> None:
+    """Show a plugin's state and effective params (* = set by an admin)."""
+    status = get_registry().status(db.session, _plugin_name(name))
+    click.echo(f"{name}: {'enabled' if status.enabled else 'disabled'} ({status.plugin.title} {status.plugin.version})")
+    for key in sorted(status.params):
+        mark = "*" if key in status.stored else " "
+        click.echo(f"  {mark} {key} = {json.dumps(status.params[key])}")
+
+
+@plugins.command("enable")
+@click.argument("name")
+def plugins_enable(name: str) -> None:
+    """Enable a plugin."""
+    get_registry().set_enabled(db.session, _plugin_name(name), True, now=utcnow())
+    db.session.commit()
+    click.echo(f"Plugin {name} enabled.")
+
+
+@plugins.command("disable")
+@click.argument("name")
+def plugins_disable(name: str) -> None:
+    """Disable a plugin."""
+    get_registry().set_enabled(db.session, _plugin_name(name), False, now=utcnow())
+    db.session.commit()
+    click.echo(f"Plugin {name} disabled.")
+
+
+@plugins.command("set")
+@click.argument("name")
+@click.argument("assignments", nargs=-1, required=True, metavar="KEY=VALUE...")
+def plugins_set(name: str, assignments: tuple[str, ...]) -> None:
+    """Set plugin params; all are validated first and nothing is stored if one is bad."""
+    updates = {}
+    for item in assignments:
+        key, eq, value = item.partition("=")
+        if not eq or not key:
+            raise click.ClickException(f"{item!r} is not KEY=VALUE.")
+        updates[key] = value
+    try:
+        loaded = get_registry().set_params(db.session, _plugin_name(name), updates, now=utcnow())
+    except ParamsError as error:
+        db.session.rollback()
+        raise click.ClickException(f"{error} (nothing was stored)") from None
+    db.session.commit()
+    click.echo(", ".join(f"{k}={json.dumps(loaded[k])}" for k in updates) + f" stored for {name}.")
+
+
+# --- clients ---------------------------------------------------------------------------
+
+
+@clients.command("create")
+@click.argument("client_id")
+@click.option("--secret", help="The secret (default: a new random 40-hex secret).")
+@click.option("--scope", help='Space-separated scopes the client may ask for, e.g. "a b".')
+@click.option("--grant-types", help='Space-separated grants allowed (default: all).')
+@click.option("--redirect-uri", default="", help="Kept for legacy clients.")
+@click.option("--user-id", help="The user the client acts as (returned by option=resource).")
+@click.option("--public", is_flag=True, help="A public client: no secret (refresh only).")
+def clients_create(client_id, secret, scope, grant_types, redirect_uri, user_id, public) -> None:
+    """Register a client and print its secret once (only a hash is stored)."""
+    if public and secret:
+        raise click.ClickException("A public client has no secret: drop --secret or --public.")
+    if not public and secret is None:
+        secret = secrets.token_hex(20)
+    try:
+        oauth.register_client(
+            db.session, client_id, secret=None if public else secret, scope=scope,
+            grant_types=grant_types, redirect_uri=redirect_uri, user_id=user_id, now=utcnow(),
+        )
+    except ValueError as error:
+        db.session.rollback()
+        raise click.ClickException(str(error)) from None
+    db.session.commit()
+    click.echo(f"client_id: {client_id}")
+    if not public:
+        click.echo(f"client_secret: {secret}")
+        click.echo("The secret is shown only now; only its hash is stored.", err=True)
+
+
+@clients.command("list")
+def clients_list() -> None:
+    """List the registered clients (never their secrets)."""
+    for client in db.session.scalars(select(Client).order_by(Client.client_id)):
+        kind = "public" if client.is_public else "confidential"
+        click.echo(
+            f"{client.client_id}  {kind}  scope={client.scope or '-'}  "
+            f"grant_types={client.grant_types if client.grant_types is not None else '(all)'}  "
+            f"user_id={client.user_id or '-'}"
+        )
+
+
+# --- scopes ----------------------------------------------------------------------------
+
+
+@scopes.command("add")
+@click.argument("scope")
+@click.option("--default", "is_default", is_flag=True, help="Grant it to clients without a scope.")
+def scopes_add(scope: str, is_default: bool) -> None:
+    """Add a scope (or set whether it is a default one)."""
+    try:
+        oauth.add_scope(db.session, scope, is_default=is_default)
+    except ValueError as error:
+        raise click.ClickException(str(error)) from None
+    db.session.commit()
+    click.echo(f"Scope {scope} added{' (default)' if is_default else ''}.")
+
+
+@scopes.command("list")
+def scopes_list() -> None:
+    """List the scopes; default ones are marked."""
+    for row in db.session.scalars(select(Scope).order_by(Scope.id)):
+        click.echo(f"{row.scope}{'  (default)' if row.is_default else ''}")
+
+
+@scopes.command("default")
+@click.argument("names", nargs=-1)
+def scopes_default(names: tuple[str, ...]) -> None:
+    """Make exactly these scopes the default ones (none when empty)."""
+    try:
+        oauth.set_default_scopes(db.session, list(names))
+    except ValueError as error:
+        db.session.rollback()
+        raise click.ClickException(str(error)) from None
+    db.session.commit()
+    click.echo(f"Default scopes: {' '.join(names) or '(none)'}.")
+
+
+# --- tokens ----------------------------------------------------------------------------
+
+
+@tokens.command("import")
+@click.option("--type", "token_type", type=click.Choice(["access", "refresh"]), required=True)
+@click.option("--token", required=True, help="The legacy token value.")
+@click.option("--client-id", required=True)
+@click.option("--scope")
+@click.option("--user-id")
+@click.option("--expires", required=True, help='UTC, "YYYY-MM-DD HH:MM:SS".')
+def tokens_import(token_type, token, client_id, scope, user_id, expires) -> None:
+    """Carry a live token over from the legacy site (stored by hash)."""
+    try:
+        expires_at = datetime.strptime(expires, "%Y-%m-%d %H:%M:%S")
+    except ValueError:
+        raise click.ClickException(f'--expires {expires!r} is not "YYYY-MM-DD HH:MM:SS".') from None
+    client = oauth.find_client(db.session, client_id)
+    if client is None:
+        raise click.ClickException(f"No client {client_id!r}; create it first.")
+    try:
+        oauth.import_token(
+            db.session, token_type=token_type, raw=token, client=client, user_id=user_id,
+            scope=scope, expires_at=expires_at, now=utcnow(),
+        )
+    except ValueError as error:
+        raise click.ClickException(str(error)) from None
+    db.session.commit()
+    click.echo(f"Imported {token_type} token for {client_id}, expires {expires_at} UTC.")
+
+
+@tokens.command("purge")
+@click.option("--grace-days", type=click.FloatRange(min=0), default=None,
+              help="Keep tokens this long past expiry (default: the TOKEN_PURGE_GRACE_SECONDS setting, 14 days).")
+def tokens_purge(grace_days: float | None) -> None:
+    """Delete expired tokens in small committed batches (safe while serving)."""
+    grace = (timedelta(days=grace_days) if grace_days is not None
+             else timedelta(seconds=current_app.config["TOKEN_PURGE_GRACE_SECONDS"]))
+    before = utcnow() - grace
+    removed = oauth.purge_expired(
+        db.session, before=before, batch_size=current_app.config["TOKEN_PURGE_BATCH_SIZE"],
+        on_batch=lambda table, total: click.echo(f"  {table}: {total} removed so far", err=True),
+    )
+    summary = ", ".join(f"{table}: {count}" for table, count in removed.items())
+    click.echo(f"Purged tokens expired before {before:%Y-%m-%d %H:%M:%S} UTC ({summary}).")
+
+
+def init_app(app: Flask) -> None:
+    """Add the command groups, and each plugin's own group as `flask <plugin> ...`."""
+    for group in (plugins, clients, scopes, tokens):
+        app.cli.add_command(group)
+    for plugin in app.extensions["emulator.registry"].plugins.values():
+        if plugin.cli is not None:
+            app.cli.add_command(plugin.cli, name=plugin.name)

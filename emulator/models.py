@@ -1,0 +1,100 @@
+"""SQLAlchemy models: the plugin state table and the OAuth2 engine's tables.
+
+Times are naive UTC datetimes. Secrets and tokens are never stored: a token row is keyed
+by the SHA-256 of the token, a client secret is kept as a slow salted hash.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Boolean
+from sqlalchemy import DateTime
+from sqlalchemy import ForeignKey
+from sqlalchemy import Integer
+from sqlalchemy import String
+from sqlalchemy import Text
+from sqlalchemy.orm import Mapped
+from sqlalchemy.orm import mapped_column
+
+from emulator.db import db
+
+
+class PluginState(db.Model):
+    """Whether a plugin is enabled and its params: Joomla's ``#__extensions`` row."""
+
+    __tablename__ = "plugin_state"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    # JSON object of the params an admin set; defaults are filled in when loaded.
+    params: Mapped[str] = mapped_column(Text, default="{}")
+    # Bumped on every change: workers key their parsed-params cache on it.
+    revision: Mapped[int] = mapped_column(Integer, default=1)
+    updated_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class Client(db.Model):
+    """A registered OAuth2 client (redCORE's ``redcore_oauth_clients``)."""
+
+    __tablename__ = "oauth_clients"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    client_id: Mapped[str] = mapped_column(String(80), unique=True)
+    # werkzeug scrypt hash of the secret; None for a public client.
+    secret_hash: Mapped[str | None] = mapped_column(String(255))
+    redirect_uri: Mapped[str] = mapped_column(String(2000), default="")
+    # Space-separated; None = every grant allowed, "" = none (bshaffer's rule).
+    grant_types: Mapped[str | None] = mapped_column(String(80))
+    # Space-separated; None (or "") = no client scope.
+    scope: Mapped[str | None] = mapped_column(Text)
+    user_id: Mapped[str | None] = mapped_column(String(80))
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+
+    @property
+    def is_public(self) -> bool:
+        """A public client has no secret (redCORE stored '')."""
+        return self.secret_hash is None
+
+
+class Scope(db.Model):
+    """A known scope (``redcore_oauth_scopes``); default scopes go to clients without one."""
+
+    __tablename__ = "oauth_scopes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    scope: Mapped[str] = mapped_column(String(255), unique=True)
+    is_default: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class AccessToken(db.Model):
+    """An access token, stored by hash."""
+
+    __tablename__ = "oauth_access_tokens"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    client_id: Mapped[int] = mapped_column(
+        ForeignKey("oauth_clients.id", ondelete="CASCADE"), index=True
+    )
+    user_id: Mapped[str | None] = mapped_column(String(255))
+    scope: Mapped[str | None] = mapped_column(Text)
+    issued_at: Mapped[datetime] = mapped_column(DateTime)
+    expires_at: Mapped[datetime] = mapped_column(DateTime, index=True)
+    # The refresh token issued with this one (or used to get it): revoking that
+    # refresh token ends this access token too (RFC 7009 §2.1).
+    refresh_token_hash: Mapped[str | None] = mapped_column(String(64), index=True)
+
+
+class RefreshToken(db.Model):
+    """A refresh token, stored by hash; deleted on use unless the plugin says otherwise."""
+
+    __tablename__ = "oauth_refresh_tokens"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    client_id: Mapped[int] = mapped_column(
+        ForeignKey("oauth_clients.id", ondelete="CASCADE"), index=True
+    )
+    user_id: Mapped[str | None] = mapped_column(String(255))
+    scope: Mapped[str | None] = mapped_column(Text)
+    issued_at: Mapped[datetime] = mapped_column(DateTime)
+    expires_at: Mapped[datetime] = mapped_column(DateTime, index=True)

@@ -1,0 +1,72 @@
+"""Finding the access token in a resource request (RFC 6750 §2, bshaffer's Bearer rules)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from emulator.oauth.errors import InvalidRequest
+from emulator.oauth.errors import InvalidToken
+from emulator.oauth.errors import TokenMissing
+
+# PCRE's \s and \S without the /u flag: ASCII whitespace only.
+_WS = " \t\n\r\f\v"
+
+
+@dataclass(frozen=True)
+class BearerSources:
+    """The three places a token may travel; None where the request carries nothing usable.
+
+    ``body_token`` is whatever a parsed body held (a JSON body may hold a non-string);
+    ``content_type`` is the raw header, or None when absent.
+    """
+
+    authorization: str | None
+    query_token: object
+    body_token: object
+    method: str
+    content_type: str | None
+
+
+def extract_bearer_token(src: BearerSources, *, scheme: str = "Bearer") -> str:
+    """Return the one access token the request carries, or raise.
+
+    Exactly one of header, query and body may be used (RFC 6750 §2); a header must hold
+    "<scheme> <token>" (scheme in any case); a body token needs POST or PUT and a
+    form-encoded body (RFC 6750 §2.2).
+    """
+    used = (src.authorization is not None) + (src.query_token is not None) + (src.body_token is not None)
+    if used > 1:
+        raise InvalidRequest(
+            "Only one method may be used to authenticate at a time (Auth header, GET or POST)",
+            reason="several_methods",
+        )
+    if used == 0:
+        raise TokenMissing(reason="no_token")
+    if src.authorization is not None:
+        match = re.search(
+            re.escape(scheme) + f"[{_WS}]([^{_WS}]+)", src.authorization, flags=re.IGNORECASE
+        )
+        if match is None:
+            raise InvalidRequest("Malformed auth header", reason="malformed_header")
+        return match.group(1)
+    if src.body_token is not None:
+        if src.method not in ("POST", "PUT"):
+            raise InvalidRequest(
+                "When putting the token in the body, the method must be POST or PUT",
+                reason="body_method",
+                uri="#section-2.2",
+            )
+        if src.content_type is not None and src.content_type.split(";", 1)[0] != (
+            "application/x-www-form-urlencoded"
+        ):
+            raise InvalidRequest(
+                'The content type for POST requests must be "application/x-www-form-urlencoded"',
+                reason="body_content_type",
+            )
+        token = src.body_token
+    else:
+        token = src.query_token
+    if not isinstance(token, str):  # e.g. access_token[]=x
+        raise InvalidToken("The access token provided is invalid")
+    return token

@@ -1,0 +1,179 @@
+"""Client registry and client authentication (RFC 6749 §2.3.1, bshaffer's HttpBasic rules).
+
+Secrets are stored as salted scrypt hashes (werkzeug), which makes offline guessing slow
+even for short legacy secrets like "201010425". Checking scrypt on every token request
+would cap the token endpoint at a few dozen requests per second per core, so a secret that
+has been verified once is remembered in this process only, as an HMAC under a random key
+that never leaves memory, bound to the stored hash (a secret change invalidates it).
+A wrong secret always pays the full scrypt cost.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import threading
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from werkzeug.security import check_password_hash
+from werkzeug.security import generate_password_hash
+
+from emulator.models import Client
+from emulator.oauth.errors import InvalidClient
+from emulator.oauth.scopes import validate_scope_name
+
+SECRET_HASH_METHOD = "scrypt:32768:8:1"
+
+# A hash no secret matches, checked for unknown clients so that both failures cost the same.
+_DUMMY_HASH = generate_password_hash(secrets.token_hex(16), method=SECRET_HASH_METHOD)
+
+KNOWN_GRANT_TYPES = ("client_credentials", "refresh_token")
+
+
+@dataclass(frozen=True)
+class ClientCredentials:
+    """What a request presented to authenticate a client.
+
+    ``client_secret`` is kept as it arrived (a JSON body may carry ``true`` or ``0``):
+    only a non-empty string can ever match.
+    """
+
+    client_id: str
+    client_secret: object = None
+
+
+class SecretCache:
+    """Verified secrets of this process, as HMACs bound to the stored hash."""
+
+    def __init__(self, max_size: int = 4096) -> None:
+        self._key = secrets.token_bytes(32)
+        self._max_size = max_size
+        self._digests: dict[tuple[int, str], bytes] = {}
+        self._lock = threading.Lock()
+
+    def _digest(self, secret: str) -> bytes:
+        return hmac.new(self._key, secret.encode("utf-8", "surrogatepass"), hashlib.sha256).digest()
+
+    def verify(self, client: Client, secret: str) -> bool:
+        """Return whether ``secret`` is the client's secret, in constant time per path."""
+        if client.secret_hash is None:
+            return False
+        key = (client.id, client.secret_hash)
+        digest = self._digest(secret)
+        cached = self._digests.get(key)
+        if cached is not None and hmac.compare_digest(cached, digest):
+            return True
+        if not check_password_hash(client.secret_hash, secret):
+            return False
+        with self._lock:
+            if len(self._digests) >= self._max_size:
+                self._digests.clear()
+            self._digests[key] = digest
+        return True
+
+
+secret_cache = SecretCache()
+
+
+def hash_secret(secret: str) -> str:
+    """Return the salted scrypt hash stored for a client secret."""
+    return generate_password_hash(secret, method=SECRET_HASH_METHOD)
+
+
+def find_client(session: Session, client_id: str) -> Client | None:
+    """Return the client with exactly this client_id (case-sensitive), or None."""
+    return session.scalar(select(Client).where(Client.client_id == client_id))
+
+
+def authenticate_client(
+    session: Session,
+    credentials: ClientCredentials | None,
+    *,
+    allow_public: bool,
+    body_allowed: bool = True,
+) -> Client:
+    """Return the authenticated client or raise InvalidClient (bshaffer HttpBasic order).
+
+    ``reason`` tells dialects which failure it was: ``missing`` (no credentials),
+    ``secret_required`` (no secret where one is required), ``invalid`` (unknown client or
+    wrong secret: one answer for both, so client ids cannot be probed).
+    """
+    if credentials is None:
+        where = "headers or body" if body_allowed else "headers"
+        raise InvalidClient(f"Client credentials were not found in the {where}", reason="missing")
+    secret = credentials.client_secret
+    if secret is None or secret == "" or secret is False:
+        if not allow_public:
+            raise InvalidClient("client credentials are required", reason="secret_required")
+        client = find_client(session, credentials.client_id)
+        if client is None or not client.is_public:
+            raise InvalidClient(
+                "Client credentials were not found in the headers or body", reason="missing"
+            )
+        return client
+    client = find_client(session, credentials.client_id)
+    if not isinstance(secret, str):
+        client = None  # PHP's loose == let `true` match any secret; nothing but a string does here
+    if client is None:
+        check_password_hash(_DUMMY_HASH, secret if isinstance(secret, str) else "")
+        raise InvalidClient("The client credentials are invalid", reason="invalid")
+    if not secret_cache.verify(client, secret):
+        raise InvalidClient("The client credentials are invalid", reason="invalid")
+    return client
+
+
+def client_allows_grant(client: Client, grant_type: str) -> bool:
+    """Return whether the client may use the grant: None allows all, "" allows none."""
+    if client.grant_types is None:
+        return True
+    return grant_type in client.grant_types.split(" ")
+
+
+def client_scope(client: Client) -> str | None:
+    """Return the client's scope, None when it has none (an empty scope counts as none)."""
+    return client.scope or None
+
+
+def register_client(
+    session: Session,
+    client_id: str,
+    *,
+    secret: str | None,
+    scope: str | None = None,
+    grant_types: str | None = None,
+    redirect_uri: str = "",
+    user_id: str | None = None,
+    now: datetime,
+) -> Client:
+    """Register a client; ``secret=None`` makes a public client. Raises ValueError on bad input."""
+    if not client_id or len(client_id) > 80 or client_id != client_id.strip():
+        raise ValueError("client_id must be 1 to 80 characters without leading or trailing spaces.")
+    if find_client(session, client_id) is not None:
+        raise ValueError(f"A client {client_id!r} already exists.")
+    if secret is not None and secret == "":
+        raise ValueError("An empty secret is not a secret; use --public for a public client.")
+    if scope is not None:
+        for name in scope.split(" "):
+            validate_scope_name(name)
+    if grant_types is not None:
+        unknown = [g for g in grant_types.split() if g not in KNOWN_GRANT_TYPES]
+        if unknown:
+            raise ValueError(
+                f"Unknown grant type(s): {' '.join(unknown)}. Known: {' '.join(KNOWN_GRANT_TYPES)}."
+            )
+        grant_types = " ".join(grant_types.split())
+    client = Client(
+        client_id=client_id,
+        secret_hash=None if secret is None else hash_secret(secret),
+        scope=scope or None,
+        grant_types=grant_types,
+        redirect_uri=redirect_uri,
+        user_id=user_id,
+        created_at=now,
+    )
+    session.add(client)
+    return client

@@ -1,0 +1,225 @@
+"""The token endpoint's grants (RFC 6749 §4.4 and §6) and the order they are checked in.
+
+Check order, as bshaffer's TokenController had it (compat/redcore.md): grant_type present
+-> grant_type known -> client authentication -> grant-specific validation -> token belongs
+to the client -> client's grant_types restriction -> scope -> issue.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import ClassVar
+
+from sqlalchemy.orm import Session
+
+from emulator.models import Client
+from emulator.oauth.clients import ClientCredentials
+from emulator.oauth.clients import authenticate_client
+from emulator.oauth.clients import client_allows_grant
+from emulator.oauth.clients import client_scope
+from emulator.oauth.errors import InvalidGrant
+from emulator.oauth.errors import InvalidRequest
+from emulator.oauth.errors import InvalidScope
+from emulator.oauth.errors import UnauthorizedClient
+from emulator.oauth.errors import UnsupportedGrantType
+from emulator.oauth.scopes import check_scope
+from emulator.oauth.scopes import default_scope
+from emulator.oauth.scopes import scopes_exist
+from emulator.oauth.tokens import IssuedToken
+from emulator.oauth.tokens import consume_refresh_token
+from emulator.oauth.tokens import find_refresh_token
+from emulator.oauth.tokens import hash_token
+from emulator.oauth.tokens import is_expired
+from emulator.oauth.tokens import issue_tokens
+
+
+@dataclass(frozen=True)
+class TokenRequest:
+    """A token request, already read off the wire by a dialect.
+
+    ``None`` means "not given": the dialect decides what counts as given (PHP's
+    truthiness for redCORE). ``credentials`` is None when the request carried none.
+    """
+
+    grant_type: str | None
+    credentials: ClientCredentials | None
+    scope: str | None = None
+    refresh_token: str | None = None
+    # Whether the dialect looked for credentials in the body (changes one error text).
+    credentials_body_allowed: bool = True
+
+
+@dataclass(frozen=True)
+class TokenPolicy:
+    """Lifetimes and refresh-token rules: the dialect's params, in engine terms."""
+
+    access_lifetime: int = 3600
+    refresh_token_lifetime: int = 1_209_600
+    client_credentials_refresh_token: bool = False
+    always_issue_new_refresh_token: bool = False
+    unset_refresh_token_after_use: bool = True
+
+
+@dataclass(frozen=True)
+class GrantContext:
+    """What a validated grant contributes: its scope, its user and the refresh token used."""
+
+    available_scope: str | None
+    user_id: str | None
+    refresh_token_hash: str | None = None
+
+
+class Grant:
+    """A grant type: how it authenticates, validates and issues."""
+
+    grant_type: ClassVar[str]
+    allow_public_clients: ClassVar[bool]
+
+    @classmethod
+    def validate(
+        cls, session: Session, req: TokenRequest, client: Client, *, now: datetime
+    ) -> GrantContext:
+        """Check the grant's own parameters; raise an OAuthError when they fail."""
+        raise NotImplementedError
+
+    @classmethod
+    def issue(
+        cls,
+        session: Session,
+        client: Client,
+        ctx: GrantContext,
+        scope: str | None,
+        policy: TokenPolicy,
+        *,
+        now: datetime,
+    ) -> IssuedToken:
+        """Store and return the new token(s)."""
+        raise NotImplementedError
+
+
+class ClientCredentialsGrant(Grant):
+    """RFC 6749 §4.4: a confidential client asks for a token for itself."""
+
+    grant_type = "client_credentials"
+    allow_public_clients = False  # RFC 6749 §4.4: confidential clients only
+
+    @classmethod
+    def validate(cls, session, req, client, *, now):
+        return GrantContext(available_scope=client_scope(client), user_id=client.user_id)
+
+    @classmethod
+    def issue(cls, session, client, ctx, scope, policy, *, now):
+        # RFC 6749 §4.4.3 says no refresh token; redCORE's manual promised one, so it is
+        # the dialect's choice, and never for a client that may not use it.
+        with_refresh = policy.client_credentials_refresh_token and client_allows_grant(
+            client, RefreshTokenGrant.grant_type
+        )
+        return issue_tokens(
+            session,
+            client,
+            user_id=ctx.user_id,
+            scope=scope,
+            access_lifetime=policy.access_lifetime,
+            refresh_lifetime=policy.refresh_token_lifetime if with_refresh else None,
+            now=now,
+        )
+
+
+class RefreshTokenGrant(Grant):
+    """RFC 6749 §6: trade a refresh token for a new access token."""
+
+    grant_type = "refresh_token"
+    allow_public_clients = True  # a public client refreshes by client_id alone
+
+    @classmethod
+    def validate(cls, session, req, client, *, now):
+        if not req.refresh_token:
+            raise InvalidRequest('Missing parameter: "refresh_token" is required', reason="missing")
+        row = find_refresh_token(session, req.refresh_token)
+        if row is None:
+            raise InvalidGrant("Invalid refresh token", reason="unknown")
+        if is_expired(row.expires_at, now):
+            raise InvalidGrant("Refresh token has expired", reason="expired")
+        if row.client_id != client.id:
+            raise InvalidGrant(
+                "refresh_token doesn't exist or is invalid for the client", reason="other_client"
+            )
+        return GrantContext(
+            available_scope=row.scope or None, user_id=row.user_id, refresh_token_hash=row.token_hash
+        )
+
+    @classmethod
+    def issue(cls, session, client, ctx, scope, policy, *, now):
+        # Consume first: of several concurrent uses exactly one gets here with a row to delete.
+        if policy.unset_refresh_token_after_use and not consume_refresh_token(
+            session, ctx.refresh_token_hash
+        ):
+            raise InvalidGrant("Invalid refresh token", reason="unknown")
+        return issue_tokens(
+            session,
+            client,
+            user_id=ctx.user_id,
+            scope=scope,
+            access_lifetime=policy.access_lifetime,
+            refresh_lifetime=(
+                policy.refresh_token_lifetime if policy.always_issue_new_refresh_token else None
+            ),
+            linked_refresh_hash=ctx.refresh_token_hash,
+            now=now,
+        )
+
+
+GRANTS: dict[str, type[Grant]] = {g.grant_type: g for g in (ClientCredentialsGrant, RefreshTokenGrant)}
+
+
+def resolve_scope(
+    session: Session, requested: str | None, available: str | None, client: Client
+) -> str | None:
+    """Decide the granted scope (bshaffer TokenController::grantAccessToken).
+
+    Requested: must be within what the grant makes available (the client's scope, or the
+    refresh token's); when the grant has none, within the client's scope, else each must
+    exist. Nothing requested: what the grant makes available, else the default scopes.
+    The granted string is the requested one verbatim (order kept).
+    """
+    if requested:
+        if available:
+            if not check_scope(requested, available):
+                raise InvalidScope(
+                    "The scope requested is invalid for this request", reason="not_available"
+                )
+        elif client_scope(client):
+            if not check_scope(requested, client_scope(client)):
+                raise InvalidScope(
+                    "The scope requested is invalid for this client", reason="not_client"
+                )
+        elif not scopes_exist(session, requested):
+            raise InvalidScope("An unsupported scope was requested", reason="unsupported")
+        return requested
+    return available or default_scope(session)
+
+
+def issue_token(
+    session: Session, req: TokenRequest, policy: TokenPolicy, *, now: datetime
+) -> IssuedToken:
+    """Answer a token request: authenticate, apply the grant, decide scope, issue."""
+    if not req.grant_type:
+        raise InvalidRequest("The grant type was not specified in the request", reason="no_grant_type")
+    grant = GRANTS.get(req.grant_type)
+    if grant is None:
+        raise UnsupportedGrantType(
+            f'Grant type "{req.grant_type}" not supported', grant_type=req.grant_type
+        )
+    client = authenticate_client(
+        session,
+        req.credentials,
+        allow_public=grant.allow_public_clients,
+        body_allowed=req.credentials_body_allowed,
+    )
+    ctx = grant.validate(session, req, client, now=now)
+    if not client_allows_grant(client, grant.grant_type):
+        raise UnauthorizedClient("The grant type is unauthorized for this client_id")
+    scope = resolve_scope(session, req.scope, ctx.available_scope, client)
+    return grant.issue(session, client, ctx, scope, policy, now=now)
+

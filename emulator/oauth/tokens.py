@@ -1,0 +1,273 @@
+"""Access and refresh tokens: generate, hash, issue, verify, revoke, introspect, import, purge.
+
+A token is 40 lowercase hex characters (redCORE's shape; clients and legacy databases size
+their columns for it) and is stored only as its SHA-256: tokens are random, so a fast hash
+is enough, and a stolen database holds no usable token.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from datetime import timedelta
+
+from sqlalchemy import delete
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from emulator.models import AccessToken
+from emulator.models import Client
+from emulator.models import RefreshToken
+from emulator.oauth.errors import ExpiredToken
+from emulator.oauth.errors import InsufficientScope
+from emulator.oauth.errors import InvalidToken
+from emulator.oauth.scopes import check_scope
+
+TOKEN_TYPE = "Bearer"
+
+
+def generate_token() -> str:
+    """Return a new random token: 160 bits as 40 lowercase hex characters."""
+    return secrets.token_hex(20)
+
+
+def hash_token(raw: str) -> str:
+    """Return the key a token is stored under."""
+    return hashlib.sha256(raw.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def is_expired(expires_at: datetime, now: datetime) -> bool:
+    """Return whether a token is past its expiry (valid through its last second, as in PHP)."""
+    return now.replace(microsecond=0) > expires_at
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    """What a grant hands out; the dialect renders it."""
+
+    access_token: str
+    token_type: str
+    expires_in: int
+    scope: str | None
+    refresh_token: str | None
+    issued_at: datetime
+    expires_at: datetime
+    client_id: str
+    user_id: str | None
+
+
+@dataclass(frozen=True)
+class TokenInfo:
+    """What a verified access token says about its holder."""
+
+    client_pk: int  # Client.id; the resource path does not need the client row
+    user_id: str | None
+    scope: str | None
+    issued_at: datetime
+    expires_at: datetime
+
+
+def issue_tokens(
+    session: Session,
+    client: Client,
+    *,
+    user_id: str | None,
+    scope: str | None,
+    access_lifetime: int,
+    refresh_lifetime: int | None,
+    linked_refresh_hash: str | None = None,
+    now: datetime,
+) -> IssuedToken:
+    """Store a new access token (and a refresh token when ``refresh_lifetime`` is given)."""
+    now = now.replace(microsecond=0)
+    access_raw = generate_token()
+    refresh_raw = None
+    if refresh_lifetime is not None:
+        refresh_raw = generate_token()
+        linked_refresh_hash = hash_token(refresh_raw)
+        session.add(
+            RefreshToken(
+                token_hash=linked_refresh_hash,
+                client_id=client.id,
+                user_id=user_id,
+                scope=scope,
+                issued_at=now,
+                expires_at=now + timedelta(seconds=refresh_lifetime),
+            )
+        )
+    expires_at = now + timedelta(seconds=access_lifetime)
+    session.add(
+        AccessToken(
+            token_hash=hash_token(access_raw),
+            client_id=client.id,
+            user_id=user_id,
+            scope=scope,
+            issued_at=now,
+            expires_at=expires_at,
+            refresh_token_hash=linked_refresh_hash,
+        )
+    )
+    return IssuedToken(
+        access_token=access_raw,
+        token_type=TOKEN_TYPE,
+        expires_in=access_lifetime,
+        scope=scope,
+        refresh_token=refresh_raw,
+        issued_at=now,
+        expires_at=expires_at,
+        client_id=client.client_id,
+        user_id=user_id,
+    )
+
+
+def verify_access_token(
+    session: Session, raw: str, *, required_scope: str | None = None, now: datetime
+) -> TokenInfo:
+    """Return what a valid access token grants, or raise (RFC 6750 §3.1, bshaffer's order).
+
+    ``required_scope``: every listed scope must be held; a token without scope holds none.
+    """
+    row = session.get(AccessToken, hash_token(raw))
+    if row is None:
+        raise InvalidToken("The access token provided is invalid")
+    if is_expired(row.expires_at, now):
+        raise ExpiredToken("The access token provided has expired")
+    if required_scope and not (row.scope and check_scope(required_scope, row.scope)):
+        raise InsufficientScope(
+            "The request requires higher privileges than provided by the access token",
+            scope=required_scope,
+        )
+    return TokenInfo(
+        client_pk=row.client_id,
+        user_id=row.user_id,
+        scope=row.scope,
+        issued_at=row.issued_at,
+        expires_at=row.expires_at,
+    )
+
+
+def find_refresh_token(session: Session, raw: str) -> RefreshToken | None:
+    """Return the stored refresh token, or None."""
+    return session.get(RefreshToken, hash_token(raw))
+
+
+def consume_refresh_token(session: Session, token_hash: str) -> bool:
+    """Delete a refresh token; return False when another request already used it.
+
+    The DELETE's row count is the lock: of N concurrent uses, exactly one sees 1.
+    """
+    result = session.execute(delete(RefreshToken).where(RefreshToken.token_hash == token_hash))
+    return result.rowcount == 1
+
+
+def _find_own(
+    session: Session, client: Client, raw: str, hint: str | None
+) -> AccessToken | RefreshToken | None:
+    """Find a token of this client by value; the hint only decides which table is tried first."""
+    token_hash = hash_token(raw)
+    models = [AccessToken, RefreshToken]
+    if hint == "refresh_token":
+        models.reverse()
+    for model in models:
+        row = session.get(model, token_hash)
+        if row is not None:
+            # Another client's token is, for this client, an unknown token (RFC 7662 §4).
+            return row if row.client_id == client.id else None
+    return None
+
+
+def revoke_token(session: Session, client: Client, raw: str, hint: str | None) -> None:
+    """Revoke one of the client's tokens (RFC 7009); unknown tokens are ignored.
+
+    Revoking a refresh token also ends the access tokens issued with it (RFC 7009 §2.1).
+    """
+    row = _find_own(session, client, raw, hint)
+    if isinstance(row, RefreshToken):
+        session.execute(delete(AccessToken).where(AccessToken.refresh_token_hash == row.token_hash))
+    if row is not None:
+        session.delete(row)
+
+
+def introspect_token(
+    session: Session, client: Client, raw: str, hint: str | None, *, now: datetime
+) -> dict[str, object] | None:
+    """Return RFC 7662 claims of an active token of this client, or None when inactive."""
+    row = _find_own(session, client, raw, hint)
+    if row is None or is_expired(row.expires_at, now):
+        return None
+    claims: dict[str, object] = {"active": True}
+    if row.scope:
+        claims["scope"] = row.scope
+    claims["client_id"] = client.client_id
+    claims["token_type"] = TOKEN_TYPE if isinstance(row, AccessToken) else "refresh_token"
+    claims["exp"] = _epoch(row.expires_at)
+    claims["iat"] = _epoch(row.issued_at)
+    if row.user_id is not None:
+        claims["sub"] = row.user_id
+    return claims
+
+
+def import_token(
+    session: Session,
+    *,
+    token_type: str,
+    raw: str,
+    client: Client,
+    user_id: str | None,
+    scope: str | None,
+    expires_at: datetime,
+    now: datetime,
+) -> None:
+    """Carry a live legacy token over (by hash); raises ValueError if it is already known."""
+    model = {"access": AccessToken, "refresh": RefreshToken}[token_type]
+    token_hash = hash_token(raw)
+    if session.get(model, token_hash) is not None:
+        raise ValueError(f"This {token_type} token is already imported.")
+    session.add(
+        model(
+            token_hash=token_hash,
+            client_id=client.id,
+            user_id=user_id,
+            scope=scope or None,
+            issued_at=now.replace(microsecond=0),
+            expires_at=expires_at.replace(microsecond=0),
+        )
+    )
+
+
+def purge_expired(
+    session: Session,
+    *,
+    before: datetime,
+    batch_size: int,
+    on_batch: Callable[[str, int], None] | None = None,
+) -> dict[str, int]:
+    """Delete tokens that expired before ``before``, in committed batches.
+
+    Each batch is its own short transaction, so token issuance never waits behind a long
+    purge. Returns the number of rows removed per table.
+    """
+    removed: dict[str, int] = {}
+    for model in (AccessToken, RefreshToken):
+        total = 0
+        while True:
+            hashes = session.scalars(
+                select(model.token_hash).where(model.expires_at < before).limit(batch_size)
+            ).all()
+            if not hashes:
+                break
+            session.execute(delete(model).where(model.token_hash.in_(hashes)))
+            session.commit()
+            total += len(hashes)
+            if on_batch is not None:
+                on_batch(model.__tablename__, total)
+        removed[model.__tablename__] = total
+    return removed
+
+
+def _epoch(moment: datetime) -> int:
+    """Seconds since the epoch of a naive UTC datetime."""
+    return int((moment - datetime(1970, 1, 1)).total_seconds())

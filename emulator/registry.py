@@ -1,0 +1,150 @@
+"""Plugin discovery, enabled flags and validated params (one ``plugin_state`` row each).
+
+Discovered is not enabled: a plugin without a row is as its manifest says on a new
+installation (``enabled_on_install``) with its schema defaults. The row is read on every
+request (one primary-key lookup), so a change made by any worker or the CLI is seen by all
+workers at once; only the parsing of the params text is cached, keyed by that text.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import pkgutil
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from importlib.metadata import entry_points
+from typing import Any
+
+from flask import Flask
+from flask import current_app
+from marshmallow import RAISE
+from marshmallow import ValidationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+import plugins as plugins_package
+from emulator.errors import ParamsError
+from emulator.errors import PluginDeclarationError
+from emulator.errors import PluginMisconfigured
+from emulator.models import PluginState
+from emulator.plugin import Plugin
+
+ENTRY_POINT_GROUP = "emulator.plugins"
+
+
+@dataclass(frozen=True)
+class PluginStatus:
+    """A plugin's current state: enabled flag and effective params."""
+
+    plugin: Plugin
+    enabled: bool
+    params: Mapping[str, Any]
+    stored: Mapping[str, Any]  # only what an admin set
+
+
+class Registry:
+    """The plugins this installation knows, and access to their state."""
+
+    def __init__(self, found: Mapping[str, Plugin]) -> None:
+        self.plugins = dict(found)
+        self._parsed: dict[tuple[str, str], Mapping[str, Any]] = {}
+
+    def get(self, name: str) -> Plugin:
+        """Return the plugin called ``name`` or raise KeyError with the known names."""
+        try:
+            return self.plugins[name]
+        except KeyError:
+            known = ", ".join(sorted(self.plugins)) or "none"
+            raise KeyError(f"No plugin {name!r}; known plugins: {known}.") from None
+
+    def status(self, session: Session, name: str) -> PluginStatus:
+        """Read the plugin's row (or its install defaults) and validate its params."""
+        plugin = self.get(name)
+        row = session.execute(
+            select(PluginState.enabled, PluginState.params).where(PluginState.name == name)
+        ).first()
+        if row is None:
+            enabled, text = plugin.enabled_on_install, "{}"
+        else:
+            enabled, text = row.enabled, row.params
+        stored = json.loads(text)
+        params = self._parsed.get((name, text))
+        if params is None:
+            try:
+                params = plugin.params().load(stored, unknown=RAISE)
+            except ValidationError as error:
+                raise PluginMisconfigured(
+                    f"Stored params of plugin {name!r} do not validate: {error.messages}; "
+                    f"fix them with `flask --app app plugins set {name} KEY=VALUE`."
+                ) from None
+            self._parsed[(name, text)] = params
+        return PluginStatus(plugin=plugin, enabled=enabled, params=params, stored=stored)
+
+    def set_enabled(self, session: Session, name: str, enabled: bool, *, now: datetime) -> None:
+        """Enable or disable a plugin."""
+        row = self._row(session, name, now)
+        row.enabled = enabled
+        row.updated_at = now
+
+    def set_params(
+        self, session: Session, name: str, updates: Mapping[str, str], *, now: datetime
+    ) -> Mapping[str, Any]:
+        """Validate ``updates`` with what is stored and store them; raise ParamsError on any fault.
+
+        Nothing is written unless the whole result validates.
+        """
+        plugin = self.get(name)
+        row = self._row(session, name, now)
+        merged = {**json.loads(row.params), **updates}
+        try:
+            loaded = plugin.params().load(merged, unknown=RAISE)
+        except ValidationError as error:
+            raise ParamsError(name, error.messages) from None
+        row.params = json.dumps({key: loaded[key] for key in sorted(merged)})
+        row.updated_at = now
+        return loaded
+
+    def _row(self, session: Session, name: str, now: datetime) -> PluginState:
+        plugin = self.get(name)
+        row = session.get(PluginState, name)
+        if row is None:
+            row = PluginState(name=name, enabled=plugin.enabled_on_install, params="{}", updated_at=now)
+            session.add(row)
+        return row
+
+
+def discover() -> dict[str, Plugin]:
+    """Import every package under ``plugins/`` and every entry point; check their manifests."""
+    found: dict[str, Plugin] = {}
+    sources = [
+        (f"plugins.{info.name}", lambda mod=f"plugins.{info.name}": importlib.import_module(mod))
+        for info in pkgutil.iter_modules(plugins_package.__path__)
+        if info.ispkg
+    ]
+    sources += [(ep.value, ep.load) for ep in entry_points(group=ENTRY_POINT_GROUP)]
+    for origin, load in sources:
+        try:
+            loaded = load()
+        except PluginDeclarationError as error:
+            raise PluginDeclarationError(f"Plugin {origin}: {error}") from error
+        plugin = getattr(loaded, "plugin", loaded)
+        if not isinstance(plugin, Plugin):
+            raise PluginDeclarationError(
+                f"Plugin {origin} must expose `plugin = emulator.plugin.Plugin(...)`."
+            )
+        if plugin.name in found:
+            raise PluginDeclarationError(f"Two plugins are called {plugin.name!r} ({origin}).")
+        found[plugin.name] = plugin
+    return found
+
+
+def init_app(app: Flask) -> None:
+    """Discover the plugins and attach the registry to the app."""
+    app.extensions["emulator.registry"] = Registry(discover())
+
+
+def get_registry() -> Registry:
+    """The current app's registry."""
+    return current_app.extensions["emulator.registry"]

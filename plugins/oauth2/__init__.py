@@ -1,0 +1,30 @@
+"""redCORE OAuth2 server: answers ``index.php?option=<op>&api=oauth2``."""
+
+from emulator.plugin import Operation
+from emulator.plugin import Plugin
+from emulator.plugin import Route
+
+from . import render
+from . import views
+from .params import OAuth2Params
+
+ANY_METHOD = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"})
+POST = frozenset({"POST"})
+
+plugin = Plugin(
+    name="oauth2",
+    title="redCORE OAuth2 server",
+    version="1.0.0",
+    params=OAuth2Params,
+    operations={
+        "token": Operation(views.token, methods=POST),
+        "resource": Operation(views.resource, methods=ANY_METHOD),
+        "revoke": Operation(views.revoke, methods=POST),
+        "introspect": Operation(views.introspect, methods=POST),
+    },
+    routes=(
+        Route("/.well-known/oauth-authorization-server", "metadata", views.metadata),
+    ),
+    enabled_on_install=True,
+    render_error=render.error,
+)

@@ -1,0 +1,45 @@
+"""The options a redCORE admin could set, with redCORE's names and defaults.
+
+The first four choose between the original code's behaviour (``strict``: all false) and
+the behaviour redCORE's manual documents (the defaults); see compat/redcore.md.
+"""
+
+from __future__ import annotations
+
+from marshmallow import Schema
+from marshmallow import fields
+from marshmallow.validate import Range
+from marshmallow.validate import Regexp
+
+_NAME = Regexp(r"^[A-Za-z0-9_.\-]+$", error="Use letters, digits, '_', '.' or '-' only.")
+
+
+class OAuth2Params(Schema):
+    """Admin options of the oauth2 plugin; defaults mirror the manual's behaviour."""
+
+    # The four mode switches (compat/redcore.md "Two modes, one code path").
+    client_credentials_refresh_token = fields.Boolean(load_default=True)
+    token_params_in_query = fields.Boolean(load_default=True)
+    expires_in_as_string = fields.Boolean(load_default=True)
+    resource_scope_param = fields.Boolean(load_default=True)
+
+    # bshaffer/redCORE options.
+    access_lifetime = fields.Integer(load_default=3600, validate=Range(min=1, max=10 * 365 * 86400))
+    refresh_token_lifetime = fields.Integer(
+        load_default=1_209_600, validate=Range(min=1, max=10 * 365 * 86400)
+    )
+    always_issue_new_refresh_token = fields.Boolean(load_default=False)
+    unset_refresh_token_after_use = fields.Boolean(load_default=True)
+    allow_credentials_in_request_body = fields.Boolean(load_default=True)
+    token_param_name = fields.String(load_default="access_token", validate=_NAME)
+    token_bearer_header_name = fields.String(load_default="Bearer", validate=_NAME)
+    www_realm = fields.String(
+        load_default="Service",
+        validate=Regexp(r'^[^"\\\r\n]+$', error="A realm may not hold quotes, backslashes or line breaks."),
+    )
+
+    # RFC 8414 metadata: the issuer URL; empty = the URL the request came in on.
+    issuer = fields.String(
+        load_default="",
+        validate=Regexp(r"^(https?://[^?#\s]+)?$", error="Use an http(s) URL without query or fragment."),
+    )

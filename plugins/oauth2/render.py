@@ -1,0 +1,123 @@
+"""Engine results and errors -> the exact bytes, statuses and headers redCORE sent."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from datetime import timedelta
+from datetime import timezone
+from functools import lru_cache
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from flask import Response
+from flask import current_app
+
+from emulator.errors import HostError
+from emulator.errors import MethodNotAllowed
+from emulator.errors import OperationMissing
+from emulator.errors import UnknownOperation
+from emulator.oauth import IssuedToken
+from emulator.oauth import OAuthError
+from emulator.oauth import TokenInfo
+from emulator.oauth.errors import InsufficientScope
+from emulator.oauth.errors import TokenMissing
+from emulator.php import json_encode
+
+RFC6749 = "http://tools.ietf.org/html/rfc6749"
+DATETIME = "%Y-%m-%d %H:%M:%S"
+NO_STORE = {"Cache-Control": "no-store"}
+TOKEN_HEADERS = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+RESOURCE_MESSAGE = "You have successfully accessed this API!"
+EMPTY_OPERATION = "OAuth2 operation name is empty. Please provide proper option name."
+WRONG_METHOD = {
+    "token": "The request method must be POST when requesting an access token",
+    "revoke": "The request method must be POST when revoking an access token",
+    "introspect": "The request method must be POST when introspecting a token",
+}
+DEFAULTS = {"www_realm": "Service", "token_bearer_header_name": "Bearer"}
+
+
+def json_response(body: Any, status: int = 200, headers: Mapping[str, str] | None = None,
+                  content_type: str = "application/json") -> Response:
+    """A JSON body encoded as PHP's json_encode, with exactly these headers."""
+    return Response(json_encode(body), status=status, headers=dict(headers or {}),
+                    content_type=content_type)
+
+
+def token(issued: IssuedToken, params: Mapping[str, Any]) -> Response:
+    """200 for option=token: bshaffer's fields, then redCORE's two date fields."""
+    body: dict[str, Any] = {
+        "access_token": issued.access_token,
+        "expires_in": str(issued.expires_in) if params["expires_in_as_string"] else issued.expires_in,
+        "token_type": issued.token_type,
+        "scope": issued.scope,
+    }
+    if issued.refresh_token is not None:
+        body["refresh_token"] = issued.refresh_token
+    body["expireTimeFormatted"] = site_time(issued.issued_at + timedelta(seconds=issued.expires_in))
+    body["created"] = site_time(issued.issued_at)
+    return json_response(body, headers=TOKEN_HEADERS)
+
+
+def resource(info: TokenInfo) -> Response:
+    """200 for option=resource (redCORE's own JSON, sent by Joomla with a charset)."""
+    body = {"success": True, "user_id": info.user_id, "message": RESOURCE_MESSAGE}
+    return json_response(body, content_type="application/json; charset=UTF-8")
+
+
+def claims(body: Mapping[str, Any]) -> Response:
+    """200 for revoke and introspect: a bshaffer-style JSON answer, never cached."""
+    return json_response(dict(body), headers=TOKEN_HEADERS)
+
+
+def error(err: Exception, operation: str | None, params: Mapping[str, Any] | None) -> Response:
+    """Render any error under api=oauth2 the way redCORE/bshaffer did."""
+    if isinstance(err, OperationMissing):
+        body = {"message": EMPTY_OPERATION, "code": 0, "type": "RuntimeException"}
+        return json_response(body, status=500, content_type="text/html; charset=UTF-8")
+    if isinstance(err, UnknownOperation):
+        return Response(b"", status=200, content_type="text/html; charset=UTF-8")
+    if isinstance(err, MethodNotAllowed):
+        description = WRONG_METHOD.get(operation or "", "The request method is not allowed")
+        body = {"error": "invalid_request", "error_description": description,
+                "error_uri": RFC6749 + "#section-3.2"}
+        allow = ", ".join(sorted(err.allowed - {"HEAD", "OPTIONS"}))
+        return json_response(body, status=405, headers={**NO_STORE, "Allow": allow})
+    if isinstance(err, HostError):
+        body = {"message": err.message, "code": err.status, "type": "RuntimeException"}
+        return json_response(body, status=err.status, content_type="text/html; charset=UTF-8")
+    assert isinstance(err, OAuthError)
+    if operation == "resource":
+        return _resource_error(err, {**DEFAULTS, **(params or {})})
+    return json_response(_error_body(err), status=400, headers=NO_STORE)
+
+
+def _error_body(err: OAuthError) -> dict[str, str]:
+    body = {"error": err.code or "invalid_request", "error_description": err.description}
+    if err.uri:
+        body["error_uri"] = RFC6749 + err.uri if err.uri.startswith("#") else err.uri
+    return body
+
+
+def _resource_error(err: OAuthError, params: Mapping[str, Any]) -> Response:
+    """Every resource error is a 401 with a Bearer challenge (PHP forced 401 on it)."""
+    challenge = f'{params["token_bearer_header_name"]} realm="{params["www_realm"]}"'
+    if isinstance(err, TokenMissing):  # RFC 6750 §3.1: no error information
+        return json_response([], status=401, headers={"WWW-Authenticate": challenge})
+    if isinstance(err, InsufficientScope):
+        challenge += f', scope="{err.facts["scope"]}"'
+    challenge += f', error="{err.code}", error_description="{err.description}"'
+    return json_response(_error_body(err), status=401,
+                         headers={**NO_STORE, "WWW-Authenticate": challenge})
+
+
+def site_time(moment: datetime) -> str:
+    """A naive UTC datetime as ``YYYY-MM-DD HH:MM:SS`` in the site's time zone."""
+    zone = _zone(current_app.config["SITE_TIMEZONE"])
+    return moment.replace(tzinfo=timezone.utc).astimezone(zone).strftime(DATETIME)
+
+
+@lru_cache(maxsize=8)
+def _zone(name: str) -> ZoneInfo:
+    return ZoneInfo(name)
