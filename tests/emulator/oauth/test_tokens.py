@@ -1,0 +1,126 @@
+"""Tokens: stored by hash, expiry boundary, revoke and introspect, refresh exactly once."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from emulator import oauth
+from emulator.models import AccessToken
+from emulator.models import RefreshToken
+from emulator.oauth.errors import ExpiredToken
+from emulator.oauth.errors import InsufficientScope
+from emulator.oauth.errors import InvalidGrant
+from emulator.oauth.errors import InvalidToken
+
+from .conftest import NOW
+
+POLICY = oauth.TokenPolicy(access_lifetime=3600, client_credentials_refresh_token=True)
+
+
+def issue(session, client_id="c1", secret="s3cret", policy=POLICY, now=NOW, **kwargs):
+    req = oauth.TokenRequest(grant_type="client_credentials",
+                             credentials=oauth.ClientCredentials(client_id, secret), **kwargs)
+    issued = oauth.issue_token(session, req, policy, now=now)
+    session.commit()
+    return issued
+
+
+def refresh(session, token, client_id="c1", secret="s3cret", policy=POLICY, now=NOW):
+    req = oauth.TokenRequest(grant_type="refresh_token", refresh_token=token,
+                             credentials=oauth.ClientCredentials(client_id, secret))
+    issued = oauth.issue_token(session, req, policy, now=now)
+    session.commit()
+    return issued
+
+
+def test_tokens_are_40_hex_and_stored_by_sha256(session, new_client) -> None:
+    new_client(scope="a")
+    issued = issue(session)
+    assert len(issued.access_token) == 40 and int(issued.access_token, 16) >= 0
+    stored = session.scalars(sa.select(AccessToken.token_hash)).all()
+    assert stored == [hashlib.sha256(issued.access_token.encode()).hexdigest()]
+    assert session.get(RefreshToken, hashlib.sha256(issued.refresh_token.encode()).hexdigest())
+
+
+def test_access_token_is_valid_through_its_last_second(session, new_client) -> None:
+    new_client(scope="a")
+    issued = issue(session)
+    last = NOW + timedelta(seconds=3600)
+    assert oauth.verify_access_token(session, issued.access_token, now=last + timedelta(microseconds=999_999))
+    with pytest.raises(ExpiredToken):
+        oauth.verify_access_token(session, issued.access_token, now=last + timedelta(seconds=1))
+    with pytest.raises(InvalidToken):
+        oauth.verify_access_token(session, issued.access_token.upper(), now=NOW)
+
+
+def test_required_scope_is_all_of(session, new_client) -> None:
+    new_client(scope="a b c")
+    issued = issue(session, scope="a b")
+    assert oauth.verify_access_token(session, issued.access_token, required_scope="b a", now=NOW)
+    with pytest.raises(InsufficientScope) as caught:
+        oauth.verify_access_token(session, issued.access_token, required_scope="a c", now=NOW)
+    assert caught.value.facts["scope"] == "a c"
+
+
+def test_revoking_a_refresh_token_ends_its_access_tokens_only(session, new_client) -> None:
+    client = new_client(scope="a")
+    first = issue(session)
+    second = issue(session)
+    refreshed = refresh(session, first.refresh_token, policy=oauth.TokenPolicy(
+        client_credentials_refresh_token=True, unset_refresh_token_after_use=False))
+    oauth.revoke_token(session, client, first.refresh_token, None)
+    session.commit()
+    for dead in (first.access_token, refreshed.access_token):
+        with pytest.raises(InvalidToken):
+            oauth.verify_access_token(session, dead, now=NOW)
+    assert oauth.verify_access_token(session, second.access_token, now=NOW)
+    with pytest.raises(InvalidGrant):
+        refresh(session, first.refresh_token)
+
+
+def test_a_client_cannot_revoke_or_introspect_another_clients_token(session, new_client) -> None:
+    new_client("c1", scope="a")
+    other = new_client("c2", secret="x", scope="a")
+    issued = issue(session)
+    oauth.revoke_token(session, other, issued.access_token, "access_token")
+    session.commit()
+    assert oauth.verify_access_token(session, issued.access_token, now=NOW)
+    assert oauth.introspect_token(session, other, issued.access_token, None, now=NOW) is None
+
+
+def test_introspection_claims(session, new_client) -> None:
+    client = new_client(scope="a b", user_id="42")
+    issued = issue(session)
+    claims = oauth.introspect_token(session, client, issued.access_token, None, now=NOW)
+    epoch = int((NOW - NOW.replace(year=1970, month=1, day=1, hour=0)).total_seconds())
+    assert claims == {"active": True, "scope": "a b", "client_id": "c1", "token_type": "Bearer",
+                      "exp": epoch + 3600, "iat": epoch, "sub": "42"}
+    rt = oauth.introspect_token(session, client, issued.refresh_token, "refresh_token", now=NOW)
+    assert rt["token_type"] == "refresh_token"
+    assert oauth.introspect_token(session, client, issued.access_token, None, now=NOW + timedelta(hours=2)) is None
+
+
+def test_refresh_token_is_consumed_exactly_once(session, new_client) -> None:
+    new_client(scope="a")
+    issued = issue(session)
+    row = oauth.tokens.find_refresh_token(session, issued.refresh_token)
+    assert oauth.tokens.consume_refresh_token(session, row.token_hash) is True
+    assert oauth.tokens.consume_refresh_token(session, row.token_hash) is False
+
+
+def test_purge_deletes_in_batches_and_reports(session, new_client) -> None:
+    client = new_client()
+    for i in range(7):
+        oauth.import_token(session, token_type="access", raw=f"t{i}", client=client, user_id=None,
+                           scope=None, expires_at=NOW - timedelta(days=i * 5), now=NOW)
+    session.commit()
+    seen = []
+    removed = oauth.purge_expired(session, before=NOW - timedelta(days=14), batch_size=2,
+                                  on_batch=lambda table, total: seen.append((table, total)))
+    assert removed == {"oauth_access_tokens": 4, "oauth_refresh_tokens": 0}
+    assert seen == [("oauth_access_tokens", 2), ("oauth_access_tokens", 4)]
+    assert session.scalar(sa.select(sa.func.count()).select_from(AccessToken)) == 3

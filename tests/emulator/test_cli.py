@@ -1,0 +1,113 @@
+"""The CLI forms scripts depend on (issue: token endpoint, item 5)."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from emulator.clock import utcnow
+from emulator.db import db
+from emulator.models import Client
+
+HEX40 = re.compile(r"[0-9a-f]{40}")
+
+
+def test_clients_create_prints_a_new_secret_once_and_stores_only_a_hash(app, cli) -> None:
+    out = cli("clients", "create", "shop", "--scope", "a b", "--grant-types", "client_credentials",
+              "--redirect-uri", "https://shop.example/cb", "--user-id", "7")
+    secret = re.search(r"^client_secret: (.*)$", out, re.M).group(1)
+    assert HEX40.fullmatch(secret)
+    with app.app_context():
+        client = db.session.scalar(sa.select(Client).where(Client.client_id == "shop"))
+        assert secret not in client.secret_hash and client.secret_hash.startswith("scrypt:")
+        assert (client.scope, client.grant_types, client.user_id) == ("a b", "client_credentials", "7")
+    assert "shop  confidential  scope=a b" in cli("clients", "list")
+    assert secret not in cli("clients", "list")
+
+
+def test_clients_create_with_given_secret_and_public(cli) -> None:
+    assert "client_secret: s3cret" in cli("clients", "create", "a", "--secret", "s3cret")
+    out = cli("clients", "create", "b", "--public")
+    assert "client_secret" not in out
+    assert "b  public" in cli("clients", "list")
+
+
+@pytest.mark.parametrize(
+    ("args", "reason"),
+    [
+        (["dup"], "already exists"),
+        (["x", "--grant-types", "password"], "Unknown grant type"),
+        (["x", "--scope", "a  b"], "Invalid scope"),
+        (["x", "--public", "--secret", "s"], "public client has no secret"),
+        (["x", "--secret", ""], "empty secret"),
+    ],
+    ids=["duplicate", "unknown-grant", "bad-scope", "public-with-secret", "empty-secret"],
+)
+def test_clients_create_refuses_bad_input(cli, count_rows, args, reason) -> None:
+    cli("clients", "create", "dup")
+    out = cli("clients", "create", *args, expect_ok=False)
+    assert reason in out
+    assert count_rows("oauth_clients") == 1
+
+
+def test_scopes_add_list_and_default(cli) -> None:
+    cli("scopes", "add", "a", "--default")
+    cli("scopes", "add", "b")
+    cli("scopes", "add", "c")
+    assert cli("scopes", "list") == "a  (default)\nb\nc\n"
+    cli("scopes", "default", "c", "b")
+    assert cli("scopes", "list") == "a\nb  (default)\nc  (default)\n"
+    cli("scopes", "default")
+    assert cli("scopes", "list") == "a\nb\nc\n"
+    assert "Unknown scope" in cli("scopes", "default", "zzz", expect_ok=False)
+    assert "Invalid scope" in cli("scopes", "add", "has space", expect_ok=False)
+
+
+def test_plugins_commands(cli) -> None:
+    assert re.search(r"^oauth2\s+enabled", cli("plugins", "list"), re.M)
+    cli("plugins", "disable", "oauth2")
+    assert re.search(r"^oauth2\s+disabled", cli("plugins", "list"), re.M)
+    cli("plugins", "enable", "oauth2")
+    cli("plugins", "set", "oauth2", "access_lifetime=120", "www_realm=Shop")
+    shown = cli("plugins", "show", "oauth2")
+    assert "* access_lifetime = 120" in shown and '* www_realm = "Shop"' in shown
+    assert "  expires_in_as_string = true" in shown
+    out = cli("plugins", "set", "oauth2", "access_lifetime=ten", "www_realm=x", expect_ok=False)
+    assert "access_lifetime" in out and "nothing was stored" in out
+    assert "* access_lifetime = 120" in cli("plugins", "show", "oauth2")
+    assert "not KEY=VALUE" in cli("plugins", "set", "oauth2", "oops", expect_ok=False)
+    assert "No plugin 'nope'" in cli("plugins", "enable", "nope", expect_ok=False)
+
+
+def test_tokens_import_and_its_errors(client, cli, make_client) -> None:
+    make_client("legacy", secret="s", scope="site.read")
+    later = utcnow() + timedelta(hours=1)
+    cli("tokens", "import", "--type", "access", "--token", "legacy-token-1", "--client-id", "legacy",
+        "--scope", "site.read", "--user-id", "9", "--expires", f"{later:%Y-%m-%d %H:%M:%S}")
+    rv = client.get("/index.php?option=resource&api=oauth2", headers={"Authorization": "Bearer legacy-token-1"})
+    assert rv.get_json()["user_id"] == "9"
+    args = ["tokens", "import", "--type", "access", "--token", "legacy-token-1", "--client-id", "legacy",
+            "--expires", f"{later:%Y-%m-%d %H:%M:%S}"]
+    assert "already imported" in cli(*args, expect_ok=False)
+    assert "No client 'ghost'" in cli(*[a if a != "legacy" else "ghost" for a in args], expect_ok=False)
+    assert "is not" in cli(*args[:-1], "tomorrow", expect_ok=False)
+
+
+def test_tokens_purge_removes_only_rows_past_the_grace_period_in_batches(app, cli, make_client, count_rows) -> None:
+    make_client("c", secret="s")
+    now = utcnow()
+    for i, age in enumerate([timedelta(days=20)] * 5 + [timedelta(days=1)] * 2):
+        expires = now - age
+        for kind in ("access", "refresh"):
+            cli("tokens", "import", "--type", kind, "--token", f"{kind}-{i}", "--client-id", "c",
+                "--expires", f"{expires:%Y-%m-%d %H:%M:%S}")
+    app.config["TOKEN_PURGE_BATCH_SIZE"] = 2
+    out = cli("tokens", "purge")
+    assert "oauth_access_tokens: 5" in out and "oauth_refresh_tokens: 5" in out
+    assert "removed so far" in out  # progress per batch
+    assert count_rows("oauth_access_tokens") == 2 and count_rows("oauth_refresh_tokens") == 2
+    cli("tokens", "purge", "--grace-days", "0")
+    assert count_rows("oauth_access_tokens") == 0
