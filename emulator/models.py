@@ -9,13 +9,16 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import Boolean
+from sqlalchemy import Column
 from sqlalchemy import DateTime
 from sqlalchemy import ForeignKey
 from sqlalchemy import Integer
 from sqlalchemy import String
+from sqlalchemy import Table
 from sqlalchemy import Text
 from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import mapped_column
+from sqlalchemy.orm import relationship
 
 from emulator.db import db
 
@@ -34,6 +37,26 @@ class PluginState(db.Model):
     updated_at: Mapped[datetime] = mapped_column(DateTime)
 
 
+# Which API products an app (client) has; order kept for Apigee's api_product_list.
+client_products = Table(
+    "oauth_client_products",
+    db.metadata,
+    Column("client_id", ForeignKey("oauth_clients.id", ondelete="CASCADE"), primary_key=True),
+    Column("product_id", ForeignKey("oauth_api_products.id", ondelete="CASCADE"), primary_key=True),
+    Column("position", Integer, nullable=False, default=0),
+)
+
+
+class ApiProduct(db.Model):
+    """An API product (Apigee's idea): a name and the scopes it grants to the apps that have it."""
+
+    __tablename__ = "oauth_api_products"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(255), unique=True)
+    scopes: Mapped[str | None] = mapped_column(Text)  # space-separated
+
+
 class Client(db.Model):
     """A registered OAuth2 client (redCORE's ``redcore_oauth_clients``)."""
 
@@ -50,6 +73,13 @@ class Client(db.Model):
     scope: Mapped[str | None] = mapped_column(Text)
     user_id: Mapped[str | None] = mapped_column(String(80))
     created_at: Mapped[datetime] = mapped_column(DateTime)
+    # The client seen as an Apigee developer app: a stable UUID (Apigee's application_name),
+    # the developer's email and the API products, whose scopes the client may ask for.
+    app_id: Mapped[str] = mapped_column(String(36), unique=True)
+    developer_email: Mapped[str | None] = mapped_column(String(255))
+    products: Mapped[list[ApiProduct]] = relationship(
+        secondary=client_products, order_by=client_products.c.position, lazy="select"
+    )
 
     @property
     def is_public(self) -> bool:

@@ -8,9 +8,11 @@ legacy bytes. This module is the engine's public API.
 from emulator.oauth.bearer import BearerSources
 from emulator.oauth.bearer import extract_bearer_token
 from emulator.oauth.clients import ClientCredentials
+from emulator.oauth.clients import add_product
 from emulator.oauth.clients import authenticate_client
 from emulator.oauth.clients import find_client
 from emulator.oauth.clients import register_client
+from emulator.oauth.clients import set_app
 from emulator.oauth.errors import OAuthError
 from emulator.oauth.grants import GRANTS
 from emulator.oauth.grants import TokenPolicy
@@ -35,6 +37,7 @@ __all__ = [
     "TokenInfo",
     "TokenPolicy",
     "TokenRequest",
+    "add_product",
     "add_scope",
     "authenticate_client",
     "extract_bearer_token",
@@ -45,6 +48,7 @@ __all__ = [
     "purge_expired",
     "register_client",
     "revoke_token",
+    "set_app",
     "set_default_scopes",
     "verify_access_token",
 ]

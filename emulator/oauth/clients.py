@@ -14,6 +14,7 @@ import hashlib
 import hmac
 import secrets
 import threading
+import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -22,7 +23,9 @@ from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash
 from werkzeug.security import generate_password_hash
 
+from emulator.models import ApiProduct
 from emulator.models import Client
+from emulator.models import client_products
 from emulator.oauth.errors import InvalidClient
 from emulator.oauth.scopes import validate_scope_name
 
@@ -99,8 +102,9 @@ def authenticate_client(
     """Return the authenticated client or raise InvalidClient (bshaffer HttpBasic order).
 
     ``reason`` tells dialects which failure it was: ``missing`` (no credentials),
-    ``secret_required`` (no secret where one is required), ``invalid`` (unknown client or
-    wrong secret: one answer for both, so client ids cannot be probed).
+    ``secret_required`` (no secret where one is required), ``unknown_client`` or
+    ``wrong_secret`` (one description for both; a dialect that told them apart, like
+    Apigee's, may say which).
     """
     if credentials is None:
         where = "headers or body" if body_allowed else "headers"
@@ -116,13 +120,12 @@ def authenticate_client(
             )
         return client
     client = find_client(session, credentials.client_id)
-    if not isinstance(secret, str):
-        client = None  # PHP's loose == let `true` match any secret; nothing but a string does here
     if client is None:
         check_password_hash(_DUMMY_HASH, secret if isinstance(secret, str) else "")
-        raise InvalidClient("The client credentials are invalid", reason="invalid")
-    if not secret_cache.verify(client, secret):
-        raise InvalidClient("The client credentials are invalid", reason="invalid")
+        raise InvalidClient("The client credentials are invalid", reason="unknown_client")
+    # PHP's loose == let `true` match any secret; nothing but a string does here.
+    if not isinstance(secret, str) or not secret_cache.verify(client, secret):
+        raise InvalidClient("The client credentials are invalid", reason="wrong_secret")
     return client
 
 
@@ -134,8 +137,16 @@ def client_allows_grant(client: Client, grant_type: str) -> bool:
 
 
 def client_scope(client: Client) -> str | None:
-    """Return the client's scope, None when it has none (an empty scope counts as none)."""
-    return client.scope or None
+    """Return the scope a client may ask for: its own scope, else the union of its API
+    products' scopes (in product order), else None (an empty scope counts as none)."""
+    if client.scope:
+        return client.scope
+    names: list[str] = []
+    for product in client.products:
+        for name in (product.scopes or "").split():
+            if name not in names:
+                names.append(name)
+    return " ".join(names) or None
 
 
 def register_client(
@@ -174,6 +185,48 @@ def register_client(
         redirect_uri=redirect_uri,
         user_id=user_id,
         created_at=now,
+        app_id=str(uuid.uuid4()),
     )
     session.add(client)
+    return client
+
+
+def add_product(session: Session, name: str, scopes: str | None = None) -> ApiProduct:
+    """Add an API product, or replace the scopes of an existing one."""
+    if not name or len(name) > 255:
+        raise ValueError("A product name is 1 to 255 characters.")
+    names = (scopes or "").split()
+    for scope in names:
+        validate_scope_name(scope)
+    product = session.scalar(select(ApiProduct).where(ApiProduct.name == name))
+    if product is None:
+        product = ApiProduct(name=name)
+        session.add(product)
+    product.scopes = " ".join(names) or None
+    return product
+
+
+def set_app(
+    session: Session, client: Client, *, developer_email: str | None, product_names: list[str]
+) -> Client:
+    """Make the client an Apigee-style app: its developer's email and its products, in order."""
+    if developer_email is not None and "@" not in developer_email:
+        raise ValueError(f"{developer_email!r} is not an email address.")
+    products = []
+    for name in product_names:
+        product = session.scalar(select(ApiProduct).where(ApiProduct.name == name))
+        if product is None:
+            raise ValueError(f"No API product {name!r}; add it first.")
+        products.append(product)
+    client.developer_email = developer_email
+    client.products = []
+    session.flush()
+    client.products = products
+    session.flush()
+    for position, product in enumerate(products):
+        session.execute(
+            client_products.update()
+            .where(client_products.c.client_id == client.id, client_products.c.product_id == product.id)
+            .values(position=position)
+        )
     return client

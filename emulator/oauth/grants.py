@@ -7,9 +7,11 @@ to the client -> client's grant_types restriction -> scope -> issue.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import ClassVar
+from typing import Literal
 
 from sqlalchemy.orm import Session
 
@@ -25,10 +27,12 @@ from emulator.oauth.errors import UnauthorizedClient
 from emulator.oauth.errors import UnsupportedGrantType
 from emulator.oauth.scopes import check_scope
 from emulator.oauth.scopes import default_scope
+from emulator.oauth.scopes import intersect_scope
 from emulator.oauth.scopes import scopes_exist
 from emulator.oauth.tokens import IssuedToken
 from emulator.oauth.tokens import consume_refresh_token
 from emulator.oauth.tokens import find_refresh_token
+from emulator.oauth.tokens import generate_token
 from emulator.oauth.tokens import hash_token
 from emulator.oauth.tokens import is_expired
 from emulator.oauth.tokens import issue_tokens
@@ -52,13 +56,20 @@ class TokenRequest:
 
 @dataclass(frozen=True)
 class TokenPolicy:
-    """Lifetimes and refresh-token rules: the dialect's params, in engine terms."""
+    """Lifetimes, token shapes, scope and refresh-token rules: a dialect's params, in engine terms."""
 
     access_lifetime: int = 3600
     refresh_token_lifetime: int = 1_209_600
     client_credentials_refresh_token: bool = False
     always_issue_new_refresh_token: bool = False
     unset_refresh_token_after_use: bool = True
+    access_token_factory: Callable[[], str] = generate_token
+    refresh_token_factory: Callable[[], str] = generate_token
+    # "subset": a requested scope outside what is allowed is an error (RFC 6749, bshaffer);
+    # "intersect": the request is narrowed to what is allowed (Apigee), and an empty
+    # result is an error or an empty scope, as ``empty_intersection`` says.
+    scope_rule: Literal["subset", "intersect"] = "subset"
+    empty_intersection: Literal["error", "empty"] = "error"
 
 
 @dataclass(frozen=True)
@@ -122,6 +133,8 @@ class ClientCredentialsGrant(Grant):
             scope=scope,
             access_lifetime=policy.access_lifetime,
             refresh_lifetime=policy.refresh_token_lifetime if with_refresh else None,
+            access_token_factory=policy.access_token_factory,
+            refresh_token_factory=policy.refresh_token_factory,
             now=now,
         )
 
@@ -166,6 +179,8 @@ class RefreshTokenGrant(Grant):
                 policy.refresh_token_lifetime if policy.always_issue_new_refresh_token else None
             ),
             linked_refresh_hash=ctx.refresh_token_hash,
+            access_token_factory=policy.access_token_factory,
+            refresh_token_factory=policy.refresh_token_factory,
             now=now,
         )
 
@@ -174,7 +189,11 @@ GRANTS: dict[str, type[Grant]] = {g.grant_type: g for g in (ClientCredentialsGra
 
 
 def resolve_scope(
-    session: Session, requested: str | None, available: str | None, client: Client
+    session: Session,
+    requested: str | None,
+    available: str | None,
+    client: Client,
+    policy: TokenPolicy = TokenPolicy(),
 ) -> str | None:
     """Decide the granted scope (bshaffer TokenController::grantAccessToken).
 
@@ -182,7 +201,15 @@ def resolve_scope(
     refresh token's); when the grant has none, within the client's scope, else each must
     exist. Nothing requested: what the grant makes available, else the default scopes.
     The granted string is the requested one verbatim (order kept).
+    With the "intersect" rule, a request is narrowed to what is available instead.
     """
+    if policy.scope_rule == "intersect":
+        if not requested:
+            return available
+        granted = intersect_scope(requested, available)
+        if not granted and policy.empty_intersection == "error":
+            raise InvalidScope("The scope requested is invalid for this request", reason="no_overlap")
+        return granted
     if requested:
         if available:
             if not check_scope(requested, available):
@@ -220,6 +247,6 @@ def issue_token(
     ctx = grant.validate(session, req, client, now=now)
     if not client_allows_grant(client, grant.grant_type):
         raise UnauthorizedClient("The grant type is unauthorized for this client_id")
-    scope = resolve_scope(session, req.scope, ctx.available_scope, client)
+    scope = resolve_scope(session, req.scope, ctx.available_scope, client, policy)
     return grant.issue(session, client, ctx, scope, policy, now=now)
 

@@ -28,6 +28,21 @@ def check_scope(required: str, available: str) -> bool:
     return set(split_scope(required)) <= set(split_scope(available))
 
 
+def check_scope_any(required: str, available: str) -> bool:
+    """Return whether at least one scope in ``required`` is in ``available``."""
+    return bool(set(split_scope(required)) & set(split_scope(available)))
+
+
+def intersect_scope(requested: str, allowed: str | None) -> str:
+    """The requested scopes that are allowed, in requested order, space-joined (may be "")."""
+    allowed_set = set((allowed or "").split())
+    kept: list[str] = []
+    for name in requested.split():
+        if name in allowed_set and name not in kept:
+            kept.append(name)
+    return " ".join(kept)
+
+
 def scopes_exist(session: Session, scope: str) -> bool:
     """Return whether each requested scope is reserved or in the scopes table.
 

@@ -25,6 +25,7 @@ from emulator.oauth.errors import ExpiredToken
 from emulator.oauth.errors import InsufficientScope
 from emulator.oauth.errors import InvalidToken
 from emulator.oauth.scopes import check_scope
+from emulator.oauth.scopes import check_scope_any
 
 TOKEN_TYPE = "Bearer"
 
@@ -79,14 +80,18 @@ def issue_tokens(
     access_lifetime: int,
     refresh_lifetime: int | None,
     linked_refresh_hash: str | None = None,
+    access_token_factory: Callable[[], str] = generate_token,
+    refresh_token_factory: Callable[[], str] = generate_token,
     now: datetime,
 ) -> IssuedToken:
-    """Store a new access token (and a refresh token when ``refresh_lifetime`` is given)."""
-    now = now.replace(microsecond=0)
-    access_raw = generate_token()
+    """Store a new access token (and a refresh token when ``refresh_lifetime`` is given).
+
+    ``now`` keeps its microseconds: a dialect may print the issue time in milliseconds.
+    """
+    access_raw = access_token_factory()
     refresh_raw = None
     if refresh_lifetime is not None:
-        refresh_raw = generate_token()
+        refresh_raw = refresh_token_factory()
         linked_refresh_hash = hash_token(refresh_raw)
         session.add(
             RefreshToken(
@@ -124,18 +129,25 @@ def issue_tokens(
 
 
 def verify_access_token(
-    session: Session, raw: str, *, required_scope: str | None = None, now: datetime
+    session: Session,
+    raw: str,
+    *,
+    required_scope: str | None = None,
+    any_scope: bool = False,
+    now: datetime,
 ) -> TokenInfo:
     """Return what a valid access token grants, or raise (RFC 6750 §3.1, bshaffer's order).
 
-    ``required_scope``: every listed scope must be held; a token without scope holds none.
+    ``required_scope``: every listed scope must be held (``any_scope``: at least one of
+    them, Apigee's VerifyAccessToken rule); a token without scope holds none.
     """
     row = session.get(AccessToken, hash_token(raw))
     if row is None:
         raise InvalidToken("The access token provided is invalid")
     if is_expired(row.expires_at, now):
         raise ExpiredToken("The access token provided has expired")
-    if required_scope and not (row.scope and check_scope(required_scope, row.scope)):
+    holds = check_scope_any if any_scope else check_scope
+    if required_scope and not (row.scope and holds(required_scope, row.scope)):
         raise InsufficientScope(
             "The request requires higher privileges than provided by the access token",
             scope=required_scope,
@@ -232,8 +244,8 @@ def import_token(
             client_id=client.id,
             user_id=user_id,
             scope=scope or None,
-            issued_at=now.replace(microsecond=0),
-            expires_at=expires_at.replace(microsecond=0),
+            issued_at=now,
+            expires_at=expires_at,
         )
     )
 

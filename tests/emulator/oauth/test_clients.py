@@ -31,7 +31,7 @@ def test_a_non_string_secret_never_authenticates(session, new_client, secret) ->
     new_client(secret="s3cret")
     with pytest.raises(InvalidClient) as caught:
         authenticate_client(session, ClientCredentials("c1", secret), allow_public=False)
-    assert caught.value.reason == "invalid"
+    assert caught.value.reason == "wrong_secret"
 
 
 def test_verified_secret_is_cached_and_wrong_secrets_pay_full_price(session, new_client, monkeypatch) -> None:
