@@ -8,11 +8,10 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
-WORKERS ?= 2
-THREADS ?= 4
 PYTEST_ARGS ?=
+BENCH_ARGS ?=
 
-.PHONY: run test venv migrate clean
+.PHONY: run test venv migrate bench clean
 
 $(BIN)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -25,12 +24,14 @@ venv: $(BIN)/.installed
 migrate: venv
 	$(BIN)/flask --app app db upgrade
 
-# gthread workers keep client connections alive; no access log (a legacy client may put
-# its client_secret in the query string, and secrets never go to logs).
+# Server settings (workers, threads, keep-alive, no access log) live in gunicorn.conf.py,
+# which the benchmark uses too.
 run: migrate
-	$(BIN)/gunicorn --bind $(HOST):$(PORT) --workers $(WORKERS) \
-	  --worker-class gthread --threads $(THREADS) --keep-alive 5 \
-	  'app:create_app()'
+	HOST=$(HOST) PORT=$(PORT) $(BIN)/gunicorn --config gunicorn.conf.py
+
+# Load benchmark (not part of the tests): make bench BENCH_ARGS="--big-table --json out.json"
+bench: venv
+	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
 test: venv
 	$(BIN)/pytest $(PYTEST_ARGS)

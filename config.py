@@ -14,11 +14,17 @@ class Config:
 
     # None: the factory fills in sqlite:///<instance>/emulator.sqlite.
     SQLALCHEMY_DATABASE_URI: str | None = None
+    # PostgreSQL/MySQL connections are checked before use (a restarted server costs no
+    # failed request); SQLite files need no such check and skip it.
     SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
 
     # The site's time zone, as Joomla's "Website Time Zone": redCORE printed
     # expireTimeFormatted and created in it (compat/redcore.md).
     SITE_TIMEZONE = "UTC"
+
+    # Workers re-read a plugin's enabled flag and params when their copy is older than
+    # this (seconds): an admin's change is seen everywhere within it, without a restart.
+    PLUGIN_STATE_MAX_AGE = 1.0
 
     # SQLite only: how long a writer waits for the lock before giving up (ms).
     SQLITE_BUSY_TIMEOUT_MS = 5000

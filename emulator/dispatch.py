@@ -58,13 +58,19 @@ def legacy_entry() -> Response:
         return _fail(status, error, operation_name)
 
 
+@bp.route("/healthz", methods=["GET", "HEAD"])
+def healthz() -> Response:
+    """Liveness for load balancers: answers without touching the database."""
+    return Response('{"status":"ok"}', content_type="application/json")
+
+
 def enabled_status(api: Any) -> PluginStatus:
     """Return the status of the enabled plugin answering ``api`` (any case), or raise UnknownApi."""
     registry = get_registry()
     name = api.lower() if isinstance(api, str) else ""
     if name not in registry.plugins:
         raise UnknownApi(f'API "{api}" is not available' if name else "No API was requested")
-    status = registry.status(db.session, name)
+    status = registry.current(db.session, name)
     if not status.enabled:
         raise UnknownApi(f'API "{api}" is not available')
     return status

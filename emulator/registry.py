@@ -1,9 +1,12 @@
 """Plugin discovery, enabled flags and validated params (one ``plugin_state`` row each).
 
 Discovered is not enabled: a plugin without a row is as its manifest says on a new
-installation (``enabled_on_install``) with its schema defaults. The row is read on every
-request (one primary-key lookup), so a change made by any worker or the CLI is seen by all
-workers at once; only the parsing of the params text is cached, keyed by that text.
+installation (``enabled_on_install``) with its schema defaults.
+
+Every worker re-reads a plugin's row when its copy is older than ``PLUGIN_STATE_MAX_AGE``
+seconds (default 1), so a change made by the CLI or another worker is seen everywhere
+within that time, without a restart and without a query on every request (the token
+endpoint is hot). The parsed params are cached by their text.
 """
 
 from __future__ import annotations
@@ -11,6 +14,8 @@ from __future__ import annotations
 import importlib
 import json
 import pkgutil
+import threading
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -47,9 +52,23 @@ class PluginStatus:
 class Registry:
     """The plugins this installation knows, and access to their state."""
 
-    def __init__(self, found: Mapping[str, Plugin]) -> None:
+    def __init__(self, found: Mapping[str, Plugin], *, max_age: float = 1.0) -> None:
         self.plugins = dict(found)
+        self.max_age = max_age
         self._parsed: dict[tuple[str, str], Mapping[str, Any]] = {}
+        self._fresh: dict[str, tuple[float, PluginStatus]] = {}
+        self._lock = threading.Lock()
+
+    def current(self, session: Session, name: str) -> PluginStatus:
+        """The plugin's status as of at most ``max_age`` seconds ago (the request path)."""
+        cached = self._fresh.get(name)
+        now = time.monotonic()
+        if cached is not None and now - cached[0] < self.max_age:
+            return cached[1]
+        status = self.status(session, name)
+        with self._lock:
+            self._fresh[name] = (now, status)
+        return status
 
     def get(self, name: str) -> Plugin:
         """Return the plugin called ``name`` or raise KeyError with the known names."""
@@ -62,8 +81,9 @@ class Registry:
     def status(self, session: Session, name: str) -> PluginStatus:
         """Read the plugin's row (or its install defaults) and validate its params."""
         plugin = self.get(name)
+        table = PluginState.__table__
         row = session.execute(
-            select(PluginState.enabled, PluginState.params).where(PluginState.name == name)
+            select(table.c.enabled, table.c.params).where(table.c.name == name)
         ).first()
         if row is None:
             enabled, text = plugin.enabled_on_install, "{}"
@@ -87,6 +107,7 @@ class Registry:
         row = self._row(session, name, now)
         row.enabled = enabled
         row.updated_at = now
+        self._fresh.pop(name, None)
 
     def set_params(
         self, session: Session, name: str, updates: Mapping[str, str], *, now: datetime
@@ -104,6 +125,7 @@ class Registry:
             raise ParamsError(name, error.messages) from None
         row.params = json.dumps({key: loaded[key] for key in sorted(merged)})
         row.updated_at = now
+        self._fresh.pop(name, None)
         return loaded
 
     def _row(self, session: Session, name: str, now: datetime) -> PluginState:
@@ -142,7 +164,9 @@ def discover() -> dict[str, Plugin]:
 
 def init_app(app: Flask) -> None:
     """Discover the plugins and attach the registry to the app."""
-    app.extensions["emulator.registry"] = Registry(discover())
+    app.extensions["emulator.registry"] = Registry(
+        discover(), max_age=float(app.config["PLUGIN_STATE_MAX_AGE"])
+    )
 
 
 def get_registry() -> Registry:

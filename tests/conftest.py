@@ -24,14 +24,15 @@ from app import create_app
 from emulator.db import db
 
 BACKENDS = ["sqlite"] + (["postgresql"] if os.environ.get("TEST_DATABASE_URL") else [])
-TABLES = ["oauth_access_tokens", "oauth_refresh_tokens", "oauth_client_products", "oauth_api_products",
-          "oauth_clients", "oauth_scopes", "plugin_state"]
+TABLES = ["oauth_access_tokens", "oauth_refresh_tokens", "oauth_client_products",
+          "oauth_api_products", "oauth_clients", "oauth_scopes", "plugin_state"]
 
 
 def make_app(database_url: str, **config: object) -> Flask:
     """The real factory with a test configuration."""
     return create_app(
-        {"SQLALCHEMY_DATABASE_URI": database_url, "TESTING": True, "SECRET_KEY": "test", **config}
+        {"SQLALCHEMY_DATABASE_URI": database_url, "TESTING": True, "SECRET_KEY": "test",
+         "PLUGIN_STATE_MAX_AGE": 0, **config}
     )
 
 

@@ -18,6 +18,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy import bindparam
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash
@@ -35,6 +36,36 @@ SECRET_HASH_METHOD = "scrypt:32768:8:1"
 _DUMMY_HASH = generate_password_hash(secrets.token_hex(16), method=SECRET_HASH_METHOD)
 
 KNOWN_GRANT_TYPES = ("client_credentials", "refresh_token")
+
+
+@dataclass(frozen=True)
+class ClientRecord:
+    """What the token path needs of a client, read with one Core query (no ORM overhead)."""
+
+    id: int
+    client_id: str
+    secret_hash: str | None
+    grant_types: str | None
+    scope: str | None
+    user_id: str | None
+
+    @property
+    def is_public(self) -> bool:
+        """A public client has no secret."""
+        return self.secret_hash is None
+
+
+_CLIENTS = Client.__table__
+_LOAD_CLIENT = select(
+    _CLIENTS.c.id, _CLIENTS.c.client_id, _CLIENTS.c.secret_hash, _CLIENTS.c.grant_types,
+    _CLIENTS.c.scope, _CLIENTS.c.user_id,
+).where(_CLIENTS.c.client_id == bindparam("client_id"))
+
+
+def load_client(session: Session, client_id: str) -> ClientRecord | None:
+    """Return the client with exactly this client_id (case-sensitive), or None."""
+    row = session.execute(_LOAD_CLIENT, {"client_id": client_id}).first()
+    return None if row is None else ClientRecord(*row)
 
 
 @dataclass(frozen=True)
@@ -61,7 +92,7 @@ class SecretCache:
     def _digest(self, secret: str) -> bytes:
         return hmac.new(self._key, secret.encode("utf-8", "surrogatepass"), hashlib.sha256).digest()
 
-    def verify(self, client: Client, secret: str) -> bool:
+    def verify(self, client: Client | ClientRecord, secret: str) -> bool:
         """Return whether ``secret`` is the client's secret, in constant time per path."""
         if client.secret_hash is None:
             return False
@@ -88,7 +119,7 @@ def hash_secret(secret: str) -> str:
 
 
 def find_client(session: Session, client_id: str) -> Client | None:
-    """Return the client with exactly this client_id (case-sensitive), or None."""
+    """Return the client model with exactly this client_id, for admin work (CLI)."""
     return session.scalar(select(Client).where(Client.client_id == client_id))
 
 
@@ -98,7 +129,7 @@ def authenticate_client(
     *,
     allow_public: bool,
     body_allowed: bool = True,
-) -> Client:
+) -> ClientRecord:
     """Return the authenticated client or raise InvalidClient (bshaffer HttpBasic order).
 
     ``reason`` tells dialects which failure it was: ``missing`` (no credentials),
@@ -113,13 +144,13 @@ def authenticate_client(
     if secret is None or secret == "" or secret is False:
         if not allow_public:
             raise InvalidClient("client credentials are required", reason="secret_required")
-        client = find_client(session, credentials.client_id)
+        client = load_client(session, credentials.client_id)
         if client is None or not client.is_public:
             raise InvalidClient(
                 "Client credentials were not found in the headers or body", reason="missing"
             )
         return client
-    client = find_client(session, credentials.client_id)
+    client = load_client(session, credentials.client_id)
     if client is None:
         check_password_hash(_DUMMY_HASH, secret if isinstance(secret, str) else "")
         raise InvalidClient("The client credentials are invalid", reason="unknown_client")
@@ -129,21 +160,27 @@ def authenticate_client(
     return client
 
 
-def client_allows_grant(client: Client, grant_type: str) -> bool:
+def client_allows_grant(client: Client | ClientRecord, grant_type: str) -> bool:
     """Return whether the client may use the grant: None allows all, "" allows none."""
     if client.grant_types is None:
         return True
     return grant_type in client.grant_types.split(" ")
 
 
-def client_scope(client: Client) -> str | None:
+def client_scope(session: Session, client: Client | ClientRecord) -> str | None:
     """Return the scope a client may ask for: its own scope, else the union of its API
     products' scopes (in product order), else None (an empty scope counts as none)."""
     if client.scope:
         return client.scope
+    product_scopes = session.scalars(
+        select(ApiProduct.__table__.c.scopes)
+        .join(client_products, client_products.c.product_id == ApiProduct.__table__.c.id)
+        .where(client_products.c.client_id == client.id)
+        .order_by(client_products.c.position)
+    )
     names: list[str] = []
-    for product in client.products:
-        for name in (product.scopes or "").split():
+    for scopes in product_scopes:
+        for name in (scopes or "").split():
             if name not in names:
                 names.append(name)
     return " ".join(names) or None

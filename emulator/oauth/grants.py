@@ -15,7 +15,7 @@ from typing import Literal
 
 from sqlalchemy.orm import Session
 
-from emulator.models import Client
+from emulator.oauth.clients import ClientRecord
 from emulator.oauth.clients import ClientCredentials
 from emulator.oauth.clients import authenticate_client
 from emulator.oauth.clients import client_allows_grant
@@ -89,7 +89,7 @@ class Grant:
 
     @classmethod
     def validate(
-        cls, session: Session, req: TokenRequest, client: Client, *, now: datetime
+        cls, session: Session, req: TokenRequest, client: ClientRecord, *, now: datetime
     ) -> GrantContext:
         """Check the grant's own parameters; raise an OAuthError when they fail."""
         raise NotImplementedError
@@ -98,7 +98,7 @@ class Grant:
     def issue(
         cls,
         session: Session,
-        client: Client,
+        client: ClientRecord,
         ctx: GrantContext,
         scope: str | None,
         policy: TokenPolicy,
@@ -117,7 +117,7 @@ class ClientCredentialsGrant(Grant):
 
     @classmethod
     def validate(cls, session, req, client, *, now):
-        return GrantContext(available_scope=client_scope(client), user_id=client.user_id)
+        return GrantContext(available_scope=client_scope(session, client), user_id=client.user_id)
 
     @classmethod
     def issue(cls, session, client, ctx, scope, policy, *, now):
@@ -192,7 +192,7 @@ def resolve_scope(
     session: Session,
     requested: str | None,
     available: str | None,
-    client: Client,
+    client: ClientRecord,
     policy: TokenPolicy = TokenPolicy(),
 ) -> str | None:
     """Decide the granted scope (bshaffer TokenController::grantAccessToken).
@@ -216,8 +216,8 @@ def resolve_scope(
                 raise InvalidScope(
                     "The scope requested is invalid for this request", reason="not_available"
                 )
-        elif client_scope(client):
-            if not check_scope(requested, client_scope(client)):
+        elif own_scope := client_scope(session, client):
+            if not check_scope(requested, own_scope):
                 raise InvalidScope(
                     "The scope requested is invalid for this client", reason="not_client"
                 )

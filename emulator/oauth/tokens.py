@@ -14,12 +14,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from datetime import timedelta
 
+from sqlalchemy import Row
+from sqlalchemy import bindparam
 from sqlalchemy import delete
+from sqlalchemy import insert
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from emulator.models import AccessToken
 from emulator.models import Client
+from emulator.oauth.clients import ClientRecord
 from emulator.models import RefreshToken
 from emulator.oauth.errors import ExpiredToken
 from emulator.oauth.errors import InsufficientScope
@@ -28,6 +32,19 @@ from emulator.oauth.scopes import check_scope
 from emulator.oauth.scopes import check_scope_any
 
 TOKEN_TYPE = "Bearer"
+
+_ACCESS = AccessToken.__table__
+_REFRESH = RefreshToken.__table__
+_INSERT_ACCESS = insert(_ACCESS)
+_INSERT_REFRESH = insert(_REFRESH)
+_VERIFY_ACCESS = select(
+    _ACCESS.c.client_id, _ACCESS.c.user_id, _ACCESS.c.scope, _ACCESS.c.issued_at,
+    _ACCESS.c.expires_at,
+).where(_ACCESS.c.token_hash == bindparam("token_hash"))
+_FIND_REFRESH = select(
+    _REFRESH.c.token_hash, _REFRESH.c.client_id, _REFRESH.c.user_id, _REFRESH.c.scope,
+    _REFRESH.c.expires_at,
+).where(_REFRESH.c.token_hash == bindparam("token_hash"))
 
 
 def generate_token() -> str:
@@ -73,7 +90,7 @@ class TokenInfo:
 
 def issue_tokens(
     session: Session,
-    client: Client,
+    client: Client | ClientRecord,
     *,
     user_id: str | None,
     scope: str | None,
@@ -90,30 +107,33 @@ def issue_tokens(
     """
     access_raw = access_token_factory()
     refresh_raw = None
+    # Core inserts: the ORM's unit of work costs more than the insert itself here.
     if refresh_lifetime is not None:
         refresh_raw = refresh_token_factory()
         linked_refresh_hash = hash_token(refresh_raw)
-        session.add(
-            RefreshToken(
-                token_hash=linked_refresh_hash,
-                client_id=client.id,
-                user_id=user_id,
-                scope=scope,
-                issued_at=now,
-                expires_at=now + timedelta(seconds=refresh_lifetime),
-            )
+        session.execute(
+            _INSERT_REFRESH,
+            {
+                "token_hash": linked_refresh_hash,
+                "client_id": client.id,
+                "user_id": user_id,
+                "scope": scope,
+                "issued_at": now,
+                "expires_at": now + timedelta(seconds=refresh_lifetime),
+            },
         )
     expires_at = now + timedelta(seconds=access_lifetime)
-    session.add(
-        AccessToken(
-            token_hash=hash_token(access_raw),
-            client_id=client.id,
-            user_id=user_id,
-            scope=scope,
-            issued_at=now,
-            expires_at=expires_at,
-            refresh_token_hash=linked_refresh_hash,
-        )
+    session.execute(
+        _INSERT_ACCESS,
+        {
+            "token_hash": hash_token(access_raw),
+            "client_id": client.id,
+            "user_id": user_id,
+            "scope": scope,
+            "issued_at": now,
+            "expires_at": expires_at,
+            "refresh_token_hash": linked_refresh_hash,
+        },
     )
     return IssuedToken(
         access_token=access_raw,
@@ -141,7 +161,7 @@ def verify_access_token(
     ``required_scope``: every listed scope must be held (``any_scope``: at least one of
     them, Apigee's VerifyAccessToken rule); a token without scope holds none.
     """
-    row = session.get(AccessToken, hash_token(raw))
+    row = session.execute(_VERIFY_ACCESS, {"token_hash": hash_token(raw)}).first()
     if row is None:
         raise InvalidToken("The access token provided is invalid")
     if is_expired(row.expires_at, now):
@@ -161,9 +181,9 @@ def verify_access_token(
     )
 
 
-def find_refresh_token(session: Session, raw: str) -> RefreshToken | None:
-    """Return the stored refresh token, or None."""
-    return session.get(RefreshToken, hash_token(raw))
+def find_refresh_token(session: Session, raw: str) -> Row | None:
+    """Return the stored refresh token's row (hash, client, user, scope, expiry), or None."""
+    return session.execute(_FIND_REFRESH, {"token_hash": hash_token(raw)}).first()
 
 
 def consume_refresh_token(session: Session, token_hash: str) -> bool:
@@ -176,7 +196,7 @@ def consume_refresh_token(session: Session, token_hash: str) -> bool:
 
 
 def _find_own(
-    session: Session, client: Client, raw: str, hint: str | None
+    session: Session, client: Client | ClientRecord, raw: str, hint: str | None
 ) -> AccessToken | RefreshToken | None:
     """Find a token of this client by value; the hint only decides which table is tried first."""
     token_hash = hash_token(raw)
@@ -191,7 +211,7 @@ def _find_own(
     return None
 
 
-def revoke_token(session: Session, client: Client, raw: str, hint: str | None) -> None:
+def revoke_token(session: Session, client: Client | ClientRecord, raw: str, hint: str | None) -> None:
     """Revoke one of the client's tokens (RFC 7009); unknown tokens are ignored.
 
     Revoking a refresh token also ends the access tokens issued with it (RFC 7009 §2.1).
@@ -204,7 +224,7 @@ def revoke_token(session: Session, client: Client, raw: str, hint: str | None) -
 
 
 def introspect_token(
-    session: Session, client: Client, raw: str, hint: str | None, *, now: datetime
+    session: Session, client: Client | ClientRecord, raw: str, hint: str | None, *, now: datetime
 ) -> dict[str, object] | None:
     """Return RFC 7662 claims of an active token of this client, or None when inactive."""
     row = _find_own(session, client, raw, hint)
@@ -227,7 +247,7 @@ def import_token(
     *,
     token_type: str,
     raw: str,
-    client: Client,
+    client: Client | ClientRecord,
     user_id: str | None,
     scope: str | None,
     expires_at: datetime,

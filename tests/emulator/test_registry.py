@@ -120,3 +120,21 @@ def test_stored_params_that_no_longer_validate_answer_a_clear_500(app, client) -
     rv = client.post(TOKEN_URL, data={"grant_type": "client_credentials"})
     assert rv.status_code == 500
     assert "plugins set oauth2" in json.loads(rv.data)["message"]
+
+
+def test_workers_cache_plugin_state_for_at_most_max_age(app, database_url, cli, monkeypatch) -> None:
+    import emulator.registry as registry_module
+    from tests.conftest import make_app
+
+    clock = [1000.0]
+    monkeypatch.setattr(registry_module.time, "monotonic", lambda: clock[0])
+    worker = make_app(database_url, PLUGIN_STATE_MAX_AGE=1.0)
+    client = worker.test_client()
+    assert client.post(TOKEN_URL, data={}).status_code == 400  # enabled; state now cached
+    cli("plugins", "disable", "oauth2")  # another process (the CLI) changes it
+    clock[0] += 0.5
+    assert client.post(TOKEN_URL, data={}).status_code == 400  # still the cached state
+    clock[0] += 0.6
+    assert client.post(TOKEN_URL, data={}).status_code == 404  # re-read after 1 s
+    with worker.app_context():
+        db.engine.dispose()

@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 
 from emulator import oauth
-from emulator.models import ApiProduct
 from emulator.oauth.clients import client_scope
 from emulator.oauth.errors import InsufficientScope
 from emulator.oauth.errors import InvalidScope
@@ -42,11 +41,13 @@ def test_any_of_and_intersection() -> None:
 
 def test_client_scope_falls_back_to_its_products(session, new_client) -> None:
     client = new_client(scope=None)
-    client.products = [ApiProduct(name="P1", scopes="read write"), ApiProduct(name="P2", scopes="write admin")]
+    oauth.add_product(session, "P1", "read write")
+    oauth.add_product(session, "P2", "write admin")
+    oauth.set_app(session, client, developer_email=None, product_names=["P1", "P2"])
     session.commit()
-    assert client_scope(client) == "read write admin"
-    assert client_scope(new_client("c2", scope="own")) == "own"
-    assert client_scope(new_client("c3")) is None
+    assert client_scope(session, client) == "read write admin"
+    assert client_scope(session, new_client("c2", scope="own")) == "own"
+    assert client_scope(session, new_client("c3")) is None
 
 
 def test_intersect_rule_narrows_and_refuses_no_overlap(session, new_client) -> None:
@@ -81,7 +82,7 @@ def test_apps_keep_their_product_order(session, new_client) -> None:
     session.commit()
     session.expire_all()
     assert [p.name for p in client.products] == ["Zeta", "Mid", "Alpha"]
-    assert client_scope(client) == "z m a"
+    assert client_scope(session, client) == "z m a"
     oauth.set_app(session, client, developer_email="dev@example.com", product_names=["Alpha"])
     session.commit()
     session.expire_all()

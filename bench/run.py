@@ -1,0 +1,409 @@
+"""Load benchmark: `make bench` (or `.venv/bin/python -m bench.run --help`).
+
+Starts the service the way `make run` does (gunicorn with gunicorn.conf.py) on a scratch
+SQLite database (or, with --postgres, a scratch PostgreSQL database), loads it with wrk
+and prints requests/s and p50/p99 latency at 8 and 32 connections for:
+
+  noop      GET /healthz: the same app and server without any database work (the ceiling)
+  token     client_credentials at the legacy URL (default mode: access + refresh token)
+  resource  option=resource with a valid bearer token
+  refresh   the refresh_token grant, every request with a fresh refresh token
+
+and the ratios to noop. With --big-table the token figures are taken again with
+1,000,000 live rows already in each token table. Not part of the test suite.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import contextlib
+import json
+import os
+import re
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+from emulator.clock import utcnow
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+CLIENT_ID, CLIENT_SECRET = "bench-client", "bench-secret-0123456789"
+TOKEN_PATH = "/index.php?option=token&api=oauth2"
+RESOURCE_PATH = "/index.php?option=resource&api=oauth2"
+SCENARIOS = ("noop", "token", "resource", "refresh")
+PHP_ORIGINAL = {"token": 540, "resource": 2000}  # req/s at 8 connections, same kind of machine
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+# --- database -----------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def scratch_database(postgres_url: str | None, workdir: Path):
+    """Yield a SQLAlchemy URL of an empty database that is removed afterwards."""
+    if postgres_url is None:
+        yield f"sqlite:///{workdir / 'bench.sqlite'}"
+        return
+    import sqlalchemy as sa
+
+    server = sa.make_url(postgres_url)
+    name = f"emulator_bench_{secrets.token_hex(4)}"
+    admin = sa.create_engine(server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield server.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def flask_cli(env: dict[str, str], *args: str) -> str:
+    result = subprocess.run([str(BIN / "flask"), "--app", "app", *args], cwd=ROOT, env=env,
+                            capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise SystemExit(f"flask {' '.join(args)} failed:\n{result.stdout}{result.stderr}")
+    return result.stdout
+
+
+def prepare(env: dict[str, str]) -> None:
+    """Migrate and register the benchmark's client and scopes through the real CLI."""
+    flask_cli(env, "db", "upgrade")
+    flask_cli(env, "scopes", "add", "site.read", "--default")
+    flask_cli(env, "scopes", "add", "site.documentation")
+    flask_cli(env, "clients", "create", CLIENT_ID, "--secret", CLIENT_SECRET,
+              "--scope", "site.read site.documentation")
+
+
+def insert_tokens(url: str, table: str, count: int, *, raw_prefix: str | None = None) -> list[str]:
+    """Insert ``count`` live token rows fast; return the raw values when ``raw_prefix`` is given.
+
+    Rows without a raw value get random hashes (filler for --big-table).
+    """
+    import hashlib
+
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(url)
+    now = utcnow().replace(microsecond=0)
+    expires = now + timedelta(days=7)
+    raws: list[str] = []
+    with engine.begin() as conn:
+        client_pk = conn.execute(sa.text("SELECT id FROM oauth_clients WHERE client_id = :c"),
+                                 {"c": CLIENT_ID}).scalar_one()
+        columns = "token_hash, client_id, user_id, scope, issued_at, expires_at"
+        batch = 50_000
+        for start in range(0, count, batch):
+            rows = []
+            for _ in range(min(batch, count - start)):
+                if raw_prefix is not None:
+                    raw = secrets.token_hex(20)
+                    raws.append(raw)
+                    digest = hashlib.sha256(raw.encode()).hexdigest()
+                else:
+                    digest = secrets.token_hex(32)
+                rows.append({"h": digest, "c": client_pk, "s": "site.read site.documentation",
+                             "i": now, "e": expires})
+            conn.execute(sa.text(f"INSERT INTO {table} ({columns}) VALUES (:h, :c, NULL, :s, :i, :e)"), rows)
+            if count >= 200_000:
+                log(f"    {table}: {start + len(rows):,} rows")
+    engine.dispose()
+    return raws
+
+
+# --- server -------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class Server:
+    process: subprocess.Popen
+    port: int
+    description: str
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+
+SERVERS = {
+    # name: (command builder, description)
+    "gunicorn-gthread": lambda port, workers, threads: (
+        [str(BIN / "gunicorn"), "--config", "gunicorn.conf.py"],
+        {"PORT": str(port), "WEB_CONCURRENCY": str(workers), "THREADS": str(threads), "WORKER_CLASS": "gthread"},
+        f"gunicorn gthread, {workers} workers x {threads} threads"),
+    "gunicorn-sync": lambda port, workers, threads: (
+        [str(BIN / "gunicorn"), "--config", "gunicorn.conf.py"],
+        {"PORT": str(port), "WEB_CONCURRENCY": str(workers), "WORKER_CLASS": "sync"},
+        f"gunicorn sync, {workers} workers"),
+    "granian": lambda port, workers, threads: (
+        [str(BIN / "granian"), "--interface", "wsgi", "--host", "127.0.0.1", "--port", str(port),
+         "--workers", str(workers), "--blocking-threads", str(threads), "--factory", "app:create_app"],
+        {}, f"granian wsgi, {workers} workers x {threads} blocking threads"),
+}
+
+
+@contextlib.contextmanager
+def serve(kind: str, env: dict[str, str], workers: int, threads: int, workdir: Path):
+    port = free_port()
+    command, extra_env, description = SERVERS[kind](port, workers, threads)
+    if not Path(command[0]).exists():
+        raise SystemExit(f"{command[0]} is not installed (pip install it into .venv to compare).")
+    stderr = open(workdir / f"server-{port}.log", "w")  # noqa: SIM115 - closed below
+    process = subprocess.Popen(command, cwd=ROOT, env={**env, **extra_env}, stdout=stderr,
+                               stderr=stderr, start_new_session=True)
+    server = Server(process, port, description)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(server.base + "/healthz", timeout=1) as rv:
+                    if rv.status == 200:
+                        break
+            except OSError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit(f"server did not start:\n{(workdir / f'server-{port}.log').read_text()}")
+            time.sleep(0.2)
+        yield server
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+        stderr.close()
+
+
+# --- load ---------------------------------------------------------------------------------
+
+BASIC = "Basic " + base64.b64encode(f"{CLIENT_ID}:{CLIENT_SECRET}".encode()).decode()
+
+LUA_FIXED = """
+wrk.method = {method}
+wrk.body = {body}
+wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
+{headers}
+"""
+
+# Each wrk thread takes every N-th refresh token, so no token is used twice.
+LUA_REFRESH = """
+local tokens = {{}}
+for line in io.lines("{path}") do tokens[#tokens + 1] = line end
+local counter = 0
+local bad = 0
+local threads = {threads}
+local next_thread = 0
+function setup(thread) thread:set("thread_index", next_thread); next_thread = next_thread + 1 end
+function init(args) counter = thread_index end
+function response(status, headers, body)
+  if status ~= 200 and bad < 3 then bad = bad + 1; io.stderr:write(status .. " " .. body .. "\\n") end
+end
+function request()
+  local token = tokens[counter + 1]
+  counter = counter + threads
+  if token == nil then token = "exhausted" end
+  return wrk.format("POST", nil, {{["Content-Type"] = "application/x-www-form-urlencoded",
+    ["Authorization"] = "{basic}"}}, "grant_type=refresh_token&refresh_token=" .. token)
+end
+"""
+
+
+def lua_string(text: str) -> str:
+    return json.dumps(text)  # a JSON string is a valid Lua string literal here
+
+
+@dataclass
+class Load:
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    errors: int
+
+
+UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+
+
+def parse_wrk(output: str) -> Load:
+    def latency(pct: str) -> float:
+        match = re.search(rf"^\s+{pct}%\s+([\d.]+)(us|ms|s)\s*$", output, re.M)
+        return round(float(match.group(1)) * UNITS[match.group(2)], 3)
+
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))
+    bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", output)
+    socket_errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output)
+    errors = int(bad.group(1)) if bad else 0
+    if socket_errors:
+        errors += sum(int(x) for x in socket_errors.groups())
+    return Load(rps=round(rps, 1), p50_ms=latency("50"), p99_ms=latency("99"), errors=errors)
+
+
+def run_wrk(url: str, script: Path, connections: int, duration: int) -> Load:
+    threads = 2 if connections >= 2 else 1
+    command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration}s", "--latency", "-s", str(script), url]
+    result = subprocess.run(command, capture_output=True, text=True, check=True)
+    (script.parent / f"{script.stem}-c{connections}.out").write_text(result.stdout + result.stderr)
+    return parse_wrk(result.stdout)
+
+
+def ensure_wrk() -> None:
+    if shutil.which("wrk"):
+        return
+    log("wrk is not installed; installing the Debian package...")
+    if os.geteuid() == 0 and shutil.which("apt-get"):
+        subprocess.run(["apt-get", "update", "-qq"], check=False)
+        subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=False)
+    if not shutil.which("wrk"):
+        raise SystemExit("wrk is needed: install it with `apt-get install wrk` (as root) and run again.")
+
+
+# --- the run ------------------------------------------------------------------------------
+
+
+def measure(server: Server, env: dict[str, str], url: str, workdir: Path, connections: list[int],
+            duration: int, scenarios: list[str]) -> dict[str, dict[str, Load]]:
+    results: dict[str, dict[str, Load]] = {}
+    access_token = fetch_token(server)["access_token"]
+    for scenario in scenarios:
+        results[scenario] = {}
+        for conns in connections:
+            target, script = server.base + "/healthz", workdir / "noop.lua"
+            if scenario == "noop":
+                script.write_text('wrk.method = "GET"\n')
+            elif scenario == "token":
+                target = server.base + TOKEN_PATH
+                script = workdir / "token.lua"
+                script.write_text(LUA_FIXED.format(method='"POST"', body=lua_string("grant_type=client_credentials"),
+                                                   headers=f'wrk.headers["Authorization"] = {lua_string(BASIC)}'))
+            elif scenario == "resource":
+                target = server.base + RESOURCE_PATH
+                script = workdir / "resource.lua"
+                script.write_text(LUA_FIXED.format(method='"GET"', body="nil",
+                                                   headers=f'wrk.headers["Authorization"] = "Bearer {access_token}"'))
+            elif scenario == "refresh":
+                target = server.base + TOKEN_PATH
+                script = workdir / "refresh.lua"
+                mint_refresh_tokens(url, workdir, script, duration)
+            run_wrk(target, script, conns, min(2, duration))  # warm-up: caches, connection pools
+            if scenario == "refresh":  # the warm-up used up tokens: a fresh set for the run
+                mint_refresh_tokens(url, workdir, script, duration)
+            load = run_wrk(target, script, conns, duration)
+            results[scenario][f"c{conns}"] = load
+            log(f"  {scenario:<9} c{conns:<3} {load.rps:>9.1f} req/s  p50 {load.p50_ms:7.2f} ms  "
+                f"p99 {load.p99_ms:7.2f} ms" + (f"  ERRORS {load.errors}" if load.errors else ""))
+    return results
+
+
+def mint_refresh_tokens(url: str, workdir: Path, script: Path, duration: int) -> None:
+    """Enough single-use refresh tokens for one wrk run, and the script that spends them."""
+    count = max(20_000, 4_000 * duration)
+    tokens = insert_tokens(url, "oauth_refresh_tokens", count, raw_prefix="")
+    token_file = workdir / "refresh-tokens.txt"
+    token_file.write_text("\n".join(tokens) + "\n")
+    script.write_text(LUA_REFRESH.format(path=token_file, threads=2, basic=BASIC))
+
+
+def fetch_token(server: Server) -> dict:
+    request = urllib.request.Request(server.base + TOKEN_PATH, data=b"grant_type=client_credentials",
+                                     headers={"Authorization": BASIC,
+                                              "Content-Type": "application/x-www-form-urlencoded"})
+    with urllib.request.urlopen(request, timeout=10) as rv:
+        return json.load(rv)
+
+
+def print_table(server_description: str, results: dict[str, dict[str, Load]], connections: list[int]) -> None:
+    noop = results.get("noop", {})
+    header = f"{'':<14}" + "".join(f"| c{c}: req/s   p50 ms   p99 ms  ratio " for c in connections)
+    print(f"\n{server_description}\n{header}\n{'-' * len(header)}")
+    for scenario, by_conn in results.items():
+        base = scenario.removesuffix("_big")
+        row = f"{scenario:<14}"
+        for c in connections:
+            load = by_conn.get(f"c{c}")
+            if load is None:
+                row += f"| {'':<38}"
+                continue
+            ratio = load.rps / noop[f"c{c}"].rps if f"c{c}" in noop and base != "noop" else None
+            shown = "" if ratio is None else f"{ratio:.2f}"
+            row += f"| {load.rps:>10.1f} {load.p50_ms:>8.2f} {load.p99_ms:>8.2f} {shown:>6} "
+        print(row + ("  (errors!)" if any(v.errors for v in by_conn.values()) else ""))
+    if "token" in results and "c8" in results["token"]:
+        print("\nPHP original at c8: token ~540 req/s, resource ~2,000 req/s; here: "
+              f"token {results['token']['c8'].rps:,.0f} ({results['token']['c8'].rps / PHP_ORIGINAL['token']:.1f}x), "
+              f"resource {results['resource']['c8'].rps:,.0f} "
+              f"({results['resource']['c8'].rps / PHP_ORIGINAL['resource']:.1f}x)")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--postgres", action="store_true", help="use PostgreSQL (a scratch database)")
+    parser.add_argument("--postgres-url", default=os.environ.get(
+        "BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"))
+    parser.add_argument("--big-table", action="store_true", help="also measure with 1,000,000 rows per token table")
+    parser.add_argument("--rows", type=int, default=1_000_000, help="rows for --big-table")
+    parser.add_argument("--json", type=Path, help="also write the results to this file")
+    parser.add_argument("--duration", type=int, default=10, help="seconds per measurement")
+    parser.add_argument("--connections", default="8,32")
+    parser.add_argument("--server", choices=sorted(SERVERS), default="gunicorn-gthread")
+    parser.add_argument("--workers", type=int, default=int(os.environ.get("WEB_CONCURRENCY", "2")))
+    parser.add_argument("--threads", type=int, default=int(os.environ.get("THREADS", "4")))
+    parser.add_argument("--only", help="comma-separated scenarios (default: all)")
+    args = parser.parse_args(argv)
+    ensure_wrk()
+    connections = [int(c) for c in args.connections.split(",")]
+    scenarios = args.only.split(",") if args.only else list(SCENARIOS)
+    with tempfile.TemporaryDirectory(prefix="emulator-bench-") as tmp:
+        workdir = Path(tmp)
+        with scratch_database(args.postgres_url if args.postgres else None, workdir) as url:
+            env = {**os.environ, "FLASK_SQLALCHEMY_DATABASE_URI": url, "FLASK_SECRET_KEY": "bench"}
+            log(f"preparing {'PostgreSQL' if args.postgres else 'SQLite'} database")
+            prepare(env)
+            with serve(args.server, env, args.workers, args.threads, workdir) as server:
+                log(f"serving with {server.description} on port {server.port}")
+                results = measure(server, env, url, workdir, connections, args.duration, scenarios)
+                if args.big_table:
+                    log(f"filling the token tables with {args.rows:,} rows each")
+                    insert_tokens(url, "oauth_access_tokens", args.rows)
+                    insert_tokens(url, "oauth_refresh_tokens", args.rows)
+                    big = measure(server, env, url, workdir, connections, args.duration,
+                                  [s for s in scenarios if s != "noop"])
+                    results.update({f"{k}_big": v for k, v in big.items()})
+            description = f"{server.description}; {'PostgreSQL' if args.postgres else 'SQLite'}"
+    print_table(description, results, connections)
+    if args.json:
+        payload = {"server": description, "workers": args.workers,
+                   "results": {k: {c: {"rps": v.rps, "p50_ms": v.p50_ms, "p99_ms": v.p99_ms}
+                                   for c, v in by.items()} for k, by in results.items()}}
+        args.json.write_text(json.dumps(payload, indent=2) + "\n")
+        log(f"wrote {args.json}")
+    failed = [k for k, by in results.items() if any(v.errors for v in by.values())]
+    if failed:
+        log(f"some requests failed in: {', '.join(failed)}")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
