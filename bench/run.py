@@ -90,7 +90,8 @@ def prepare(env: dict[str, str]) -> None:
               "--scope", "site.read site.documentation")
 
 
-def insert_tokens(url: str, table: str, count: int, *, raw_prefix: str | None = None) -> list[str]:
+def insert_tokens(url: str, table: str, count: int, *, raw_prefix: str | None = None,
+                  expired: bool = False) -> list[str]:
     """Insert ``count`` live token rows fast; return the raw values when ``raw_prefix`` is given.
 
     Rows without a raw value get random hashes (filler for --big-table).
@@ -101,7 +102,7 @@ def insert_tokens(url: str, table: str, count: int, *, raw_prefix: str | None = 
 
     engine = sa.create_engine(url)
     now = utcnow().replace(microsecond=0)
-    expires = now + timedelta(days=7)
+    expires = now - timedelta(days=30) if expired else now + timedelta(days=7)
     raws: list[str] = []
     with engine.begin() as conn:
         client_pk = conn.execute(sa.text("SELECT id FROM oauth_clients WHERE client_id = :c"),
@@ -316,6 +317,30 @@ def measure(server: Server, env: dict[str, str], url: str, workdir: Path, connec
     return results
 
 
+def measure_during_purge(server: Server, env: dict[str, str], url: str, workdir: Path,
+                         connections: list[int], args: argparse.Namespace) -> dict[str, dict[str, Load]]:
+    """Token issuance while `flask tokens purge` deletes ``args.rows`` expired rows per table."""
+    results: dict[str, dict[str, Load]] = {"token_during_purge": {}}
+    for conns in connections:
+        log(f"  inserting {args.rows:,} expired rows per token table")
+        insert_tokens(url, "oauth_access_tokens", args.rows, expired=True)
+        insert_tokens(url, "oauth_refresh_tokens", args.rows, expired=True)
+        script = workdir / "token.lua"
+        script.write_text(LUA_FIXED.format(method='"POST"', body=lua_string("grant_type=client_credentials"),
+                                           headers=f'wrk.headers["Authorization"] = {lua_string(BASIC)}'))
+        started = time.monotonic()
+        purge = subprocess.Popen([str(BIN / "flask"), "--app", "app", "tokens", "purge"], cwd=ROOT, env=env,
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        load = run_wrk(server.base + TOKEN_PATH, script, conns, args.duration)
+        still_purging = purge.poll() is None
+        purge.wait()
+        results["token_during_purge"][f"c{conns}"] = load
+        log(f"  token during purge c{conns}: {load.rps:.1f} req/s  p50 {load.p50_ms:.2f} ms  p99 {load.p99_ms:.2f} ms"
+            f"  (purge {'outlasted' if still_purging else 'finished within'} the run; took "
+            f"{time.monotonic() - started:.1f} s)")
+    return results
+
+
 def mint_refresh_tokens(url: str, workdir: Path, script: Path, duration: int) -> None:
     """Enough single-use refresh tokens for one wrk run, and the script that spends them."""
     count = max(20_000, 4_000 * duration)
@@ -370,6 +395,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=int(os.environ.get("WEB_CONCURRENCY", "2")))
     parser.add_argument("--threads", type=int, default=int(os.environ.get("THREADS", "4")))
     parser.add_argument("--only", help="comma-separated scenarios (default: all)")
+    parser.add_argument("--purge", action="store_true",
+                        help="also measure token issuance while `tokens purge` removes --rows expired rows")
     args = parser.parse_args(argv)
     ensure_wrk()
     connections = [int(c) for c in args.connections.split(",")]
@@ -390,6 +417,8 @@ def main(argv: list[str] | None = None) -> int:
                     big = measure(server, env, url, workdir, connections, args.duration,
                                   [s for s in scenarios if s != "noop"])
                     results.update({f"{k}_big": v for k, v in big.items()})
+                if args.purge:
+                    results.update(measure_during_purge(server, env, url, workdir, connections, args))
             description = f"{server.description}; {'PostgreSQL' if args.postgres else 'SQLite'}"
     print_table(description, results, connections)
     if args.json:

@@ -214,11 +214,20 @@ def _find_own(
 def revoke_token(session: Session, client: Client | ClientRecord, raw: str, hint: str | None) -> None:
     """Revoke one of the client's tokens (RFC 7009); unknown tokens are ignored.
 
-    Revoking a refresh token also ends the access tokens issued with it (RFC 7009 §2.1).
+    Revoking a refresh token also ends the access tokens issued with it or obtained with
+    it (RFC 7009 §2.1), even when the refresh token itself is gone because it was used:
+    a client library keeps the refresh token it last saw and revokes that one at logout.
     """
     row = _find_own(session, client, raw, hint)
-    if isinstance(row, RefreshToken):
-        session.execute(delete(AccessToken).where(AccessToken.refresh_token_hash == row.token_hash))
+    if isinstance(row, AccessToken):
+        session.delete(row)
+        return
+    token_hash = hash_token(raw)
+    session.execute(
+        delete(AccessToken).where(
+            AccessToken.refresh_token_hash == token_hash, AccessToken.client_id == client.id
+        )
+    )
     if row is not None:
         session.delete(row)
 

@@ -124,3 +124,18 @@ def test_purge_deletes_in_batches_and_reports(session, new_client) -> None:
     assert removed == {"oauth_access_tokens": 4, "oauth_refresh_tokens": 0}
     assert seen == [("oauth_access_tokens", 2), ("oauth_access_tokens", 4)]
     assert session.scalar(sa.select(sa.func.count()).select_from(AccessToken)) == 3
+
+
+def test_revoking_a_used_refresh_token_still_ends_the_access_tokens_obtained_with_it(session, new_client) -> None:
+    client = new_client(scope="a")
+    first = issue(session)
+    refreshed = refresh(session, first.refresh_token)  # the refresh token is gone now
+    other = new_client("c2", secret="x", scope="a")
+    oauth.revoke_token(session, other, first.refresh_token, "refresh_token")  # not c2's: no effect
+    session.commit()
+    assert oauth.verify_access_token(session, refreshed.access_token, now=NOW)
+    oauth.revoke_token(session, client, first.refresh_token, "refresh_token")
+    session.commit()
+    for dead in (first.access_token, refreshed.access_token):
+        with pytest.raises(InvalidToken):
+            oauth.verify_access_token(session, dead, now=NOW)

@@ -1,0 +1,228 @@
+"""A real server for the live tests: gunicorn and the admin CLI as subprocesses.
+
+Both run from the project directory with the virtualenv's executables and the test
+database (``FLASK_SQLALCHEMY_DATABASE_URI``), exactly as an operator would run them. The
+server only ever listens on 127.0.0.1; every wait is bounded.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Callable
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO
+from typing import Any
+
+import requests
+
+from config import Config
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = ROOT / ".venv" / "bin"
+HOST = "127.0.0.1"
+START_TIMEOUT = 20.0  # seconds until the server must answer
+STOP_TIMEOUT = 15.0  # seconds for a graceful stop before SIGKILL
+CLI_TIMEOUT = 60.0
+REQUEST_TIMEOUT = 10.0
+# Workers re-read plugin state when their copy is older than this (0: on every request).
+STATE_MAX_AGE = float(getattr(Config, "PLUGIN_STATE_MAX_AGE", 0.0))
+STATE_TIMEOUT = STATE_MAX_AGE + 10.0  # bound for a CLI change to reach every worker
+# Settings that would change what the subprocesses do behind the tests' back.
+_FOREIGN = ("GUNICORN_CMD_ARGS", "WEB_CONCURRENCY", "HOST", "PORT", "THREADS", "WORKER_CLASS")
+
+
+def subprocess_env(database_url: str) -> dict[str, str]:
+    """The environment of the CLI and the server: ours, minus any other FLASK_/gunicorn setting."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FLASK_") and k not in _FOREIGN}
+    env["FLASK_SQLALCHEMY_DATABASE_URI"] = database_url
+    env["FLASK_SECRET_KEY"] = "test"
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+def run_cli(env: dict[str, str], *args: str, expect_ok: bool = True) -> str:
+    """Run ``flask --app app ARGS`` in a subprocess; return its stdout (fail with its output)."""
+    result = subprocess.run(
+        [str(BIN / "flask"), "--app", "app", *args],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=CLI_TIMEOUT, check=False,
+    )
+    if expect_ok and result.returncode != 0:
+        raise AssertionError(
+            f"flask {' '.join(args)} exited {result.returncode}\n"
+            f"stdout:\n{result.stdout}\nstderr:\n{result.stderr}"
+        )
+    return result.stdout
+
+
+def settle() -> None:
+    """Wait until every worker has re-read the plugin state a CLI command just changed."""
+    time.sleep(STATE_MAX_AGE + 0.25)
+
+
+def wait_until(check: Callable[[], bool], what: str, timeout: float = STATE_TIMEOUT) -> float:
+    """Call ``check`` until it is true (fail after ``timeout`` s); return the seconds it took."""
+    start = time.monotonic()
+    while not check():
+        if time.monotonic() - start > timeout:
+            raise AssertionError(f"not within {timeout:.0f} s: {what}")
+        time.sleep(0.1)
+    return time.monotonic() - start
+
+
+def free_port() -> int:
+    """A port nobody listens on right now (the server retries if it is taken meanwhile)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((HOST, 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def http() -> Iterator[requests.Session]:
+    """A plain requests session that ignores proxy settings (everything is on 127.0.0.1)."""
+    with requests.Session() as session:
+        session.trust_env = False
+        yield session
+
+
+def request(method: str, url: str, **kwargs: Any) -> requests.Response:
+    """One request on a fresh connection (so that any worker may take it); body read, closed."""
+    kwargs.setdefault("timeout", REQUEST_TIMEOUT)
+    with http() as session:
+        response = session.request(method, url, **kwargs)
+        _ = response.content  # read the body before the connection pool closes
+        response.close()
+        return response
+
+
+class LiveServer:
+    """``gunicorn 'app:create_app()'`` with 2 gthread workers on a free port of 127.0.0.1."""
+
+    def __init__(self, env: dict[str, str], log_dir: Path) -> None:
+        self.env = env
+        self.log_dir = log_dir
+        self.port = 0
+        self.process: subprocess.Popen[bytes] | None = None
+        self._logs: list[IO[bytes]] = []
+        self.stderr_path = log_dir / "server.stderr"
+        self.stdout_path = log_dir / "server.stdout"
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{HOST}:{self.port}"
+
+    def url(self, option: str, **query: str) -> str:
+        """The legacy URL of an oauth2 operation, e.g. url("resource", scope="a b")."""
+        extra = "".join(f"&{k}={requests.utils.quote(v)}" for k, v in query.items())
+        return f"{self.base_url}/index.php?option={option}&api=oauth2{extra}"
+
+    def start(self, attempts: int = 3) -> None:
+        """Start and wait until it answers; retry on another port if the port was taken."""
+        for attempt in range(attempts):
+            self.port = free_port()
+            self._spawn()
+            if self._wait_ready():
+                return
+            self.stop()
+            if "Address already in use" not in self.stderr() or attempt == attempts - 1:
+                break
+        raise AssertionError(
+            f"the server did not answer on {self.base_url} within {START_TIMEOUT:.0f} s\n"
+            f"stderr:\n{self.stderr()}\nstdout:\n{self._read(self.stdout_path)}"
+        )
+
+    def _spawn(self) -> None:
+        stdout = open(self.stdout_path, "ab")  # closed in stop()
+        stderr = open(self.stderr_path, "ab")  # closed in stop()
+        self._logs = [stdout, stderr]
+        self.process = subprocess.Popen(
+            [
+                str(BIN / "gunicorn"), "--bind", f"{HOST}:{self.port}", "--workers", "2",
+                "--worker-class", "gthread", "--threads", "4", "--keep-alive", "5",
+                "app:create_app()",
+            ],
+            cwd=ROOT, env=self.env, stdin=subprocess.DEVNULL, stdout=stdout, stderr=stderr,
+            start_new_session=True,  # its own process group: a forced stop reaches the workers
+        )
+
+    def _wait_ready(self) -> bool:
+        deadline = time.monotonic() + START_TIMEOUT
+        with http() as session:
+            while time.monotonic() < deadline:
+                if self.process is None or self.process.poll() is not None:
+                    return False
+                try:
+                    response = session.get(
+                        f"{self.base_url}/.well-known/oauth-authorization-server", timeout=1.0
+                    )
+                    response.close()
+                    if response.status_code == 200:
+                        return True
+                except requests.RequestException:
+                    pass
+                time.sleep(0.1)
+        return False
+
+    def stop(self) -> None:
+        """SIGTERM (gunicorn's graceful stop), then SIGKILL to the group if it hangs."""
+        process, self.process = self.process, None
+        if process is not None:
+            if process.poll() is None:
+                process.terminate()
+                try:
+                    process.wait(timeout=STOP_TIMEOUT)
+                except subprocess.TimeoutExpired:
+                    try:
+                        os.killpg(process.pid, signal.SIGKILL)
+                    except ProcessLookupError:
+                        pass
+                    process.wait(timeout=STOP_TIMEOUT)
+        for log in self._logs:
+            log.close()
+        self._logs = []
+
+    def stderr(self) -> str:
+        """Everything the server wrote to stderr so far (gunicorn's error log)."""
+        return self._read(self.stderr_path)
+
+    @staticmethod
+    def _read(path: Path) -> str:
+        return path.read_text(errors="replace") if path.exists() else ""
+
+
+_SHOWN = re.compile(r"^\s+\*?\s*(\w+) = (.*)$")
+
+
+def plugin_params(env: dict[str, str], name: str = "oauth2") -> dict[str, Any]:
+    """The effective params, as ``flask plugins show NAME`` prints them."""
+    out = run_cli(env, "plugins", "show", name)
+    return {m.group(1): json.loads(m.group(2)) for m in map(_SHOWN.match, out.splitlines()) if m}
+
+
+def assignment(key: str, value: Any) -> str:
+    """KEY=VALUE as ``plugins set`` takes it (booleans as true/false)."""
+    text = str(value).lower() if isinstance(value, bool) else str(value)
+    return f"{key}={text}"
+
+
+@contextmanager
+def params_set(env: dict[str, str], name: str = "oauth2", **values: Any) -> Iterator[None]:
+    """Set plugin params through the CLI for the block; put the previous values back after.
+
+    Each change is given the time to reach every worker (``settle``).
+    """
+    before = plugin_params(env, name)
+    run_cli(env, "plugins", "set", name, *(assignment(k, v) for k, v in values.items()))
+    settle()
+    try:
+        yield
+    finally:
+        run_cli(env, "plugins", "set", name, *(assignment(k, before[k]) for k in values))
+        settle()
