@@ -105,10 +105,17 @@ def php_input() -> PhpInput:
 
 
 def _json_object(raw: bytes) -> dict[str, Any]:
-    """json_decode($raw, true) for parameters: anything but an object carries none."""
+    """json_decode($raw, true) for parameters: anything but an object carries none.
+
+    PHP refuses what Python's json would take: a byte order mark, and escapes of lone
+    UTF-16 surrogates ("\\ud800"); such a body carries no parameters either.
+    """
+    if raw.startswith(b"\xef\xbb\xbf"):
+        return {}
     try:
         data = json.loads(raw)
-    except ValueError:
+        json.dumps(data, ensure_ascii=False).encode("utf-8")  # fails on a lone surrogate
+    except (ValueError, UnicodeEncodeError):
         return {}
     return data if isinstance(data, dict) else {}
 

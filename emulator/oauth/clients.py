@@ -64,6 +64,8 @@ _LOAD_CLIENT = select(
 
 def load_client(session: Session, client_id: str) -> ClientRecord | None:
     """Return the client with exactly this client_id (case-sensitive), or None."""
+    if "\0" in client_id:  # no client id holds one, and PostgreSQL refuses it in text
+        return None
     row = session.execute(_LOAD_CLIENT, {"client_id": client_id}).first()
     return None if row is None else ClientRecord(*row)
 
@@ -133,7 +135,8 @@ def authenticate_client(
     """Return the authenticated client or raise InvalidClient (bshaffer HttpBasic order).
 
     ``reason`` tells dialects which failure it was: ``missing`` (no credentials),
-    ``secret_required`` (no secret where one is required), ``unknown_client`` or
+    ``secret_required`` (no secret where one is required, or a secret-less request for
+    a client that is not public), ``unknown_client`` or
     ``wrong_secret`` (one description for both; a dialect that told them apart, like
     Apigee's, may say which).
     """
@@ -147,15 +150,18 @@ def authenticate_client(
         client = load_client(session, credentials.client_id)
         if client is None or not client.is_public:
             raise InvalidClient(
-                "Client credentials were not found in the headers or body", reason="missing"
+                "This client is invalid or must authenticate using a client secret",
+                reason="secret_required",
             )
         return client
     client = load_client(session, credentials.client_id)
     if client is None:
         check_password_hash(_DUMMY_HASH, secret if isinstance(secret, str) else "")
         raise InvalidClient("The client credentials are invalid", reason="unknown_client")
-    # PHP's loose == let `true` match any secret; nothing but a string does here.
-    if not isinstance(secret, str) or not secret_cache.verify(client, secret):
+    # PHP's loose == let `true` match any secret; nothing but a string does here. A NUL
+    # can never be part of a secret: scrypt's HMAC pads keys with zeros, so "s" and
+    # "s\0" would hash alike.
+    if not isinstance(secret, str) or "\0" in secret or not secret_cache.verify(client, secret):
         raise InvalidClient("The client credentials are invalid", reason="wrong_secret")
     return client
 

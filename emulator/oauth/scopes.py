@@ -52,7 +52,7 @@ def scopes_exist(session: Session, scope: str) -> bool:
     wanted = [s for s in split_scope(scope) if s not in RESERVED_SCOPES]
     if not wanted:
         return True
-    if len(set(wanted)) != len(wanted):
+    if len(set(wanted)) != len(wanted) or "\0" in scope:
         return False
     found = session.scalars(select(Scope.scope).where(Scope.scope.in_(wanted))).all()
     return set(found) == set(wanted)

@@ -35,7 +35,8 @@ class OAuth2Params(Schema):
     token_bearer_header_name = fields.String(load_default="Bearer", validate=_NAME)
     www_realm = fields.String(
         load_default="Service",
-        validate=Regexp(r'^[^"\\\r\n]+$', error="A realm may not hold quotes, backslashes or line breaks."),
+        validate=Regexp(r'^[ !#-\[\]-~]+$',
+                        error="A realm is printable ASCII without quotes or backslashes."),
     )
 
     # RFC 8414 metadata: the issuer URL; empty = the URL the request came in on.

@@ -35,7 +35,7 @@ WRONG_METHOD = {
     "revoke": "The request method must be POST when revoking an access token",
     "introspect": "The request method must be POST when introspecting a token",
 }
-DEFAULTS = {"www_realm": "Service", "token_bearer_header_name": "Bearer"}
+DEFAULTS = {"www_realm": "Service"}
 
 
 def json_response(body: Any, status: int = 200, headers: Mapping[str, str] | None = None,
@@ -101,15 +101,26 @@ def _error_body(err: OAuthError) -> dict[str, str]:
 
 
 def _resource_error(err: OAuthError, params: Mapping[str, Any]) -> Response:
-    """Every resource error is a 401 with a Bearer challenge (PHP forced 401 on it)."""
-    challenge = f'{params["token_bearer_header_name"]} realm="{params["www_realm"]}"'
+    """Every resource error is a 401 with a Bearer challenge (PHP forced 401 on it).
+
+    The scheme is always "Bearer" (bshaffer's getTokenType()); the
+    token_bearer_header_name param only changes what is accepted on the way in.
+    """
+    challenge = f'Bearer realm="{params["www_realm"]}"'
     if isinstance(err, TokenMissing):  # RFC 6750 §3.1: no error information
         return json_response([], status=401, headers={"WWW-Authenticate": challenge})
     if isinstance(err, InsufficientScope):
         challenge += f', scope="{err.facts["scope"]}"'
     challenge += f', error="{err.code}", error_description="{err.description}"'
     return json_response(_error_body(err), status=401,
-                         headers={**NO_STORE, "WWW-Authenticate": challenge})
+                         headers={**NO_STORE, "WWW-Authenticate": header_bytes(challenge)})
+
+
+def header_bytes(value: str) -> str:
+    """A header value as PHP sent it: the UTF-8 bytes of the text (WSGI carries them as
+    Latin-1 characters), with line breaks flattened so that no header can be injected."""
+    flat = value.replace("\r", " ").replace("\n", " ").replace("\0", " ")
+    return flat.encode("utf-8", "replace").decode("latin-1")
 
 
 def site_time(moment: datetime) -> str:

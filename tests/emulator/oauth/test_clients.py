@@ -67,7 +67,7 @@ def test_public_client_rules(session, new_client) -> None:
 def test_confidential_or_unknown_client_without_secret_where_public_allowed(session, new_client) -> None:
     new_client("conf", secret="x")
     for client_id in ("conf", "ghost"):
-        with pytest.raises(InvalidClient, match="not found in the headers or body"):
+        with pytest.raises(InvalidClient, match="must authenticate using a client secret"):
             authenticate_client(session, ClientCredentials(client_id, ""), allow_public=True)
 
 
