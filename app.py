@@ -32,8 +32,13 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     from emulator import db
     from emulator import dispatch
     from emulator import registry
+    from emulator.oauth import AccessTokenCache
+    from emulator.oauth import ClientCache
 
     db.init_app(app)
+    max_age = float(app.config["CACHE_MAX_AGE"])
+    app.extensions["emulator.token_cache"] = AccessTokenCache(max_age=max_age)
+    app.extensions["emulator.client_cache"] = ClientCache(max_age=max_age)
     registry.init_app(app)
     dispatch.init_app(app)
     cli.init_app(app)

@@ -22,9 +22,12 @@ class Config:
     # expireTimeFormatted and created in it (compat/redcore.md).
     SITE_TIMEZONE = "UTC"
 
-    # Workers re-read a plugin's enabled flag and params when their copy is older than
-    # this (seconds): an admin's change is seen everywhere within it, without a restart.
-    PLUGIN_STATE_MAX_AGE = 1.0
+    # How long (seconds) a worker may act on what it read from the database before it
+    # reads again: plugin state, client records, verified access tokens. An admin's
+    # change or a revocation reaches every worker within it, without a restart; the
+    # worker that made the change sees it at once. Token expiry is always exact. 0: no
+    # caching (every request reads).
+    CACHE_MAX_AGE = 1.0
 
     # SQLite only: how long a writer waits for the lock before giving up (ms).
     SQLITE_BUSY_TIMEOUT_MS = 5000

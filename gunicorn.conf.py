@@ -21,3 +21,11 @@ max_requests = 100_000
 max_requests_jitter = 10_000
 graceful_timeout = 10
 wsgi_app = "app:create_app()"
+
+
+def post_fork(server, worker):
+    """Hand the GIL over sooner: a thread holding the SQLite writer lock waits for the GIL
+    after each database call, and the default 5 ms switch interval makes writers queue."""
+    import sys
+
+    sys.setswitchinterval(float(os.environ.get("SWITCH_INTERVAL", "0.005")))

@@ -18,7 +18,8 @@ from flask import Response
 from flask import request
 from werkzeug.exceptions import HTTPException
 
-from emulator.db import db
+from emulator.db import connection
+from emulator.db import rollback
 from emulator.errors import HostError
 from emulator.errors import MethodNotAllowed
 from emulator.errors import OperationMissing
@@ -70,7 +71,7 @@ def enabled_status(api: Any) -> PluginStatus:
     name = api.lower() if isinstance(api, str) else ""
     if name not in registry.plugins:
         raise UnknownApi(f'API "{api}" is not available' if name else "No API was requested")
-    status = registry.current(db.session, name)
+    status = registry.current(connection(), name)
     if not status.enabled:
         raise UnknownApi(f'API "{api}" is not available')
     return status
@@ -104,7 +105,7 @@ def _route_view(plugin: Plugin, route: Route) -> Callable[..., Response]:
 
 def _fail(status: PluginStatus | None, error: Exception, operation: str | None) -> Response:
     """Roll back and render ``error`` in the resolved plugin's dialect (or the host's)."""
-    db.session.rollback()
+    rollback()
     if status is not None and status.plugin.render_error is not None:
         return status.plugin.render_error(error, operation, status.params)
     if isinstance(error, HostError):
@@ -142,5 +143,5 @@ def _http_error(error: HTTPException) -> Response:
 def _unexpected_error(error: Exception) -> Response:
     """A bug or an outage: log it with its traceback, answer without one."""
     log.exception("unhandled error on %s %s", request.method, request.path)
-    db.session.rollback()
+    rollback()
     return exception_response("Internal server error", 500)

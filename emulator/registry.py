@@ -3,7 +3,7 @@
 Discovered is not enabled: a plugin without a row is as its manifest says on a new
 installation (``enabled_on_install``) with its schema defaults.
 
-Every worker re-reads a plugin's row when its copy is older than ``PLUGIN_STATE_MAX_AGE``
+Every worker re-reads a plugin's row when its copy is older than ``CACHE_MAX_AGE``
 seconds (default 1), so a change made by the CLI or another worker is seen everywhere
 within that time, without a restart and without a query on every request (the token
 endpoint is hot). The parsed params are cached by their text.
@@ -165,7 +165,7 @@ def discover() -> dict[str, Plugin]:
 def init_app(app: Flask) -> None:
     """Discover the plugins and attach the registry to the app."""
     app.extensions["emulator.registry"] = Registry(
-        discover(), max_age=float(app.config["PLUGIN_STATE_MAX_AGE"])
+        discover(), max_age=float(app.config["CACHE_MAX_AGE"])
     )
 
 

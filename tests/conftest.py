@@ -32,7 +32,7 @@ def make_app(database_url: str, **config: object) -> Flask:
     """The real factory with a test configuration."""
     return create_app(
         {"SQLALCHEMY_DATABASE_URI": database_url, "TESTING": True, "SECRET_KEY": "test",
-         "PLUGIN_STATE_MAX_AGE": 0, **config}
+         "CACHE_MAX_AGE": 0, **config}
     )
 
 

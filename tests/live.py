@@ -33,8 +33,11 @@ STOP_TIMEOUT = 15.0  # seconds for a graceful stop before SIGKILL
 CLI_TIMEOUT = 60.0
 REQUEST_TIMEOUT = 10.0
 # Workers re-read plugin state when their copy is older than this (0: on every request).
-STATE_MAX_AGE = float(getattr(Config, "PLUGIN_STATE_MAX_AGE", 0.0))
+STATE_MAX_AGE = float(getattr(Config, "CACHE_MAX_AGE", 0.0))
 STATE_TIMEOUT = STATE_MAX_AGE + 10.0  # bound for a CLI change to reach every worker
+# Workers trust an access token they verified for this long; a revocation reaches the
+# other workers within it (the revoking worker forgets at once).
+TOKEN_CACHE_MAX_AGE = float(getattr(Config, "CACHE_MAX_AGE", 0.0))
 # Settings that would change what the subprocesses do behind the tests' back.
 _FOREIGN = ("GUNICORN_CMD_ARGS", "WEB_CONCURRENCY", "HOST", "PORT", "THREADS", "WORKER_CLASS")
 
@@ -65,6 +68,11 @@ def run_cli(env: dict[str, str], *args: str, expect_ok: bool = True) -> str:
 def settle() -> None:
     """Wait until every worker has re-read the plugin state a CLI command just changed."""
     time.sleep(STATE_MAX_AGE + 0.25)
+
+
+def revocation_settles() -> None:
+    """Wait until no worker trusts a cached copy of a token that was just revoked."""
+    time.sleep(TOKEN_CACHE_MAX_AGE + 0.25)
 
 
 def wait_until(check: Callable[[], bool], what: str, timeout: float = STATE_TIMEOUT) -> float:

@@ -40,6 +40,7 @@ from .live import REQUEST_TIMEOUT
 from .live import LiveServer
 from .live import params_set
 from .live import request
+from .live import revocation_settles
 from .live import run_cli
 from .live import settle
 from .live import subprocess_env
@@ -352,6 +353,7 @@ def test_revoking_the_refresh_token_ends_its_access_token(live: Live) -> None:
         status, body = post_json(session, "revoke_token", revoke_url, token=refresh,
                                  token_type_hint="refresh_token")
         assert (status, body) == (200, {"revoked": True})
+        revocation_settles()
 
         assert_invalid_token(resource(live, access))
         for raw in (access, refresh):
@@ -369,6 +371,7 @@ def test_revoking_an_access_token_keeps_its_refresh_token(live: Live) -> None:
         token = session.fetch_token(live.token_url, grant_type="client_credentials")
         assert post_json(session, "revoke_token", live.url("revoke"), token=token["access_token"],
                          token_type_hint="access_token") == (200, {"revoked": True})
+        revocation_settles()
         assert_invalid_token(resource(live, token["access_token"]))
         status, claims = post_json(session, "introspect_token", live.url("introspect"),
                                    token=token["refresh_token"])
@@ -391,6 +394,7 @@ def test_revoking_the_refresh_token_a_library_kept_ends_the_tokens_of_it(live: L
         assert held == first["refresh_token"]
         assert post_json(session, "revoke_token", live.url("revoke"), token=held,
                          token_type_hint="refresh_token") == (200, {"revoked": True})
+        revocation_settles()
         after = {name: resource(live, token["access_token"])
                  for name, token in (("issued with it", first), ("obtained with it", refreshed))}
         assert {name: (r.status_code, r.text) for name, r in after.items()} == {
@@ -411,6 +415,7 @@ def test_revoking_a_kept_refresh_token_ends_every_token_obtained_with_it(live: L
         assert all(resource(live, a).status_code == 200 for a in accesses)
         answer = post_json(session, "revoke_token", live.url("revoke"), token=refresh)
         assert answer == (200, {"revoked": True})
+        revocation_settles()
         for access in accesses:
             assert_invalid_token(resource(live, access))
         with pytest.raises(OAuthError):
@@ -427,7 +432,7 @@ def test_disabling_the_plugin_takes_effect_on_the_running_server(live: Live) -> 
     access = before.json()["access_token"]
 
     live.cli("plugins", "disable", "oauth2")
-    settle()  # workers re-read the plugin state at most PLUGIN_STATE_MAX_AGE seconds later
+    settle()  # workers re-read the plugin state at most CACHE_MAX_AGE seconds later
     try:
         expected = {"message": 'API "oauth2" is not available', "code": 404,
                     "type": "RuntimeException"}

@@ -7,6 +7,7 @@ legacy bytes. This module is the engine's public API.
 
 from emulator.oauth.bearer import BearerSources
 from emulator.oauth.bearer import extract_bearer_token
+from emulator.oauth.clients import ClientCache
 from emulator.oauth.clients import ClientCredentials
 from emulator.oauth.clients import add_product
 from emulator.oauth.clients import authenticate_client
@@ -20,6 +21,7 @@ from emulator.oauth.grants import TokenRequest
 from emulator.oauth.grants import issue_token
 from emulator.oauth.scopes import add_scope
 from emulator.oauth.scopes import set_default_scopes
+from emulator.oauth.tokens import AccessTokenCache
 from emulator.oauth.tokens import IssuedToken
 from emulator.oauth.tokens import TokenInfo
 from emulator.oauth.tokens import import_token
@@ -30,7 +32,9 @@ from emulator.oauth.tokens import verify_access_token
 
 __all__ = [
     "GRANTS",
+    "AccessTokenCache",
     "BearerSources",
+    "ClientCache",
     "ClientCredentials",
     "IssuedToken",
     "OAuthError",

@@ -14,10 +14,12 @@ import hashlib
 import hmac
 import secrets
 import threading
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy import Connection
 from sqlalchemy import bindparam
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -62,7 +64,33 @@ _LOAD_CLIENT = select(
 ).where(_CLIENTS.c.client_id == bindparam("client_id"))
 
 
-def load_client(session: Session, client_id: str) -> ClientRecord | None:
+class ClientCache:
+    """Client records this worker read recently, for at most ``max_age`` seconds.
+
+    Spares the token endpoint a query per request. An admin's change to a client (a new
+    secret, other scopes) reaches every worker within ``max_age``. 0 disables it.
+    """
+
+    def __init__(self, max_age: float = 1.0, max_size: int = 10_000) -> None:
+        self.max_age = max_age
+        self.max_size = max_size
+        self._records: dict[str, tuple[float, ClientRecord | None]] = {}
+
+    def load(self, session: Session | Connection, client_id: str) -> ClientRecord | None:
+        """The client's record, from this cache when fresh enough, else from the database."""
+        now = time.monotonic()
+        entry = self._records.get(client_id)
+        if entry is not None and now - entry[0] < self.max_age:
+            return entry[1]
+        record = load_client(session, client_id)
+        if self.max_age > 0 and record is not None:
+            if len(self._records) >= self.max_size:
+                self._records.clear()
+            self._records[client_id] = (now, record)
+        return record
+
+
+def load_client(session: Session | Connection, client_id: str) -> ClientRecord | None:
     """Return the client with exactly this client_id (case-sensitive), or None."""
     if "\0" in client_id:  # no client id holds one, and PostgreSQL refuses it in text
         return None
@@ -131,6 +159,7 @@ def authenticate_client(
     *,
     allow_public: bool,
     body_allowed: bool = True,
+    cache: ClientCache | None = None,
 ) -> ClientRecord:
     """Return the authenticated client or raise InvalidClient (bshaffer HttpBasic order).
 
@@ -147,14 +176,14 @@ def authenticate_client(
     if secret is None or secret == "" or secret is False:
         if not allow_public:
             raise InvalidClient("client credentials are required", reason="secret_required")
-        client = load_client(session, credentials.client_id)
+        client = _load(session, credentials.client_id, cache)
         if client is None or not client.is_public:
             raise InvalidClient(
                 "This client is invalid or must authenticate using a client secret",
                 reason="secret_required",
             )
         return client
-    client = load_client(session, credentials.client_id)
+    client = _load(session, credentials.client_id, cache)
     if client is None:
         check_password_hash(_DUMMY_HASH, secret if isinstance(secret, str) else "")
         raise InvalidClient("The client credentials are invalid", reason="unknown_client")
@@ -164,6 +193,10 @@ def authenticate_client(
     if not isinstance(secret, str) or "\0" in secret or not secret_cache.verify(client, secret):
         raise InvalidClient("The client credentials are invalid", reason="wrong_secret")
     return client
+
+
+def _load(session: Session | Connection, client_id: str, cache: ClientCache | None) -> ClientRecord | None:
+    return cache.load(session, client_id) if cache is not None else load_client(session, client_id)
 
 
 def client_allows_grant(client: Client | ClientRecord, grant_type: str) -> bool:

@@ -13,9 +13,11 @@ from datetime import datetime
 from typing import ClassVar
 from typing import Literal
 
+from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
 from emulator.oauth.clients import ClientRecord
+from emulator.oauth.clients import ClientCache
 from emulator.oauth.clients import ClientCredentials
 from emulator.oauth.clients import authenticate_client
 from emulator.oauth.clients import client_allows_grant
@@ -228,7 +230,12 @@ def resolve_scope(
 
 
 def issue_token(
-    session: Session, req: TokenRequest, policy: TokenPolicy, *, now: datetime
+    session: Session | Connection,
+    req: TokenRequest,
+    policy: TokenPolicy,
+    *,
+    now: datetime,
+    client_cache: ClientCache | None = None,
 ) -> IssuedToken:
     """Answer a token request: authenticate, apply the grant, decide scope, issue."""
     if not req.grant_type:
@@ -243,6 +250,7 @@ def issue_token(
         req.credentials,
         allow_public=grant.allow_public_clients,
         body_allowed=req.credentials_body_allowed,
+        cache=client_cache,
     )
     ctx = grant.validate(session, req, client, now=now)
     if not client_allows_grant(client, grant.grant_type):

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from datetime import timedelta
 
+from sqlalchemy import Connection
 from sqlalchemy import Row
 from sqlalchemy import bindparam
 from sqlalchemy import delete
@@ -41,6 +43,7 @@ _VERIFY_ACCESS = select(
     _ACCESS.c.client_id, _ACCESS.c.user_id, _ACCESS.c.scope, _ACCESS.c.issued_at,
     _ACCESS.c.expires_at,
 ).where(_ACCESS.c.token_hash == bindparam("token_hash"))
+_DELETE_REFRESH = delete(_REFRESH).where(_REFRESH.c.token_hash == bindparam("token_hash"))
 _FIND_REFRESH = select(
     _REFRESH.c.token_hash, _REFRESH.c.client_id, _REFRESH.c.user_id, _REFRESH.c.scope,
     _REFRESH.c.expires_at,
@@ -89,7 +92,7 @@ class TokenInfo:
 
 
 def issue_tokens(
-    session: Session,
+    session: Session | Connection,
     client: Client | ClientRecord,
     *,
     user_id: str | None,
@@ -148,20 +151,61 @@ def issue_tokens(
     )
 
 
+class AccessTokenCache:
+    """Access tokens this worker has verified recently, by hash, for at most ``max_age`` s.
+
+    A client checks the same token at the resource endpoint again and again; the cache
+    spares those checks a query. Expiry is still checked exactly on every use. A token
+    revoked through this worker leaves the cache at once; other workers notice within
+    ``max_age`` (RFC 7009 §2.1 allows such a propagation delay). ``max_age`` 0 disables it.
+    """
+
+    def __init__(self, max_age: float = 1.0, max_size: int = 100_000) -> None:
+        self.max_age = max_age
+        self.max_size = max_size
+        self._rows: dict[str, tuple[float, Row]] = {}
+
+    def get(self, token_hash: str, now: float) -> Row | None:
+        entry = self._rows.get(token_hash)
+        if entry is None or now - entry[0] >= self.max_age:
+            return None
+        return entry[1]
+
+    def put(self, token_hash: str, row: Row, now: float) -> None:
+        if self.max_age <= 0:
+            return
+        if len(self._rows) >= self.max_size:
+            self._rows.clear()  # simplest bound; refilled by the next requests
+        self._rows[token_hash] = (now, row)
+
+    def forget(self, token_hash: str) -> None:
+        self._rows.pop(token_hash, None)
+
+    def clear(self) -> None:
+        self._rows.clear()
+
+
 def verify_access_token(
-    session: Session,
+    session: Session | Connection,
     raw: str,
     *,
     required_scope: str | None = None,
     any_scope: bool = False,
     now: datetime,
+    cache: AccessTokenCache | None = None,
 ) -> TokenInfo:
     """Return what a valid access token grants, or raise (RFC 6750 §3.1, bshaffer's order).
 
     ``required_scope``: every listed scope must be held (``any_scope``: at least one of
     them, Apigee's VerifyAccessToken rule); a token without scope holds none.
     """
-    row = session.execute(_VERIFY_ACCESS, {"token_hash": hash_token(raw)}).first()
+    token_hash = hash_token(raw)
+    fetched = time.monotonic()
+    row = cache.get(token_hash, fetched) if cache is not None else None
+    if row is None:
+        row = session.execute(_VERIFY_ACCESS, {"token_hash": token_hash}).first()
+        if row is not None and cache is not None:
+            cache.put(token_hash, row, fetched)
     if row is None:
         raise InvalidToken("The access token provided is invalid")
     if is_expired(row.expires_at, now):
@@ -181,17 +225,17 @@ def verify_access_token(
     )
 
 
-def find_refresh_token(session: Session, raw: str) -> Row | None:
+def find_refresh_token(session: Session | Connection, raw: str) -> Row | None:
     """Return the stored refresh token's row (hash, client, user, scope, expiry), or None."""
     return session.execute(_FIND_REFRESH, {"token_hash": hash_token(raw)}).first()
 
 
-def consume_refresh_token(session: Session, token_hash: str) -> bool:
+def consume_refresh_token(session: Session | Connection, token_hash: str) -> bool:
     """Delete a refresh token; return False when another request already used it.
 
     The DELETE's row count is the lock: of N concurrent uses, exactly one sees 1.
     """
-    result = session.execute(delete(RefreshToken).where(RefreshToken.token_hash == token_hash))
+    result = session.execute(_DELETE_REFRESH, {"token_hash": token_hash})
     return result.rowcount == 1
 
 
@@ -211,13 +255,22 @@ def _find_own(
     return None
 
 
-def revoke_token(session: Session, client: Client | ClientRecord, raw: str, hint: str | None) -> None:
+def revoke_token(
+    session: Session,
+    client: Client | ClientRecord,
+    raw: str,
+    hint: str | None,
+    *,
+    cache: AccessTokenCache | None = None,
+) -> None:
     """Revoke one of the client's tokens (RFC 7009); unknown tokens are ignored.
 
     Revoking a refresh token also ends the access tokens issued with it or obtained with
     it (RFC 7009 §2.1), even when the refresh token itself is gone because it was used:
     a client library keeps the refresh token it last saw and revokes that one at logout.
     """
+    if cache is not None:
+        cache.clear()  # the access tokens of a refresh token are not known by their hash
     row = _find_own(session, client, raw, hint)
     if isinstance(row, AccessToken):
         session.delete(row)

@@ -55,8 +55,10 @@ def token(issued: IssuedToken, params: Mapping[str, Any]) -> Response:
     }
     if issued.refresh_token is not None:
         body["refresh_token"] = issued.refresh_token
-    body["expireTimeFormatted"] = site_time(issued.issued_at + timedelta(seconds=issued.expires_in))
-    body["created"] = site_time(issued.issued_at)
+    # Each converted on its own: the zone's offset may differ between the two (DST).
+    expires = site_moment(issued.issued_at + timedelta(seconds=issued.expires_in))
+    body["expireTimeFormatted"] = expires.strftime(DATETIME)
+    body["created"] = site_moment(issued.issued_at).strftime(DATETIME)
     return json_response(body, headers=TOKEN_HEADERS)
 
 
@@ -123,10 +125,10 @@ def header_bytes(value: str) -> str:
     return flat.encode("utf-8", "replace").decode("latin-1")
 
 
-def site_time(moment: datetime) -> str:
-    """A naive UTC datetime as ``YYYY-MM-DD HH:MM:SS`` in the site's time zone."""
+def site_moment(moment: datetime) -> datetime:
+    """A naive UTC datetime in the site's time zone (for ``YYYY-MM-DD HH:MM:SS`` output)."""
     zone = _zone(current_app.config["SITE_TIMEZONE"])
-    return moment.replace(tzinfo=timezone.utc).astimezone(zone).strftime(DATETIME)
+    return moment.replace(tzinfo=timezone.utc).astimezone(zone)
 
 
 @lru_cache(maxsize=8)

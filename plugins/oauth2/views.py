@@ -11,7 +11,10 @@ from flask import request
 
 from emulator import oauth
 from emulator.clock import utcnow
+from emulator.db import client_cache
+from emulator.db import connection
 from emulator.db import db
+from emulator.db import token_cache
 from emulator.oauth.errors import InvalidRequest
 from emulator.oauth.grants import GRANTS
 from emulator.oauth.grants import TokenPolicy
@@ -36,8 +39,9 @@ def policy(params: Mapping[str, Any]) -> TokenPolicy:
 def token(params: Mapping[str, Any]) -> Response:
     """option=token: the client_credentials and refresh_token grants."""
     req = wire.token_request(php_input(), params)
-    issued = oauth.issue_token(db.session, req, policy(params), now=utcnow())
-    db.session.commit()
+    conn = connection()
+    issued = oauth.issue_token(conn, req, policy(params), now=utcnow(), client_cache=client_cache())
+    conn.commit()
     return render.token(issued, params)
 
 
@@ -48,7 +52,8 @@ def resource(params: Mapping[str, Any]) -> Response:
         wire.bearer_sources(inp, params), scheme=params["token_bearer_header_name"]
     )
     info = oauth.verify_access_token(
-        db.session, raw, required_scope=wire.required_scope(inp, params), now=utcnow()
+        connection(), raw, required_scope=wire.required_scope(inp, params), now=utcnow(),
+        cache=token_cache(),
     )
     return render.resource(info)
 
@@ -58,7 +63,7 @@ def revoke(params: Mapping[str, Any]) -> Response:
     inp = php_input()
     client = _authenticate(inp, params, allow_public=True)
     raw = _token_to_act_on(inp, params, "revoke")
-    oauth.revoke_token(db.session, client, raw, _hint(inp, params))
+    oauth.revoke_token(db.session, client, raw, _hint(inp, params), cache=token_cache())
     db.session.commit()
     return render.claims({"revoked": True})
 

@@ -128,7 +128,7 @@ def test_workers_cache_plugin_state_for_at_most_max_age(app, database_url, cli, 
 
     clock = [1000.0]
     monkeypatch.setattr(registry_module.time, "monotonic", lambda: clock[0])
-    worker = make_app(database_url, PLUGIN_STATE_MAX_AGE=1.0)
+    worker = make_app(database_url, CACHE_MAX_AGE=1.0)
     client = worker.test_client()
     assert client.post(TOKEN_URL, data={}).status_code == 400  # enabled; state now cached
     cli("plugins", "disable", "oauth2")  # another process (the CLI) changes it

@@ -83,3 +83,23 @@ def test_client_ids_match_exactly(session, new_client) -> None:
     for other in ("shop-1", "SHOP-1", "Shop-1 "):
         with pytest.raises(InvalidClient, match="invalid"):
             authenticate_client(session, ClientCredentials(other, "x"), allow_public=False)
+
+
+def test_client_cache_spares_lookups_for_at_most_max_age(session, new_client, monkeypatch) -> None:
+    new_client(secret="s3cret")
+    clock = [100.0]
+    monkeypatch.setattr(clients.time, "monotonic", lambda: clock[0])
+    lookups = []
+    real = clients.load_client
+    monkeypatch.setattr(clients, "load_client", lambda s, c: lookups.append(c) or real(s, c))
+    cache = clients.ClientCache(max_age=1.0)
+    for _ in range(3):
+        authenticate_client(session, ClientCredentials("c1", "s3cret"), allow_public=False, cache=cache)
+    assert lookups == ["c1"]
+    clock[0] += 1.5
+    authenticate_client(session, ClientCredentials("c1", "s3cret"), allow_public=False, cache=cache)
+    assert lookups == ["c1", "c1"]
+    for _ in range(2):  # an unknown client is never cached: a new client works at once
+        with pytest.raises(InvalidClient):
+            authenticate_client(session, ClientCredentials("c9", "x"), allow_public=False, cache=cache)
+    assert lookups == ["c1", "c1", "c9", "c9"]

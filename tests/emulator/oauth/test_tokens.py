@@ -139,3 +139,28 @@ def test_revoking_a_used_refresh_token_still_ends_the_access_tokens_obtained_wit
     for dead in (first.access_token, refreshed.access_token):
         with pytest.raises(InvalidToken):
             oauth.verify_access_token(session, dead, now=NOW)
+
+
+def test_the_token_cache_spares_queries_but_never_stretches_expiry(session, new_client, monkeypatch) -> None:
+    new_client(scope="a")
+    issued = issue(session)
+    cache = oauth.AccessTokenCache(max_age=60)
+    queries = []
+    real_execute = session.execute
+    monkeypatch.setattr(session, "execute", lambda *a, **k: queries.append(a) or real_execute(*a, **k))
+    for _ in range(3):
+        oauth.verify_access_token(session, issued.access_token, now=NOW, cache=cache)
+    assert len(queries) == 1
+    with pytest.raises(ExpiredToken):
+        oauth.verify_access_token(session, issued.access_token, now=NOW + timedelta(hours=2), cache=cache)
+
+
+def test_revoking_through_this_worker_empties_its_token_cache(session, new_client) -> None:
+    client = new_client(scope="a")
+    issued = issue(session)
+    cache = oauth.AccessTokenCache(max_age=60)
+    oauth.verify_access_token(session, issued.access_token, now=NOW, cache=cache)
+    oauth.revoke_token(session, client, issued.refresh_token, None, cache=cache)
+    session.commit()
+    with pytest.raises(InvalidToken):
+        oauth.verify_access_token(session, issued.access_token, now=NOW, cache=cache)
