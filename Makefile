@@ -24,10 +24,9 @@ venv: $(BIN)/.installed
 migrate: venv
 	$(BIN)/flask --app app db upgrade
 
-# Server settings (workers, threads, keep-alive, no access log) live in gunicorn.conf.py,
-# which the benchmark uses too.
+# The server and its settings live in bin/serve, which the benchmark starts too.
 run: migrate
-	HOST=$(HOST) PORT=$(PORT) $(BIN)/gunicorn --config gunicorn.conf.py
+	HOST=$(HOST) PORT=$(PORT) bin/serve
 
 # Load benchmark (not part of the tests): make bench BENCH_ARGS="--big-table --json out.json"
 bench: venv

@@ -1,6 +1,6 @@
 """Load benchmark: `make bench` (or `.venv/bin/python -m bench.run --help`).
 
-Starts the service the way `make run` does (gunicorn with gunicorn.conf.py) on a scratch
+Starts the service the way `make run` does (bin/serve) on a scratch
 SQLite database (or, with --postgres, a scratch PostgreSQL database), loads it with wrk
 and prints requests/s and p50/p99 latency at 8 and 32 connections for:
 
@@ -148,13 +148,17 @@ class Server:
 
 
 SERVERS = {
-    # name: (command builder, description)
+    # name: (command builder, description); "serve" is bin/serve, what `make run` starts.
+    "serve": lambda port, workers, threads: (
+        [str(ROOT / "bin" / "serve")],
+        {"PORT": str(port), "WEB_CONCURRENCY": str(workers), "THREADS": str(threads)},
+        f"bin/serve (granian wsgi), {workers} workers x {threads} blocking threads"),
     "gunicorn-gthread": lambda port, workers, threads: (
-        [str(BIN / "gunicorn"), "--config", "gunicorn.conf.py"],
+        [str(BIN / "gunicorn"), "--config", "bench/gunicorn.conf.py"],
         {"PORT": str(port), "WEB_CONCURRENCY": str(workers), "THREADS": str(threads), "WORKER_CLASS": "gthread"},
         f"gunicorn gthread, {workers} workers x {threads} threads"),
     "gunicorn-sync": lambda port, workers, threads: (
-        [str(BIN / "gunicorn"), "--config", "gunicorn.conf.py"],
+        [str(BIN / "gunicorn"), "--config", "bench/gunicorn.conf.py"],
         {"PORT": str(port), "WEB_CONCURRENCY": str(workers), "WORKER_CLASS": "sync"},
         f"gunicorn sync, {workers} workers"),
     "granian": lambda port, workers, threads: (
@@ -391,7 +395,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, help="also write the results to this file")
     parser.add_argument("--duration", type=int, default=10, help="seconds per measurement")
     parser.add_argument("--connections", default="8,32")
-    parser.add_argument("--server", choices=sorted(SERVERS), default="gunicorn-gthread")
+    parser.add_argument("--server", choices=sorted(SERVERS), default="serve",
+                        help="serve (default) is bin/serve, what `make run` starts; the others compare")
     parser.add_argument("--workers", type=int, default=int(os.environ.get("WEB_CONCURRENCY", "2")))
     parser.add_argument("--threads", type=int, default=int(os.environ.get("THREADS", "4")))
     parser.add_argument("--only", help="comma-separated scenarios (default: all)")

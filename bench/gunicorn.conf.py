@@ -1,8 +1,7 @@
-"""gunicorn settings for `make run` and the benchmark (one place, read from the working dir).
+"""gunicorn settings for the benchmark's comparison (`--server gunicorn-gthread|gunicorn-sync`).
 
-Environment: HOST, PORT (bind), WEB_CONCURRENCY (workers), THREADS, WORKER_CLASS.
-The choice of gthread and its numbers comes from the benchmark: see the README's
-performance section.
+`make run` serves with granian (bin/serve), chosen by this comparison; see the README's
+performance section. Environment: PORT, WEB_CONCURRENCY, THREADS, WORKER_CLASS.
 """
 
 import os
@@ -22,10 +21,3 @@ max_requests_jitter = 10_000
 graceful_timeout = 10
 wsgi_app = "app:create_app()"
 
-
-def post_fork(server, worker):
-    """Hand the GIL over sooner: a thread holding the SQLite writer lock waits for the GIL
-    after each database call, and the default 5 ms switch interval makes writers queue."""
-    import sys
-
-    sys.setswitchinterval(float(os.environ.get("SWITCH_INTERVAL", "0.005")))
