@@ -17,6 +17,7 @@ from flask import Flask
 from flask import Response
 from flask import request
 from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import NotFound
 
 from emulator.db import connection
 from emulator.db import rollback
@@ -95,6 +96,11 @@ def _route_view(plugin: Plugin, route: Route) -> Callable[..., Response]:
         status = None
         try:
             status = enabled_status(plugin.name)
+        except UnknownApi:
+            # A disabled plugin's paths do not exist (a catch-all route would otherwise
+            # name the plugin on every unknown path).
+            return _http_error(NotFound())
+        try:
             return route.handler(status.params)
         except (OAuthError, HostError) as error:
             return _fail(status, error, None)

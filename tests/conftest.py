@@ -24,7 +24,7 @@ from app import create_app
 from emulator.db import db
 
 BACKENDS = ["sqlite"] + (["postgresql"] if os.environ.get("TEST_DATABASE_URL") else [])
-TABLES = ["oauth_access_tokens", "oauth_refresh_tokens", "oauth_client_products",
+TABLES = ["apigee_proxies", "oauth_access_tokens", "oauth_refresh_tokens", "oauth_client_products",
           "oauth_api_products", "oauth_clients", "oauth_scopes", "plugin_state"]
 
 

@@ -438,11 +438,13 @@ def test_disabling_the_plugin_takes_effect_on_the_running_server(live: Live) -> 
                     "type": "RuntimeException"}
         answers = many(FRESH_CONNECTIONS, lambda: token_request(live, client_id))
         answers += many(4, lambda: resource(live, access))
-        answers += many(4, lambda: request("GET", live.server.base_url + METADATA_PATH))
         for answer in answers:
             assert answer.status_code == 404, answer.text
             assert answer.json() == expected
             assert answer.headers["Content-Type"] == "text/html; charset=UTF-8"
+        # The plugin's own path (the metadata document) does not exist while it is off.
+        for answer in many(4, lambda: request("GET", live.server.base_url + METADATA_PATH)):
+            assert (answer.status_code, answer.json()["code"]) == (404, 404), answer.text
 
         # What the libraries make of it: requests-oauthlib raises; Authlib, seeing a JSON
         # object without "error", hands the 404 body back as if it were a token.

@@ -1,0 +1,159 @@
+"""``flask --app app apigee products|apps|proxies ...``: Apigee's admin objects.
+
+Products and apps live in the engine's client model (one registry for every dialect);
+proxies in this plugin's table. The commands work while the plugin is disabled, so an
+admin configures first and enables last.
+"""
+
+from __future__ import annotations
+
+import click
+from flask.cli import AppGroup
+from sqlalchemy import select
+
+from emulator import oauth
+from emulator.clock import utcnow
+from emulator.db import db
+from emulator.models import ApiProduct
+
+from .proxies import add_proxy
+from .proxies import list_proxies
+from .proxies import remove_proxy
+
+apigee = AppGroup("apigee", help="Apigee API products, developer apps and protected proxies.")
+
+
+@apigee.group("products")
+def products() -> None:
+    """API products: a name and the scopes it grants."""
+
+
+@apigee.group("apps")
+def apps() -> None:
+    """Developer apps: a client's developer email and API products."""
+
+
+@apigee.group("proxies")
+def proxies() -> None:
+    """Protected API proxies: base path -> target URL, behind token verification."""
+
+
+@products.command("add")
+@click.argument("name")
+@click.option("--scope", help='Space-separated scopes the product grants, e.g. "read write".')
+def products_add(name: str, scope: str | None) -> None:
+    """Add an API product (or replace its scopes)."""
+    try:
+        oauth.add_product(db.session, name, scope)
+    except ValueError as error:
+        db.session.rollback()
+        raise click.ClickException(str(error)) from None
+    db.session.commit()
+    click.echo(f"Product {name} added, scopes: {' '.join((scope or '').split()) or '(none)'}.")
+
+
+@products.command("list")
+def products_list() -> None:
+    """List the API products and their scopes."""
+    for product in db.session.scalars(select(ApiProduct).order_by(ApiProduct.name)):
+        click.echo(f"{product.name}  scopes={product.scopes or '-'}")
+
+
+@apps.command("set")
+@click.argument("client_id")
+@click.option("--developer-email", help="The app developer's email (developer.email).")
+@click.option(
+    "--products", "product_list", help='Space-separated product names, in order, e.g. "P1 P2".'
+)
+@click.option(
+    "--product",
+    "product_names",
+    multiple=True,
+    help='One product name, which may hold spaces ("Test App product"); repeat it for more.',
+)
+def apps_set(
+    client_id: str,
+    developer_email: str | None,
+    product_list: str | None,
+    product_names: tuple[str, ...],
+) -> None:
+    """Make a client an Apigee app: its developer's email and its API products.
+
+    An option left out keeps what the app has.
+    """
+    if product_list is not None and product_names:
+        raise click.ClickException("Give the products with --products or with --product, not both.")
+    client = oauth.find_client(db.session, client_id)
+    if client is None:
+        raise click.ClickException(
+            f"No client {client_id!r}; create it with `clients create` first."
+        )
+    if product_list is not None:
+        names = product_list.split()
+    elif product_names:
+        names = list(product_names)
+    else:
+        names = [p.name for p in client.products]
+    email = developer_email if developer_email is not None else client.developer_email
+    try:
+        oauth.set_app(db.session, client, developer_email=email, product_names=names)
+    except ValueError as error:
+        db.session.rollback()
+        raise click.ClickException(str(error)) from None
+    db.session.commit()
+    click.echo(
+        f"App {client.app_id} (client {client_id}): developer {email or '-'}, "
+        f"products [{', '.join(names)}]."
+    )
+
+
+@apps.command("show")
+@click.argument("client_id")
+def apps_show(client_id: str) -> None:
+    """Show a client as an Apigee app."""
+    client = oauth.find_client(db.session, client_id)
+    if client is None:
+        raise click.ClickException(f"No client {client_id!r}.")
+    click.echo(f"client_id: {client.client_id}")
+    click.echo(f"application_name: {client.app_id}")
+    click.echo(f"developer.email: {client.developer_email or '-'}")
+    click.echo(f"api_product_list: [{', '.join(p.name for p in client.products)}]")
+
+
+@proxies.command("add")
+@click.argument("base_path")
+@click.option(
+    "--target",
+    required=True,
+    help="The URL requests are forwarded to, e.g. http://127.0.0.1:9000/v1.",
+)
+@click.option("--scope", help="Space-separated scopes; a token needs at least one of them.")
+def proxies_add(base_path: str, target: str, scope: str | None) -> None:
+    """Protect BASE_PATH with token verification and forward it to --target (or update it)."""
+    try:
+        row, created = add_proxy(db.session, base_path, target, scope, now=utcnow())
+    except ValueError as error:
+        db.session.rollback()
+        raise click.ClickException(str(error)) from None
+    db.session.commit()
+    verb = "added" if created else "updated"
+    click.echo(
+        f"Proxy {row.base_path} {verb}: -> {row.target_url}, scope: {row.scope or '(any token)'}."
+    )
+
+
+@proxies.command("list")
+def proxies_list() -> None:
+    """List the protected proxies."""
+    for row in list_proxies(db.session):
+        click.echo(f"{row.base_path}  -> {row.target_url}  scope={row.scope or '-'}")
+
+
+@proxies.command("remove")
+@click.argument("base_path")
+def proxies_remove(base_path: str) -> None:
+    """Remove a protected proxy."""
+    if not remove_proxy(db.session, base_path):
+        raise click.ClickException(f"No proxy at {base_path!r}.")
+    db.session.commit()
+    click.echo(f"Proxy {base_path.rstrip('/')} removed.")

@@ -1,0 +1,61 @@
+"""Apigee runtime faults the plugin raises itself (no proxy for a URL, target trouble).
+
+They are host errors, so the dispatcher catches them, rolls back and hands them to
+``render.error`` like any other failure; each carries Apigee's status, faultstring and
+errorcode (Apigee Edge runtime error catalogue).
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from emulator.errors import HostError
+
+
+class Fault(HostError):
+    """An Apigee message-processor fault.
+
+    On the wire: ``{"fault":{"faultstring":…,"detail":{"errorcode":…}}}``.
+    """
+
+    errorcode: ClassVar[str] = "messaging.runtime.UnknownError"
+
+
+class ProxyNotFound(Fault):
+    """No token flow and no protected proxy has this path (compat/apigee.md §2.4)."""
+
+    status = 404
+    errorcode = "messaging.adaptors.http.flow.ApplicationNotFound"
+
+    def __init__(self, path: str, virtual_host: str = "secure") -> None:
+        super().__init__(f"Unable to identify proxy for host: {virtual_host} and url: {path}")
+
+
+class ServiceUnavailable(Fault):
+    """The target refused the connection, could not be resolved or did not accept in time."""
+
+    status = 503
+    errorcode = "messaging.adaptors.http.flow.ServiceUnavailable"
+
+    def __init__(self) -> None:
+        super().__init__("The Service is temporarily unavailable")
+
+
+class GatewayTimeout(Fault):
+    """The target accepted the request but did not answer within ``target_timeout_ms``."""
+
+    status = 504
+    errorcode = "messaging.adaptors.http.flow.GatewayTimeout"
+
+    def __init__(self) -> None:
+        super().__init__("Gateway Timeout")
+
+
+class UnexpectedEOFAtTarget(Fault):
+    """The target closed the connection or sent something that is not HTTP."""
+
+    status = 502
+    errorcode = "messaging.adaptors.http.flow.UnexpectedEOFAtTarget"
+
+    def __init__(self) -> None:
+        super().__init__("Unexpected EOF at target")

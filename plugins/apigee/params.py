@@ -1,0 +1,109 @@
+"""The options of the apigee plugin (compat/apigee.md, "Decisions for this project").
+
+Defaults reproduce Apigee Edge's sample ``oauth-client-credentials`` proxy and Edge's
+default ``oauth`` proxy as the 2014 sample README shows them.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from marshmallow import Schema
+from marshmallow import ValidationError
+from marshmallow import fields
+from marshmallow.validate import Length
+from marshmallow.validate import OneOf
+from marshmallow.validate import Range
+
+from emulator.plugin import HTTP_METHODS
+
+GENERATE = "GenerateAccessToken"
+REFRESH = "RefreshAccessToken"
+
+# Token endpoint path -> "[METHOD ]Operation" (no method: any verb runs the policy).
+DEFAULT_BASE_PATHS = {
+    "/oauth/accesstoken": GENERATE,  # the sample: no verb condition (its README uses GET)
+    "/oauth/client_credential/accesstoken": f"POST {GENERATE}",  # Edge's default proxy
+    "/oauth/client_credential/refresh_accesstoken": f"POST {REFRESH}",
+}
+# A path (no query, no whitespace, no trailing "/") that is not the legacy entry point.
+PATH = re.compile(r"^(/[^/?#\s]+)+$")
+FLOW = re.compile(rf"^(?:({'|'.join(sorted(HTTP_METHODS))}) )?({GENERATE}|{REFRESH})$")
+RESERVED_PATHS = ("/index.php", "/healthz")
+MAX_LIFETIME_MS = 10 * 365 * 86_400_000
+
+
+def parse_flow(value: str) -> tuple[str | None, str]:
+    """Split a base_paths value into (required method or None, operation)."""
+    match = FLOW.fullmatch(value)
+    assert match is not None, value  # validated on load
+    return match.group(1), match.group(2)
+
+
+class BasePaths(fields.Dict):
+    """A JSON object of token endpoint path -> flow; the CLI gives it as JSON text."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(keys=fields.String(), values=fields.String(), **kwargs)
+
+    def _deserialize(
+        self, value: Any, attr: str | None, data: Any, **kwargs: Any
+    ) -> dict[str, str]:
+        if isinstance(value, str):
+            try:
+                value = json.loads(value)
+            except ValueError:
+                raise ValidationError(
+                    'Give a JSON object, e.g. {"/oauth/accesstoken": "GenerateAccessToken"}.'
+                ) from None
+        loaded = super()._deserialize(value, attr, data, **kwargs)
+        errors = []
+        for path, flow in loaded.items():
+            if not PATH.fullmatch(path) or path in RESERVED_PATHS:
+                errors.append(
+                    f"{path!r}: a path like /oauth/accesstoken (no query, no trailing /)."
+                )
+            if not FLOW.fullmatch(flow):
+                errors.append(
+                    f"{flow!r}: one of {GENERATE}, {REFRESH}, optionally after a method "
+                    f"(e.g. 'POST {GENERATE}')."
+                )
+        if errors:
+            raise ValidationError(errors)
+        return loaded
+
+
+class ApigeeParams(Schema):
+    """Admin options of the apigee plugin."""
+
+    organization_name = fields.String(load_default="", validate=Length(max=255))
+    # edge-2014: the sample's field set and order; modern: newer Edge / X / hybrid.
+    response_profile = fields.String(
+        load_default="edge-2014", validate=OneOf(["edge-2014", "modern"])
+    )
+    base_paths = BasePaths(load_default=lambda: dict(DEFAULT_BASE_PATHS))
+    # The policies' <ExpiresIn> (ms); the refresh flow uses it too.
+    access_token_lifetime_ms = fields.Integer(
+        load_default=3_600_000, validate=Range(min=1000, max=MAX_LIFETIME_MS)
+    )
+    # <RefreshTokenExpiresIn> (ms); 0 = unset: the refresh token does not expire and
+    # refresh_token_expires_in reads "0", as on Apigee.
+    refresh_token_lifetime_ms = fields.Integer(
+        load_default=0, validate=Range(min=0, max=MAX_LIFETIME_MS)
+    )
+    # grant_type is read from the query (the sample's <GrantType>); also from a form body
+    # when the query has none (false = the sample exactly).
+    grant_type_in_body = fields.Boolean(load_default=True)
+    client_credentials_refresh_token = fields.Boolean(load_default=False)
+    # Scope requested but none of it allowed: 400 "Invalid Scope", or a token with scope "".
+    scope_no_overlap = fields.String(load_default="error", validate=OneOf(["error", "empty"]))
+    # For RFC clients that put token_type into the Authorization header (requests-oauthlib).
+    token_type = fields.String(
+        load_default="BearerToken", validate=OneOf(["BearerToken", "Bearer"])
+    )
+    # For typed clients that want a number: "expires_in":3599 instead of "3599".
+    expires_in_as_string = fields.Boolean(load_default=True)
+    # Protected proxies: how long the target may take to answer (Apigee's io.timeout.millis).
+    target_timeout_ms = fields.Integer(load_default=55_000, validate=Range(min=1, max=3_600_000))

@@ -1,0 +1,108 @@
+"""Protected API proxies: storage, and which one a request path belongs to.
+
+As on Apigee, a proxy owns every path under its base path (whole segments: ``/weather``
+owns ``/weather`` and ``/weather/forecastrss``, not ``/weatherman``), and the longest
+matching base path wins.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from urllib.parse import urlsplit
+
+from sqlalchemy import Connection
+from sqlalchemy import func
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from emulator.oauth.scopes import validate_scope_name
+
+from .models import ApigeeProxy
+from .params import PATH
+from .params import RESERVED_PATHS
+
+_PROXIES = ApigeeProxy.__table__
+
+
+@dataclass(frozen=True)
+class ProxyRoute:
+    """A matched proxy, detached from the session (the target call happens without one)."""
+
+    base_path: str
+    target_url: str
+    scope: str | None
+
+
+def normalize_base_path(text: str) -> str:
+    """Return the base path without trailing '/'; raise ValueError when it is not one."""
+    path = text.rstrip("/")
+    if not PATH.fullmatch(path) or path in RESERVED_PATHS:
+        raise ValueError(
+            f"{text!r} is not a base path: give one like /weather (not /, no query, no '//')."
+        )
+    return path
+
+
+def validate_target_url(url: str) -> str:
+    """Return an http(s) target URL without query or fragment; raise ValueError otherwise."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+        raise ValueError(f"{url!r} is not a target: give http(s)://host[:port][/path], no query.")
+    return url
+
+
+def add_proxy(
+    session: Session, base_path: str, target_url: str, scope: str | None, *, now: datetime
+) -> tuple[ApigeeProxy, bool]:
+    """Add a proxy, or replace the target and scope of the one at ``base_path``.
+
+    Returns the row and whether it is new. Raises ValueError on bad input.
+    """
+    path = normalize_base_path(base_path)
+    validate_target_url(target_url)
+    names = (scope or "").split()
+    for name in names:
+        validate_scope_name(name)
+    row = session.scalar(select(ApigeeProxy).where(ApigeeProxy.base_path == path))
+    created = row is None
+    if row is None:
+        row = ApigeeProxy(base_path=path, created_at=now)
+        session.add(row)
+    row.target_url = target_url
+    row.scope = " ".join(names) or None
+    return row, created
+
+
+def remove_proxy(session: Session, base_path: str) -> bool:
+    """Remove the proxy at ``base_path``; return whether there was one."""
+    row = session.scalar(select(ApigeeProxy).where(ApigeeProxy.base_path == base_path.rstrip("/")))
+    if row is None:
+        return False
+    session.delete(row)
+    return True
+
+
+def list_proxies(session: Session) -> list[ApigeeProxy]:
+    """Every proxy, by base path."""
+    return list(session.scalars(select(ApigeeProxy).order_by(ApigeeProxy.base_path)))
+
+
+def base_path_prefixes(path: str) -> list[str]:
+    """Every whole-segment prefix of ``path``: /a/b/c -> /a, /a/b, /a/b/c."""
+    segments = path.split("/")[1:]
+    return ["/" + "/".join(segments[:n]) for n in range(1, len(segments) + 1) if segments[n - 1]]
+
+
+def match_proxy(session: Session | Connection, path: str) -> ProxyRoute | None:
+    """The proxy with the longest base path that owns ``path``, or None (one indexed query)."""
+    prefixes = base_path_prefixes(path)
+    if not prefixes:
+        return None
+    row = session.execute(
+        select(_PROXIES.c.base_path, _PROXIES.c.target_url, _PROXIES.c.scope)
+        .where(_PROXIES.c.base_path.in_(prefixes))
+        .order_by(func.length(_PROXIES.c.base_path).desc())
+        .limit(1)
+    ).first()
+    return None if row is None else ProxyRoute(*row)

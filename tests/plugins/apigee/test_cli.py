@@ -1,0 +1,168 @@
+"""``flask apigee products|apps|proxies`` and the plugin's params through ``plugins set``."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from .wire_format import SEED_PRODUCT
+
+
+def test_products_add_and_list(cli) -> None:
+    assert cli("apigee", "products", "add", "Weather", "--scope", "read  write") == (
+        "Product Weather added, scopes: read write.\n"
+    )
+    cli("apigee", "products", "add", SEED_PRODUCT)
+    cli("apigee", "products", "add", "Weather", "--scope", "read")  # replaces the scopes
+    assert cli("apigee", "products", "list") == f"{SEED_PRODUCT}  scopes=-\nWeather  scopes=read\n"
+
+
+def test_a_product_scope_must_be_a_scope(cli) -> None:
+    out = cli("apigee", "products", "add", "P", "--scope", 'bad"scope', expect_ok=False)
+    assert "Invalid scope" in out
+    assert cli("apigee", "products", "list") == ""
+
+
+def test_apps_set_and_show(cli, make_client, app_id_of) -> None:
+    cid, _ = make_client()
+    cli("apigee", "products", "add", "P1", "--scope", "a")
+    cli("apigee", "products", "add", "P2")
+    cli("apigee", "products", "add", SEED_PRODUCT)
+    app_id = app_id_of(cid)
+    out = cli(
+        "apigee", "apps", "set", cid, "--developer-email", "dev@example.com", "--products", "P2 P1"
+    )
+    assert out == f"App {app_id} (client {cid}): developer dev@example.com, products [P2, P1].\n"
+    # --product takes one name, spaces allowed; an option left out keeps what the app has
+    cli("apigee", "apps", "set", cid, "--product", SEED_PRODUCT, "--product", "P1")
+    assert cli("apigee", "apps", "show", cid) == (
+        f"client_id: {cid}\napplication_name: {app_id}\ndeveloper.email: dev@example.com\n"
+        f"api_product_list: [{SEED_PRODUCT}, P1]\n"
+    )
+    cli("apigee", "apps", "set", cid, "--developer-email", "new@example.com")
+    assert "api_product_list: [Test App product, P1]" in cli("apigee", "apps", "show", cid)
+    assert app_id_of(cid) == app_id  # stable
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["nobody", "--products", "P"], "No client 'nobody'"),
+        (["<cid>", "--products", "Nope"], "No API product 'Nope'"),
+        (["<cid>", "--developer-email", "not-an-email"], "is not an email address"),
+        (["<cid>", "--products", "P", "--product", "P"], "not both"),
+    ],
+    ids=["unknown-client", "unknown-product", "bad-email", "both-product-options"],
+)
+def test_apps_set_refuses(cli, make_client, args, message) -> None:
+    cid, _ = make_client()
+    cli("apigee", "products", "add", "P")
+    out = cli("apigee", "apps", "set", *[cid if a == "<cid>" else a for a in args], expect_ok=False)
+    assert message in out
+
+
+def test_proxies_add_update_list_remove(cli) -> None:
+    assert cli("apigee", "proxies", "add", "/weather/", "--target", "http://127.0.0.1:9000/v1") == (
+        "Proxy /weather added: -> http://127.0.0.1:9000/v1, scope: (any token).\n"
+    )
+    assert cli(
+        "apigee",
+        "proxies",
+        "add",
+        "/weather",
+        "--target",
+        "https://api.test",
+        "--scope",
+        "read write",
+    ) == ("Proxy /weather updated: -> https://api.test, scope: read write.\n")
+    cli("apigee", "proxies", "add", "/a/b", "--target", "http://127.0.0.1:1")
+    assert cli("apigee", "proxies", "list") == (
+        "/a/b  -> http://127.0.0.1:1  scope=-\n/weather  -> https://api.test  scope=read write\n"
+    )
+    assert cli("apigee", "proxies", "remove", "/a/b") == "Proxy /a/b removed.\n"
+    assert "No proxy at '/a/b'" in cli("apigee", "proxies", "remove", "/a/b", expect_ok=False)
+
+
+@pytest.mark.parametrize(
+    ("base_path", "target", "scope", "message"),
+    [
+        ("/", "http://127.0.0.1:1", None, "is not a base path"),
+        ("weather", "http://127.0.0.1:1", None, "is not a base path"),
+        ("/a//b", "http://127.0.0.1:1", None, "is not a base path"),
+        ("/index.php", "http://127.0.0.1:1", None, "is not a base path"),
+        ("/w", "ftp://127.0.0.1/x", None, "is not a target"),
+        ("/w", "http://127.0.0.1:1/x?key=1", None, "is not a target"),
+        ("/w", "http://127.0.0.1:1", 'a"b', "Invalid scope"),
+    ],
+    ids=["root", "relative", "double-slash", "legacy-entry", "not-http", "query", "bad-scope"],
+)
+def test_proxies_add_refuses(cli, base_path, target, scope, message) -> None:
+    out = cli(
+        "apigee",
+        "proxies",
+        "add",
+        base_path,
+        "--target",
+        target,
+        *(["--scope", scope] if scope else []),
+        expect_ok=False,
+    )
+    assert message in out
+    assert cli("apigee", "proxies", "list") == ""
+
+
+def test_the_commands_work_while_the_plugin_is_disabled(cli) -> None:
+    assert "apigee           disabled" in cli("plugins", "list")
+    cli("apigee", "products", "add", "P")
+    cli("apigee", "proxies", "add", "/w", "--target", "http://127.0.0.1:1")
+
+
+def test_params_defaults(cli) -> None:
+    shown = cli("plugins", "show", "apigee")
+    assert shown.startswith("apigee: disabled (Apigee Edge OAuth proxy 1.0.0)\n")
+    for line in [
+        "    access_token_lifetime_ms = 3600000",
+        "    client_credentials_refresh_token = false",
+        "    grant_type_in_body = true",
+        '    organization_name = ""',
+        '    response_profile = "edge-2014"',
+        '    scope_no_overlap = "error"',
+        '    token_type = "BearerToken"',
+        "    expires_in_as_string = true",
+        "    refresh_token_lifetime_ms = 0",
+        "    target_timeout_ms = 55000",
+        '    base_paths = {"/oauth/accesstoken": "GenerateAccessToken", '
+        '"/oauth/client_credential/accesstoken": "POST GenerateAccessToken", '
+        '"/oauth/client_credential/refresh_accesstoken": "POST RefreshAccessToken"}',
+    ]:
+        assert line in shown.splitlines(), line
+
+
+@pytest.mark.parametrize(
+    "assignment",
+    [
+        "response_profile=x-2020",
+        "scope_no_overlap=ignore",
+        "token_type=MAC",
+        "access_token_lifetime_ms=10",
+        "grant_type_in_body=maybe",
+        "base_paths=not json",
+        'base_paths={"/oauth/token/": "GenerateAccessToken"}',
+        'base_paths={"/oauth/token": "GET AuthorizeCode"}',
+        'base_paths={"/index.php": "GenerateAccessToken"}',
+        "nonsense=1",
+    ],
+)
+def test_bad_params_are_refused_and_nothing_is_stored(cli, assignment) -> None:
+    out = cli("plugins", "set", "apigee", "organization_name=acme", assignment, expect_ok=False)
+    assert "nothing was stored" in out
+    assert 'organization_name = ""' in cli("plugins", "show", "apigee")
+
+
+def test_base_paths_from_the_cli(cli) -> None:
+    value = json.dumps(
+        {"/token": "POST GenerateAccessToken", "/token/refresh": "POST RefreshAccessToken"}
+    )
+    cli("plugins", "set", "apigee", f"base_paths={value}")
+    assert f"  * base_paths = {value}" in cli("plugins", "show", "apigee")
