@@ -222,10 +222,18 @@ def tokens_purge(grace_days: float | None) -> None:
     before = utcnow() - grace
     removed = oauth.purge_expired(
         db.session, before=before, batch_size=current_app.config["TOKEN_PURGE_BATCH_SIZE"],
-        on_batch=lambda table, total: click.echo(f"  {table}: {total} removed so far", err=True),
+        pause=current_app.config["TOKEN_PURGE_PAUSE_SECONDS"],
+        on_batch=_purge_progress,
     )
     summary = ", ".join(f"{table}: {count}" for table, count in removed.items())
     click.echo(f"Purged tokens expired before {before:%Y-%m-%d %H:%M:%S} UTC ({summary}).")
+
+
+def _purge_progress(table: str, total: int) -> None:
+    """Progress every 10,000 rows (and the first batch), on stderr."""
+    batch = current_app.config["TOKEN_PURGE_BATCH_SIZE"]
+    if total <= batch or total % 10_000 < batch:
+        click.echo(f"  {table}: {total} removed so far", err=True)
 
 
 def init_app(app: Flask) -> None:

@@ -337,12 +337,14 @@ def purge_expired(
     *,
     before: datetime,
     batch_size: int,
+    pause: float = 0.0,
     on_batch: Callable[[str, int], None] | None = None,
 ) -> dict[str, int]:
     """Delete tokens that expired before ``before``, in committed batches.
 
-    Each batch is its own short transaction, so token issuance never waits behind a long
-    purge. Returns the number of rows removed per table.
+    Each batch is its own short transaction, followed by ``pause`` seconds without one,
+    so token issuance never waits behind a long purge (SQLite has one writer at a time).
+    Returns the number of rows removed per table.
     """
     removed: dict[str, int] = {}
     for model in (AccessToken, RefreshToken):
@@ -356,6 +358,8 @@ def purge_expired(
             session.execute(delete(model).where(model.token_hash.in_(hashes)))
             session.commit()
             total += len(hashes)
+            if pause:
+                time.sleep(pause)
             if on_batch is not None:
                 on_batch(model.__tablename__, total)
         removed[model.__tablename__] = total
