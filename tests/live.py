@@ -167,9 +167,7 @@ class LiveServer:
                 if self.process is None or self.process.poll() is not None:
                     return False
                 try:
-                    response = session.get(
-                        f"{self.base_url}/.well-known/oauth-authorization-server", timeout=1.0
-                    )
+                    response = session.get(f"{self.base_url}/healthz", timeout=1.0)
                     response.close()
                     if response.status_code == 200:
                         return True
