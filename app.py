@@ -10,6 +10,7 @@ from typing import Any
 
 from flask import Flask
 
+
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     """Build the app: config layers, database, plugin registry, dispatcher, CLI."""
     app = Flask(__name__, instance_relative_config=True, static_folder=None)
@@ -43,6 +44,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     dispatch.init_app(app)
     cli.init_app(app)
     return app
+
 
 def _instance_secret_key(path: Path) -> str:
     """Read the instance's secret key, generating it on first start.

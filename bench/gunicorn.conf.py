@@ -20,4 +20,3 @@ max_requests = 100_000
 max_requests_jitter = 10_000
 graceful_timeout = 10
 wsgi_app = "app:create_app()"
-

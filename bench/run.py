@@ -74,8 +74,14 @@ def scratch_database(postgres_url: str | None, workdir: Path):
 
 
 def flask_cli(env: dict[str, str], *args: str) -> str:
-    result = subprocess.run([str(BIN / "flask"), "--app", "app", *args], cwd=ROOT, env=env,
-                            capture_output=True, text=True, check=False)
+    result = subprocess.run(
+        [str(BIN / "flask"), "--app", "app", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     if result.returncode != 0:
         raise SystemExit(f"flask {' '.join(args)} failed:\n{result.stdout}{result.stderr}")
     return result.stdout
@@ -86,12 +92,21 @@ def prepare(env: dict[str, str]) -> None:
     flask_cli(env, "db", "upgrade")
     flask_cli(env, "scopes", "add", "site.read", "--default")
     flask_cli(env, "scopes", "add", "site.documentation")
-    flask_cli(env, "clients", "create", CLIENT_ID, "--secret", CLIENT_SECRET,
-              "--scope", "site.read site.documentation")
+    flask_cli(
+        env,
+        "clients",
+        "create",
+        CLIENT_ID,
+        "--secret",
+        CLIENT_SECRET,
+        "--scope",
+        "site.read site.documentation",
+    )
 
 
-def insert_tokens(url: str, table: str, count: int, *, raw_prefix: str | None = None,
-                  expired: bool = False) -> list[str]:
+def insert_tokens(
+    url: str, table: str, count: int, *, raw_prefix: str | None = None, expired: bool = False
+) -> list[str]:
     """Insert ``count`` live token rows fast; return the raw values when ``raw_prefix`` is given.
 
     Rows without a raw value get random hashes (filler for --big-table).
@@ -105,8 +120,9 @@ def insert_tokens(url: str, table: str, count: int, *, raw_prefix: str | None = 
     expires = now - timedelta(days=30) if expired else now + timedelta(days=7)
     raws: list[str] = []
     with engine.begin() as conn:
-        client_pk = conn.execute(sa.text("SELECT id FROM oauth_clients WHERE client_id = :c"),
-                                 {"c": CLIENT_ID}).scalar_one()
+        client_pk = conn.execute(
+            sa.text("SELECT id FROM oauth_clients WHERE client_id = :c"), {"c": CLIENT_ID}
+        ).scalar_one()
         columns = "token_hash, client_id, user_id, scope, issued_at, expires_at"
         batch = 50_000
         for start in range(0, count, batch):
@@ -118,9 +134,18 @@ def insert_tokens(url: str, table: str, count: int, *, raw_prefix: str | None = 
                     digest = hashlib.sha256(raw.encode()).hexdigest()
                 else:
                     digest = secrets.token_hex(32)
-                rows.append({"h": digest, "c": client_pk, "s": "site.read site.documentation",
-                             "i": now, "e": expires})
-            conn.execute(sa.text(f"INSERT INTO {table} ({columns}) VALUES (:h, :c, NULL, :s, :i, :e)"), rows)
+                rows.append(
+                    {
+                        "h": digest,
+                        "c": client_pk,
+                        "s": "site.read site.documentation",
+                        "i": now,
+                        "e": expires,
+                    }
+                )
+            conn.execute(
+                sa.text(f"INSERT INTO {table} ({columns}) VALUES (:h, :c, NULL, :s, :i, :e)"), rows
+            )
             if count >= 200_000:
                 log(f"    {table}: {start + len(rows):,} rows")
     engine.dispose()
@@ -152,19 +177,42 @@ SERVERS = {
     "serve": lambda port, workers, threads: (
         [str(ROOT / "bin" / "serve")],
         {"PORT": str(port), "WEB_CONCURRENCY": str(workers), "THREADS": str(threads)},
-        f"bin/serve (granian wsgi), {workers} workers x {threads} blocking threads"),
+        f"bin/serve (granian wsgi), {workers} workers x {threads} blocking threads",
+    ),
     "gunicorn-gthread": lambda port, workers, threads: (
         [str(BIN / "gunicorn"), "--config", "bench/gunicorn.conf.py"],
-        {"PORT": str(port), "WEB_CONCURRENCY": str(workers), "THREADS": str(threads), "WORKER_CLASS": "gthread"},
-        f"gunicorn gthread, {workers} workers x {threads} threads"),
+        {
+            "PORT": str(port),
+            "WEB_CONCURRENCY": str(workers),
+            "THREADS": str(threads),
+            "WORKER_CLASS": "gthread",
+        },
+        f"gunicorn gthread, {workers} workers x {threads} threads",
+    ),
     "gunicorn-sync": lambda port, workers, threads: (
         [str(BIN / "gunicorn"), "--config", "bench/gunicorn.conf.py"],
         {"PORT": str(port), "WEB_CONCURRENCY": str(workers), "WORKER_CLASS": "sync"},
-        f"gunicorn sync, {workers} workers"),
+        f"gunicorn sync, {workers} workers",
+    ),
     "granian": lambda port, workers, threads: (
-        [str(BIN / "granian"), "--interface", "wsgi", "--host", "127.0.0.1", "--port", str(port),
-         "--workers", str(workers), "--blocking-threads", str(threads), "--factory", "app:create_app"],
-        {}, f"granian wsgi, {workers} workers x {threads} blocking threads"),
+        [
+            str(BIN / "granian"),
+            "--interface",
+            "wsgi",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+            "--blocking-threads",
+            str(threads),
+            "--factory",
+            "app:create_app",
+        ],
+        {},
+        f"granian wsgi, {workers} workers x {threads} blocking threads",
+    ),
 }
 
 
@@ -175,8 +223,14 @@ def serve(kind: str, env: dict[str, str], workers: int, threads: int, workdir: P
     if not Path(command[0]).exists():
         raise SystemExit(f"{command[0]} is not installed (pip install it into .venv to compare).")
     stderr = open(workdir / f"server-{port}.log", "w")  # noqa: SIM115 - closed below
-    process = subprocess.Popen(command, cwd=ROOT, env={**env, **extra_env}, stdout=stderr,
-                               stderr=stderr, start_new_session=True)
+    process = subprocess.Popen(
+        command,
+        cwd=ROOT,
+        env={**env, **extra_env},
+        stdout=stderr,
+        stderr=stderr,
+        start_new_session=True,
+    )
     server = Server(process, port, description)
     try:
         deadline = time.monotonic() + 30
@@ -188,7 +242,9 @@ def serve(kind: str, env: dict[str, str], workers: int, threads: int, workdir: P
             except OSError:
                 pass
             if process.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit(f"server did not start:\n{(workdir / f'server-{port}.log').read_text()}")
+                raise SystemExit(
+                    f"server did not start:\n{(workdir / f'server-{port}.log').read_text()}"
+                )
             time.sleep(0.2)
         yield server
     finally:
@@ -258,7 +314,9 @@ def parse_wrk(output: str) -> Load:
 
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))
     bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", output)
-    socket_errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output)
+    socket_errors = re.search(
+        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output
+    )
     errors = int(bad.group(1)) if bad else 0
     if socket_errors:
         errors += sum(int(x) for x in socket_errors.groups())
@@ -267,7 +325,16 @@ def parse_wrk(output: str) -> Load:
 
 def run_wrk(url: str, script: Path, connections: int, duration: int) -> Load:
     threads = 2 if connections >= 2 else 1
-    command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration}s", "--latency", "-s", str(script), url]
+    command = [
+        "wrk",
+        f"-t{threads}",
+        f"-c{connections}",
+        f"-d{duration}s",
+        "--latency",
+        "-s",
+        str(script),
+        url,
+    ]
     result = subprocess.run(command, capture_output=True, text=True, check=True)
     (script.parent / f"{script.stem}-c{connections}.out").write_text(result.stdout + result.stderr)
     return parse_wrk(result.stdout)
@@ -281,14 +348,23 @@ def ensure_wrk() -> None:
         subprocess.run(["apt-get", "update", "-qq"], check=False)
         subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=False)
     if not shutil.which("wrk"):
-        raise SystemExit("wrk is needed: install it with `apt-get install wrk` (as root) and run again.")
+        raise SystemExit(
+            "wrk is needed: install it with `apt-get install wrk` (as root) and run again."
+        )
 
 
 # --- the run ------------------------------------------------------------------------------
 
 
-def measure(server: Server, env: dict[str, str], url: str, workdir: Path, connections: list[int],
-            duration: int, scenarios: list[str]) -> dict[str, dict[str, Load]]:
+def measure(
+    server: Server,
+    env: dict[str, str],
+    url: str,
+    workdir: Path,
+    connections: list[int],
+    duration: int,
+    scenarios: list[str],
+) -> dict[str, dict[str, Load]]:
     results: dict[str, dict[str, Load]] = {}
     access_token = fetch_token(server)["access_token"]
     for scenario in scenarios:
@@ -300,13 +376,23 @@ def measure(server: Server, env: dict[str, str], url: str, workdir: Path, connec
             elif scenario == "token":
                 target = server.base + TOKEN_PATH
                 script = workdir / "token.lua"
-                script.write_text(LUA_FIXED.format(method='"POST"', body=lua_string("grant_type=client_credentials"),
-                                                   headers=f'wrk.headers["Authorization"] = {lua_string(BASIC)}'))
+                script.write_text(
+                    LUA_FIXED.format(
+                        method='"POST"',
+                        body=lua_string("grant_type=client_credentials"),
+                        headers=f'wrk.headers["Authorization"] = {lua_string(BASIC)}',
+                    )
+                )
             elif scenario == "resource":
                 target = server.base + RESOURCE_PATH
                 script = workdir / "resource.lua"
-                script.write_text(LUA_FIXED.format(method='"GET"', body="nil",
-                                                   headers=f'wrk.headers["Authorization"] = "Bearer {access_token}"'))
+                script.write_text(
+                    LUA_FIXED.format(
+                        method='"GET"',
+                        body="nil",
+                        headers=f'wrk.headers["Authorization"] = "Bearer {access_token}"',
+                    )
+                )
             elif scenario == "refresh":
                 target = server.base + TOKEN_PATH
                 script = workdir / "refresh.lua"
@@ -316,13 +402,21 @@ def measure(server: Server, env: dict[str, str], url: str, workdir: Path, connec
                 mint_refresh_tokens(url, workdir, script, duration)
             load = run_wrk(target, script, conns, duration)
             results[scenario][f"c{conns}"] = load
-            log(f"  {scenario:<9} c{conns:<3} {load.rps:>9.1f} req/s  p50 {load.p50_ms:7.2f} ms  "
-                f"p99 {load.p99_ms:7.2f} ms" + (f"  ERRORS {load.errors}" if load.errors else ""))
+            log(
+                f"  {scenario:<9} c{conns:<3} {load.rps:>9.1f} req/s  p50 {load.p50_ms:7.2f} ms  "
+                f"p99 {load.p99_ms:7.2f} ms" + (f"  ERRORS {load.errors}" if load.errors else "")
+            )
     return results
 
 
-def measure_during_purge(server: Server, env: dict[str, str], url: str, workdir: Path,
-                         connections: list[int], args: argparse.Namespace) -> dict[str, dict[str, Load]]:
+def measure_during_purge(
+    server: Server,
+    env: dict[str, str],
+    url: str,
+    workdir: Path,
+    connections: list[int],
+    args: argparse.Namespace,
+) -> dict[str, dict[str, Load]]:
     """Token issuance while `flask tokens purge` deletes ``args.rows`` expired rows per table."""
     results: dict[str, dict[str, Load]] = {"token_during_purge": {}}
     for conns in connections:
@@ -330,18 +424,30 @@ def measure_during_purge(server: Server, env: dict[str, str], url: str, workdir:
         insert_tokens(url, "oauth_access_tokens", args.rows, expired=True)
         insert_tokens(url, "oauth_refresh_tokens", args.rows, expired=True)
         script = workdir / "token.lua"
-        script.write_text(LUA_FIXED.format(method='"POST"', body=lua_string("grant_type=client_credentials"),
-                                           headers=f'wrk.headers["Authorization"] = {lua_string(BASIC)}'))
+        script.write_text(
+            LUA_FIXED.format(
+                method='"POST"',
+                body=lua_string("grant_type=client_credentials"),
+                headers=f'wrk.headers["Authorization"] = {lua_string(BASIC)}',
+            )
+        )
         started = time.monotonic()
-        purge = subprocess.Popen([str(BIN / "flask"), "--app", "app", "tokens", "purge"], cwd=ROOT, env=env,
-                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        purge = subprocess.Popen(
+            [str(BIN / "flask"), "--app", "app", "tokens", "purge"],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         load = run_wrk(server.base + TOKEN_PATH, script, conns, args.duration)
         still_purging = purge.poll() is None
         purge.wait()
         results["token_during_purge"][f"c{conns}"] = load
-        log(f"  token during purge c{conns}: {load.rps:.1f} req/s  p50 {load.p50_ms:.2f} ms  p99 {load.p99_ms:.2f} ms"
+        log(
+            f"  token during purge c{conns}: {load.rps:.1f} req/s  p50 {load.p50_ms:.2f} ms  p99 {load.p99_ms:.2f} ms"
             f"  (purge {'outlasted' if still_purging else 'finished within'} the run; took "
-            f"{time.monotonic() - started:.1f} s)")
+            f"{time.monotonic() - started:.1f} s)"
+        )
     return results
 
 
@@ -355,14 +461,18 @@ def mint_refresh_tokens(url: str, workdir: Path, script: Path, duration: int) ->
 
 
 def fetch_token(server: Server) -> dict:
-    request = urllib.request.Request(server.base + TOKEN_PATH, data=b"grant_type=client_credentials",
-                                     headers={"Authorization": BASIC,
-                                              "Content-Type": "application/x-www-form-urlencoded"})
+    request = urllib.request.Request(
+        server.base + TOKEN_PATH,
+        data=b"grant_type=client_credentials",
+        headers={"Authorization": BASIC, "Content-Type": "application/x-www-form-urlencoded"},
+    )
     with urllib.request.urlopen(request, timeout=10) as rv:
         return json.load(rv)
 
 
-def print_table(server_description: str, results: dict[str, dict[str, Load]], connections: list[int]) -> None:
+def print_table(
+    server_description: str, results: dict[str, dict[str, Load]], connections: list[int]
+) -> None:
     noop = results.get("noop", {})
     header = f"{'':<14}" + "".join(f"| c{c}: req/s   p50 ms   p99 ms  ratio " for c in connections)
     print(f"\n{server_description}\n{header}\n{'-' * len(header)}")
@@ -379,29 +489,48 @@ def print_table(server_description: str, results: dict[str, dict[str, Load]], co
             row += f"| {load.rps:>10.1f} {load.p50_ms:>8.2f} {load.p99_ms:>8.2f} {shown:>6} "
         print(row + ("  (errors!)" if any(v.errors for v in by_conn.values()) else ""))
     if "token" in results and "c8" in results["token"]:
-        print("\nPHP original at c8: token ~540 req/s, resource ~2,000 req/s; here: "
-              f"token {results['token']['c8'].rps:,.0f} ({results['token']['c8'].rps / PHP_ORIGINAL['token']:.1f}x), "
-              f"resource {results['resource']['c8'].rps:,.0f} "
-              f"({results['resource']['c8'].rps / PHP_ORIGINAL['resource']:.1f}x)")
+        print(
+            "\nPHP original at c8: token ~540 req/s, resource ~2,000 req/s; here: "
+            f"token {results['token']['c8'].rps:,.0f} ({results['token']['c8'].rps / PHP_ORIGINAL['token']:.1f}x), "
+            f"resource {results['resource']['c8'].rps:,.0f} "
+            f"({results['resource']['c8'].rps / PHP_ORIGINAL['resource']:.1f}x)"
+        )
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--postgres", action="store_true", help="use PostgreSQL (a scratch database)")
-    parser.add_argument("--postgres-url", default=os.environ.get(
-        "BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"))
-    parser.add_argument("--big-table", action="store_true", help="also measure with 1,000,000 rows per token table")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--postgres", action="store_true", help="use PostgreSQL (a scratch database)"
+    )
+    parser.add_argument(
+        "--postgres-url",
+        default=os.environ.get(
+            "BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+        ),
+    )
+    parser.add_argument(
+        "--big-table", action="store_true", help="also measure with 1,000,000 rows per token table"
+    )
     parser.add_argument("--rows", type=int, default=1_000_000, help="rows for --big-table")
     parser.add_argument("--json", type=Path, help="also write the results to this file")
     parser.add_argument("--duration", type=int, default=10, help="seconds per measurement")
     parser.add_argument("--connections", default="8,32")
-    parser.add_argument("--server", choices=sorted(SERVERS), default="serve",
-                        help="serve (default) is bin/serve, what `make run` starts; the others compare")
+    parser.add_argument(
+        "--server",
+        choices=sorted(SERVERS),
+        default="serve",
+        help="serve (default) is bin/serve, what `make run` starts; the others compare",
+    )
     parser.add_argument("--workers", type=int, default=int(os.environ.get("WEB_CONCURRENCY", "2")))
     parser.add_argument("--threads", type=int, default=int(os.environ.get("THREADS", "4")))
     parser.add_argument("--only", help="comma-separated scenarios (default: all)")
-    parser.add_argument("--purge", action="store_true",
-                        help="also measure token issuance while `tokens purge` removes --rows expired rows")
+    parser.add_argument(
+        "--purge",
+        action="store_true",
+        help="also measure token issuance while `tokens purge` removes --rows expired rows",
+    )
     args = parser.parse_args(argv)
     ensure_wrk()
     connections = [int(c) for c in args.connections.split(",")]
@@ -419,17 +548,33 @@ def main(argv: list[str] | None = None) -> int:
                     log(f"filling the token tables with {args.rows:,} rows each")
                     insert_tokens(url, "oauth_access_tokens", args.rows)
                     insert_tokens(url, "oauth_refresh_tokens", args.rows)
-                    big = measure(server, env, url, workdir, connections, args.duration,
-                                  [s for s in scenarios if s != "noop"])
+                    big = measure(
+                        server,
+                        env,
+                        url,
+                        workdir,
+                        connections,
+                        args.duration,
+                        [s for s in scenarios if s != "noop"],
+                    )
                     results.update({f"{k}_big": v for k, v in big.items()})
                 if args.purge:
-                    results.update(measure_during_purge(server, env, url, workdir, connections, args))
+                    results.update(
+                        measure_during_purge(server, env, url, workdir, connections, args)
+                    )
             description = f"{server.description}; {'PostgreSQL' if args.postgres else 'SQLite'}"
     print_table(description, results, connections)
     if args.json:
-        payload = {"server": description, "workers": args.workers,
-                   "results": {k: {c: {"rps": v.rps, "p50_ms": v.p50_ms, "p99_ms": v.p99_ms}
-                                   for c, v in by.items()} for k, by in results.items()}}
+        payload = {
+            "server": description,
+            "workers": args.workers,
+            "results": {
+                k: {
+                    c: {"rps": v.rps, "p50_ms": v.p50_ms, "p99_ms": v.p99_ms} for c, v in by.items()
+                }
+                for k, by in results.items()
+            },
+        }
         args.json.write_text(json.dumps(payload, indent=2) + "\n")
         log(f"wrote {args.json}")
     failed = [k for k, by in results.items() if any(v.errors for v in by.values())]

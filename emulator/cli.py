@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import json
 import secrets
+from collections.abc import Callable
 from datetime import datetime
 from datetime import timedelta
+from typing import TypeVar
 
 import click
 from flask import Flask
@@ -20,15 +22,27 @@ from sqlalchemy import select
 from emulator import oauth
 from emulator.clock import utcnow
 from emulator.db import db
-from emulator.errors import ParamsError
 from emulator.models import Client
 from emulator.models import Scope
 from emulator.registry import get_registry
+
+T = TypeVar("T")
 
 plugins = AppGroup("plugins", help="List, enable, disable and configure plugins.")
 clients = AppGroup("clients", help="Register and list OAuth2 clients.")
 scopes = AppGroup("scopes", help="Manage the known scopes and the default ones.")
 tokens = AppGroup("tokens", help="Import legacy tokens and purge expired ones.")
+
+
+def commit_change(change: Callable[[], T]) -> T:
+    """Run one admin change and commit it; on a refused value roll back and exit with why."""
+    try:
+        result = change()
+    except ValueError as error:  # ParamsError included
+        db.session.rollback()
+        raise click.ClickException(f"{error} (nothing was stored)") from None
+    db.session.commit()
+    return result
 
 
 def _plugin_name(name: str) -> str:
@@ -58,7 +72,9 @@ def plugins_list() -> None:
 def plugins_show(name: str) -> None:
     """Show a plugin's state and effective params (* = set by an admin)."""
     status = get_registry().status(db.session, _plugin_name(name))
-    click.echo(f"{name}: {'enabled' if status.enabled else 'disabled'} ({status.plugin.title} {status.plugin.version})")
+    click.echo(
+        f"{name}: {'enabled' if status.enabled else 'disabled'} ({status.plugin.title} {status.plugin.version})"
+    )
     for key in sorted(status.params):
         mark = "*" if key in status.stored else " "
         click.echo(f"  {mark} {key} = {json.dumps(status.params[key])}")
@@ -93,12 +109,10 @@ def plugins_set(name: str, assignments: tuple[str, ...]) -> None:
         if not eq or not key:
             raise click.ClickException(f"{item!r} is not KEY=VALUE.")
         updates[key] = value
-    try:
-        loaded = get_registry().set_params(db.session, _plugin_name(name), updates, now=utcnow())
-    except ParamsError as error:
-        db.session.rollback()
-        raise click.ClickException(f"{error} (nothing was stored)") from None
-    db.session.commit()
+    plugin = _plugin_name(name)
+    loaded = commit_change(
+        lambda: get_registry().set_params(db.session, plugin, updates, now=utcnow())
+    )
     click.echo(", ".join(f"{k}={json.dumps(loaded[k])}" for k in updates) + f" stored for {name}.")
 
 
@@ -109,7 +123,7 @@ def plugins_set(name: str, assignments: tuple[str, ...]) -> None:
 @click.argument("client_id")
 @click.option("--secret", help="The secret (default: a new random 40-hex secret).")
 @click.option("--scope", help='Space-separated scopes the client may ask for, e.g. "a b".')
-@click.option("--grant-types", help='Space-separated grants allowed (default: all).')
+@click.option("--grant-types", help="Space-separated grants allowed (default: all).")
 @click.option("--redirect-uri", default="", help="Kept for legacy clients.")
 @click.option("--user-id", help="The user the client acts as (returned by option=resource).")
 @click.option("--public", is_flag=True, help="A public client: no secret (refresh only).")
@@ -119,15 +133,18 @@ def clients_create(client_id, secret, scope, grant_types, redirect_uri, user_id,
         raise click.ClickException("A public client has no secret: drop --secret or --public.")
     if not public and secret is None:
         secret = secrets.token_hex(20)
-    try:
-        oauth.register_client(
-            db.session, client_id, secret=None if public else secret, scope=scope,
-            grant_types=grant_types, redirect_uri=redirect_uri, user_id=user_id, now=utcnow(),
+    commit_change(
+        lambda: oauth.register_client(
+            db.session,
+            client_id,
+            secret=None if public else secret,
+            scope=scope,
+            grant_types=grant_types,
+            redirect_uri=redirect_uri,
+            user_id=user_id,
+            now=utcnow(),
         )
-    except ValueError as error:
-        db.session.rollback()
-        raise click.ClickException(str(error)) from None
-    db.session.commit()
+    )
     click.echo(f"client_id: {client_id}")
     if not public:
         click.echo(f"client_secret: {secret}")
@@ -154,11 +171,7 @@ def clients_list() -> None:
 @click.option("--default", "is_default", is_flag=True, help="Grant it to clients without a scope.")
 def scopes_add(scope: str, is_default: bool) -> None:
     """Add a scope (or set whether it is a default one)."""
-    try:
-        oauth.add_scope(db.session, scope, is_default=is_default)
-    except ValueError as error:
-        raise click.ClickException(str(error)) from None
-    db.session.commit()
+    commit_change(lambda: oauth.add_scope(db.session, scope, is_default=is_default))
     click.echo(f"Scope {scope} added{' (default)' if is_default else ''}.")
 
 
@@ -173,12 +186,7 @@ def scopes_list() -> None:
 @click.argument("names", nargs=-1)
 def scopes_default(names: tuple[str, ...]) -> None:
     """Make exactly these scopes the default ones (none when empty)."""
-    try:
-        oauth.set_default_scopes(db.session, list(names))
-    except ValueError as error:
-        db.session.rollback()
-        raise click.ClickException(str(error)) from None
-    db.session.commit()
+    commit_change(lambda: oauth.set_default_scopes(db.session, list(names)))
     click.echo(f"Default scopes: {' '.join(names) or '(none)'}.")
 
 
@@ -201,27 +209,40 @@ def tokens_import(token_type, token, client_id, scope, user_id, expires) -> None
     client = oauth.find_client(db.session, client_id)
     if client is None:
         raise click.ClickException(f"No client {client_id!r}; create it first.")
-    try:
-        oauth.import_token(
-            db.session, token_type=token_type, raw=token, client=client, user_id=user_id,
-            scope=scope, expires_at=expires_at, now=utcnow(),
+    commit_change(
+        lambda: oauth.import_token(
+            db.session,
+            token_type=token_type,
+            raw=token,
+            client=client,
+            user_id=user_id,
+            scope=scope,
+            expires_at=expires_at,
+            now=utcnow(),
         )
-    except ValueError as error:
-        raise click.ClickException(str(error)) from None
-    db.session.commit()
+    )
     click.echo(f"Imported {token_type} token for {client_id}, expires {expires_at} UTC.")
 
 
 @tokens.command("purge")
-@click.option("--grace-days", type=click.FloatRange(min=0), default=None,
-              help="Keep tokens this long past expiry (default: the TOKEN_PURGE_GRACE_SECONDS setting, 14 days).")
+@click.option(
+    "--grace-days",
+    type=click.FloatRange(min=0),
+    default=None,
+    help="Keep tokens this long past expiry (default: the TOKEN_PURGE_GRACE_SECONDS setting, 14 days).",
+)
 def tokens_purge(grace_days: float | None) -> None:
     """Delete expired tokens in small committed batches (safe while serving)."""
-    grace = (timedelta(days=grace_days) if grace_days is not None
-             else timedelta(seconds=current_app.config["TOKEN_PURGE_GRACE_SECONDS"]))
+    grace = (
+        timedelta(days=grace_days)
+        if grace_days is not None
+        else timedelta(seconds=current_app.config["TOKEN_PURGE_GRACE_SECONDS"])
+    )
     before = utcnow() - grace
     removed = oauth.purge_expired(
-        db.session, before=before, batch_size=current_app.config["TOKEN_PURGE_BATCH_SIZE"],
+        db.session,
+        before=before,
+        batch_size=current_app.config["TOKEN_PURGE_BATCH_SIZE"],
         pause=current_app.config["TOKEN_PURGE_PAUSE_SECONDS"],
         on_batch=_purge_progress,
     )

@@ -15,9 +15,9 @@ from flask import current_app
 from flask import g
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
+from sqlalchemy import Connection
 from sqlalchemy import MetaData
 from sqlalchemy import event
-from sqlalchemy import Connection
 from sqlalchemy import make_url
 from sqlalchemy.orm import DeclarativeBase
 
@@ -204,5 +204,3 @@ def _tune_sqlite(dbapi_connection: Any, busy_timeout_ms: int) -> None:
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
-
-

@@ -121,7 +121,9 @@ def _fail(status: PluginStatus | None, error: Exception, operation: str | None) 
 
 def exception_response(message: str, status: int, *, code: int | None = None) -> Response:
     """The legacy dispatcher's exception shape: ``{"message","code","type"}`` sent as text/html."""
-    body = json_encode({"message": message, "code": status if code is None else code, "type": "RuntimeException"})
+    body = json_encode(
+        {"message": message, "code": status if code is None else code, "type": "RuntimeException"}
+    )
     return Response(body, status=status, content_type="text/html; charset=UTF-8")
 
 

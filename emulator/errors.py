@@ -15,8 +15,10 @@ class ParamsError(ValueError):
     def __init__(self, plugin: str, messages: dict) -> None:
         self.plugin = plugin
         self.messages = messages
-        detail = "; ".join(f"{key}: {' '.join(map(str, why)) if isinstance(why, list) else why}"
-                           for key, why in messages.items())
+        detail = "; ".join(
+            f"{key}: {' '.join(map(str, why)) if isinstance(why, list) else why}"
+            for key, why in messages.items()
+        )
         super().__init__(f"Invalid params for plugin {plugin!r}: {detail}")
 
 

@@ -36,7 +36,9 @@ class Operation:
     def __post_init__(self) -> None:
         unknown = self.methods - HTTP_METHODS
         if unknown:
-            raise PluginDeclarationError(f"Operation methods {sorted(unknown)} are not HTTP methods.")
+            raise PluginDeclarationError(
+                f"Operation methods {sorted(unknown)} are not HTTP methods."
+            )
 
 
 @dataclass(frozen=True)
@@ -79,4 +81,6 @@ class Plugin:
                     "it is the lower-cased ?option= value."
                 )
         if not (isinstance(self.params, type) and issubclass(self.params, Schema)):
-            raise PluginDeclarationError(f"Plugin {self.name!r}: params must be a marshmallow Schema class.")
+            raise PluginDeclarationError(
+                f"Plugin {self.name!r}: params must be a marshmallow Schema class."
+            )

@@ -132,7 +132,9 @@ class Registry:
         plugin = self.get(name)
         row = session.get(PluginState, name)
         if row is None:
-            row = PluginState(name=name, enabled=plugin.enabled_on_install, params="{}", updated_at=now)
+            row = PluginState(
+                name=name, enabled=plugin.enabled_on_install, params="{}", updated_at=now
+            )
             session.add(row)
         return row
 

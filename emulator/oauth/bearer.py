@@ -35,7 +35,11 @@ def extract_bearer_token(src: BearerSources, *, scheme: str = "Bearer") -> str:
     "<scheme> <token>" (scheme in any case); a body token needs POST or PUT and a
     form-encoded body (RFC 6750 §2.2).
     """
-    used = (src.authorization is not None) + (src.query_token is not None) + (src.body_token is not None)
+    used = (
+        (src.authorization is not None)
+        + (src.query_token is not None)
+        + (src.body_token is not None)
+    )
     if used > 1:
         raise InvalidRequest(
             "Only one method may be used to authenticate at a time (Auth header, GET or POST)",

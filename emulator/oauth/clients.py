@@ -59,8 +59,12 @@ class ClientRecord:
 
 _CLIENTS = Client.__table__
 _LOAD_CLIENT = select(
-    _CLIENTS.c.id, _CLIENTS.c.client_id, _CLIENTS.c.secret_hash, _CLIENTS.c.grant_types,
-    _CLIENTS.c.scope, _CLIENTS.c.user_id,
+    _CLIENTS.c.id,
+    _CLIENTS.c.client_id,
+    _CLIENTS.c.secret_hash,
+    _CLIENTS.c.grant_types,
+    _CLIENTS.c.scope,
+    _CLIENTS.c.user_id,
 ).where(_CLIENTS.c.client_id == bindparam("client_id"))
 
 
@@ -195,7 +199,9 @@ def authenticate_client(
     return client
 
 
-def _load(session: Session | Connection, client_id: str, cache: ClientCache | None) -> ClientRecord | None:
+def _load(
+    session: Session | Connection, client_id: str, cache: ClientCache | None
+) -> ClientRecord | None:
     return cache.load(session, client_id) if cache is not None else load_client(session, client_id)
 
 
@@ -302,7 +308,9 @@ def set_app(
     for position, product in enumerate(products):
         session.execute(
             client_products.update()
-            .where(client_products.c.client_id == client.id, client_products.c.product_id == product.id)
+            .where(
+                client_products.c.client_id == client.id, client_products.c.product_id == product.id
+            )
             .values(position=position)
         )
     return client

@@ -16,9 +16,9 @@ from typing import Literal
 from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
-from emulator.oauth.clients import ClientRecord
 from emulator.oauth.clients import ClientCache
 from emulator.oauth.clients import ClientCredentials
+from emulator.oauth.clients import ClientRecord
 from emulator.oauth.clients import authenticate_client
 from emulator.oauth.clients import client_allows_grant
 from emulator.oauth.clients import client_scope
@@ -35,7 +35,6 @@ from emulator.oauth.tokens import IssuedToken
 from emulator.oauth.tokens import consume_refresh_token
 from emulator.oauth.tokens import find_refresh_token
 from emulator.oauth.tokens import generate_token
-from emulator.oauth.tokens import hash_token
 from emulator.oauth.tokens import is_expired
 from emulator.oauth.tokens import issue_tokens
 
@@ -161,7 +160,9 @@ class RefreshTokenGrant(Grant):
                 "refresh_token doesn't exist or is invalid for the client", reason="other_client"
             )
         return GrantContext(
-            available_scope=row.scope or None, user_id=row.user_id, refresh_token_hash=row.token_hash
+            available_scope=row.scope or None,
+            user_id=row.user_id,
+            refresh_token_hash=row.token_hash,
         )
 
     @classmethod
@@ -187,7 +188,9 @@ class RefreshTokenGrant(Grant):
         )
 
 
-GRANTS: dict[str, type[Grant]] = {g.grant_type: g for g in (ClientCredentialsGrant, RefreshTokenGrant)}
+GRANTS: dict[str, type[Grant]] = {
+    g.grant_type: g for g in (ClientCredentialsGrant, RefreshTokenGrant)
+}
 
 
 def resolve_scope(
@@ -210,7 +213,9 @@ def resolve_scope(
             return available
         granted = intersect_scope(requested, available)
         if not granted and policy.empty_intersection == "error":
-            raise InvalidScope("The scope requested is invalid for this request", reason="no_overlap")
+            raise InvalidScope(
+                "The scope requested is invalid for this request", reason="no_overlap"
+            )
         return granted
     if requested:
         if available:
@@ -239,7 +244,9 @@ def issue_token(
 ) -> IssuedToken:
     """Answer a token request: authenticate, apply the grant, decide scope, issue."""
     if not req.grant_type:
-        raise InvalidRequest("The grant type was not specified in the request", reason="no_grant_type")
+        raise InvalidRequest(
+            "The grant type was not specified in the request", reason="no_grant_type"
+        )
     grant = GRANTS.get(req.grant_type)
     if grant is None:
         raise UnsupportedGrantType(
@@ -257,4 +264,3 @@ def issue_token(
         raise UnauthorizedClient("The grant type is unauthorized for this client_id")
     scope = resolve_scope(session, req.scope, ctx.available_scope, client, policy)
     return grant.issue(session, client, ctx, scope, policy, now=now)
-

@@ -86,7 +86,9 @@ def set_default_scopes(session: Session, names: list[str]) -> None:
     known = set(session.scalars(select(Scope.scope)).all())
     unknown = [n for n in names if n not in known]
     if unknown:
-        raise ValueError(f"Unknown scope(s): {' '.join(unknown)}. Add them with `scopes add` first.")
+        raise ValueError(
+            f"Unknown scope(s): {' '.join(unknown)}. Add them with `scopes add` first."
+        )
     for row in session.scalars(select(Scope)):
         row.is_default = row.scope in names
 

@@ -25,8 +25,8 @@ from sqlalchemy.orm import Session
 
 from emulator.models import AccessToken
 from emulator.models import Client
-from emulator.oauth.clients import ClientRecord
 from emulator.models import RefreshToken
+from emulator.oauth.clients import ClientRecord
 from emulator.oauth.errors import ExpiredToken
 from emulator.oauth.errors import InsufficientScope
 from emulator.oauth.errors import InvalidToken
@@ -40,12 +40,18 @@ _REFRESH = RefreshToken.__table__
 _INSERT_ACCESS = insert(_ACCESS)
 _INSERT_REFRESH = insert(_REFRESH)
 _VERIFY_ACCESS = select(
-    _ACCESS.c.client_id, _ACCESS.c.user_id, _ACCESS.c.scope, _ACCESS.c.issued_at,
+    _ACCESS.c.client_id,
+    _ACCESS.c.user_id,
+    _ACCESS.c.scope,
+    _ACCESS.c.issued_at,
     _ACCESS.c.expires_at,
 ).where(_ACCESS.c.token_hash == bindparam("token_hash"))
 _DELETE_REFRESH = delete(_REFRESH).where(_REFRESH.c.token_hash == bindparam("token_hash"))
 _FIND_REFRESH = select(
-    _REFRESH.c.token_hash, _REFRESH.c.client_id, _REFRESH.c.user_id, _REFRESH.c.scope,
+    _REFRESH.c.token_hash,
+    _REFRESH.c.client_id,
+    _REFRESH.c.user_id,
+    _REFRESH.c.scope,
     _REFRESH.c.expires_at,
 ).where(_REFRESH.c.token_hash == bindparam("token_hash"))
 

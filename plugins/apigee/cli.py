@@ -12,6 +12,7 @@ from flask.cli import AppGroup
 from sqlalchemy import select
 
 from emulator import oauth
+from emulator.cli import commit_change
 from emulator.clock import utcnow
 from emulator.db import db
 from emulator.models import ApiProduct
@@ -43,12 +44,7 @@ def proxies() -> None:
 @click.option("--scope", help='Space-separated scopes the product grants, e.g. "read write".')
 def products_add(name: str, scope: str | None) -> None:
     """Add an API product (or replace its scopes)."""
-    try:
-        oauth.add_product(db.session, name, scope)
-    except ValueError as error:
-        db.session.rollback()
-        raise click.ClickException(str(error)) from None
-    db.session.commit()
+    commit_change(lambda: oauth.add_product(db.session, name, scope))
     click.echo(f"Product {name} added, scopes: {' '.join((scope or '').split()) or '(none)'}.")
 
 
@@ -95,12 +91,9 @@ def apps_set(
     else:
         names = [p.name for p in client.products]
     email = developer_email if developer_email is not None else client.developer_email
-    try:
-        oauth.set_app(db.session, client, developer_email=email, product_names=names)
-    except ValueError as error:
-        db.session.rollback()
-        raise click.ClickException(str(error)) from None
-    db.session.commit()
+    commit_change(
+        lambda: oauth.set_app(db.session, client, developer_email=email, product_names=names)
+    )
     click.echo(
         f"App {client.app_id} (client {client_id}): developer {email or '-'}, "
         f"products [{', '.join(names)}]."
@@ -130,12 +123,9 @@ def apps_show(client_id: str) -> None:
 @click.option("--scope", help="Space-separated scopes; a token needs at least one of them.")
 def proxies_add(base_path: str, target: str, scope: str | None) -> None:
     """Protect BASE_PATH with token verification and forward it to --target (or update it)."""
-    try:
-        row, created = add_proxy(db.session, base_path, target, scope, now=utcnow())
-    except ValueError as error:
-        db.session.rollback()
-        raise click.ClickException(str(error)) from None
-    db.session.commit()
+    row, created = commit_change(
+        lambda: add_proxy(db.session, base_path, target, scope, now=utcnow())
+    )
     verb = "added" if created else "updated"
     click.echo(
         f"Proxy {row.base_path} {verb}: -> {row.target_url}, scope: {row.scope or '(any token)'}."

@@ -22,9 +22,7 @@ plugin = Plugin(
         "revoke": Operation(views.revoke, methods=POST),
         "introspect": Operation(views.introspect, methods=POST),
     },
-    routes=(
-        Route("/.well-known/oauth-authorization-server", "metadata", views.metadata),
-    ),
+    routes=(Route("/.well-known/oauth-authorization-server", "metadata", views.metadata),),
     enabled_on_install=True,
     render_error=render.error,
 )

@@ -35,12 +35,15 @@ class OAuth2Params(Schema):
     token_bearer_header_name = fields.String(load_default="Bearer", validate=_NAME)
     www_realm = fields.String(
         load_default="Service",
-        validate=Regexp(r'^[ !#-\[\]-~]+$',
-                        error="A realm is printable ASCII without quotes or backslashes."),
+        validate=Regexp(
+            r"^[ !#-\[\]-~]+$", error="A realm is printable ASCII without quotes or backslashes."
+        ),
     )
 
     # RFC 8414 metadata: the issuer URL; empty = the URL the request came in on.
     issuer = fields.String(
         load_default="",
-        validate=Regexp(r"^(https?://[^?#\s]+)?$", error="Use an http(s) URL without query or fragment."),
+        validate=Regexp(
+            r"^(https?://[^?#\s]+)?$", error="Use an http(s) URL without query or fragment."
+        ),
     )

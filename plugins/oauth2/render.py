@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import UTC
 from datetime import datetime
 from datetime import timedelta
-from datetime import timezone
 from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -38,18 +38,25 @@ WRONG_METHOD = {
 DEFAULTS = {"www_realm": "Service"}
 
 
-def json_response(body: Any, status: int = 200, headers: Mapping[str, str] | None = None,
-                  content_type: str = "application/json") -> Response:
+def json_response(
+    body: Any,
+    status: int = 200,
+    headers: Mapping[str, str] | None = None,
+    content_type: str = "application/json",
+) -> Response:
     """A JSON body encoded as PHP's json_encode, with exactly these headers."""
-    return Response(json_encode(body), status=status, headers=dict(headers or {}),
-                    content_type=content_type)
+    return Response(
+        json_encode(body), status=status, headers=dict(headers or {}), content_type=content_type
+    )
 
 
 def token(issued: IssuedToken, params: Mapping[str, Any]) -> Response:
     """200 for option=token: bshaffer's fields, then redCORE's two date fields."""
     body: dict[str, Any] = {
         "access_token": issued.access_token,
-        "expires_in": str(issued.expires_in) if params["expires_in_as_string"] else issued.expires_in,
+        "expires_in": str(issued.expires_in)
+        if params["expires_in_as_string"]
+        else issued.expires_in,
         "token_type": issued.token_type,
         "scope": issued.scope,
     }
@@ -82,8 +89,11 @@ def error(err: Exception, operation: str | None, params: Mapping[str, Any] | Non
         return Response(b"", status=200, content_type="text/html; charset=UTF-8")
     if isinstance(err, MethodNotAllowed):
         description = WRONG_METHOD.get(operation or "", "The request method is not allowed")
-        body = {"error": "invalid_request", "error_description": description,
-                "error_uri": RFC6749 + "#section-3.2"}
+        body = {
+            "error": "invalid_request",
+            "error_description": description,
+            "error_uri": RFC6749 + "#section-3.2",
+        }
         allow = ", ".join(sorted(err.allowed - {"HEAD", "OPTIONS"}))
         return json_response(body, status=405, headers={**NO_STORE, "Allow": allow})
     if isinstance(err, HostError):
@@ -114,8 +124,11 @@ def _resource_error(err: OAuthError, params: Mapping[str, Any]) -> Response:
     if isinstance(err, InsufficientScope):
         challenge += f', scope="{err.facts["scope"]}"'
     challenge += f', error="{err.code}", error_description="{err.description}"'
-    return json_response(_error_body(err), status=401,
-                         headers={**NO_STORE, "WWW-Authenticate": header_bytes(challenge)})
+    return json_response(
+        _error_body(err),
+        status=401,
+        headers={**NO_STORE, "WWW-Authenticate": header_bytes(challenge)},
+    )
 
 
 def header_bytes(value: str) -> str:
@@ -128,7 +141,7 @@ def header_bytes(value: str) -> str:
 def site_moment(moment: datetime) -> datetime:
     """A naive UTC datetime in the site's time zone (for ``YYYY-MM-DD HH:MM:SS`` output)."""
     zone = _zone(current_app.config["SITE_TIMEZONE"])
-    return moment.replace(tzinfo=timezone.utc).astimezone(zone)
+    return moment.replace(tzinfo=UTC).astimezone(zone)
 
 
 @lru_cache(maxsize=8)

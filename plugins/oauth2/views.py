@@ -52,7 +52,10 @@ def resource(params: Mapping[str, Any]) -> Response:
         wire.bearer_sources(inp, params), scheme=params["token_bearer_header_name"]
     )
     info = oauth.verify_access_token(
-        connection(), raw, required_scope=wire.required_scope(inp, params), now=utcnow(),
+        connection(),
+        raw,
+        required_scope=wire.required_scope(inp, params),
+        now=utcnow(),
         cache=token_cache(),
     )
     return render.resource(info)
@@ -96,8 +99,11 @@ def metadata(params: Mapping[str, Any]) -> Response:
         "introspection_endpoint_auth_methods_supported": auth_methods,
         "scopes_supported": known_scopes(db.session),
     }
-    return Response(json.dumps(body), content_type="application/json",
-                    headers={"Cache-Control": "public, max-age=3600"})
+    return Response(
+        json.dumps(body),
+        content_type="application/json",
+        headers={"Cache-Control": "public, max-age=3600"},
+    )
 
 
 def _authenticate(inp, params, *, allow_public):
