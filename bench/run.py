@@ -105,9 +105,9 @@ def prepare(env: dict[str, str]) -> None:
 
 
 def insert_tokens(
-    url: str, table: str, count: int, *, raw_prefix: str | None = None, expired: bool = False
+    url: str, table: str, count: int, *, keep_raw: bool = False, expired: bool = False
 ) -> list[str]:
-    """Insert ``count`` live token rows fast; return the raw values when ``raw_prefix`` is given.
+    """Insert ``count`` token rows fast; return their raw values when ``keep_raw``.
 
     Rows without a raw value get random hashes (filler for --big-table).
     """
@@ -128,7 +128,7 @@ def insert_tokens(
         for start in range(0, count, batch):
             rows = []
             for _ in range(min(batch, count - start)):
-                if raw_prefix is not None:
+                if keep_raw:
                     raw = secrets.token_hex(20)
                     raws.append(raw)
                     digest = hashlib.sha256(raw.encode()).hexdigest()
@@ -292,6 +292,19 @@ end
 """
 
 
+def token_script(workdir: Path) -> Path:
+    """The wrk script of a client_credentials request with HTTP Basic credentials."""
+    script = workdir / "token.lua"
+    script.write_text(
+        LUA_FIXED.format(
+            method='"POST"',
+            body=lua_string("grant_type=client_credentials"),
+            headers=f'wrk.headers["Authorization"] = {lua_string(BASIC)}',
+        )
+    )
+    return script
+
+
 def lua_string(text: str) -> str:
     return json.dumps(text)  # a JSON string is a valid Lua string literal here
 
@@ -375,14 +388,7 @@ def measure(
                 script.write_text('wrk.method = "GET"\n')
             elif scenario == "token":
                 target = server.base + TOKEN_PATH
-                script = workdir / "token.lua"
-                script.write_text(
-                    LUA_FIXED.format(
-                        method='"POST"',
-                        body=lua_string("grant_type=client_credentials"),
-                        headers=f'wrk.headers["Authorization"] = {lua_string(BASIC)}',
-                    )
-                )
+                script = token_script(workdir)
             elif scenario == "resource":
                 target = server.base + RESOURCE_PATH
                 script = workdir / "resource.lua"
@@ -423,14 +429,7 @@ def measure_during_purge(
         log(f"  inserting {args.rows:,} expired rows per token table")
         insert_tokens(url, "oauth_access_tokens", args.rows, expired=True)
         insert_tokens(url, "oauth_refresh_tokens", args.rows, expired=True)
-        script = workdir / "token.lua"
-        script.write_text(
-            LUA_FIXED.format(
-                method='"POST"',
-                body=lua_string("grant_type=client_credentials"),
-                headers=f'wrk.headers["Authorization"] = {lua_string(BASIC)}',
-            )
-        )
+        script = token_script(workdir)
         started = time.monotonic()
         purge = subprocess.Popen(
             [str(BIN / "flask"), "--app", "app", "tokens", "purge"],
@@ -454,7 +453,7 @@ def measure_during_purge(
 def mint_refresh_tokens(url: str, workdir: Path, script: Path, duration: int) -> None:
     """Enough single-use refresh tokens for one wrk run, and the script that spends them."""
     count = max(20_000, 4_000 * duration)
-    tokens = insert_tokens(url, "oauth_refresh_tokens", count, raw_prefix="")
+    tokens = insert_tokens(url, "oauth_refresh_tokens", count, keep_raw=True)
     token_file = workdir / "refresh-tokens.txt"
     token_file.write_text("\n".join(tokens) + "\n")
     script.write_text(LUA_REFRESH.format(path=token_file, threads=2, basic=BASIC))
@@ -488,12 +487,15 @@ def print_table(
             shown = "" if ratio is None else f"{ratio:.2f}"
             row += f"| {load.rps:>10.1f} {load.p50_ms:>8.2f} {load.p99_ms:>8.2f} {shown:>6} "
         print(row + ("  (errors!)" if any(v.errors for v in by_conn.values()) else ""))
-    if "token" in results and "c8" in results["token"]:
+    compared = [
+        f"{path} {results[path]['c8'].rps:,.0f} ({results[path]['c8'].rps / php:.1f}x)"
+        for path, php in PHP_ORIGINAL.items()
+        if "c8" in results.get(path, {})
+    ]
+    if compared:
         print(
             "\nPHP original at c8: token ~540 req/s, resource ~2,000 req/s; here: "
-            f"token {results['token']['c8'].rps:,.0f} ({results['token']['c8'].rps / PHP_ORIGINAL['token']:.1f}x), "
-            f"resource {results['resource']['c8'].rps:,.0f} "
-            f"({results['resource']['c8'].rps / PHP_ORIGINAL['resource']:.1f}x)"
+            + ", ".join(compared)
         )
 
 

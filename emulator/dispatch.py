@@ -50,7 +50,7 @@ def legacy_entry() -> Response:
     operation_name = None
     try:
         status = enabled_status(php_input().request_value("api"))
-        operation_name, operation = resolve_operation(status.plugin, request.args.get("option"))
+        operation_name, operation = resolve_operation(status.plugin, php_input().query.get("option"))
         if request.method not in operation.methods:
             raise MethodNotAllowed(
                 f"Method {request.method} is not allowed here", allowed=operation.methods
@@ -78,9 +78,13 @@ def enabled_status(api: Any) -> PluginStatus:
     return status
 
 
-def resolve_operation(plugin: Plugin, option: str | None) -> tuple[str, Operation]:
-    """Map ``option`` (``com_`` prefix stripped, any case) to one of the plugin's operations."""
-    name = (option or "").lower()
+def resolve_operation(plugin: Plugin, option: Any) -> tuple[str, Operation]:
+    """Map ``option`` (``com_`` prefix stripped, any case) to one of the plugin's operations.
+
+    ``option`` is read like every other parameter (emulator/php.py: the last of repeated
+    keys wins); an array (``option[]=x``) names no operation.
+    """
+    name = option.lower() if isinstance(option, str) else ""
     if name.startswith("com_"):
         name = name[4:]
     if not name:
