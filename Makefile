@@ -1,6 +1,6 @@
 # Two commands do all the set-up on a fresh machine:
 #   make run   - create .venv, install, migrate the database, serve (HOST/PORT, default 127.0.0.1:8000)
-#   make test  - create .venv, install, run the whole test suite
+#   make test  - create .venv, install, lint, run the whole test suite
 # FLASK_SQLALCHEMY_DATABASE_URI picks the database (default: SQLite in instance/).
 
 PYTHON ?= python3
@@ -11,7 +11,7 @@ PORT ?= 8000
 PYTEST_ARGS ?=
 BENCH_ARGS ?=
 
-.PHONY: run test venv migrate bench clean
+.PHONY: run test lint venv migrate bench clean
 
 $(BIN)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -32,7 +32,12 @@ run: migrate
 bench: venv
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
-test: venv
+# ruff's settings are in pyproject.toml; the whole tree, tests included.
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+test: lint
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 clean:

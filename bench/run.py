@@ -280,7 +280,9 @@ local next_thread = 0
 function setup(thread) thread:set("thread_index", next_thread); next_thread = next_thread + 1 end
 function init(args) counter = thread_index end
 function response(status, headers, body)
-  if status ~= 200 and bad < 3 then bad = bad + 1; io.stderr:write(status .. " " .. body .. "\\n") end
+  if status ~= 200 and bad < 3 then
+    bad = bad + 1; io.stderr:write(status .. " " .. body .. "\\n")
+  end
 end
 function request()
   local token = tokens[counter + 1]
@@ -443,7 +445,8 @@ def measure_during_purge(
         purge.wait()
         results["token_during_purge"][f"c{conns}"] = load
         log(
-            f"  token during purge c{conns}: {load.rps:.1f} req/s  p50 {load.p50_ms:.2f} ms  p99 {load.p99_ms:.2f} ms"
+            f"  token during purge c{conns}: {load.rps:.1f} req/s"
+            f"  p50 {load.p50_ms:.2f} ms  p99 {load.p99_ms:.2f} ms"
             f"  (purge {'outlasted' if still_purging else 'finished within'} the run; took "
             f"{time.monotonic() - started:.1f} s)"
         )

@@ -72,9 +72,8 @@ def plugins_list() -> None:
 def plugins_show(name: str) -> None:
     """Show a plugin's state and effective params (* = set by an admin)."""
     status = get_registry().status(db.session, _plugin_name(name))
-    click.echo(
-        f"{name}: {'enabled' if status.enabled else 'disabled'} ({status.plugin.title} {status.plugin.version})"
-    )
+    state = "enabled" if status.enabled else "disabled"
+    click.echo(f"{name}: {state} ({status.plugin.title} {status.plugin.version})")
     for key in sorted(status.params):
         mark = "*" if key in status.stored else " "
         click.echo(f"  {mark} {key} = {json.dumps(status.params[key])}")
@@ -229,7 +228,8 @@ def tokens_import(token_type, token, client_id, scope, user_id, expires) -> None
     "--grace-days",
     type=click.FloatRange(min=0),
     default=None,
-    help="Keep tokens this long past expiry (default: the TOKEN_PURGE_GRACE_SECONDS setting, 14 days).",
+    help="Keep tokens this long past expiry "
+    "(default: the TOKEN_PURGE_GRACE_SECONDS setting, 14 days).",
 )
 def tokens_purge(grace_days: float | None) -> None:
     """Delete expired tokens in small committed batches (safe while serving)."""

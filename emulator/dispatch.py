@@ -50,7 +50,9 @@ def legacy_entry() -> Response:
     operation_name = None
     try:
         status = enabled_status(php_input().request_value("api"))
-        operation_name, operation = resolve_operation(status.plugin, php_input().query.get("option"))
+        operation_name, operation = resolve_operation(
+            status.plugin, php_input().query.get("option")
+        )
         if request.method not in operation.methods:
             raise MethodNotAllowed(
                 f"Method {request.method} is not allowed here", allowed=operation.methods

@@ -24,20 +24,35 @@ from app import create_app
 from emulator.db import db
 
 BACKENDS = ["sqlite"] + (["postgresql"] if os.environ.get("TEST_DATABASE_URL") else [])
-TABLES = ["apigee_proxies", "oauth_access_tokens", "oauth_refresh_tokens", "oauth_client_products",
-          "oauth_api_products", "oauth_clients", "oauth_scopes", "plugin_state"]
+TABLES = [
+    "apigee_proxies",
+    "oauth_access_tokens",
+    "oauth_refresh_tokens",
+    "oauth_client_products",
+    "oauth_api_products",
+    "oauth_clients",
+    "oauth_scopes",
+    "plugin_state",
+]
 
 
 def make_app(database_url: str, **config: object) -> Flask:
     """The real factory with a test configuration."""
     return create_app(
-        {"SQLALCHEMY_DATABASE_URI": database_url, "TESTING": True, "SECRET_KEY": "test",
-         "CACHE_MAX_AGE": 0, **config}
+        {
+            "SQLALCHEMY_DATABASE_URI": database_url,
+            "TESTING": True,
+            "SECRET_KEY": "test",
+            "CACHE_MAX_AGE": 0,
+            **config,
+        }
     )
 
 
 @pytest.fixture(scope="session", params=BACKENDS)
-def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def database_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
     """A migrated, empty database for the whole session, on each backend."""
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'emulator.sqlite'}"
@@ -115,9 +130,15 @@ def make_client(cli: Callable[..., str]) -> Callable[..., tuple[str, str | None]
     """Register a client through the CLI; returns (client_id, secret)."""
     counter = iter(range(1_000_000))
 
-    def build(client_id: str | None = None, *, secret: str | None = None, scope: str | None = None,
-              grant_types: str | None = None, user_id: str | None = None,
-              public: bool = False) -> tuple[str, str | None]:
+    def build(
+        client_id: str | None = None,
+        *,
+        secret: str | None = None,
+        scope: str | None = None,
+        grant_types: str | None = None,
+        user_id: str | None = None,
+        public: bool = False,
+    ) -> tuple[str, str | None]:
         client_id = client_id or f"client-{next(counter)}"
         args = ["clients", "create", client_id]
         if public:
@@ -131,7 +152,11 @@ def make_client(cli: Callable[..., str]) -> Callable[..., tuple[str, str | None]
         if user_id is not None:
             args += ["--user-id", user_id]
         out = cli(*args)
-        printed = [line.split(": ", 1)[1] for line in out.splitlines() if line.startswith("client_secret: ")]
+        printed = [
+            line.split(": ", 1)[1]
+            for line in out.splitlines()
+            if line.startswith("client_secret: ")
+        ]
         return client_id, (printed[0] if printed else None)
 
     return build
@@ -142,8 +167,12 @@ def set_params(cli: Callable[..., str]) -> Callable[..., None]:
     """Set oauth2 params through the CLI, e.g. set_params(expires_in_as_string=False)."""
 
     def apply(plugin: str = "oauth2", **values: object) -> None:
-        cli("plugins", "set", plugin, *(f"{k}={str(v).lower() if isinstance(v, bool) else v}"
-                                        for k, v in values.items()))
+        cli(
+            "plugins",
+            "set",
+            plugin,
+            *(f"{k}={str(v).lower() if isinstance(v, bool) else v}" for k, v in values.items()),
+        )
 
     return apply
 

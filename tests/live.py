@@ -55,7 +55,12 @@ def run_cli(env: dict[str, str], *args: str, expect_ok: bool = True) -> str:
     """Run ``flask --app app ARGS`` in a subprocess; return its stdout (fail with its output)."""
     result = subprocess.run(
         [str(BIN / "flask"), "--app", "app", *args],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=CLI_TIMEOUT, check=False,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=CLI_TIMEOUT,
+        check=False,
     )
     if expect_ok and result.returncode != 0:
         raise AssertionError(
@@ -152,11 +157,24 @@ class LiveServer:
         self._logs = [stdout, stderr]
         self.process = subprocess.Popen(
             [
-                str(BIN / "gunicorn"), "--bind", f"{HOST}:{self.port}", "--workers", "2",
-                "--worker-class", "gthread", "--threads", "4", "--keep-alive", "5",
+                str(BIN / "gunicorn"),
+                "--bind",
+                f"{HOST}:{self.port}",
+                "--workers",
+                "2",
+                "--worker-class",
+                "gthread",
+                "--threads",
+                "4",
+                "--keep-alive",
+                "5",
                 "app:create_app()",
             ],
-            cwd=ROOT, env=self.env, stdin=subprocess.DEVNULL, stdout=stdout, stderr=stderr,
+            cwd=ROOT,
+            env=self.env,
+            stdin=subprocess.DEVNULL,
+            stdout=stdout,
+            stderr=stderr,
             start_new_session=True,  # its own process group: a forced stop reaches the workers
         )
 

@@ -10,7 +10,13 @@ from app import create_app
 
 
 def test_test_config_overrides_defaults(database_url: str) -> None:
-    app = create_app({"SQLALCHEMY_DATABASE_URI": database_url, "SITE_TIMEZONE": "Europe/Paris", "SECRET_KEY": "x"})
+    app = create_app(
+        {
+            "SQLALCHEMY_DATABASE_URI": database_url,
+            "SITE_TIMEZONE": "Europe/Paris",
+            "SECRET_KEY": "x",
+        }
+    )
     assert app.config["SITE_TIMEZONE"] == "Europe/Paris"
     assert app.config["TOKEN_PURGE_GRACE_SECONDS"] == 14 * 24 * 3600  # from config.Config
 
@@ -52,8 +58,14 @@ def test_unexpected_error_answers_500_without_traceback(app, client, monkeypatch
         raise RuntimeError("secret detail that must not leak")
 
     monkeypatch.setattr(views.oauth, "issue_token", boom)
-    rv = client.post("/index.php?option=token&api=oauth2",
-                     data={"grant_type": "client_credentials", "client_id": "x", "client_secret": "y"})
+    rv = client.post(
+        "/index.php?option=token&api=oauth2",
+        data={"grant_type": "client_credentials", "client_id": "x", "client_secret": "y"},
+    )
     assert rv.status_code == 500
-    assert rv.get_json(force=True) == {"message": "Internal server error", "code": 500, "type": "RuntimeException"}
+    assert rv.get_json(force=True) == {
+        "message": "Internal server error",
+        "code": 500,
+        "type": "RuntimeException",
+    }
     assert b"Traceback" not in rv.data and b"secret detail" not in rv.data

@@ -48,7 +48,9 @@ from .live import subprocess_env
 pytestmark = pytest.mark.slow
 
 RESOURCE_OK = {
-    "success": True, "user_id": None, "message": "You have successfully accessed this API!",
+    "success": True,
+    "user_id": None,
+    "message": "You have successfully accessed this API!",
 }
 INVALID_TOKEN = (
     '{"error":"invalid_token","error_description":"The access token provided is invalid"}'
@@ -185,8 +187,12 @@ def post_json(session: Any, method: str, *args: Any, **kwargs: Any) -> tuple[int
 
 def token_request(live: Live, client_id: str, **data: str) -> requests.Response:
     """A client_credentials request with HTTP Basic, on a fresh connection."""
-    return request("POST", live.token_url, data={"grant_type": "client_credentials", **data},
-                   auth=live.creds(client_id))
+    return request(
+        "POST",
+        live.token_url,
+        data={"grant_type": "client_credentials", **data},
+        auth=live.creds(client_id),
+    )
 
 
 def many(count: int, call: Any) -> list[Any]:
@@ -211,12 +217,20 @@ def test_requests_oauthlib_fetch_use_and_refresh(live: Live, style: str) -> None
         raw = capture_raw(session, "access_token_response", "refresh_token_response")
         before = time.time()
         if style == "basic":  # the default when a secret is given: HTTP Basic, nothing in the body
-            token = session.fetch_token(token_url=live.token_url, client_id=client_id,
-                                        client_secret=secret, timeout=REQUEST_TIMEOUT)
+            token = session.fetch_token(
+                token_url=live.token_url,
+                client_id=client_id,
+                client_secret=secret,
+                timeout=REQUEST_TIMEOUT,
+            )
         else:
-            token = session.fetch_token(token_url=live.token_url, client_id=client_id,
-                                        client_secret=secret, include_client_id=True,
-                                        timeout=REQUEST_TIMEOUT)
+            token = session.fetch_token(
+                token_url=live.token_url,
+                client_id=client_id,
+                client_secret=secret,
+                include_client_id=True,
+                timeout=REQUEST_TIMEOUT,
+            )
 
         # The server sends redCORE's string; oauthlib turns it into an int and adds expires_at.
         assert '"expires_in":"3600"' in raw[0]
@@ -238,12 +252,20 @@ def test_requests_oauthlib_fetch_use_and_refresh(live: Live, style: str) -> None
 
         first_access, first_refresh = token["access_token"], token["refresh_token"]
         if style == "basic":
-            new = session.refresh_token(live.token_url, refresh_token=first_refresh,
-                                        auth=(client_id, secret), timeout=REQUEST_TIMEOUT)
+            new = session.refresh_token(
+                live.token_url,
+                refresh_token=first_refresh,
+                auth=(client_id, secret),
+                timeout=REQUEST_TIMEOUT,
+            )
         else:
-            new = session.refresh_token(live.token_url, refresh_token=first_refresh,
-                                        client_id=client_id, client_secret=secret,
-                                        timeout=REQUEST_TIMEOUT)
+            new = session.refresh_token(
+                live.token_url,
+                refresh_token=first_refresh,
+                client_id=client_id,
+                client_secret=secret,
+                timeout=REQUEST_TIMEOUT,
+            )
         assert '"expires_in":"3600"' in raw[1] and '"refresh_token"' not in raw[1]
         assert new["expires_in"] == 3600 and new["access_token"] != first_access
         # No new refresh token in the answer: requests-oauthlib keeps the old one, which the
@@ -261,11 +283,17 @@ def test_requests_oauthlib_refreshes_an_expired_token_by_itself(live: Live) -> N
     client_id, secret = live.creds("rol-app")
     updates: list[dict[str, Any]] = []
     with requests_oauthlib_session(
-        client_id, auto_refresh_url=live.token_url, token_updater=updates.append,
+        client_id,
+        auto_refresh_url=live.token_url,
+        token_updater=updates.append,
         auto_refresh_kwargs={"client_id": client_id, "client_secret": secret},
     ) as session:
-        token = session.fetch_token(token_url=live.token_url, client_id=client_id,
-                                    client_secret=secret, timeout=REQUEST_TIMEOUT)
+        token = session.fetch_token(
+            token_url=live.token_url,
+            client_id=client_id,
+            client_secret=secret,
+            timeout=REQUEST_TIMEOUT,
+        )
         session.token = {**token, "expires_at": time.time() - 60}  # as if an hour had passed
         status, body, _ = get_json(session, live.url("resource"))
         assert (status, body) == (200, RESOURCE_OK)
@@ -277,8 +305,12 @@ def test_requests_oauthlib_refreshes_an_expired_token_by_itself(live: Live) -> N
 
 def test_requests_oauthlib_wrong_secret(live: Live) -> None:
     with requests_oauthlib_session("rol-app") as session, pytest.raises(InvalidClientError):
-        session.fetch_token(token_url=live.token_url, client_id="rol-app", client_secret="nope",
-                            timeout=REQUEST_TIMEOUT)
+        session.fetch_token(
+            token_url=live.token_url,
+            client_id="rol-app",
+            client_secret="nope",
+            timeout=REQUEST_TIMEOUT,
+        )
 
 
 # --- Authlib -----------------------------------------------------------------------------------
@@ -287,8 +319,9 @@ def test_requests_oauthlib_wrong_secret(live: Live) -> None:
 @pytest.mark.parametrize("method", ["client_secret_basic", "client_secret_post"])
 def test_authlib_fetch_use_scope_check_and_refresh(live: Live, method: str) -> None:
     client_id, secret = live.creds("authlib-app")
-    with authlib_session(client_id, secret, scope="read",
-                         token_endpoint_auth_method=method) as session:
+    with authlib_session(
+        client_id, secret, scope="read", token_endpoint_auth_method=method
+    ) as session:
         raw = capture_raw(session, "access_token_response", "refresh_token_response")
         before = int(time.time())
         token = session.fetch_token(live.token_url, grant_type="client_credentials")
@@ -346,12 +379,18 @@ def test_revoking_the_refresh_token_ends_its_access_token(live: Live) -> None:
         assert claims["active"] is True and claims["client_id"] == client_id
         assert (claims["token_type"], claims["scope"]) == ("Bearer", "read")
         assert claims["exp"] - claims["iat"] == 3600
-        status, claims = post_json(session, "introspect_token", introspect_url, token=refresh,
-                                   token_type_hint="refresh_token")
+        status, claims = post_json(
+            session,
+            "introspect_token",
+            introspect_url,
+            token=refresh,
+            token_type_hint="refresh_token",
+        )
         assert (status, claims["active"], claims["token_type"]) == (200, True, "refresh_token")
 
-        status, body = post_json(session, "revoke_token", revoke_url, token=refresh,
-                                 token_type_hint="refresh_token")
+        status, body = post_json(
+            session, "revoke_token", revoke_url, token=refresh, token_type_hint="refresh_token"
+        )
         assert (status, body) == (200, {"revoked": True})
         revocation_settles()
 
@@ -366,15 +405,25 @@ def test_revoking_the_refresh_token_ends_its_access_token(live: Live) -> None:
 
 def test_revoking_an_access_token_keeps_its_refresh_token(live: Live) -> None:
     client_id, secret = live.creds("revoke-app")
-    with authlib_session(client_id, secret, token_endpoint_auth_method="client_secret_post",
-                         revocation_endpoint_auth_method="client_secret_post") as session:
+    with authlib_session(
+        client_id,
+        secret,
+        token_endpoint_auth_method="client_secret_post",
+        revocation_endpoint_auth_method="client_secret_post",
+    ) as session:
         token = session.fetch_token(live.token_url, grant_type="client_credentials")
-        assert post_json(session, "revoke_token", live.url("revoke"), token=token["access_token"],
-                         token_type_hint="access_token") == (200, {"revoked": True})
+        assert post_json(
+            session,
+            "revoke_token",
+            live.url("revoke"),
+            token=token["access_token"],
+            token_type_hint="access_token",
+        ) == (200, {"revoked": True})
         revocation_settles()
         assert_invalid_token(resource(live, token["access_token"]))
-        status, claims = post_json(session, "introspect_token", live.url("introspect"),
-                                   token=token["refresh_token"])
+        status, claims = post_json(
+            session, "introspect_token", live.url("introspect"), token=token["refresh_token"]
+        )
         assert (status, claims["active"]) == (200, True)
         new = session.refresh_token(live.token_url, refresh_token=token["refresh_token"])
         assert resource(live, new["access_token"]).status_code == 200
@@ -392,11 +441,14 @@ def test_revoking_the_refresh_token_a_library_kept_ends_the_tokens_of_it(live: L
         refreshed = session.refresh_token(live.token_url, refresh_token=first["refresh_token"])
         held = session.token["refresh_token"]
         assert held == first["refresh_token"]
-        assert post_json(session, "revoke_token", live.url("revoke"), token=held,
-                         token_type_hint="refresh_token") == (200, {"revoked": True})
+        assert post_json(
+            session, "revoke_token", live.url("revoke"), token=held, token_type_hint="refresh_token"
+        ) == (200, {"revoked": True})
         revocation_settles()
-        after = {name: resource(live, token["access_token"])
-                 for name, token in (("issued with it", first), ("obtained with it", refreshed))}
+        after = {
+            name: resource(live, token["access_token"])
+            for name, token in (("issued with it", first), ("obtained with it", refreshed))
+        }
         assert {name: (r.status_code, r.text) for name, r in after.items()} == {
             name: (401, INVALID_TOKEN) for name in after
         }
@@ -404,8 +456,10 @@ def test_revoking_the_refresh_token_a_library_kept_ends_the_tokens_of_it(live: L
 
 def test_revoking_a_kept_refresh_token_ends_every_token_obtained_with_it(live: Live) -> None:
     client_id, secret = live.creds("revoke-app")
-    with params_set(live.env, unset_refresh_token_after_use=False), \
-            authlib_session(client_id, secret) as session:
+    with (
+        params_set(live.env, unset_refresh_token_after_use=False),
+        authlib_session(client_id, secret) as session,
+    ):
         first = session.fetch_token(live.token_url, grant_type="client_credentials")
         refresh = first["refresh_token"]
         second = session.refresh_token(live.token_url, refresh_token=refresh)
@@ -434,8 +488,11 @@ def test_disabling_the_plugin_takes_effect_on_the_running_server(live: Live) -> 
     live.cli("plugins", "disable", "oauth2")
     settle()  # workers re-read the plugin state at most CACHE_MAX_AGE seconds later
     try:
-        expected = {"message": 'API "oauth2" is not available', "code": 404,
-                    "type": "RuntimeException"}
+        expected = {
+            "message": 'API "oauth2" is not available',
+            "code": 404,
+            "type": "RuntimeException",
+        }
         answers = many(FRESH_CONNECTIONS, lambda: token_request(live, client_id))
         answers += many(4, lambda: resource(live, access))
         for answer in answers:
@@ -449,8 +506,12 @@ def test_disabling_the_plugin_takes_effect_on_the_running_server(live: Live) -> 
         # What the libraries make of it: requests-oauthlib raises; Authlib, seeing a JSON
         # object without "error", hands the 404 body back as if it were a token.
         with requests_oauthlib_session(client_id) as session, pytest.raises(MissingTokenError):
-            session.fetch_token(token_url=live.token_url, client_id=client_id,
-                                client_secret=secret, timeout=REQUEST_TIMEOUT)
+            session.fetch_token(
+                token_url=live.token_url,
+                client_id=client_id,
+                client_secret=secret,
+                timeout=REQUEST_TIMEOUT,
+            )
         with authlib_session(client_id, secret) as session:
             token = session.fetch_token(live.token_url, grant_type="client_credentials")
             assert "access_token" not in token and token["code"] == 404
@@ -484,12 +545,20 @@ def test_params_set_by_the_cli_reach_every_worker_without_restart(live: Live) ->
             created = datetime.strptime(body["created"], "%Y-%m-%d %H:%M:%S")
             ends = datetime.strptime(body["expireTimeFormatted"], "%Y-%m-%d %H:%M:%S")
             assert (ends - created).total_seconds() == 120
-            claims = request("POST", live.url("introspect"), data={"token": body["access_token"]},
-                             auth=(client_id, secret)).json()
+            claims = request(
+                "POST",
+                live.url("introspect"),
+                data={"token": body["access_token"]},
+                auth=(client_id, secret),
+            ).json()
             assert claims["active"] is True and claims["exp"] - claims["iat"] == 120
             with requests_oauthlib_session(client_id) as session:
-                token = session.fetch_token(token_url=live.token_url, client_id=client_id,
-                                            client_secret=secret, timeout=REQUEST_TIMEOUT)
+                token = session.fetch_token(
+                    token_url=live.token_url,
+                    client_id=client_id,
+                    client_secret=secret,
+                    timeout=REQUEST_TIMEOUT,
+                )
                 assert token["expires_in"] == 120
                 assert token["expires_at"] <= time.time() + 120 + 2
 
@@ -524,17 +593,30 @@ def test_no_token_or_secret_is_stored_or_logged_in_plain_text(live: Live) -> Non
     client_id, secret = live.creds("vault-app")
     issued: list[str] = []
     with requests_oauthlib_session(client_id) as session:
-        first = session.fetch_token(token_url=live.token_url, client_id=client_id,
-                                    client_secret=secret, timeout=REQUEST_TIMEOUT)
-        second = session.refresh_token(live.token_url, refresh_token=first["refresh_token"],
-                                       auth=(client_id, secret), timeout=REQUEST_TIMEOUT)
+        first = session.fetch_token(
+            token_url=live.token_url,
+            client_id=client_id,
+            client_secret=secret,
+            timeout=REQUEST_TIMEOUT,
+        )
+        second = session.refresh_token(
+            live.token_url,
+            refresh_token=first["refresh_token"],
+            auth=(client_id, secret),
+            timeout=REQUEST_TIMEOUT,
+        )
         issued += [first["access_token"], first["refresh_token"], second["access_token"]]
-    with authlib_session(client_id, secret,
-                         token_endpoint_auth_method="client_secret_post") as session:
+    with authlib_session(
+        client_id, secret, token_endpoint_auth_method="client_secret_post"
+    ) as session:
         third = session.fetch_token(live.token_url, grant_type="client_credentials")
         issued += [third["access_token"], third["refresh_token"]]
-        assert post_json(session, "introspect_token", live.url("introspect"),
-                         token=third["access_token"])[1]["active"] is True
+        assert (
+            post_json(
+                session, "introspect_token", live.url("introspect"), token=third["access_token"]
+            )[1]["active"]
+            is True
+        )
     assert len(set(issued)) == 5 and all(HEX40.fullmatch(t) for t in issued)
     needles = {f"token {t}": t for t in issued}
     needles |= {f"token {t} upper-cased": t.upper() for t in issued}
@@ -576,7 +658,8 @@ def test_metadata_document_names_a_working_token_endpoint(live: Live) -> None:
     assert meta["introspection_endpoint"] == f"{base}/index.php?api=oauth2&option=introspect"
     assert meta["grant_types_supported"] == ["client_credentials", "refresh_token"]
     assert meta["token_endpoint_auth_methods_supported"] == [
-        "client_secret_basic", "client_secret_post",
+        "client_secret_basic",
+        "client_secret_post",
     ]
     assert set(meta["scopes_supported"]) == set(SCOPES)
 
@@ -584,28 +667,43 @@ def test_metadata_document_names_a_working_token_endpoint(live: Live) -> None:
     # refuses the document: it reads the empty response_types_supported (no authorization
     # endpoint here) as missing, although RFC 8414 only requires the array to be present.
     document = AuthorizationServerMetadata(meta)
-    for name in ("issuer", "authorization_endpoint", "token_endpoint", "scopes_supported",
-                 "grant_types_supported", "token_endpoint_auth_methods_supported",
-                 "revocation_endpoint", "revocation_endpoint_auth_methods_supported",
-                 "introspection_endpoint", "introspection_endpoint_auth_methods_supported"):
+    for name in (
+        "issuer",
+        "authorization_endpoint",
+        "token_endpoint",
+        "scopes_supported",
+        "grant_types_supported",
+        "token_endpoint_auth_methods_supported",
+        "revocation_endpoint",
+        "revocation_endpoint_auth_methods_supported",
+        "introspection_endpoint",
+        "introspection_endpoint_auth_methods_supported",
+    ):
         getattr(document, f"validate_{name}")()
     assert meta["response_types_supported"] == []
 
     # A client configured from the document alone.
     post = meta["token_endpoint_auth_methods_supported"][-1]
-    with authlib_session(client_id, secret, token_endpoint=meta["token_endpoint"],
-                         token_endpoint_auth_method=post) as session:
+    with authlib_session(
+        client_id, secret, token_endpoint=meta["token_endpoint"], token_endpoint_auth_method=post
+    ) as session:
         token = session.fetch_token(grant_type="client_credentials")  # no URL: the metadata's
         assert token["scope"] == "read"  # the default scope: meta-app has none of its own
         assert get_json(session, live.url("resource", scope="read"))[:2] == (200, RESOURCE_OK)
-        status, claims = post_json(session, "introspect_token", meta["introspection_endpoint"],
-                                   token=token["access_token"])
+        status, claims = post_json(
+            session, "introspect_token", meta["introspection_endpoint"], token=token["access_token"]
+        )
         assert (status, claims["active"]) == (200, True)
-        assert post_json(session, "revoke_token", meta["revocation_endpoint"],
-                         token=token["refresh_token"]) == (200, {"revoked": True})
+        assert post_json(
+            session, "revoke_token", meta["revocation_endpoint"], token=token["refresh_token"]
+        ) == (200, {"revoked": True})
         assert_invalid_token(resource(live, token["access_token"]))
 
     with requests_oauthlib_session(client_id) as session:
-        token = session.fetch_token(token_url=meta["token_endpoint"], client_id=client_id,
-                                    client_secret=secret, timeout=REQUEST_TIMEOUT)
+        token = session.fetch_token(
+            token_url=meta["token_endpoint"],
+            client_id=client_id,
+            client_secret=secret,
+            timeout=REQUEST_TIMEOUT,
+        )
         assert resource(live, token["access_token"]).status_code == 200

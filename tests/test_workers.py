@@ -46,7 +46,9 @@ def env(database_url: str) -> dict[str, str]:
         db.engine.dispose()
     environment = subprocess_env(database_url)
     run_cli(environment, "scopes", "add", "site.read", "--default")
-    run_cli(environment, "clients", "create", CLIENT[0], "--secret", CLIENT[1], "--scope", "site.read")
+    run_cli(
+        environment, "clients", "create", CLIENT[0], "--secret", CLIENT[1], "--scope", "site.read"
+    )
     return environment
 
 
@@ -70,7 +72,9 @@ def servers(env: dict[str, str], tmp_path: Path) -> Iterator[list[LiveServer]]:
 
 
 def new_token(base_url: str) -> dict:
-    response = request("POST", base_url + TOKEN_PATH, data={"grant_type": "client_credentials"}, auth=CLIENT)
+    response = request(
+        "POST", base_url + TOKEN_PATH, data={"grant_type": "client_credentials"}, auth=CLIENT
+    )
     assert response.status_code == 200, response.text
     return response.json()
 
@@ -86,8 +90,12 @@ def test_every_token_a_client_received_survives_kill_9(env: dict[str, str], tmp_
         with http() as session:
             while not stop.is_set():
                 try:
-                    response = session.post(server.base_url + TOKEN_PATH, auth=CLIENT,
-                                            data={"grant_type": "client_credentials"}, timeout=5)
+                    response = session.post(
+                        server.base_url + TOKEN_PATH,
+                        auth=CLIENT,
+                        data={"grant_type": "client_credentials"},
+                        timeout=5,
+                    )
                 except requests.RequestException:
                     return  # the server died under us: the request's fate is unknown to the client
                 if response.status_code == 200:
@@ -110,9 +118,13 @@ def test_every_token_a_client_received_survives_kill_9(env: dict[str, str], tmp_
     (tmp_path / "after").mkdir()
     restarted.start()
     try:
+
         def verify(token: str) -> int:
-            return request("GET", restarted.base_url + RESOURCE_PATH,
-                           headers={"Authorization": f"Bearer {token}"}).status_code
+            return request(
+                "GET",
+                restarted.base_url + RESOURCE_PATH,
+                headers={"Authorization": f"Bearer {token}"},
+            ).status_code
 
         with ThreadPoolExecutor(max_workers=8) as pool:
             statuses = list(pool.map(verify, received))
@@ -127,11 +139,17 @@ def test_refresh_rotation_is_exactly_once_across_two_instances(servers: list[Liv
         refresh_token = new_token(servers[0].base_url)["refresh_token"]
         barrier = threading.Barrier(12)
 
-        def use(index: int) -> tuple[int, dict]:
+        def use(
+            index: int, barrier: threading.Barrier = barrier, refresh_token: str = refresh_token
+        ) -> tuple[int, dict]:
             base = servers[index % 2].base_url
             barrier.wait(timeout=10)
-            response = request("POST", base + TOKEN_PATH, auth=CLIENT,
-                               data={"grant_type": "refresh_token", "refresh_token": refresh_token})
+            response = request(
+                "POST",
+                base + TOKEN_PATH,
+                auth=CLIENT,
+                data={"grant_type": "refresh_token", "refresh_token": refresh_token},
+            )
             return response.status_code, response.json()
 
         with ThreadPoolExecutor(max_workers=12) as pool:
@@ -141,34 +159,52 @@ def test_refresh_rotation_is_exactly_once_across_two_instances(servers: list[Liv
         assert all(body == INVALID_GRANT for status, body in results if status == 400)
 
 
-def test_admin_changes_reach_every_worker_of_both_instances(env: dict[str, str], servers: list[LiveServer]) -> None:
+def test_admin_changes_reach_every_worker_of_both_instances(
+    env: dict[str, str], servers: list[LiveServer]
+) -> None:
     def all_answer(status: int, call) -> bool:
         return all(call(servers[i % 2].base_url).status_code == status for i in range(16))
 
     def token_for(client_id: str, secret: str):
-        return lambda base: request("POST", base + TOKEN_PATH, auth=(client_id, secret),
-                                    data={"grant_type": "client_credentials"})
+        return lambda base: request(
+            "POST",
+            base + TOKEN_PATH,
+            auth=(client_id, secret),
+            data={"grant_type": "client_credentials"},
+        )
 
     run_cli(env, "clients", "create", "late-client", "--secret", "late-secret")
     assert all_answer(200, token_for("late-client", "late-secret"))  # no cache: at once
     run_cli(env, "plugins", "disable", "oauth2")
-    wait_until(lambda: all_answer(404, token_for(*CLIENT)), "every worker answers as an unknown api")
+    wait_until(
+        lambda: all_answer(404, token_for(*CLIENT)), "every worker answers as an unknown api"
+    )
     run_cli(env, "plugins", "enable", "oauth2")
     wait_until(lambda: all_answer(200, token_for(*CLIENT)), "every worker serves tokens again")
     run_cli(env, "plugins", "set", "oauth2", "access_lifetime=77", "expires_in_as_string=false")
-    wait_until(lambda: all(new_token(servers[i % 2].base_url)["expires_in"] == 77 for i in range(16)),
-               "every worker uses the new params")
+    wait_until(
+        lambda: all(new_token(servers[i % 2].base_url)["expires_in"] == 77 for i in range(16)),
+        "every worker uses the new params",
+    )
     run_cli(env, "plugins", "set", "oauth2", "access_lifetime=3600", "expires_in_as_string=true")
 
 
-def test_concurrent_issuance_on_several_workers_gives_no_server_error(servers: list[LiveServer]) -> None:
+def test_concurrent_issuance_on_several_workers_gives_no_server_error(
+    servers: list[LiveServer],
+) -> None:
     started = time.monotonic()
 
     def burst(index: int) -> list[int]:
         with http() as session:
-            return [session.post(servers[index % 2].base_url + TOKEN_PATH, auth=CLIENT,
-                                 data={"grant_type": "client_credentials"}, timeout=10).status_code
-                    for _ in range(25)]
+            return [
+                session.post(
+                    servers[index % 2].base_url + TOKEN_PATH,
+                    auth=CLIENT,
+                    data={"grant_type": "client_credentials"},
+                    timeout=10,
+                ).status_code
+                for _ in range(25)
+            ]
 
     with ThreadPoolExecutor(max_workers=16) as pool:
         statuses = [status for batch in pool.map(burst, range(16)) for status in batch]

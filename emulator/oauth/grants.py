@@ -57,7 +57,7 @@ class TokenRequest:
 
 @dataclass(frozen=True)
 class TokenPolicy:
-    """Lifetimes, token shapes, scope and refresh-token rules: a dialect's params, in engine terms."""
+    """A dialect's params in engine terms: lifetimes, token shapes, scope and refresh rules."""
 
     access_lifetime: int = 3600
     refresh_token_lifetime: int = 1_209_600

@@ -97,5 +97,6 @@ def validate_scope_name(name: str) -> None:
     """Raise ValueError unless ``name`` is a valid RFC 6749 §3.3 scope token."""
     if not name or not all(0x21 <= ord(c) <= 0x7E and c not in '"\\' for c in name):
         raise ValueError(
-            f"Invalid scope {name!r}: a scope is printable ASCII without spaces, quotes or backslashes."
+            f"Invalid scope {name!r}: a scope is printable ASCII "
+            "without spaces, quotes or backslashes."
         )

@@ -37,9 +37,13 @@ def test_host_never_imports_a_specific_plugin() -> None:
 
 
 def test_plugins_do_not_import_each_other_or_the_app() -> None:
-    for plugin_dir in (p for p in (ROOT / "plugins").iterdir() if p.is_dir() and p.name != "__pycache__"):
+    for plugin_dir in (
+        p for p in (ROOT / "plugins").iterdir() if p.is_dir() and p.name != "__pycache__"
+    ):
         for path in plugin_dir.rglob("*.py"):
             for module in imported_modules(path):
                 assert module != "app", f"{path}: imports app"
                 if module.startswith("plugins."):
-                    assert module.startswith(f"plugins.{plugin_dir.name}"), f"{path}: imports {module}"
+                    assert module.startswith(f"plugins.{plugin_dir.name}"), (
+                        f"{path}: imports {module}"
+                    )

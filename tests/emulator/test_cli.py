@@ -16,14 +16,29 @@ HEX40 = re.compile(r"[0-9a-f]{40}")
 
 
 def test_clients_create_prints_a_new_secret_once_and_stores_only_a_hash(app, cli) -> None:
-    out = cli("clients", "create", "shop", "--scope", "a b", "--grant-types", "client_credentials",
-              "--redirect-uri", "https://shop.example/cb", "--user-id", "7")
+    out = cli(
+        "clients",
+        "create",
+        "shop",
+        "--scope",
+        "a b",
+        "--grant-types",
+        "client_credentials",
+        "--redirect-uri",
+        "https://shop.example/cb",
+        "--user-id",
+        "7",
+    )
     secret = re.search(r"^client_secret: (.*)$", out, re.M).group(1)
     assert HEX40.fullmatch(secret)
     with app.app_context():
         client = db.session.scalar(sa.select(Client).where(Client.client_id == "shop"))
         assert secret not in client.secret_hash and client.secret_hash.startswith("scrypt:")
-        assert (client.scope, client.grant_types, client.user_id) == ("a b", "client_credentials", "7")
+        assert (client.scope, client.grant_types, client.user_id) == (
+            "a b",
+            "client_credentials",
+            "7",
+        )
     assert "shop  confidential  scope=a b" in cli("clients", "list")
     assert secret not in cli("clients", "list")
 
@@ -85,25 +100,65 @@ def test_plugins_commands(cli) -> None:
 def test_tokens_import_and_its_errors(client, cli, make_client) -> None:
     make_client("legacy", secret="s", scope="site.read")
     later = utcnow() + timedelta(hours=1)
-    cli("tokens", "import", "--type", "access", "--token", "legacy-token-1", "--client-id", "legacy",
-        "--scope", "site.read", "--user-id", "9", "--expires", f"{later:%Y-%m-%d %H:%M:%S}")
-    rv = client.get("/index.php?option=resource&api=oauth2", headers={"Authorization": "Bearer legacy-token-1"})
+    cli(
+        "tokens",
+        "import",
+        "--type",
+        "access",
+        "--token",
+        "legacy-token-1",
+        "--client-id",
+        "legacy",
+        "--scope",
+        "site.read",
+        "--user-id",
+        "9",
+        "--expires",
+        f"{later:%Y-%m-%d %H:%M:%S}",
+    )
+    rv = client.get(
+        "/index.php?option=resource&api=oauth2", headers={"Authorization": "Bearer legacy-token-1"}
+    )
     assert rv.get_json()["user_id"] == "9"
-    args = ["tokens", "import", "--type", "access", "--token", "legacy-token-1", "--client-id", "legacy",
-            "--expires", f"{later:%Y-%m-%d %H:%M:%S}"]
+    args = [
+        "tokens",
+        "import",
+        "--type",
+        "access",
+        "--token",
+        "legacy-token-1",
+        "--client-id",
+        "legacy",
+        "--expires",
+        f"{later:%Y-%m-%d %H:%M:%S}",
+    ]
     assert "already imported" in cli(*args, expect_ok=False)
-    assert "No client 'ghost'" in cli(*[a if a != "legacy" else "ghost" for a in args], expect_ok=False)
+    assert "No client 'ghost'" in cli(
+        *[a if a != "legacy" else "ghost" for a in args], expect_ok=False
+    )
     assert "is not" in cli(*args[:-1], "tomorrow", expect_ok=False)
 
 
-def test_tokens_purge_removes_only_rows_past_the_grace_period_in_batches(app, cli, make_client, count_rows) -> None:
+def test_tokens_purge_removes_only_rows_past_the_grace_period_in_batches(
+    app, cli, make_client, count_rows
+) -> None:
     make_client("c", secret="s")
     now = utcnow()
     for i, age in enumerate([timedelta(days=20)] * 5 + [timedelta(days=1)] * 2):
         expires = now - age
         for kind in ("access", "refresh"):
-            cli("tokens", "import", "--type", kind, "--token", f"{kind}-{i}", "--client-id", "c",
-                "--expires", f"{expires:%Y-%m-%d %H:%M:%S}")
+            cli(
+                "tokens",
+                "import",
+                "--type",
+                kind,
+                "--token",
+                f"{kind}-{i}",
+                "--client-id",
+                "c",
+                "--expires",
+                f"{expires:%Y-%m-%d %H:%M:%S}",
+            )
     app.config["TOKEN_PURGE_BATCH_SIZE"] = 2
     out = cli("tokens", "purge")
     assert "oauth_access_tokens: 5" in out and "oauth_refresh_tokens: 5" in out

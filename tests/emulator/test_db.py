@@ -24,7 +24,10 @@ sys.exit(0)
 
 
 def another_process_can_write(lock_file: Path) -> bool:
-    return subprocess.run([sys.executable, "-c", TRY_LOCK, str(lock_file)], check=False).returncode == 0
+    return (
+        subprocess.run([sys.executable, "-c", TRY_LOCK, str(lock_file)], check=False).returncode
+        == 0
+    )
 
 
 @pytest.fixture
@@ -39,7 +42,9 @@ def sqlite_app(tmp_path: Path):
 
 
 @pytest.mark.parametrize("end", ["commit", "rollback"])
-def test_writer_lock_spans_first_write_to_transaction_end(sqlite_app, tmp_path: Path, end: str) -> None:
+def test_writer_lock_spans_first_write_to_transaction_end(
+    sqlite_app, tmp_path: Path, end: str
+) -> None:
     lock_file = tmp_path / "w.sqlite.writelock"
     db.session.execute(sa.text("SELECT count(*) FROM t"))
     assert another_process_can_write(lock_file)  # reads take no writer lock

@@ -6,7 +6,6 @@ import json
 
 import pytest
 from marshmallow import Schema
-from marshmallow import fields
 
 from emulator.db import db
 from emulator.errors import ParamsError
@@ -70,8 +69,12 @@ def test_params_are_validated_and_nothing_is_stored_on_error(app) -> None:
         from emulator.clock import utcnow
 
         with pytest.raises(ParamsError) as caught:
-            registry.set_params(db.session, "oauth2",
-                                {"access_lifetime": "600", "expires_in_as_string": "maybe"}, now=utcnow())
+            registry.set_params(
+                db.session,
+                "oauth2",
+                {"access_lifetime": "600", "expires_in_as_string": "maybe"},
+                now=utcnow(),
+            )
         assert "expires_in_as_string" in caught.value.messages
         db.session.rollback()
         assert registry.status(db.session, "oauth2").params["access_lifetime"] == 3600
@@ -84,21 +87,30 @@ def test_disabled_plugin_answers_as_an_unknown_api(client, cli) -> None:
     rv = client.post(TOKEN_URL, data={"grant_type": "client_credentials"})
     assert rv.status_code == 404
     assert rv.content_type == "text/html; charset=UTF-8"
-    assert json.loads(rv.data) == {"message": 'API "oauth2" is not available', "code": 404, "type": "RuntimeException"}
+    assert json.loads(rv.data) == {
+        "message": 'API "oauth2" is not available',
+        "code": 404,
+        "type": "RuntimeException",
+    }
     assert client.get("/.well-known/oauth-authorization-server").status_code == 404
     cli("plugins", "enable", "oauth2")
     assert client.post(TOKEN_URL, data={"grant_type": "client_credentials"}).status_code == 400
 
 
-@pytest.mark.parametrize("url", ["/index.php", "/", "/index.php?option=token", "/index.php?option=token&api=nope"],
-                         ids=["bare-index", "bare-root", "no-api", "unknown-api"])
+@pytest.mark.parametrize(
+    "url",
+    ["/index.php", "/", "/index.php?option=token", "/index.php?option=token&api=nope"],
+    ids=["bare-index", "bare-root", "no-api", "unknown-api"],
+)
 def test_missing_or_unknown_api_is_a_json_404(client, url) -> None:
     rv = client.get(url)
     assert rv.status_code == 404
     assert json.loads(rv.data)["code"] == 404
 
 
-def test_a_param_change_is_seen_by_another_app_instance_without_restart(app, database_url, cli, make_client) -> None:
+def test_a_param_change_is_seen_by_another_app_instance_without_restart(
+    app, database_url, cli, make_client
+) -> None:
     from tests.conftest import make_app
 
     other = make_app(database_url)  # a second worker: its own process state, same database
@@ -115,14 +127,20 @@ def test_stored_params_that_no_longer_validate_answer_a_clear_500(app, client) -
     from emulator.clock import utcnow
 
     with app.app_context():
-        db.session.add(PluginState(name="oauth2", enabled=True, params='{"access_lifetime": -5}', updated_at=utcnow()))
+        db.session.add(
+            PluginState(
+                name="oauth2", enabled=True, params='{"access_lifetime": -5}', updated_at=utcnow()
+            )
+        )
         db.session.commit()
     rv = client.post(TOKEN_URL, data={"grant_type": "client_credentials"})
     assert rv.status_code == 500
     assert "plugins set oauth2" in json.loads(rv.data)["message"]
 
 
-def test_workers_cache_plugin_state_for_at_most_max_age(app, database_url, cli, monkeypatch) -> None:
+def test_workers_cache_plugin_state_for_at_most_max_age(
+    app, database_url, cli, monkeypatch
+) -> None:
     import emulator.registry as registry_module
     from tests.conftest import make_app
 

@@ -20,7 +20,10 @@ def test_secret_is_stored_as_a_slow_salted_hash(new_client) -> None:
 
 def test_right_secret_authenticates_and_wrong_one_does_not(session, new_client) -> None:
     client = new_client(secret="s3cret")
-    assert authenticate_client(session, ClientCredentials("c1", "s3cret"), allow_public=False).id == client.id
+    assert (
+        authenticate_client(session, ClientCredentials("c1", "s3cret"), allow_public=False).id
+        == client.id
+    )
     for wrong in ("S3CRET", "s3cret ", "", None):
         with pytest.raises(InvalidClient):
             authenticate_client(session, ClientCredentials("c1", wrong), allow_public=False)
@@ -34,7 +37,9 @@ def test_a_non_string_secret_never_authenticates(session, new_client, secret) ->
     assert caught.value.reason == "wrong_secret"
 
 
-def test_verified_secret_is_cached_and_wrong_secrets_pay_full_price(session, new_client, monkeypatch) -> None:
+def test_verified_secret_is_cached_and_wrong_secrets_pay_full_price(
+    session, new_client, monkeypatch
+) -> None:
     client = new_client(secret="s3cret")
     calls = []
     real = clients.check_password_hash
@@ -57,14 +62,19 @@ def test_a_new_secret_invalidates_the_cached_one(session, new_client) -> None:
 
 def test_public_client_rules(session, new_client) -> None:
     public = new_client("pub", secret=None)
-    assert authenticate_client(session, ClientCredentials("pub", None), allow_public=True).id == public.id
+    assert (
+        authenticate_client(session, ClientCredentials("pub", None), allow_public=True).id
+        == public.id
+    )
     with pytest.raises(InvalidClient, match="client credentials are required"):
         authenticate_client(session, ClientCredentials("pub", None), allow_public=False)
     with pytest.raises(InvalidClient, match="The client credentials are invalid"):
         authenticate_client(session, ClientCredentials("pub", "made-up"), allow_public=True)
 
 
-def test_confidential_or_unknown_client_without_secret_where_public_allowed(session, new_client) -> None:
+def test_confidential_or_unknown_client_without_secret_where_public_allowed(
+    session, new_client
+) -> None:
     new_client("conf", secret="x")
     for client_id in ("conf", "ghost"):
         with pytest.raises(InvalidClient, match="must authenticate using a client secret"):
@@ -72,7 +82,9 @@ def test_confidential_or_unknown_client_without_secret_where_public_allowed(sess
 
 
 def test_no_credentials_message_depends_on_body_being_allowed(session) -> None:
-    with pytest.raises(InvalidClient, match=r"^Client credentials were not found in the headers or body$"):
+    with pytest.raises(
+        InvalidClient, match=r"^Client credentials were not found in the headers or body$"
+    ):
         authenticate_client(session, None, allow_public=False)
     with pytest.raises(InvalidClient, match=r"^Client credentials were not found in the headers$"):
         authenticate_client(session, None, allow_public=False, body_allowed=False)
@@ -94,12 +106,16 @@ def test_client_cache_spares_lookups_for_at_most_max_age(session, new_client, mo
     monkeypatch.setattr(clients, "load_client", lambda s, c: lookups.append(c) or real(s, c))
     cache = clients.ClientCache(max_age=1.0)
     for _ in range(3):
-        authenticate_client(session, ClientCredentials("c1", "s3cret"), allow_public=False, cache=cache)
+        authenticate_client(
+            session, ClientCredentials("c1", "s3cret"), allow_public=False, cache=cache
+        )
     assert lookups == ["c1"]
     clock[0] += 1.5
     authenticate_client(session, ClientCredentials("c1", "s3cret"), allow_public=False, cache=cache)
     assert lookups == ["c1", "c1"]
     for _ in range(2):  # an unknown client is never cached: a new client works at once
         with pytest.raises(InvalidClient):
-            authenticate_client(session, ClientCredentials("c9", "x"), allow_public=False, cache=cache)
+            authenticate_client(
+                session, ClientCredentials("c9", "x"), allow_public=False, cache=cache
+            )
     assert lookups == ["c1", "c1", "c9", "c9"]

@@ -21,8 +21,14 @@ INTERSECT = oauth.TokenPolicy(scope_rule="intersect")
 
 @pytest.mark.parametrize(
     ("required", "available", "expected"),
-    [("a", "a b", True), ("b a", "a b", True), ("a c", "a b", False), ("a  b", "a b", False),
-     (" a ", "a", True), ("A", "a", False)],
+    [
+        ("a", "a b", True),
+        ("b a", "a b", True),
+        ("a c", "a b", False),
+        ("a  b", "a b", False),
+        (" a ", "a", True),
+        ("A", "a", False),
+    ],
     ids=["subset", "reordered", "one-missing", "double-space", "trimmed", "case-sensitive"],
 )
 def test_check_scope(required, available, expected) -> None:
@@ -65,11 +71,16 @@ def test_intersect_rule_narrows_and_refuses_no_overlap(session, new_client) -> N
 def test_token_factories_and_any_of_verification(session, new_client) -> None:
     new_client(scope="read write")
     policy = oauth.TokenPolicy(access_token_factory=lambda: "A" * 28)
-    req = oauth.TokenRequest(grant_type="client_credentials",
-                             credentials=oauth.ClientCredentials("c1", "s3cret"), scope="read")
+    req = oauth.TokenRequest(
+        grant_type="client_credentials",
+        credentials=oauth.ClientCredentials("c1", "s3cret"),
+        scope="read",
+    )
     issued = oauth.issue_token(session, req, policy, now=NOW)
     assert issued.access_token == "A" * 28
-    assert oauth.verify_access_token(session, "A" * 28, required_scope="admin read", any_scope=True, now=NOW)
+    assert oauth.verify_access_token(
+        session, "A" * 28, required_scope="admin read", any_scope=True, now=NOW
+    )
     with pytest.raises(InsufficientScope):
         oauth.verify_access_token(session, "A" * 28, required_scope="admin read", now=NOW)
 
@@ -78,7 +89,9 @@ def test_apps_keep_their_product_order(session, new_client) -> None:
     client = new_client()
     for name, scopes in (("Zeta", "z"), ("Alpha", "a"), ("Mid", "m a")):
         oauth.add_product(session, name, scopes)
-    oauth.set_app(session, client, developer_email="dev@example.com", product_names=["Zeta", "Mid", "Alpha"])
+    oauth.set_app(
+        session, client, developer_email="dev@example.com", product_names=["Zeta", "Mid", "Alpha"]
+    )
     session.commit()
     session.expire_all()
     assert [p.name for p in client.products] == ["Zeta", "Mid", "Alpha"]

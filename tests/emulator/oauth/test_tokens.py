@@ -22,16 +22,22 @@ POLICY = oauth.TokenPolicy(access_lifetime=3600, client_credentials_refresh_toke
 
 
 def issue(session, client_id="c1", secret="s3cret", policy=POLICY, now=NOW, **kwargs):
-    req = oauth.TokenRequest(grant_type="client_credentials",
-                             credentials=oauth.ClientCredentials(client_id, secret), **kwargs)
+    req = oauth.TokenRequest(
+        grant_type="client_credentials",
+        credentials=oauth.ClientCredentials(client_id, secret),
+        **kwargs,
+    )
     issued = oauth.issue_token(session, req, policy, now=now)
     session.commit()
     return issued
 
 
 def refresh(session, token, client_id="c1", secret="s3cret", policy=POLICY, now=NOW):
-    req = oauth.TokenRequest(grant_type="refresh_token", refresh_token=token,
-                             credentials=oauth.ClientCredentials(client_id, secret))
+    req = oauth.TokenRequest(
+        grant_type="refresh_token",
+        refresh_token=token,
+        credentials=oauth.ClientCredentials(client_id, secret),
+    )
     issued = oauth.issue_token(session, req, policy, now=now)
     session.commit()
     return issued
@@ -50,7 +56,9 @@ def test_access_token_is_valid_through_its_last_second(session, new_client) -> N
     new_client(scope="a")
     issued = issue(session)
     last = NOW + timedelta(seconds=3600)
-    assert oauth.verify_access_token(session, issued.access_token, now=last + timedelta(microseconds=999_999))
+    assert oauth.verify_access_token(
+        session, issued.access_token, now=last + timedelta(microseconds=999_999)
+    )
     with pytest.raises(ExpiredToken):
         oauth.verify_access_token(session, issued.access_token, now=last + timedelta(seconds=1))
     with pytest.raises(InvalidToken):
@@ -70,8 +78,13 @@ def test_revoking_a_refresh_token_ends_its_access_tokens_only(session, new_clien
     client = new_client(scope="a")
     first = issue(session)
     second = issue(session)
-    refreshed = refresh(session, first.refresh_token, policy=oauth.TokenPolicy(
-        client_credentials_refresh_token=True, unset_refresh_token_after_use=False))
+    refreshed = refresh(
+        session,
+        first.refresh_token,
+        policy=oauth.TokenPolicy(
+            client_credentials_refresh_token=True, unset_refresh_token_after_use=False
+        ),
+    )
     oauth.revoke_token(session, client, first.refresh_token, None)
     session.commit()
     for dead in (first.access_token, refreshed.access_token):
@@ -97,11 +110,23 @@ def test_introspection_claims(session, new_client) -> None:
     issued = issue(session)
     claims = oauth.introspect_token(session, client, issued.access_token, None, now=NOW)
     epoch = int((NOW - NOW.replace(year=1970, month=1, day=1, hour=0)).total_seconds())
-    assert claims == {"active": True, "scope": "a b", "client_id": "c1", "token_type": "Bearer",
-                      "exp": epoch + 3600, "iat": epoch, "sub": "42"}
+    assert claims == {
+        "active": True,
+        "scope": "a b",
+        "client_id": "c1",
+        "token_type": "Bearer",
+        "exp": epoch + 3600,
+        "iat": epoch,
+        "sub": "42",
+    }
     rt = oauth.introspect_token(session, client, issued.refresh_token, "refresh_token", now=NOW)
     assert rt["token_type"] == "refresh_token"
-    assert oauth.introspect_token(session, client, issued.access_token, None, now=NOW + timedelta(hours=2)) is None
+    assert (
+        oauth.introspect_token(
+            session, client, issued.access_token, None, now=NOW + timedelta(hours=2)
+        )
+        is None
+    )
 
 
 def test_refresh_token_is_consumed_exactly_once(session, new_client) -> None:
@@ -115,18 +140,32 @@ def test_refresh_token_is_consumed_exactly_once(session, new_client) -> None:
 def test_purge_deletes_in_batches_and_reports(session, new_client) -> None:
     client = new_client()
     for i in range(7):
-        oauth.import_token(session, token_type="access", raw=f"t{i}", client=client, user_id=None,
-                           scope=None, expires_at=NOW - timedelta(days=i * 5), now=NOW)
+        oauth.import_token(
+            session,
+            token_type="access",
+            raw=f"t{i}",
+            client=client,
+            user_id=None,
+            scope=None,
+            expires_at=NOW - timedelta(days=i * 5),
+            now=NOW,
+        )
     session.commit()
     seen = []
-    removed = oauth.purge_expired(session, before=NOW - timedelta(days=14), batch_size=2,
-                                  on_batch=lambda table, total: seen.append((table, total)))
+    removed = oauth.purge_expired(
+        session,
+        before=NOW - timedelta(days=14),
+        batch_size=2,
+        on_batch=lambda table, total: seen.append((table, total)),
+    )
     assert removed == {"oauth_access_tokens": 4, "oauth_refresh_tokens": 0}
     assert seen == [("oauth_access_tokens", 2), ("oauth_access_tokens", 4)]
     assert session.scalar(sa.select(sa.func.count()).select_from(AccessToken)) == 3
 
 
-def test_revoking_a_used_refresh_token_still_ends_the_access_tokens_obtained_with_it(session, new_client) -> None:
+def test_revoking_a_used_refresh_token_still_ends_the_access_tokens_obtained_with_it(
+    session, new_client
+) -> None:
     client = new_client(scope="a")
     first = issue(session)
     refreshed = refresh(session, first.refresh_token)  # the refresh token is gone now
@@ -141,18 +180,24 @@ def test_revoking_a_used_refresh_token_still_ends_the_access_tokens_obtained_wit
             oauth.verify_access_token(session, dead, now=NOW)
 
 
-def test_the_token_cache_spares_queries_but_never_stretches_expiry(session, new_client, monkeypatch) -> None:
+def test_the_token_cache_spares_queries_but_never_stretches_expiry(
+    session, new_client, monkeypatch
+) -> None:
     new_client(scope="a")
     issued = issue(session)
     cache = oauth.AccessTokenCache(max_age=60)
     queries = []
     real_execute = session.execute
-    monkeypatch.setattr(session, "execute", lambda *a, **k: queries.append(a) or real_execute(*a, **k))
+    monkeypatch.setattr(
+        session, "execute", lambda *a, **k: queries.append(a) or real_execute(*a, **k)
+    )
     for _ in range(3):
         oauth.verify_access_token(session, issued.access_token, now=NOW, cache=cache)
     assert len(queries) == 1
     with pytest.raises(ExpiredToken):
-        oauth.verify_access_token(session, issued.access_token, now=NOW + timedelta(hours=2), cache=cache)
+        oauth.verify_access_token(
+            session, issued.access_token, now=NOW + timedelta(hours=2), cache=cache
+        )
 
 
 def test_revoking_through_this_worker_empties_its_token_cache(session, new_client) -> None:

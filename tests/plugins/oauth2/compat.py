@@ -54,7 +54,9 @@ def check_response(case: dict[str, Any], response: Any) -> list[str]:
     listed = {name.lower(): value for name, value in expect["headers"].items()}
     for name, value in listed.items():
         got = response.headers.get(name)
-        same = got is not None and (got.lower() == value.lower() if name == "content-type" else got == value)
+        same = got is not None and (
+            got.lower() == value.lower() if name == "content-type" else got == value
+        )
         if not same:
             problems.append(f"header {name}: {got!r} != {value!r}")
     for name in ("www-authenticate", "allow", "pragma"):

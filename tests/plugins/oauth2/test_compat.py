@@ -48,7 +48,11 @@ class Replay:
         for c in seed["clients"]:
             args = ["clients", "create", c["client_id"], "--redirect-uri", c["redirect_uri"]]
             args += ["--public"] if c.get("public") else ["--secret", c["secret"]]
-            for flag, key in (("--scope", "scope"), ("--grant-types", "grant_types"), ("--user-id", "user_id")):
+            for flag, key in (
+                ("--scope", "scope"),
+                ("--grant-types", "grant_types"),
+                ("--user-id", "user_id"),
+            ):
                 if c[key] is not None:
                     args += [flag, c[key]]
             self.cli(*args)
@@ -63,8 +67,18 @@ class Replay:
         elif "import_token" in step:
             t = step["import_token"]
             expires = utcnow() + timedelta(seconds=t["expires_in"])
-            args = ["tokens", "import", "--type", t["type"], "--token", t["token"],
-                    "--client-id", t["client_id"], "--expires", f"{expires:%Y-%m-%d %H:%M:%S}"]
+            args = [
+                "tokens",
+                "import",
+                "--type",
+                t["type"],
+                "--token",
+                t["token"],
+                "--client-id",
+                t["client_id"],
+                "--expires",
+                f"{expires:%Y-%m-%d %H:%M:%S}",
+            ]
             if t["scope"] is not None:
                 args += ["--scope", t["scope"]]
             if t["user_id"] is not None:
@@ -74,7 +88,9 @@ class Replay:
             raise AssertionError(f"unknown setup step {step}")
 
     def restore_default_scopes(self) -> None:
-        self.cli("scopes", "default", *(s["scope"] for s in CASES["seed"]["scopes"] if s["default"]))
+        self.cli(
+            "scopes", "default", *(s["scope"] for s in CASES["seed"]["scopes"] if s["default"])
+        )
 
     def send(self, request: dict[str, Any]) -> Any:
         headers = [(name, substitute(value, self.captures)) for name, value in request["headers"]]
@@ -98,7 +114,9 @@ def replay(database_url: str) -> Iterator[Replay]:
         db.engine.dispose()
 
 
-@pytest.mark.parametrize("case", CASES["cases"], ids=[f"{c['mode']}-{c['id']}" for c in CASES["cases"]])
+@pytest.mark.parametrize(
+    "case", CASES["cases"], ids=[f"{c['mode']}-{c['id']}" for c in CASES["cases"]]
+)
 def test_case(replay: Replay, case: dict[str, Any]) -> None:
     replay.set_mode(case["mode"])
     setup = case.get("setup", [])

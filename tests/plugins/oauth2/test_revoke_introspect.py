@@ -15,7 +15,9 @@ RESOURCE_URL = BASE + "resource"
 @pytest.fixture
 def tokens(client, make_client):
     """A client with a scope and a token pair of its own."""
-    client_id, secret = make_client("app-1", secret="pw-1", scope="site.read site.create", user_id="5")
+    client_id, secret = make_client(
+        "app-1", secret="pw-1", scope="site.read site.create", user_id="5"
+    )
     rv = client.post(TOKEN_URL, data={"grant_type": "client_credentials"}, auth=(client_id, secret))
     assert rv.status_code == 200
     return rv.get_json()
@@ -26,8 +28,11 @@ def resource_status(client, access_token) -> int:
 
 
 def test_revoke_an_access_token(client, tokens) -> None:
-    rv = client.post(BASE + "revoke", data={"token": tokens["access_token"], "token_type_hint": "access_token"},
-                     auth=("app-1", "pw-1"))
+    rv = client.post(
+        BASE + "revoke",
+        data={"token": tokens["access_token"], "token_type_hint": "access_token"},
+        auth=("app-1", "pw-1"),
+    )
     assert rv.status_code == 200
     assert rv.data == b'{"revoked":true}'
     assert rv.headers["Cache-Control"] == "no-store" and rv.content_type == "application/json"
@@ -35,12 +40,17 @@ def test_revoke_an_access_token(client, tokens) -> None:
 
 
 def test_revoking_the_refresh_token_ends_the_access_tokens_issued_with_it(client, tokens) -> None:
-    rv = client.post(BASE + "revoke", data={"token": tokens["refresh_token"], "client_id": "app-1",
-                                            "client_secret": "pw-1"})
+    rv = client.post(
+        BASE + "revoke",
+        data={"token": tokens["refresh_token"], "client_id": "app-1", "client_secret": "pw-1"},
+    )
     assert rv.data == b'{"revoked":true}'
     assert resource_status(client, tokens["access_token"]) == 401
-    rv = client.post(TOKEN_URL, data={"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]},
-                     auth=("app-1", "pw-1"))
+    rv = client.post(
+        TOKEN_URL,
+        data={"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]},
+        auth=("app-1", "pw-1"),
+    )
     assert rv.get_json() == {"error": "invalid_grant", "error_description": "Invalid refresh token"}
 
 
@@ -51,7 +61,9 @@ def test_the_hint_only_decides_the_search_order(client, tokens, hint) -> None:
     assert resource_status(client, tokens["access_token"]) == 401
 
 
-def test_unknown_or_foreign_tokens_answer_revoked_but_stay_valid(client, make_client, tokens) -> None:
+def test_unknown_or_foreign_tokens_answer_revoked_but_stay_valid(
+    client, make_client, tokens
+) -> None:
     make_client("app-2", secret="pw-2")
     for token in ("never-issued", tokens["access_token"]):
         rv = client.post(BASE + "revoke", data={"token": token}, auth=("app-2", "pw-2"))
@@ -61,12 +73,24 @@ def test_unknown_or_foreign_tokens_answer_revoked_but_stay_valid(client, make_cl
 
 def test_public_client_may_revoke_its_own_refresh_token(client, cli, make_client) -> None:
     make_client("mobile", public=True, scope="site.read")
-    cli("tokens", "import", "--type", "refresh", "--token", "rt-mobile", "--client-id", "mobile",
-        "--expires", "2099-01-01 00:00:00")
+    cli(
+        "tokens",
+        "import",
+        "--type",
+        "refresh",
+        "--token",
+        "rt-mobile",
+        "--client-id",
+        "mobile",
+        "--expires",
+        "2099-01-01 00:00:00",
+    )
     rv = client.post(BASE + "revoke", data={"token": "rt-mobile", "client_id": "mobile"})
     assert rv.data == b'{"revoked":true}'
-    rv = client.post(TOKEN_URL, data={"grant_type": "refresh_token", "refresh_token": "rt-mobile",
-                                      "client_id": "mobile"})
+    rv = client.post(
+        TOKEN_URL,
+        data={"grant_type": "refresh_token", "refresh_token": "rt-mobile", "client_id": "mobile"},
+    )
     assert rv.get_json()["error_description"] == "Invalid refresh token"
 
 
@@ -75,30 +99,44 @@ def test_errors_are_in_the_token_endpoint_dialect(client, tokens, operation) -> 
     rv = client.get(BASE + operation)
     assert rv.status_code == 405 and rv.headers["Allow"] == "POST"
     verb = "revoking an access token" if operation == "revoke" else "introspecting a token"
-    assert json.loads(rv.data)["error_description"] == f"The request method must be POST when {verb}"
+    assert (
+        json.loads(rv.data)["error_description"] == f"The request method must be POST when {verb}"
+    )
     rv = client.post(BASE + operation, data={"token": tokens["access_token"]})
     assert (rv.status_code, rv.get_json()["error"]) == (400, "invalid_client")
-    rv = client.post(BASE + operation, data={"token": tokens["access_token"]}, auth=("app-1", "wrong"))
+    rv = client.post(
+        BASE + operation, data={"token": tokens["access_token"]}, auth=("app-1", "wrong")
+    )
     assert rv.get_json()["error_description"] == "The client credentials are invalid"
     rv = client.post(BASE + operation, data={}, auth=("app-1", "pw-1"))
     assert rv.status_code == 400
-    assert rv.get_json() == {"error": "invalid_request", "error_description": f"Missing token parameter to {operation}"}
+    assert rv.get_json() == {
+        "error": "invalid_request",
+        "error_description": f"Missing token parameter to {operation}",
+    }
     assert resource_status(client, tokens["access_token"]) == 200
 
 
 def test_introspect_an_active_token(client, tokens) -> None:
-    rv = client.post(BASE + "introspect", data={"token": tokens["access_token"]}, auth=("app-1", "pw-1"))
+    rv = client.post(
+        BASE + "introspect", data={"token": tokens["access_token"]}, auth=("app-1", "pw-1")
+    )
     assert rv.status_code == 200 and rv.headers["Cache-Control"] == "no-store"
     claims = rv.get_json()
     assert list(claims) == ["active", "scope", "client_id", "token_type", "exp", "iat", "sub"]
     assert claims["active"] is True and claims["scope"] == "site.read site.create"
-    assert claims["client_id"] == "app-1" and claims["token_type"] == "Bearer" and claims["sub"] == "5"
+    assert (
+        claims["client_id"] == "app-1" and claims["token_type"] == "Bearer" and claims["sub"] == "5"
+    )
     assert claims["exp"] - claims["iat"] == 3600
 
 
 def test_introspect_inactive_tokens(client, make_client, tokens) -> None:
     make_client("app-2", secret="pw-2")
-    for token, auth in (("never-issued", ("app-1", "pw-1")), (tokens["access_token"], ("app-2", "pw-2"))):
+    for token, auth in (
+        ("never-issued", ("app-1", "pw-1")),
+        (tokens["access_token"], ("app-2", "pw-2")),
+    ):
         rv = client.post(BASE + "introspect", data={"token": token}, auth=auth)
         assert rv.data == b'{"active":false}'
 
@@ -124,9 +162,18 @@ def test_metadata_names_the_legacy_urls(client, cli, tokens) -> None:
     assert doc["revocation_endpoint"].endswith("option=revoke")
     assert doc["introspection_endpoint"].endswith("option=introspect")
     assert doc["grant_types_supported"] == ["client_credentials", "refresh_token"]
-    assert doc["token_endpoint_auth_methods_supported"] == ["client_secret_basic", "client_secret_post"]
+    assert doc["token_endpoint_auth_methods_supported"] == [
+        "client_secret_basic",
+        "client_secret_post",
+    ]
     assert doc["scopes_supported"] == ["site.read"]
-    cli("plugins", "set", "oauth2", "issuer=https://sso.example.org/", "allow_credentials_in_request_body=false")
+    cli(
+        "plugins",
+        "set",
+        "oauth2",
+        "issuer=https://sso.example.org/",
+        "allow_credentials_in_request_body=false",
+    )
     doc = client.get("/.well-known/oauth-authorization-server").get_json()
     assert doc["issuer"] == "https://sso.example.org"
     assert doc["token_endpoint_auth_methods_supported"] == ["client_secret_basic"]
@@ -134,17 +181,25 @@ def test_metadata_names_the_legacy_urls(client, cli, tokens) -> None:
 
 def test_concurrent_uses_of_one_refresh_token_give_exactly_one_success(app, make_client) -> None:
     client_id, secret = make_client("racer", secret="pw", scope="site.read")
-    first = app.test_client().post(TOKEN_URL, data={"grant_type": "client_credentials"}, auth=(client_id, secret))
+    first = app.test_client().post(
+        TOKEN_URL, data={"grant_type": "client_credentials"}, auth=(client_id, secret)
+    )
     refresh_token = first.get_json()["refresh_token"]
 
     def use(_):
-        rv = app.test_client().post(TOKEN_URL, data={"grant_type": "refresh_token", "refresh_token": refresh_token},
-                                    auth=(client_id, secret))
+        rv = app.test_client().post(
+            TOKEN_URL,
+            data={"grant_type": "refresh_token", "refresh_token": refresh_token},
+            auth=(client_id, secret),
+        )
         return rv.status_code, rv.get_json()
 
     with ThreadPoolExecutor(max_workers=8) as pool:
         results = list(pool.map(use, range(16)))
     statuses = sorted(status for status, _ in results)
     assert statuses == [200] + [400] * 15
-    assert all(body == {"error": "invalid_grant", "error_description": "Invalid refresh token"}
-               for status, body in results if status == 400)
+    assert all(
+        body == {"error": "invalid_grant", "error_description": "Invalid refresh token"}
+        for status, body in results
+        if status == 400
+    )
