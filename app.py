@@ -33,14 +33,11 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     from emulator import db
     from emulator import dispatch
     from emulator import registry
-    from emulator.oauth import AccessTokenCache
-    from emulator.oauth import ClientCache
+    from emulator import stores
 
     db.init_app(app)
-    max_age = float(app.config["CACHE_MAX_AGE"])
-    app.extensions["emulator.token_cache"] = AccessTokenCache(max_age=max_age)
-    app.extensions["emulator.client_cache"] = ClientCache(max_age=max_age)
     registry.init_app(app)
+    stores.init_app(app, registry.registry_of(app).plugins.values())
     dispatch.init_app(app)
     cli.init_app(app)
     return app

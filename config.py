@@ -23,10 +23,11 @@ class Config:
     SITE_TIMEZONE = "UTC"
 
     # How long (seconds) a worker may act on what it read from the database before it
-    # reads again: plugin state, client records, verified access tokens. An admin's
-    # change or a revocation reaches every worker within it, without a restart; the
-    # worker that made the change sees it at once. Token expiry is always exact. 0: no
-    # caching (every request reads).
+    # reads again: plugin state, client records (with the scopes plugins supply for
+    # them), verified access tokens. An admin's change or a revocation reaches every
+    # worker within it, without a restart. Token expiry is always exact. 0: no caching
+    # (every request reads). Verified client secrets are kept apart from this: they are
+    # keyed by the stored hash, so a new secret makes the old entry unreachable.
     CACHE_MAX_AGE = 1.0
 
     # SQLite only: how long a writer waits for the lock before giving up (ms).
@@ -39,8 +40,3 @@ class Config:
     # writer long enough to cut issuance during a purge to a fifth (bench --purge).
     TOKEN_PURGE_BATCH_SIZE = 1000
     TOKEN_PURGE_PAUSE_SECONDS = 0.01
-
-    # In-process cache of verified client secrets (see emulator/oauth/clients.py).
-    CLIENT_SECRET_CACHE_SIZE = 4096
-
-    JSON_SORT_KEYS = False

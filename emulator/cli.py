@@ -25,6 +25,7 @@ from emulator.db import db
 from emulator.models import Client
 from emulator.models import Scope
 from emulator.registry import get_registry
+from emulator.registry import registry_of
 
 T = TypeVar("T")
 
@@ -126,7 +127,15 @@ def plugins_set(name: str, assignments: tuple[str, ...]) -> None:
 @click.option("--redirect-uri", default="", help="Kept for legacy clients.")
 @click.option("--user-id", help="The user the client acts as (returned by option=resource).")
 @click.option("--public", is_flag=True, help="A public client: no secret (refresh only).")
-def clients_create(client_id, secret, scope, grant_types, redirect_uri, user_id, public) -> None:
+def clients_create(
+    client_id: str,
+    secret: str | None,
+    scope: str | None,
+    grant_types: str | None,
+    redirect_uri: str,
+    user_id: str | None,
+    public: bool,
+) -> None:
     """Register a client and print its secret once (only a hash is stored)."""
     if public and secret:
         raise click.ClickException("A public client has no secret: drop --secret or --public.")
@@ -199,7 +208,14 @@ def scopes_default(names: tuple[str, ...]) -> None:
 @click.option("--scope")
 @click.option("--user-id")
 @click.option("--expires", required=True, help='UTC, "YYYY-MM-DD HH:MM:SS".')
-def tokens_import(token_type, token, client_id, scope, user_id, expires) -> None:
+def tokens_import(
+    token_type: str,
+    token: str,
+    client_id: str,
+    scope: str | None,
+    user_id: str | None,
+    expires: str,
+) -> None:
     """Carry a live token over from the legacy site (stored by hash)."""
     try:
         expires_at = datetime.strptime(expires, "%Y-%m-%d %H:%M:%S")
@@ -213,7 +229,7 @@ def tokens_import(token_type, token, client_id, scope, user_id, expires) -> None
             db.session,
             token_type=token_type,
             raw=token,
-            client=client,
+            client_pk=client.id,
             user_id=user_id,
             scope=scope,
             expires_at=expires_at,
@@ -261,6 +277,6 @@ def init_app(app: Flask) -> None:
     """Add the command groups, and each plugin's own group as `flask <plugin> ...`."""
     for group in (plugins, clients, scopes, tokens):
         app.cli.add_command(group)
-    for plugin in app.extensions["emulator.registry"].plugins.values():
+    for plugin in registry_of(app).plugins.values():
         if plugin.cli is not None:
             app.cli.add_command(plugin.cli, name=plugin.name)

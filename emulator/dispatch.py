@@ -1,18 +1,20 @@
 """The dispatcher: legacy query URLs (``/`` and ``/index.php`` with ``?api=&option=``) and
-the path routes plugins declare, resolved to a plugin operation and called.
+the path routes plugins declare, resolved to a plugin's handler and called.
 
-This is the one place that catches protocol and host errors: it rolls the session back,
-so nothing is written when something fails, and hands the error to the plugin's renderer
-(or renders it itself when no plugin is resolved).
+Both kinds of URL go through ``call``, the one ``try`` on the request path: resolution
+(which plugin, which operation, which method) raises host errors, the handler raises
+engine and host errors, and either way the request's writes are rolled back and the error
+is rendered once: by the resolved plugin's ``render_error``, or in the host's shape when no
+plugin was resolved (or the plugin has no renderer).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
-from flask import Blueprint
 from flask import Flask
 from flask import Response
 from flask import request
@@ -26,46 +28,74 @@ from emulator.errors import MethodNotAllowed
 from emulator.errors import OperationMissing
 from emulator.errors import UnknownApi
 from emulator.errors import UnknownOperation
+from emulator.errors import exception_response
+from emulator.errors import host_error_response
 from emulator.oauth import OAuthError
-from emulator.php import json_encode
 from emulator.php import php_input
+from emulator.plugin import HEALTH_PATH
 from emulator.plugin import HTTP_METHODS
+from emulator.plugin import LEGACY_PATHS
+from emulator.plugin import Handler
 from emulator.plugin import Operation
 from emulator.plugin import Plugin
 from emulator.plugin import Route
 from emulator.registry import PluginStatus
 from emulator.registry import get_registry
+from emulator.registry import registry_of
 
 log = logging.getLogger(__name__)
 
-bp = Blueprint("legacy", __name__)
-ALL_METHODS = sorted(HTTP_METHODS)
+
+@dataclass
+class Resolution:
+    """What resolution has found so far: the plugin (its status) and the operation name.
+
+    Filled in step by step, so that an error half-way is rendered by whoever is known.
+    """
+
+    status: PluginStatus | None = None
+    operation: str | None = None  # the option name; None for a path route
 
 
-@bp.route("/", methods=ALL_METHODS, provide_automatic_options=False)
-@bp.route("/index.php", methods=ALL_METHODS, provide_automatic_options=False)
+Resolver = Callable[[Resolution], Handler]
+
+
+def call(resolve: Resolver) -> Response:
+    """Resolve the request to a handler and run it: the request path's one ``try``."""
+    found = Resolution()
+    try:
+        handler = resolve(found)
+        assert found.status is not None  # a resolver that returns a handler found its plugin
+        return handler(found.status.params)
+    except (OAuthError, HostError) as error:
+        rollback()
+        return render_error(found, error)
+
+
+def render_error(found: Resolution, error: OAuthError | HostError) -> Response:
+    """Render ``error`` in the resolved plugin's dialect, else in the host's shape."""
+    if found.status is not None and found.status.plugin.render_error is not None:
+        return found.status.plugin.render_error(error, found.operation, found.status.params)
+    if isinstance(error, HostError):
+        return host_error_response(error)
+    return exception_response(str(error), 400)
+
+
 def legacy_entry() -> Response:
     """Answer ``index.php?api=NAME&option=OP`` through plugin NAME's operation OP."""
-    status = None
-    operation_name = None
-    try:
-        status = enabled_status(php_input().request_value("api"))
-        operation_name, operation = resolve_operation(
-            status.plugin, php_input().query.get("option")
+    return call(resolve_legacy)
+
+
+def resolve_legacy(found: Resolution) -> Handler:
+    """``api`` (query or form body, any case) -> enabled plugin; ``option`` -> operation."""
+    inp = php_input()
+    found.status = enabled_status(inp.request_value("api"))
+    found.operation, operation = resolve_operation(found.status.plugin, inp.query.get("option"))
+    if request.method not in operation.methods:
+        raise MethodNotAllowed(
+            f"Method {request.method} is not allowed here", allowed=operation.methods
         )
-        if request.method not in operation.methods:
-            raise MethodNotAllowed(
-                f"Method {request.method} is not allowed here", allowed=operation.methods
-            )
-        return operation.handler(status.params)
-    except (OAuthError, HostError) as error:
-        return _fail(status, error, operation_name)
-
-
-@bp.route("/healthz", methods=["GET", "HEAD"])
-def healthz() -> Response:
-    """Liveness for load balancers: answers without touching the database."""
-    return Response('{"status":"ok"}', content_type="application/json")
+    return operation.handler
 
 
 def enabled_status(api: Any) -> PluginStatus:
@@ -74,7 +104,7 @@ def enabled_status(api: Any) -> PluginStatus:
     name = api.lower() if isinstance(api, str) else ""
     if name not in registry.plugins:
         raise UnknownApi(f'API "{api}" is not available' if name else "No API was requested")
-    status = registry.current(connection(), name)
+    status = registry.current(name, connection)
     if not status.enabled:
         raise UnknownApi(f'API "{api}" is not available')
     return status
@@ -97,56 +127,55 @@ def resolve_operation(plugin: Plugin, option: Any) -> tuple[str, Operation]:
     return name, operation
 
 
-def _route_view(plugin: Plugin, route: Route) -> Callable[..., Response]:
-    def view(**_kwargs: Any) -> Response:
-        status = None
+def route_resolver(plugin: Plugin, route: Route) -> Resolver:
+    """The resolver of one of a plugin's path routes (Flask has matched path and method)."""
+
+    def resolve(found: Resolution) -> Handler:
         try:
-            status = enabled_status(plugin.name)
+            found.status = enabled_status(plugin.name)
         except UnknownApi:
             # A disabled plugin's paths do not exist (a catch-all route would otherwise
             # name the plugin on every unknown path).
-            return _http_error(NotFound())
-        try:
-            return route.handler(status.params)
-        except (OAuthError, HostError) as error:
-            return _fail(status, error, None)
+            raise NotFound() from None
+        return route.handler
 
-    view.__name__ = f"{plugin.name}_{route.endpoint}"
-    return view
+    return resolve
 
 
-def _fail(status: PluginStatus | None, error: Exception, operation: str | None) -> Response:
-    """Roll back and render ``error`` in the resolved plugin's dialect (or the host's)."""
-    rollback()
-    if status is not None and status.plugin.render_error is not None:
-        return status.plugin.render_error(error, operation, status.params)
-    if isinstance(error, HostError):
-        return exception_response(error.message, error.status)
-    return exception_response(str(error), 400)
-
-
-def exception_response(message: str, status: int, *, code: int | None = None) -> Response:
-    """The legacy dispatcher's exception shape: ``{"message","code","type"}`` sent as text/html."""
-    body = json_encode(
-        {"message": message, "code": status if code is None else code, "type": "RuntimeException"}
-    )
-    return Response(body, status=status, content_type="text/html; charset=UTF-8")
+def healthz() -> Response:
+    """Liveness for load balancers: answers without touching the database."""
+    return Response('{"status":"ok"}', content_type="application/json")
 
 
 def init_app(app: Flask) -> None:
     """Register the legacy entry points, every plugin's path routes and the error handlers."""
-    app.register_blueprint(bp)
-    for plugin in app.extensions["emulator.registry"].plugins.values():
+    for path in LEGACY_PATHS:
+        app.add_url_rule(
+            path,
+            endpoint="legacy",
+            view_func=legacy_entry,
+            methods=sorted(HTTP_METHODS),
+            provide_automatic_options=False,
+        )
+    app.add_url_rule(HEALTH_PATH, endpoint="healthz", view_func=healthz, methods=["GET", "HEAD"])
+    for plugin in registry_of(app).plugins.values():
         for route in plugin.routes:
             app.add_url_rule(
                 route.rule,
                 endpoint=f"{plugin.name}.{route.endpoint}",
-                view_func=_route_view(plugin, route),
+                view_func=_route_view(route_resolver(plugin, route)),
                 methods=sorted(route.methods),
                 provide_automatic_options=False,
             )
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(Exception, _unexpected_error)
+
+
+def _route_view(resolve: Resolver) -> Callable[..., Response]:
+    def view(**_values: Any) -> Response:  # the route's path values: the handler reads request
+        return call(resolve)
+
+    return view
 
 
 def _http_error(error: HTTPException) -> Response:

@@ -1,8 +1,14 @@
-"""Host errors: what the dispatcher and registry raise before or around a plugin's handler."""
+"""Host errors: what the dispatcher and registry raise before or around a plugin's handler,
+and the one shape the host answers them in.
+"""
 
 from __future__ import annotations
 
 from typing import ClassVar
+
+from flask import Response
+
+from emulator.php import json_encode
 
 
 class PluginDeclarationError(Exception):
@@ -64,3 +70,20 @@ class PluginMisconfigured(HostError):
     """Stored params no longer validate (e.g. after an upgrade); fix with `plugins set`."""
 
     status = 500
+
+
+def exception_response(message: str, status: int, *, code: int | None = None) -> Response:
+    """The legacy dispatcher's exception shape: ``{"message","code","type"}`` sent as text/html.
+
+    Joomla rendered an uncaught exception this way; ``code`` is the exception's code when
+    it differs from the HTTP status (redCORE's empty-operation error says 0).
+    """
+    body = json_encode(
+        {"message": message, "code": status if code is None else code, "type": "RuntimeException"}
+    )
+    return Response(body, status=status, content_type="text/html; charset=UTF-8")
+
+
+def host_error_response(error: HostError) -> Response:
+    """A host error in the host's shape (for a plugin whose dialect has none of its own)."""
+    return exception_response(error.message, error.status)

@@ -1,5 +1,7 @@
 """SQLAlchemy models: the plugin state table and the OAuth2 engine's tables.
 
+They know no legacy system: a plugin that needs more keeps its own tables in its own
+``models.py``, and reaches the engine through a declared hook (``emulator.plugin``).
 Times are naive UTC datetimes. Secrets and tokens are never stored: a token row is keyed
 by the SHA-256 of the token, a client secret is kept as a slow salted hash.
 """
@@ -9,16 +11,13 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import Boolean
-from sqlalchemy import Column
 from sqlalchemy import DateTime
 from sqlalchemy import ForeignKey
 from sqlalchemy import Integer
 from sqlalchemy import String
-from sqlalchemy import Table
 from sqlalchemy import Text
 from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import mapped_column
-from sqlalchemy.orm import relationship
 
 from emulator.db import db
 
@@ -32,29 +31,7 @@ class PluginState(db.Model):
     enabled: Mapped[bool] = mapped_column(Boolean, default=False)
     # JSON object of the params an admin set; defaults are filled in when loaded.
     params: Mapped[str] = mapped_column(Text, default="{}")
-    # Bumped on every change: workers key their parsed-params cache on it.
-    revision: Mapped[int] = mapped_column(Integer, default=1)
     updated_at: Mapped[datetime] = mapped_column(DateTime)
-
-
-# Which API products an app (client) has; order kept for Apigee's api_product_list.
-client_products = Table(
-    "oauth_client_products",
-    db.metadata,
-    Column("client_id", ForeignKey("oauth_clients.id", ondelete="CASCADE"), primary_key=True),
-    Column("product_id", ForeignKey("oauth_api_products.id", ondelete="CASCADE"), primary_key=True),
-    Column("position", Integer, nullable=False, default=0),
-)
-
-
-class ApiProduct(db.Model):
-    """An API product (Apigee's idea): a name and the scopes it grants to the apps that have it."""
-
-    __tablename__ = "oauth_api_products"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    name: Mapped[str] = mapped_column(String(255), unique=True)
-    scopes: Mapped[str | None] = mapped_column(Text)  # space-separated
 
 
 class Client(db.Model):
@@ -64,7 +41,7 @@ class Client(db.Model):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     client_id: Mapped[str] = mapped_column(String(80), unique=True)
-    # werkzeug scrypt hash of the secret; None for a public client.
+    # Salted scrypt hash of the secret (werkzeug's format); None for a public client.
     secret_hash: Mapped[str | None] = mapped_column(String(255))
     redirect_uri: Mapped[str] = mapped_column(String(2000), default="")
     # Space-separated; None = every grant allowed, "" = none (bshaffer's rule).
@@ -73,13 +50,6 @@ class Client(db.Model):
     scope: Mapped[str | None] = mapped_column(Text)
     user_id: Mapped[str | None] = mapped_column(String(80))
     created_at: Mapped[datetime] = mapped_column(DateTime)
-    # The client seen as an Apigee developer app: a stable UUID (Apigee's application_name),
-    # the developer's email and the API products, whose scopes the client may ask for.
-    app_id: Mapped[str] = mapped_column(String(36), unique=True)
-    developer_email: Mapped[str | None] = mapped_column(String(255))
-    products: Mapped[list[ApiProduct]] = relationship(
-        secondary=client_products, order_by=client_products.c.position, lazy="select"
-    )
 
     @property
     def is_public(self) -> bool:

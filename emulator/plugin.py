@@ -1,4 +1,19 @@
-"""The declaration API plugins use: Plugin, Operation, Route (validated on construction)."""
+"""The declaration API plugins use: Plugin, Operation, Route (validated on construction).
+
+A plugin is a package under ``plugins/`` exposing ``plugin = Plugin(...)``: who it is,
+its admin options (a marshmallow schema), the ``option=`` operations it answers under its
+``api`` name, the path routes it answers, its CLI group, and how its errors sound.
+
+Hooks: the engine knows OAuth2 only. Where it needs something only a dialect knows, the
+plugin supplies one small neutral function here, and the host hands every installed
+plugin's function to the engine (whether the plugin is enabled or not: the data it reads
+belongs to the clients, and a client may be served in several dialects):
+
+- ``client_scope(db, client_pk) -> str | None``: the scope a client without a scope of its
+  own may ask for (a dialect whose own records grant clients scopes supplies them here).
+  The first hook that returns a non-empty scope wins. It runs when a worker reads the
+  client, so its answer is kept as long as the client record (``CACHE_MAX_AGE``).
+"""
 
 from __future__ import annotations
 
@@ -15,9 +30,17 @@ from flask import Response
 from marshmallow import Schema
 
 from emulator.errors import PluginDeclarationError
+from emulator.oauth import ClientScopeHook
 
 NAME = re.compile(r"[a-z][a-z0-9_]*")
+# Every method an operation or a route may take; a legacy URL that took any method takes these.
 HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"})
+POST = frozenset({"POST"})
+# The legacy entry points (``?api=NAME&option=OP``) and the host's own paths: no plugin
+# route, and no path a plugin resolves at run time, may claim them.
+LEGACY_PATHS = ("/", "/index.php")
+HEALTH_PATH = "/healthz"
+HOST_PATHS = (*LEGACY_PATHS, HEALTH_PATH)
 
 # A handler gets the plugin's effective (validated, defaulted) params.
 Handler = Callable[[Mapping[str, Any]], Response]
@@ -53,6 +76,11 @@ class Route:
     def __post_init__(self) -> None:
         if not self.rule.startswith("/"):
             raise PluginDeclarationError(f"Route rule {self.rule!r} must start with '/'.")
+        if self.rule in HOST_PATHS:
+            raise PluginDeclarationError(f"Route rule {self.rule!r} is the host's own path.")
+        unknown = self.methods - HTTP_METHODS
+        if unknown:
+            raise PluginDeclarationError(f"Route methods {sorted(unknown)} are not HTTP methods.")
 
 
 @dataclass(frozen=True)
@@ -68,6 +96,7 @@ class Plugin:
     cli: click.Group | None = None  # mounted as `flask <name> ...`
     enabled_on_install: bool = False
     render_error: ErrorRenderer | None = None  # None: the host's JSON errors
+    client_scope: ClientScopeHook | None = None  # see "Hooks" above
 
     def __post_init__(self) -> None:
         if not NAME.fullmatch(self.name):

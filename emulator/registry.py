@@ -6,7 +6,7 @@ installation (``enabled_on_install``) with its schema defaults.
 Every worker re-reads a plugin's row when its copy is older than ``CACHE_MAX_AGE``
 seconds (default 1), so a change made by the CLI or another worker is seen everywhere
 within that time, without a restart and without a query on every request (the token
-endpoint is hot). The parsed params are cached by their text.
+endpoint is hot). A change made through this registry is seen by this worker at once.
 """
 
 from __future__ import annotations
@@ -14,8 +14,7 @@ from __future__ import annotations
 import importlib
 import json
 import pkgutil
-import threading
-import time
+from collections.abc import Callable
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -30,6 +29,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 import plugins as plugins_package
+from emulator.cache import WorkerCache
+from emulator.db import DbHandle
 from emulator.errors import ParamsError
 from emulator.errors import PluginDeclarationError
 from emulator.errors import PluginMisconfigured
@@ -37,6 +38,7 @@ from emulator.models import PluginState
 from emulator.plugin import Plugin
 
 ENTRY_POINT_GROUP = "emulator.plugins"
+EXTENSION = "emulator.registry"
 
 
 @dataclass(frozen=True)
@@ -54,20 +56,17 @@ class Registry:
 
     def __init__(self, found: Mapping[str, Plugin], *, max_age: float = 1.0) -> None:
         self.plugins = dict(found)
-        self.max_age = max_age
-        self._parsed: dict[tuple[str, str], Mapping[str, Any]] = {}
-        self._fresh: dict[str, tuple[float, PluginStatus]] = {}
-        self._lock = threading.Lock()
+        self._fresh: WorkerCache[str, PluginStatus] = WorkerCache(max_age, max(len(found), 1))
 
-    def current(self, session: Session, name: str) -> PluginStatus:
-        """The plugin's status as of at most ``max_age`` seconds ago (the request path)."""
-        cached = self._fresh.get(name)
-        now = time.monotonic()
-        if cached is not None and now - cached[0] < self.max_age:
-            return cached[1]
-        status = self.status(session, name)
-        with self._lock:
-            self._fresh[name] = (now, status)
+    def current(self, name: str, connect: Callable[[], DbHandle]) -> PluginStatus:
+        """The plugin's status as of at most ``max_age`` seconds ago (the request path).
+
+        ``connect`` gives the database handle, asked for only when the copy is too old.
+        """
+        status = self._fresh.get(name)
+        if status is None:
+            status = self.status(connect(), name)
+            self._fresh.put(name, status)
         return status
 
     def get(self, name: str) -> Plugin:
@@ -78,11 +77,11 @@ class Registry:
             known = ", ".join(sorted(self.plugins)) or "none"
             raise KeyError(f"No plugin {name!r}; known plugins: {known}.") from None
 
-    def status(self, session: Session, name: str) -> PluginStatus:
+    def status(self, db: DbHandle, name: str) -> PluginStatus:
         """Read the plugin's row (or its install defaults) and validate its params."""
         plugin = self.get(name)
         table = PluginState.__table__
-        row = session.execute(
+        row = db.execute(
             select(table.c.enabled, table.c.params).where(table.c.name == name)
         ).first()
         if row is None:
@@ -90,16 +89,13 @@ class Registry:
         else:
             enabled, text = row.enabled, row.params
         stored = json.loads(text)
-        params = self._parsed.get((name, text))
-        if params is None:
-            try:
-                params = plugin.params().load(stored, unknown=RAISE)
-            except ValidationError as error:
-                raise PluginMisconfigured(
-                    f"Stored params of plugin {name!r} do not validate: {error.messages}; "
-                    f"fix them with `flask --app app plugins set {name} KEY=VALUE`."
-                ) from None
-            self._parsed[(name, text)] = params
+        try:
+            params = plugin.params().load(stored, unknown=RAISE)
+        except ValidationError as error:
+            raise PluginMisconfigured(
+                f"Stored params of plugin {name!r} do not validate: {error.messages}; "
+                f"fix them with `flask --app app plugins set {name} KEY=VALUE`."
+            ) from None
         return PluginStatus(plugin=plugin, enabled=enabled, params=params, stored=stored)
 
     def set_enabled(self, session: Session, name: str, enabled: bool, *, now: datetime) -> None:
@@ -107,7 +103,7 @@ class Registry:
         row = self._row(session, name, now)
         row.enabled = enabled
         row.updated_at = now
-        self._fresh.pop(name, None)
+        self._fresh.forget(name)
 
     def set_params(
         self, session: Session, name: str, updates: Mapping[str, str], *, now: datetime
@@ -125,7 +121,7 @@ class Registry:
             raise ParamsError(name, error.messages) from None
         row.params = json.dumps({key: loaded[key] for key in sorted(merged)})
         row.updated_at = now
-        self._fresh.pop(name, None)
+        self._fresh.forget(name)
         return loaded
 
     def _row(self, session: Session, name: str, now: datetime) -> PluginState:
@@ -166,11 +162,14 @@ def discover() -> dict[str, Plugin]:
 
 def init_app(app: Flask) -> None:
     """Discover the plugins and attach the registry to the app."""
-    app.extensions["emulator.registry"] = Registry(
-        discover(), max_age=float(app.config["CACHE_MAX_AGE"])
-    )
+    app.extensions[EXTENSION] = Registry(discover(), max_age=float(app.config["CACHE_MAX_AGE"]))
+
+
+def registry_of(app: Flask) -> Registry:
+    """The app's registry (while the app is being built)."""
+    return app.extensions[EXTENSION]
 
 
 def get_registry() -> Registry:
     """The current app's registry."""
-    return current_app.extensions["emulator.registry"]
+    return registry_of(current_app)

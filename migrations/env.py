@@ -88,10 +88,24 @@ def run_migrations_online():
     connectable = get_engine()
 
     with connectable.connect() as connection:
+        # SQLite rebuilds a table to alter it (batch mode): CREATE the new one, copy, DROP
+        # the old. With foreign keys on, that DROP deletes every row that references the
+        # table, cascading (an upgrade would lose the tokens and apps of every client).
+        # The pragma only takes effect outside a transaction, so it is set here, before
+        # the first statement, and set back once the migrations are committed.
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:
+            connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
         context.configure(connection=connection, target_metadata=get_metadata(), **conf_args)
 
         with context.begin_transaction():
             context.run_migrations()
+        if sqlite:
+            connection.commit()
+            broken = connection.exec_driver_sql("PRAGMA foreign_key_check").all()
+            connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+            if broken:
+                raise RuntimeError(f"migrations left rows with dangling references: {broken}")
 
 
 if context.is_offline_mode():

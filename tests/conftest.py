@@ -11,6 +11,7 @@ import os
 import uuid
 from collections.abc import Callable
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -25,11 +26,12 @@ from emulator.db import db
 
 BACKENDS = ["sqlite"] + (["postgresql"] if os.environ.get("TEST_DATABASE_URL") else [])
 TABLES = [
+    "apigee_app_products",
+    "apigee_apps",
+    "apigee_products",
     "apigee_proxies",
     "oauth_access_tokens",
     "oauth_refresh_tokens",
-    "oauth_client_products",
-    "oauth_api_products",
     "oauth_clients",
     "oauth_scopes",
     "plugin_state",
@@ -49,29 +51,40 @@ def make_app(database_url: str, **config: object) -> Flask:
     )
 
 
-@pytest.fixture(scope="session", params=BACKENDS)
-def database_url(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[str]:
-    """A migrated, empty database for the whole session, on each backend."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'emulator.sqlite'}"
-        _migrate(url)
-        yield url
+@contextmanager
+def scratch_database(backend: str, directory: Path) -> Iterator[str]:
+    """An empty database of its own on ``backend``, dropped afterwards; yields its URL."""
+    if backend == "sqlite":
+        yield f"sqlite:///{directory / 'emulator.sqlite'}"
         return
     server = sa.make_url(os.environ["TEST_DATABASE_URL"])
     name = f"emulator_test_{uuid.uuid4().hex[:12]}"
     admin = sa.create_engine(server, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    url = server.set(database=name).render_as_string(hide_password=False)
     try:
-        _migrate(url)
-        yield url
+        yield server.set(database=name).render_as_string(hide_password=False)
     finally:
         with admin.connect() as conn:
             conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def database_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """A migrated, empty database for the whole session, on each backend."""
+    with scratch_database(request.param, tmp_path_factory.mktemp("db")) as url:
+        _migrate(url)
+        yield url
+
+
+@pytest.fixture(params=BACKENDS)
+def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A database with no schema at all, for one test, on each backend (migration tests)."""
+    with scratch_database(request.param, tmp_path) as url:
+        yield url
 
 
 def _migrate(url: str) -> None:

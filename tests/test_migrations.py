@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from flask_migrate import downgrade
 from flask_migrate import upgrade
 
 from emulator.db import MIGRATIONS_DIR
 from emulator.db import db
 from tests.conftest import make_app
+
+CREATED = "2020-01-01 00:00:00"
+EXPIRES = "2099-01-01 00:00:00"
 
 
 def test_migrations_match_the_models(app) -> None:
@@ -20,8 +22,8 @@ def test_migrations_match_the_models(app) -> None:
     assert diff == []
 
 
-def test_upgrade_from_0001_keeps_clients_and_gives_each_a_stable_app_id(tmp_path: Path) -> None:
-    app = make_app(f"sqlite:///{tmp_path / 'old.sqlite'}")
+def test_upgrade_from_0001_gives_each_client_a_stable_app_id(empty_database_url) -> None:
+    app = make_app(empty_database_url)
     with app.app_context():
         upgrade(directory=str(MIGRATIONS_DIR), revision="0001")
         with db.engine.begin() as conn:
@@ -30,15 +32,132 @@ def test_upgrade_from_0001_keeps_clients_and_gives_each_a_stable_app_id(tmp_path
                     sa.text(
                         "INSERT INTO oauth_clients "
                         "(client_id, secret_hash, redirect_uri, created_at) "
-                        "VALUES (:c, 'h', '', '2020-01-01 00:00:00')"
+                        "VALUES (:c, 'h', '', :t)"
                     ),
-                    {"c": name},
+                    {"c": name, "t": CREATED},
                 )
         upgrade(directory=str(MIGRATIONS_DIR))
         with db.engine.connect() as conn:
             rows = conn.execute(
-                sa.text("SELECT client_id, app_id FROM oauth_clients ORDER BY id")
+                sa.text(
+                    "SELECT c.client_id, a.app_id FROM oauth_clients c "
+                    "JOIN apigee_apps a ON a.client_id = c.id ORDER BY c.id"
+                )
             ).all()
         db.engine.dispose()
     assert [r.client_id for r in rows] == ["legacy-a", "legacy-b"]
     assert len({r.app_id for r in rows}) == 2 and all(len(r.app_id) == 36 for r in rows)
+
+
+def _fill_0003(conn: sa.Connection) -> None:
+    """Apps, products, proxies and live tokens as a 0003 database held them."""
+    for pk, client_id, app_id, email in (
+        (1, "weather-app", "11111111-1111-4111-8111-111111111111", "dev@example.com"),
+        (2, "plain-client", "22222222-2222-4222-8222-222222222222", None),
+    ):
+        conn.execute(
+            sa.text(
+                "INSERT INTO oauth_clients (id, client_id, secret_hash, redirect_uri, "
+                "created_at, app_id, developer_email) VALUES (:pk, :c, 'h', '', :t, :a, :e)"
+            ),
+            {"pk": pk, "c": client_id, "t": CREATED, "a": app_id, "e": email},
+        )
+    for pk, name, scopes in ((7, "Zeta", "z y"), (3, "Alpha", None), (5, "Mid", "m")):
+        conn.execute(
+            sa.text("INSERT INTO oauth_api_products (id, name, scopes) VALUES (:pk, :n, :s)"),
+            {"pk": pk, "n": name, "s": scopes},
+        )
+    for product_pk, position in ((7, 0), (3, 1), (5, 2)):
+        conn.execute(
+            sa.text(
+                "INSERT INTO oauth_client_products (client_id, product_id, position) "
+                "VALUES (1, :p, :pos)"
+            ),
+            {"p": product_pk, "pos": position},
+        )
+    conn.execute(
+        sa.text(
+            "INSERT INTO apigee_proxies (base_path, target_url, scope, created_at) "
+            "VALUES ('/weather', 'http://127.0.0.1:9000', 'z', :t)"
+        ),
+        {"t": CREATED},
+    )
+    conn.execute(
+        sa.text(
+            "INSERT INTO oauth_access_tokens (token_hash, client_id, scope, issued_at, "
+            "expires_at) VALUES (:h, 1, 'z', :t, :x)"
+        ),
+        {"h": "a" * 64, "t": CREATED, "x": EXPIRES},
+    )
+    conn.execute(
+        sa.text(
+            "INSERT INTO plugin_state (name, enabled, params, revision, updated_at) "
+            "VALUES ('apigee', :on, '{}', 3, :t)"
+        ),
+        {"on": True, "t": CREATED},
+    )
+
+
+def test_upgrade_from_0003_keeps_every_app_product_proxy_and_token(empty_database_url) -> None:
+    app = make_app(empty_database_url)
+    with app.app_context():
+        upgrade(directory=str(MIGRATIONS_DIR), revision="0003")
+        with db.engine.begin() as conn:
+            _fill_0003(conn)
+        upgrade(directory=str(MIGRATIONS_DIR))
+        with db.engine.connect() as conn:
+            apps = conn.execute(
+                sa.text(
+                    "SELECT c.client_id, a.app_id, a.developer_email FROM apigee_apps a "
+                    "JOIN oauth_clients c ON c.id = a.client_id ORDER BY c.id"
+                )
+            ).all()
+            products = conn.execute(
+                sa.text(
+                    "SELECT p.name, p.scopes FROM apigee_app_products l "
+                    "JOIN apigee_products p ON p.id = l.product_id "
+                    "WHERE l.client_id = 1 ORDER BY l.position"
+                )
+            ).all()
+            proxies = conn.execute(sa.text("SELECT base_path, scope FROM apigee_proxies")).all()
+            tokens = conn.execute(sa.text("SELECT client_id FROM oauth_access_tokens")).all()
+            enabled = conn.execute(sa.text("SELECT enabled FROM plugin_state")).scalar_one()
+            columns = {c["name"] for c in sa.inspect(conn).get_columns("oauth_clients")}
+            tables = set(sa.inspect(conn).get_table_names())
+        db.engine.dispose()
+    assert [tuple(r) for r in apps] == [
+        ("weather-app", "11111111-1111-4111-8111-111111111111", "dev@example.com"),
+        ("plain-client", "22222222-2222-4222-8222-222222222222", None),
+    ]
+    assert [tuple(r) for r in products] == [("Zeta", "z y"), ("Alpha", None), ("Mid", "m")]
+    assert [tuple(r) for r in proxies] == [("/weather", "z")]
+    assert [r.client_id for r in tokens] == [1]  # rebuilding oauth_clients cascaded nothing
+    assert enabled
+    assert not {"app_id", "developer_email"} & columns
+    assert not {"oauth_api_products", "oauth_client_products"} & tables
+
+
+def test_downgrade_to_0003_puts_apps_and_products_back(empty_database_url) -> None:
+    app = make_app(empty_database_url)
+    with app.app_context():
+        upgrade(directory=str(MIGRATIONS_DIR), revision="0003")
+        with db.engine.begin() as conn:
+            _fill_0003(conn)
+        upgrade(directory=str(MIGRATIONS_DIR))
+        downgrade(directory=str(MIGRATIONS_DIR), revision="0003")
+        with db.engine.connect() as conn:
+            clients = conn.execute(
+                sa.text("SELECT client_id, app_id, developer_email FROM oauth_clients ORDER BY id")
+            ).all()
+            products = conn.execute(
+                sa.text(
+                    "SELECT p.name FROM oauth_client_products l "
+                    "JOIN oauth_api_products p ON p.id = l.product_id ORDER BY l.position"
+                )
+            ).all()
+        db.engine.dispose()
+    assert [tuple(r) for r in clients] == [
+        ("weather-app", "11111111-1111-4111-8111-111111111111", "dev@example.com"),
+        ("plain-client", "22222222-2222-4222-8222-222222222222", None),
+    ]
+    assert [r.name for r in products] == ["Zeta", "Alpha", "Mid"]

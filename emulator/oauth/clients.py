@@ -1,54 +1,55 @@
-"""Client registry and client authentication (RFC 6749 §2.3.1, bshaffer's HttpBasic rules).
+"""Client records and client authentication (RFC 6749 §2.3.1, bshaffer's HttpBasic rules).
 
-Secrets are stored as salted scrypt hashes (werkzeug), which makes offline guessing slow
+Secrets are stored as salted scrypt hashes (werkzeug's ``scrypt:N:r:p$salt$hex`` format,
+so hashes written by earlier versions keep working), which makes offline guessing slow
 even for short legacy secrets like "201010425". Checking scrypt on every token request
 would cap the token endpoint at a few dozen requests per second per core, so a secret that
-has been verified once is remembered in this process only, as an HMAC under a random key
+has been verified once is remembered by this worker only, as an HMAC under a random key
 that never leaves memory, bound to the stored hash (a secret change invalidates it).
 A wrong secret always pays the full scrypt cost.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import secrets
-import threading
-import time
-import uuid
+import string
+from collections.abc import Callable
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import replace
 
-from sqlalchemy import Connection
 from sqlalchemy import bindparam
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-from werkzeug.security import check_password_hash
-from werkzeug.security import generate_password_hash
 
-from emulator.models import ApiProduct
+from emulator.cache import WorkerCache
+from emulator.db import DbHandle
 from emulator.models import Client
-from emulator.models import client_products
 from emulator.oauth.errors import InvalidClient
-from emulator.oauth.scopes import validate_scope_name
 
 SECRET_HASH_METHOD = "scrypt:32768:8:1"
+_SALT_CHARS = string.ascii_letters + string.digits
+_SALT_LENGTH = 16
 
-# A hash no secret matches, checked for unknown clients so that both failures cost the same.
-_DUMMY_HASH = generate_password_hash(secrets.token_hex(16), method=SECRET_HASH_METHOD)
-
-KNOWN_GRANT_TYPES = ("client_credentials", "refresh_token")
+# Scopes a client without a scope of its own may ask for, supplied by a plugin from its
+# own records: (db, client primary key) -> scope or None (emulator.plugin, "Hooks").
+ClientScopeHook = Callable[[DbHandle, int], "str | None"]
 
 
 @dataclass(frozen=True)
 class ClientRecord:
-    """What the token path needs of a client, read with one Core query (no ORM overhead)."""
+    """What the request paths need of a client, read with one Core query (no ORM)."""
 
     id: int
     client_id: str
     secret_hash: str | None
     grant_types: str | None
-    scope: str | None
+    # The scope the client may ask for: its own, else what a client-scope hook supplies;
+    # None when there is none (an empty scope counts as none).
+    allowed_scope: str | None
     user_id: str | None
 
     @property
@@ -56,50 +57,11 @@ class ClientRecord:
         """A public client has no secret."""
         return self.secret_hash is None
 
-
-_CLIENTS = Client.__table__
-_LOAD_CLIENT = select(
-    _CLIENTS.c.id,
-    _CLIENTS.c.client_id,
-    _CLIENTS.c.secret_hash,
-    _CLIENTS.c.grant_types,
-    _CLIENTS.c.scope,
-    _CLIENTS.c.user_id,
-).where(_CLIENTS.c.client_id == bindparam("client_id"))
-
-
-class ClientCache:
-    """Client records this worker read recently, for at most ``max_age`` seconds.
-
-    Spares the token endpoint a query per request. An admin's change to a client (a new
-    secret, other scopes) reaches every worker within ``max_age``. 0 disables it.
-    """
-
-    def __init__(self, max_age: float = 1.0, max_size: int = 10_000) -> None:
-        self.max_age = max_age
-        self.max_size = max_size
-        self._records: dict[str, tuple[float, ClientRecord | None]] = {}
-
-    def load(self, session: Session | Connection, client_id: str) -> ClientRecord | None:
-        """The client's record, from this cache when fresh enough, else from the database."""
-        now = time.monotonic()
-        entry = self._records.get(client_id)
-        if entry is not None and now - entry[0] < self.max_age:
-            return entry[1]
-        record = load_client(session, client_id)
-        if self.max_age > 0 and record is not None:
-            if len(self._records) >= self.max_size:
-                self._records.clear()
-            self._records[client_id] = (now, record)
-        return record
-
-
-def load_client(session: Session | Connection, client_id: str) -> ClientRecord | None:
-    """Return the client with exactly this client_id (case-sensitive), or None."""
-    if "\0" in client_id:  # no client id holds one, and PostgreSQL refuses it in text
-        return None
-    row = session.execute(_LOAD_CLIENT, {"client_id": client_id}).first()
-    return None if row is None else ClientRecord(*row)
+    def allows_grant(self, grant_type: str) -> bool:
+        """Whether the client may use the grant: None allows all, "" allows none (bshaffer)."""
+        if self.grant_types is None:
+            return True
+        return grant_type in self.grant_types.split(" ")
 
 
 @dataclass(frozen=True)
@@ -114,64 +76,153 @@ class ClientCredentials:
     client_secret: object = None
 
 
-class SecretCache:
-    """Verified secrets of this process, as HMACs bound to the stored hash."""
-
-    def __init__(self, max_size: int = 4096) -> None:
-        self._key = secrets.token_bytes(32)
-        self._max_size = max_size
-        self._digests: dict[tuple[int, str], bytes] = {}
-        self._lock = threading.Lock()
-
-    def _digest(self, secret: str) -> bytes:
-        return hmac.new(self._key, secret.encode("utf-8", "surrogatepass"), hashlib.sha256).digest()
-
-    def verify(self, client: Client | ClientRecord, secret: str) -> bool:
-        """Return whether ``secret`` is the client's secret, in constant time per path."""
-        if client.secret_hash is None:
-            return False
-        key = (client.id, client.secret_hash)
-        digest = self._digest(secret)
-        cached = self._digests.get(key)
-        if cached is not None and hmac.compare_digest(cached, digest):
-            return True
-        if not check_password_hash(client.secret_hash, secret):
-            return False
-        with self._lock:
-            if len(self._digests) >= self._max_size:
-                self._digests.clear()
-            self._digests[key] = digest
-        return True
-
-
-secret_cache = SecretCache()
+_CLIENTS = Client.__table__
+_LOAD_CLIENT = select(
+    _CLIENTS.c.id,
+    _CLIENTS.c.client_id,
+    _CLIENTS.c.secret_hash,
+    _CLIENTS.c.grant_types,
+    _CLIENTS.c.scope,
+    _CLIENTS.c.user_id,
+).where(_CLIENTS.c.client_id == bindparam("client_id"))
 
 
 def hash_secret(secret: str) -> str:
     """Return the salted scrypt hash stored for a client secret."""
-    return generate_password_hash(secret, method=SECRET_HASH_METHOD)
+    salt = "".join(secrets.choice(_SALT_CHARS) for _ in range(_SALT_LENGTH))
+    return f"{SECRET_HASH_METHOD}${salt}${_scrypt_hex(SECRET_HASH_METHOD, salt, secret)}"
 
 
-def find_client(session: Session, client_id: str) -> Client | None:
-    """Return the client model with exactly this client_id, for admin work (CLI)."""
-    return session.scalar(select(Client).where(Client.client_id == client_id))
+def check_secret(secret_hash: str, secret: str) -> bool:
+    """Return whether ``secret`` matches a stored hash (constant-time comparison)."""
+    method, _, rest = secret_hash.partition("$")
+    salt, _, expected = rest.partition("$")
+    if not expected:
+        return False
+    try:
+        actual = _scrypt_hex(method, salt, secret)
+    except ValueError:  # not an scrypt hash of ours: matches nothing
+        return False
+    return hmac.compare_digest(actual, expected)
+
+
+def _scrypt_hex(method: str, salt: str, secret: str) -> str:
+    name, *args = method.split(":")
+    if name != "scrypt" or len(args) != 3:
+        raise ValueError(f"not an scrypt hash method: {method!r}")
+    n, r, p = map(int, args)
+    digest = hashlib.scrypt(
+        secret.encode("utf-8", "surrogatepass"),
+        salt=salt.encode(),
+        n=n,
+        r=r,
+        p=p,
+        maxmem=132 * n * r * p,  # werkzeug's bound: 128 * n * r * p and some room
+    )
+    return digest.hex()
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """A hash no secret matches, checked for unknown clients so both failures cost the same.
+
+    Made on first use, not at import (it costs a full scrypt).
+    """
+    return hash_secret(secrets.token_hex(16))
+
+
+class ClientStore:
+    """The client registry as this worker reads it: records, and secrets it verified.
+
+    Records are kept for at most ``max_age`` seconds, so an admin's change to a client (a
+    new secret, other scopes) reaches every worker within it; 0 reads on every request.
+    Verified secrets are kept as HMACs keyed by the stored hash, which cannot go stale.
+    ``scope_hooks`` supply the scope of a client that has none of its own (plugins').
+    """
+
+    def __init__(
+        self,
+        *,
+        max_age: float,
+        scope_hooks: Sequence[ClientScopeHook] = (),
+        max_clients: int = 10_000,
+        max_secrets: int = 4096,
+        timer: Callable[[], float] | None = None,
+    ) -> None:
+        self.scope_hooks = tuple(scope_hooks)
+        self._records: WorkerCache[str, ClientRecord] = WorkerCache(
+            max_age, max_clients, timer=timer
+        )
+        self._verified: WorkerCache[tuple[int, str], bytes] = WorkerCache(None, max_secrets)
+        self._key = secrets.token_bytes(32)
+
+    def load(self, db: DbHandle, client_id: str) -> ClientRecord | None:
+        """The client with exactly this client_id (case-sensitive), or None."""
+        record = self._records.get(client_id)
+        if record is None:
+            record = self.read(db, client_id)
+            if record is not None:
+                self._records.put(client_id, record)
+        return record
+
+    def read(self, db: DbHandle, client_id: str) -> ClientRecord | None:
+        """Read the client from the database, past the cache."""
+        if "\0" in client_id:  # no client id holds one, and PostgreSQL refuses it in text
+            return None
+        row = db.execute(_LOAD_CLIENT, {"client_id": client_id}).first()
+        if row is None:
+            return None
+        record = ClientRecord(
+            id=row.id,
+            client_id=row.client_id,
+            secret_hash=row.secret_hash,
+            grant_types=row.grant_types,
+            allowed_scope=row.scope or None,
+            user_id=row.user_id,
+        )
+        if record.allowed_scope is None:
+            for hook in self.scope_hooks:
+                supplied = hook(db, record.id)
+                if supplied:
+                    return replace(record, allowed_scope=supplied)
+        return record
+
+    def forget(self, client_id: str) -> None:
+        """Drop this worker's copy of a client (after an admin changed it here)."""
+        self._records.forget(client_id)
+
+    def verify_secret(self, client: ClientRecord, secret: str) -> bool:
+        """Return whether ``secret`` is the client's secret (constant time on each path)."""
+        if client.secret_hash is None:
+            return False
+        key = (client.id, client.secret_hash)
+        digest = hmac.new(
+            self._key, secret.encode("utf-8", "surrogatepass"), hashlib.sha256
+        ).digest()
+        cached = self._verified.get(key)
+        if cached is not None and hmac.compare_digest(cached, digest):
+            return True
+        if not check_secret(client.secret_hash, secret):
+            return False
+        self._verified.put(key, digest)
+        return True
 
 
 def authenticate_client(
-    session: Session,
+    db: DbHandle,
     credentials: ClientCredentials | None,
     *,
+    clients: ClientStore,
     allow_public: bool,
     body_allowed: bool = True,
-    cache: ClientCache | None = None,
 ) -> ClientRecord:
     """Return the authenticated client or raise InvalidClient (bshaffer HttpBasic order).
 
     ``reason`` tells dialects which failure it was: ``missing`` (no credentials),
     ``secret_required`` (no secret where one is required, or a secret-less request for
     a client that is not public), ``unknown_client`` or
-    ``wrong_secret`` (one description for both; a dialect that told them apart, like
-    Apigee's, may say which).
+    ``wrong_secret`` (one description for both; a dialect that tells them apart may say
+    which).
     """
     if credentials is None:
         where = "headers or body" if body_allowed else "headers"
@@ -180,137 +231,25 @@ def authenticate_client(
     if secret is None or secret == "" or secret is False:
         if not allow_public:
             raise InvalidClient("client credentials are required", reason="secret_required")
-        client = _load(session, credentials.client_id, cache)
+        client = clients.load(db, credentials.client_id)
         if client is None or not client.is_public:
             raise InvalidClient(
                 "This client is invalid or must authenticate using a client secret",
                 reason="secret_required",
             )
         return client
-    client = _load(session, credentials.client_id, cache)
+    client = clients.load(db, credentials.client_id)
     if client is None:
-        check_password_hash(_DUMMY_HASH, secret if isinstance(secret, str) else "")
+        check_secret(_dummy_hash(), secret if isinstance(secret, str) else "")
         raise InvalidClient("The client credentials are invalid", reason="unknown_client")
     # PHP's loose == let `true` match any secret; nothing but a string does here. A NUL
     # can never be part of a secret: scrypt's HMAC pads keys with zeros, so "s" and
     # "s\0" would hash alike.
-    if not isinstance(secret, str) or "\0" in secret or not secret_cache.verify(client, secret):
+    if not isinstance(secret, str) or "\0" in secret or not clients.verify_secret(client, secret):
         raise InvalidClient("The client credentials are invalid", reason="wrong_secret")
     return client
 
 
-def _load(
-    session: Session | Connection, client_id: str, cache: ClientCache | None
-) -> ClientRecord | None:
-    return cache.load(session, client_id) if cache is not None else load_client(session, client_id)
-
-
-def client_allows_grant(client: Client | ClientRecord, grant_type: str) -> bool:
-    """Return whether the client may use the grant: None allows all, "" allows none."""
-    if client.grant_types is None:
-        return True
-    return grant_type in client.grant_types.split(" ")
-
-
-def client_scope(session: Session, client: Client | ClientRecord) -> str | None:
-    """Return the scope a client may ask for: its own scope, else the union of its API
-    products' scopes (in product order), else None (an empty scope counts as none)."""
-    if client.scope:
-        return client.scope
-    product_scopes = session.scalars(
-        select(ApiProduct.__table__.c.scopes)
-        .join(client_products, client_products.c.product_id == ApiProduct.__table__.c.id)
-        .where(client_products.c.client_id == client.id)
-        .order_by(client_products.c.position)
-    )
-    names: list[str] = []
-    for scopes in product_scopes:
-        for name in (scopes or "").split():
-            if name not in names:
-                names.append(name)
-    return " ".join(names) or None
-
-
-def register_client(
-    session: Session,
-    client_id: str,
-    *,
-    secret: str | None,
-    scope: str | None = None,
-    grant_types: str | None = None,
-    redirect_uri: str = "",
-    user_id: str | None = None,
-    now: datetime,
-) -> Client:
-    """Register a client; ``secret=None`` makes a public client. Raises ValueError on bad input."""
-    if not client_id or len(client_id) > 80 or client_id != client_id.strip():
-        raise ValueError("client_id must be 1 to 80 characters without leading or trailing spaces.")
-    if find_client(session, client_id) is not None:
-        raise ValueError(f"A client {client_id!r} already exists.")
-    if secret is not None and secret == "":
-        raise ValueError("An empty secret is not a secret; use --public for a public client.")
-    if scope is not None:
-        for name in scope.split(" "):
-            validate_scope_name(name)
-    if grant_types is not None:
-        unknown = [g for g in grant_types.split() if g not in KNOWN_GRANT_TYPES]
-        if unknown:
-            raise ValueError(
-                f"Unknown grant type(s): {' '.join(unknown)}. Known: {' '.join(KNOWN_GRANT_TYPES)}."
-            )
-        grant_types = " ".join(grant_types.split())
-    client = Client(
-        client_id=client_id,
-        secret_hash=None if secret is None else hash_secret(secret),
-        scope=scope or None,
-        grant_types=grant_types,
-        redirect_uri=redirect_uri,
-        user_id=user_id,
-        created_at=now,
-        app_id=str(uuid.uuid4()),
-    )
-    session.add(client)
-    return client
-
-
-def add_product(session: Session, name: str, scopes: str | None = None) -> ApiProduct:
-    """Add an API product, or replace the scopes of an existing one."""
-    if not name or len(name) > 255:
-        raise ValueError("A product name is 1 to 255 characters.")
-    names = (scopes or "").split()
-    for scope in names:
-        validate_scope_name(scope)
-    product = session.scalar(select(ApiProduct).where(ApiProduct.name == name))
-    if product is None:
-        product = ApiProduct(name=name)
-        session.add(product)
-    product.scopes = " ".join(names) or None
-    return product
-
-
-def set_app(
-    session: Session, client: Client, *, developer_email: str | None, product_names: list[str]
-) -> Client:
-    """Make the client an Apigee-style app: its developer's email and its products, in order."""
-    if developer_email is not None and "@" not in developer_email:
-        raise ValueError(f"{developer_email!r} is not an email address.")
-    products = []
-    for name in product_names:
-        product = session.scalar(select(ApiProduct).where(ApiProduct.name == name))
-        if product is None:
-            raise ValueError(f"No API product {name!r}; add it first.")
-        products.append(product)
-    client.developer_email = developer_email
-    client.products = []
-    session.flush()
-    client.products = products
-    session.flush()
-    for position, product in enumerate(products):
-        session.execute(
-            client_products.update()
-            .where(
-                client_products.c.client_id == client.id, client_products.c.product_id == product.id
-            )
-            .values(position=position)
-        )
-    return client
+def find_client(session: Session, client_id: str) -> Client | None:
+    """Return the client model with exactly this client_id, for admin work (CLI)."""
+    return session.scalar(select(Client).where(Client.client_id == client_id))

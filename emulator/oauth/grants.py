@@ -13,15 +13,11 @@ from datetime import datetime
 from typing import ClassVar
 from typing import Literal
 
-from sqlalchemy import Connection
-from sqlalchemy.orm import Session
-
-from emulator.oauth.clients import ClientCache
+from emulator.db import DbHandle
 from emulator.oauth.clients import ClientCredentials
 from emulator.oauth.clients import ClientRecord
+from emulator.oauth.clients import ClientStore
 from emulator.oauth.clients import authenticate_client
-from emulator.oauth.clients import client_allows_grant
-from emulator.oauth.clients import client_scope
 from emulator.oauth.errors import InvalidGrant
 from emulator.oauth.errors import InvalidRequest
 from emulator.oauth.errors import InvalidScope
@@ -67,7 +63,7 @@ class TokenPolicy:
     access_token_factory: Callable[[], str] = generate_token
     refresh_token_factory: Callable[[], str] = generate_token
     # "subset": a requested scope outside what is allowed is an error (RFC 6749, bshaffer);
-    # "intersect": the request is narrowed to what is allowed (Apigee), and an empty
+    # "intersect": the request is narrowed to what is allowed, and an empty
     # result is an error or an empty scope, as ``empty_intersection`` says.
     scope_rule: Literal["subset", "intersect"] = "subset"
     empty_intersection: Literal["error", "empty"] = "error"
@@ -90,7 +86,7 @@ class Grant:
 
     @classmethod
     def validate(
-        cls, session: Session, req: TokenRequest, client: ClientRecord, *, now: datetime
+        cls, db: DbHandle, req: TokenRequest, client: ClientRecord, *, now: datetime
     ) -> GrantContext:
         """Check the grant's own parameters; raise an OAuthError when they fail."""
         raise NotImplementedError
@@ -98,7 +94,7 @@ class Grant:
     @classmethod
     def issue(
         cls,
-        session: Session,
+        db: DbHandle,
         client: ClientRecord,
         ctx: GrantContext,
         scope: str | None,
@@ -117,18 +113,31 @@ class ClientCredentialsGrant(Grant):
     allow_public_clients = False  # RFC 6749 §4.4: confidential clients only
 
     @classmethod
-    def validate(cls, session, req, client, *, now):
-        return GrantContext(available_scope=client_scope(session, client), user_id=client.user_id)
+    def validate(
+        cls, db: DbHandle, req: TokenRequest, client: ClientRecord, *, now: datetime
+    ) -> GrantContext:
+        """Nothing to check: the grant makes the client's own allowed scope available."""
+        return GrantContext(available_scope=client.allowed_scope, user_id=client.user_id)
 
     @classmethod
-    def issue(cls, session, client, ctx, scope, policy, *, now):
+    def issue(
+        cls,
+        db: DbHandle,
+        client: ClientRecord,
+        ctx: GrantContext,
+        scope: str | None,
+        policy: TokenPolicy,
+        *,
+        now: datetime,
+    ) -> IssuedToken:
+        """Issue an access token, and a refresh token when the policy and the client allow."""
         # RFC 6749 §4.4.3 says no refresh token; redCORE's manual promised one, so it is
         # the dialect's choice, and never for a client that may not use it.
-        with_refresh = policy.client_credentials_refresh_token and client_allows_grant(
-            client, RefreshTokenGrant.grant_type
+        with_refresh = policy.client_credentials_refresh_token and client.allows_grant(
+            RefreshTokenGrant.grant_type
         )
         return issue_tokens(
-            session,
+            db,
             client,
             user_id=ctx.user_id,
             scope=scope,
@@ -147,10 +156,13 @@ class RefreshTokenGrant(Grant):
     allow_public_clients = True  # a public client refreshes by client_id alone
 
     @classmethod
-    def validate(cls, session, req, client, *, now):
+    def validate(
+        cls, db: DbHandle, req: TokenRequest, client: ClientRecord, *, now: datetime
+    ) -> GrantContext:
+        """The refresh token must exist, be live and belong to the client (in that order)."""
         if not req.refresh_token:
             raise InvalidRequest('Missing parameter: "refresh_token" is required', reason="missing")
-        row = find_refresh_token(session, req.refresh_token)
+        row = find_refresh_token(db, req.refresh_token)
         if row is None:
             raise InvalidGrant("Invalid refresh token", reason="unknown")
         if is_expired(row.expires_at, now):
@@ -166,14 +178,24 @@ class RefreshTokenGrant(Grant):
         )
 
     @classmethod
-    def issue(cls, session, client, ctx, scope, policy, *, now):
+    def issue(
+        cls,
+        db: DbHandle,
+        client: ClientRecord,
+        ctx: GrantContext,
+        scope: str | None,
+        policy: TokenPolicy,
+        *,
+        now: datetime,
+    ) -> IssuedToken:
+        """Consume the refresh token (when the policy says so) and issue an access token."""
         # Consume first: of several concurrent uses exactly one gets here with a row to delete.
         if policy.unset_refresh_token_after_use and not consume_refresh_token(
-            session, ctx.refresh_token_hash
+            db, ctx.refresh_token_hash
         ):
             raise InvalidGrant("Invalid refresh token", reason="unknown")
         return issue_tokens(
-            session,
+            db,
             client,
             user_id=ctx.user_id,
             scope=scope,
@@ -188,13 +210,14 @@ class RefreshTokenGrant(Grant):
         )
 
 
+# The grants the engine knows, by grant_type: the one list of grant type names.
 GRANTS: dict[str, type[Grant]] = {
     g.grant_type: g for g in (ClientCredentialsGrant, RefreshTokenGrant)
 }
 
 
 def resolve_scope(
-    session: Session,
+    db: DbHandle,
     requested: str | None,
     available: str | None,
     client: ClientRecord,
@@ -223,24 +246,24 @@ def resolve_scope(
                 raise InvalidScope(
                     "The scope requested is invalid for this request", reason="not_available"
                 )
-        elif own_scope := client_scope(session, client):
-            if not check_scope(requested, own_scope):
+        elif client.allowed_scope:
+            if not check_scope(requested, client.allowed_scope):
                 raise InvalidScope(
                     "The scope requested is invalid for this client", reason="not_client"
                 )
-        elif not scopes_exist(session, requested):
+        elif not scopes_exist(db, requested):
             raise InvalidScope("An unsupported scope was requested", reason="unsupported")
         return requested
-    return available or default_scope(session)
+    return available or default_scope(db)
 
 
 def issue_token(
-    session: Session | Connection,
+    db: DbHandle,
     req: TokenRequest,
     policy: TokenPolicy,
     *,
+    clients: ClientStore,
     now: datetime,
-    client_cache: ClientCache | None = None,
 ) -> IssuedToken:
     """Answer a token request: authenticate, apply the grant, decide scope, issue."""
     if not req.grant_type:
@@ -253,14 +276,14 @@ def issue_token(
             f'Grant type "{req.grant_type}" not supported', grant_type=req.grant_type
         )
     client = authenticate_client(
-        session,
+        db,
         req.credentials,
+        clients=clients,
         allow_public=grant.allow_public_clients,
         body_allowed=req.credentials_body_allowed,
-        cache=client_cache,
     )
-    ctx = grant.validate(session, req, client, now=now)
-    if not client_allows_grant(client, grant.grant_type):
+    ctx = grant.validate(db, req, client, now=now)
+    if not client.allows_grant(grant.grant_type):
         raise UnauthorizedClient("The grant type is unauthorized for this client_id")
-    scope = resolve_scope(session, req.scope, ctx.available_scope, client, policy)
-    return grant.issue(session, client, ctx, scope, policy, now=now)
+    scope = resolve_scope(db, req.scope, ctx.available_scope, client, policy)
+    return grant.issue(db, client, ctx, scope, policy, now=now)

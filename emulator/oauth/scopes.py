@@ -1,7 +1,11 @@
-"""Space-delimited scopes (RFC 6749 §3.3), with bshaffer's splitting rules.
+"""Space-delimited scopes (RFC 6749 §3.3): the one place scope strings are parsed.
 
-Scopes compare case-sensitively and exactly. Splitting is on single spaces after trimming
-the ends, so "a  b" holds an empty element that matches nothing (compat/redcore.md).
+Two rules, each spelled once here:
+- ``split_scope``: a scope as a request carries it, with bshaffer's splitting (trim the
+  ends, then every single space), so "a  b" holds an empty element that matches nothing
+  (compat/redcore.md). Scopes compare case-sensitively and exactly.
+- ``scope_names``: a stored list, an admin's input, and the intersect rule's request:
+  any run of whitespace separates, duplicates are dropped, order is kept.
 """
 
 from __future__ import annotations
@@ -9,6 +13,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from emulator.db import DbHandle
 from emulator.models import Scope
 
 # Scopes that always exist, whatever the scopes table says (bshaffer Scope::getReservedScopes).
@@ -23,6 +28,15 @@ def split_scope(scope: str) -> list[str]:
     return scope.strip(_PHP_TRIM).split(" ")
 
 
+def scope_names(scope: str | None) -> list[str]:
+    """The names of a whitespace-separated list, each once, in their first order."""
+    names: list[str] = []
+    for name in (scope or "").split():
+        if name not in names:
+            names.append(name)
+    return names
+
+
 def check_scope(required: str, available: str) -> bool:
     """Return whether every scope in ``required`` is in ``available`` (order free)."""
     return set(split_scope(required)) <= set(split_scope(available))
@@ -35,15 +49,11 @@ def check_scope_any(required: str, available: str) -> bool:
 
 def intersect_scope(requested: str, allowed: str | None) -> str:
     """The requested scopes that are allowed, in requested order, space-joined (may be "")."""
-    allowed_set = set((allowed or "").split())
-    kept: list[str] = []
-    for name in requested.split():
-        if name in allowed_set and name not in kept:
-            kept.append(name)
-    return " ".join(kept)
+    allowed_set = set(scope_names(allowed))
+    return " ".join(name for name in scope_names(requested) if name in allowed_set)
 
 
-def scopes_exist(session: Session, scope: str) -> bool:
+def scopes_exist(db: DbHandle, scope: str) -> bool:
     """Return whether each requested scope is reserved or in the scopes table.
 
     The legacy check counted matching rows against the number of requested scopes, so a
@@ -54,19 +64,19 @@ def scopes_exist(session: Session, scope: str) -> bool:
         return True
     if len(set(wanted)) != len(wanted) or "\0" in scope:
         return False
-    found = session.scalars(select(Scope.scope).where(Scope.scope.in_(wanted))).all()
+    found = db.scalars(select(Scope.scope).where(Scope.scope.in_(wanted))).all()
     return set(found) == set(wanted)
 
 
-def default_scope(session: Session) -> str | None:
+def default_scope(db: DbHandle) -> str | None:
     """Return the default scopes joined by spaces (table order), or None when there are none."""
-    names = session.scalars(select(Scope.scope).where(Scope.is_default).order_by(Scope.id)).all()
+    names = db.scalars(select(Scope.scope).where(Scope.is_default).order_by(Scope.id)).all()
     return " ".join(names) or None
 
 
-def known_scopes(session: Session) -> list[str]:
+def known_scopes(db: DbHandle) -> list[str]:
     """Every scope in the scopes table, in table order."""
-    return list(session.scalars(select(Scope.scope).order_by(Scope.id)))
+    return list(db.scalars(select(Scope.scope).order_by(Scope.id)))
 
 
 def add_scope(session: Session, name: str, *, is_default: bool = False) -> Scope:
@@ -91,6 +101,20 @@ def set_default_scopes(session: Session, names: list[str]) -> None:
         )
     for row in session.scalars(select(Scope)):
         row.is_default = row.scope in names
+
+
+def validate_scope(scope: str) -> None:
+    """Raise ValueError unless ``scope`` is names separated by single spaces (as stored)."""
+    for name in scope.split(" "):
+        validate_scope_name(name)
+
+
+def normalize_scope(scope: str | None) -> str | None:
+    """A whitespace-separated list as stored: each name checked, single spaces; None if empty."""
+    names = scope_names(scope)
+    for name in names:
+        validate_scope_name(name)
+    return " ".join(names) or None
 
 
 def validate_scope_name(name: str) -> None:

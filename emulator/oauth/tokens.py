@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from datetime import timedelta
 
-from sqlalchemy import Connection
 from sqlalchemy import Row
 from sqlalchemy import bindparam
 from sqlalchemy import delete
@@ -23,8 +22,9 @@ from sqlalchemy import insert
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from emulator.cache import WorkerCache
+from emulator.db import DbHandle
 from emulator.models import AccessToken
-from emulator.models import Client
 from emulator.models import RefreshToken
 from emulator.oauth.clients import ClientRecord
 from emulator.oauth.errors import ExpiredToken
@@ -47,6 +47,29 @@ _VERIFY_ACCESS = select(
     _ACCESS.c.expires_at,
 ).where(_ACCESS.c.token_hash == bindparam("token_hash"))
 _DELETE_REFRESH = delete(_REFRESH).where(_REFRESH.c.token_hash == bindparam("token_hash"))
+_DELETE_ACCESS = delete(_ACCESS).where(_ACCESS.c.token_hash == bindparam("token_hash"))
+# A refresh token's access tokens (RFC 7009 §2.1), of one client.
+_DELETE_LINKED_ACCESS = delete(_ACCESS).where(
+    _ACCESS.c.refresh_token_hash == bindparam("token_hash"),
+    _ACCESS.c.client_id == bindparam("client_pk"),
+)
+# What revocation and introspection need of a token, in either table.
+_FIND_OWN = {
+    table: select(
+        table.c.client_id,
+        table.c.user_id,
+        table.c.scope,
+        table.c.issued_at,
+        table.c.expires_at,
+    ).where(table.c.token_hash == bindparam("token_hash"))
+    for table in (_ACCESS, _REFRESH)
+}
+
+# Access tokens this worker verified recently, by hash: a client checks the same token at a
+# resource again and again, and the cache spares those checks a query. Expiry is still
+# checked exactly on every use. A token revoked through this worker leaves it at once;
+# other workers notice within the cache's max_age (RFC 7009 §2.1 allows such a delay).
+AccessTokenCache = WorkerCache[str, Row]
 _FIND_REFRESH = select(
     _REFRESH.c.token_hash,
     _REFRESH.c.client_id,
@@ -83,6 +106,7 @@ class IssuedToken:
     issued_at: datetime
     expires_at: datetime
     client_id: str
+    client_pk: int  # the client's row, for a dialect that keeps more about the client
     user_id: str | None
 
 
@@ -98,8 +122,8 @@ class TokenInfo:
 
 
 def issue_tokens(
-    session: Session | Connection,
-    client: Client | ClientRecord,
+    db: DbHandle,
+    client: ClientRecord,
     *,
     user_id: str | None,
     scope: str | None,
@@ -120,7 +144,7 @@ def issue_tokens(
     if refresh_lifetime is not None:
         refresh_raw = refresh_token_factory()
         linked_refresh_hash = hash_token(refresh_raw)
-        session.execute(
+        db.execute(
             _INSERT_REFRESH,
             {
                 "token_hash": linked_refresh_hash,
@@ -132,7 +156,7 @@ def issue_tokens(
             },
         )
     expires_at = now + timedelta(seconds=access_lifetime)
-    session.execute(
+    db.execute(
         _INSERT_ACCESS,
         {
             "token_hash": hash_token(access_raw),
@@ -153,46 +177,13 @@ def issue_tokens(
         issued_at=now,
         expires_at=expires_at,
         client_id=client.client_id,
+        client_pk=client.id,
         user_id=user_id,
     )
 
 
-class AccessTokenCache:
-    """Access tokens this worker has verified recently, by hash, for at most ``max_age`` s.
-
-    A client checks the same token at the resource endpoint again and again; the cache
-    spares those checks a query. Expiry is still checked exactly on every use. A token
-    revoked through this worker leaves the cache at once; other workers notice within
-    ``max_age`` (RFC 7009 §2.1 allows such a propagation delay). ``max_age`` 0 disables it.
-    """
-
-    def __init__(self, max_age: float = 1.0, max_size: int = 100_000) -> None:
-        self.max_age = max_age
-        self.max_size = max_size
-        self._rows: dict[str, tuple[float, Row]] = {}
-
-    def get(self, token_hash: str, now: float) -> Row | None:
-        entry = self._rows.get(token_hash)
-        if entry is None or now - entry[0] >= self.max_age:
-            return None
-        return entry[1]
-
-    def put(self, token_hash: str, row: Row, now: float) -> None:
-        if self.max_age <= 0:
-            return
-        if len(self._rows) >= self.max_size:
-            self._rows.clear()  # simplest bound; refilled by the next requests
-        self._rows[token_hash] = (now, row)
-
-    def forget(self, token_hash: str) -> None:
-        self._rows.pop(token_hash, None)
-
-    def clear(self) -> None:
-        self._rows.clear()
-
-
 def verify_access_token(
-    session: Session | Connection,
+    db: DbHandle,
     raw: str,
     *,
     required_scope: str | None = None,
@@ -203,15 +194,14 @@ def verify_access_token(
     """Return what a valid access token grants, or raise (RFC 6750 §3.1, bshaffer's order).
 
     ``required_scope``: every listed scope must be held (``any_scope``: at least one of
-    them, Apigee's VerifyAccessToken rule); a token without scope holds none.
+    them, for dialects that check any-of); a token without scope holds none.
     """
     token_hash = hash_token(raw)
-    fetched = time.monotonic()
-    row = cache.get(token_hash, fetched) if cache is not None else None
+    row = cache.get(token_hash) if cache is not None else None
     if row is None:
-        row = session.execute(_VERIFY_ACCESS, {"token_hash": token_hash}).first()
+        row = db.execute(_VERIFY_ACCESS, {"token_hash": token_hash}).first()
         if row is not None and cache is not None:
-            cache.put(token_hash, row, fetched)
+            cache.put(token_hash, row)
     if row is None:
         raise InvalidToken("The access token provided is invalid")
     if is_expired(row.expires_at, now):
@@ -231,39 +221,41 @@ def verify_access_token(
     )
 
 
-def find_refresh_token(session: Session | Connection, raw: str) -> Row | None:
+def find_refresh_token(db: DbHandle, raw: str) -> Row | None:
     """Return the stored refresh token's row (hash, client, user, scope, expiry), or None."""
-    return session.execute(_FIND_REFRESH, {"token_hash": hash_token(raw)}).first()
+    return db.execute(_FIND_REFRESH, {"token_hash": hash_token(raw)}).first()
 
 
-def consume_refresh_token(session: Session | Connection, token_hash: str) -> bool:
+def consume_refresh_token(db: DbHandle, token_hash: str) -> bool:
     """Delete a refresh token; return False when another request already used it.
 
     The DELETE's row count is the lock: of N concurrent uses, exactly one sees 1.
     """
-    result = session.execute(_DELETE_REFRESH, {"token_hash": token_hash})
+    result = db.execute(_DELETE_REFRESH, {"token_hash": token_hash})
     return result.rowcount == 1
 
 
 def _find_own(
-    session: Session, client: Client | ClientRecord, raw: str, hint: str | None
-) -> AccessToken | RefreshToken | None:
-    """Find a token of this client by value; the hint only decides which table is tried first."""
-    token_hash = hash_token(raw)
-    models = [AccessToken, RefreshToken]
+    db: DbHandle, client: ClientRecord, token_hash: str, hint: str | None
+) -> tuple[bool, Row] | None:
+    """Find a token of this client by hash: (is it an access token, its row), or None.
+
+    The hint only decides which table is tried first.
+    """
+    tables = [_ACCESS, _REFRESH]
     if hint == "refresh_token":
-        models.reverse()
-    for model in models:
-        row = session.get(model, token_hash)
+        tables.reverse()
+    for table in tables:
+        row = db.execute(_FIND_OWN[table], {"token_hash": token_hash}).first()
         if row is not None:
             # Another client's token is, for this client, an unknown token (RFC 7662 §4).
-            return row if row.client_id == client.id else None
+            return (table is _ACCESS, row) if row.client_id == client.id else None
     return None
 
 
 def revoke_token(
-    session: Session,
-    client: Client | ClientRecord,
+    db: DbHandle,
+    client: ClientRecord,
     raw: str,
     hint: str | None,
     *,
@@ -277,32 +269,29 @@ def revoke_token(
     """
     if cache is not None:
         cache.clear()  # the access tokens of a refresh token are not known by their hash
-    row = _find_own(session, client, raw, hint)
-    if isinstance(row, AccessToken):
-        session.delete(row)
-        return
     token_hash = hash_token(raw)
-    session.execute(
-        delete(AccessToken).where(
-            AccessToken.refresh_token_hash == token_hash, AccessToken.client_id == client.id
-        )
-    )
-    if row is not None:
-        session.delete(row)
+    found = _find_own(db, client, token_hash, hint)
+    if found is not None and found[0]:
+        db.execute(_DELETE_ACCESS, {"token_hash": token_hash})
+        return
+    db.execute(_DELETE_LINKED_ACCESS, {"token_hash": token_hash, "client_pk": client.id})
+    if found is not None:
+        db.execute(_DELETE_REFRESH, {"token_hash": token_hash})
 
 
 def introspect_token(
-    session: Session, client: Client | ClientRecord, raw: str, hint: str | None, *, now: datetime
+    db: DbHandle, client: ClientRecord, raw: str, hint: str | None, *, now: datetime
 ) -> dict[str, object] | None:
     """Return RFC 7662 claims of an active token of this client, or None when inactive."""
-    row = _find_own(session, client, raw, hint)
-    if row is None or is_expired(row.expires_at, now):
+    found = _find_own(db, client, hash_token(raw), hint)
+    if found is None or is_expired(found[1].expires_at, now):
         return None
+    is_access, row = found
     claims: dict[str, object] = {"active": True}
     if row.scope:
         claims["scope"] = row.scope
     claims["client_id"] = client.client_id
-    claims["token_type"] = TOKEN_TYPE if isinstance(row, AccessToken) else "refresh_token"
+    claims["token_type"] = TOKEN_TYPE if is_access else "refresh_token"
     claims["exp"] = _epoch(row.expires_at)
     claims["iat"] = _epoch(row.issued_at)
     if row.user_id is not None:
@@ -315,7 +304,7 @@ def import_token(
     *,
     token_type: str,
     raw: str,
-    client: Client | ClientRecord,
+    client_pk: int,
     user_id: str | None,
     scope: str | None,
     expires_at: datetime,
@@ -329,7 +318,7 @@ def import_token(
     session.add(
         model(
             token_hash=token_hash,
-            client_id=client.id,
+            client_id=client_pk,
             user_id=user_id,
             scope=scope or None,
             issued_at=now,

@@ -1,22 +1,24 @@
 """``flask --app app apigee products|apps|proxies ...``: Apigee's admin objects.
 
-Products and apps live in the engine's client model (one registry for every dialect);
-proxies in this plugin's table. The commands work while the plugin is disabled, so an
-admin configures first and enables last.
+Apps, products and proxies live in this plugin's tables; an app is an engine client
+(``clients create``) with a developer email and API products. The commands work while the
+plugin is disabled, so an admin configures first and enables last.
 """
 
 from __future__ import annotations
 
 import click
 from flask.cli import AppGroup
-from sqlalchemy import select
 
 from emulator import oauth
 from emulator.cli import commit_change
 from emulator.clock import utcnow
 from emulator.db import db
-from emulator.models import ApiProduct
 
+from .apps import add_product
+from .apps import find_app
+from .apps import list_products
+from .apps import set_app
 from .proxies import add_proxy
 from .proxies import list_proxies
 from .proxies import remove_proxy
@@ -44,14 +46,14 @@ def proxies() -> None:
 @click.option("--scope", help='Space-separated scopes the product grants, e.g. "read write".')
 def products_add(name: str, scope: str | None) -> None:
     """Add an API product (or replace its scopes)."""
-    commit_change(lambda: oauth.add_product(db.session, name, scope))
+    commit_change(lambda: add_product(db.session, name, scope))
     click.echo(f"Product {name} added, scopes: {' '.join((scope or '').split()) or '(none)'}.")
 
 
 @products.command("list")
 def products_list() -> None:
     """List the API products and their scopes."""
-    for product in db.session.scalars(select(ApiProduct).order_by(ApiProduct.name)):
+    for product in list_products(db.session):
         click.echo(f"{product.name}  scopes={product.scopes or '-'}")
 
 
@@ -84,19 +86,22 @@ def apps_set(
         raise click.ClickException(
             f"No client {client_id!r}; create it with `clients create` first."
         )
+    current = find_app(db.session, client.id, client_id)
     if product_list is not None:
         names = product_list.split()
     elif product_names:
         names = list(product_names)
     else:
-        names = [p.name for p in client.products]
-    email = developer_email if developer_email is not None else client.developer_email
-    commit_change(
-        lambda: oauth.set_app(db.session, client, developer_email=email, product_names=names)
+        names = list(current.products)
+    email = developer_email if developer_email is not None else current.developer_email
+    app = commit_change(
+        lambda: set_app(
+            db.session, client.id, client_id, developer_email=email, product_names=names
+        )
     )
     click.echo(
-        f"App {client.app_id} (client {client_id}): developer {email or '-'}, "
-        f"products [{', '.join(names)}]."
+        f"App {app.app_id} (client {client_id}): developer {email or '-'}, "
+        f"products [{', '.join(app.products)}]."
     )
 
 
@@ -107,10 +112,11 @@ def apps_show(client_id: str) -> None:
     client = oauth.find_client(db.session, client_id)
     if client is None:
         raise click.ClickException(f"No client {client_id!r}.")
+    app = find_app(db.session, client.id, client_id)
     click.echo(f"client_id: {client.client_id}")
-    click.echo(f"application_name: {client.app_id}")
-    click.echo(f"developer.email: {client.developer_email or '-'}")
-    click.echo(f"api_product_list: [{', '.join(p.name for p in client.products)}]")
+    click.echo(f"application_name: {app.app_id}")
+    click.echo(f"developer.email: {app.developer_email or '-'}")
+    click.echo(f"api_product_list: [{', '.join(app.products)}]")
 
 
 @proxies.command("add")

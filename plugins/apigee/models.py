@@ -1,17 +1,59 @@
-"""The apigee plugin's own table: the protected API proxies an admin configured."""
+"""The apigee plugin's own tables: developer apps, API products, protected API proxies.
+
+An app is an engine client seen as an Apigee developer app; the engine knows nothing of
+it. A client gets a row here once an admin sets its developer or products; until then its
+app id is derived from its client id (``apps.derived_app_id``), so it never changes.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy import Column
 from sqlalchemy import DateTime
+from sqlalchemy import ForeignKey
 from sqlalchemy import Integer
 from sqlalchemy import String
+from sqlalchemy import Table
 from sqlalchemy import Text
 from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import mapped_column
 
 from emulator.db import db
+
+
+class ApigeeApp(db.Model):
+    """A client as an Apigee developer app: its app id and its developer's email."""
+
+    __tablename__ = "apigee_apps"
+
+    # The engine's client (oauth_clients.id); the app goes with it.
+    client_id: Mapped[int] = mapped_column(
+        ForeignKey("oauth_clients.id", ondelete="CASCADE"), primary_key=True
+    )
+    # Apigee's application_name: a UUID the app keeps for good.
+    app_id: Mapped[str] = mapped_column(String(36), unique=True)
+    developer_email: Mapped[str | None] = mapped_column(String(255))
+
+
+class ApigeeProduct(db.Model):
+    """An API product: a name and the scopes it grants to the apps that have it."""
+
+    __tablename__ = "apigee_products"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(255), unique=True)
+    scopes: Mapped[str | None] = mapped_column(Text)  # space-separated; None: no scopes
+
+
+# Which API products an app has, in the order the admin gave them (api_product_list).
+app_products = Table(
+    "apigee_app_products",
+    db.metadata,
+    Column("client_id", ForeignKey("apigee_apps.client_id", ondelete="CASCADE"), primary_key=True),
+    Column("product_id", ForeignKey("apigee_products.id", ondelete="CASCADE"), primary_key=True),
+    Column("position", Integer, nullable=False, default=0),
+)
 
 
 class ApigeeProxy(db.Model):

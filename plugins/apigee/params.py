@@ -17,6 +17,7 @@ from marshmallow.validate import Length
 from marshmallow.validate import OneOf
 from marshmallow.validate import Range
 
+from emulator.plugin import HOST_PATHS
 from emulator.plugin import HTTP_METHODS
 
 GENERATE = "GenerateAccessToken"
@@ -28,10 +29,9 @@ DEFAULT_BASE_PATHS = {
     "/oauth/client_credential/accesstoken": f"POST {GENERATE}",  # Edge's default proxy
     "/oauth/client_credential/refresh_accesstoken": f"POST {REFRESH}",
 }
-# A path (no query, no whitespace, no trailing "/") that is not the legacy entry point.
+# A path (no query, no whitespace, no trailing "/"); it may not be one of HOST_PATHS.
 PATH = re.compile(r"^(/[^/?#\s]+)+$")
 FLOW = re.compile(rf"^(?:({'|'.join(sorted(HTTP_METHODS))}) )?({GENERATE}|{REFRESH})$")
-RESERVED_PATHS = ("/index.php", "/healthz")
 MAX_LIFETIME_MS = 10 * 365 * 86_400_000
 
 
@@ -61,7 +61,7 @@ class BasePaths(fields.Dict):
         loaded = super()._deserialize(value, attr, data, **kwargs)
         errors = []
         for path, flow in loaded.items():
-            if not PATH.fullmatch(path) or path in RESERVED_PATHS:
+            if not PATH.fullmatch(path) or path in HOST_PATHS:
                 errors.append(
                     f"{path!r}: a path like /oauth/accesstoken (no query, no trailing /)."
                 )

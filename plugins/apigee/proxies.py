@@ -11,16 +11,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import urlsplit
 
-from sqlalchemy import Connection
 from sqlalchemy import func
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from emulator.oauth.scopes import validate_scope_name
+from emulator.db import DbHandle
+from emulator.oauth.scopes import normalize_scope
+from emulator.plugin import HOST_PATHS
 
 from .models import ApigeeProxy
 from .params import PATH
-from .params import RESERVED_PATHS
 
 _PROXIES = ApigeeProxy.__table__
 
@@ -37,7 +37,7 @@ class ProxyRoute:
 def normalize_base_path(text: str) -> str:
     """Return the base path without trailing '/'; raise ValueError when it is not one."""
     path = text.rstrip("/")
-    if not PATH.fullmatch(path) or path in RESERVED_PATHS:
+    if not PATH.fullmatch(path) or path in HOST_PATHS:
         raise ValueError(
             f"{text!r} is not a base path: give one like /weather (not /, no query, no '//')."
         )
@@ -61,16 +61,14 @@ def add_proxy(
     """
     path = normalize_base_path(base_path)
     validate_target_url(target_url)
-    names = (scope or "").split()
-    for name in names:
-        validate_scope_name(name)
+    normalized = normalize_scope(scope)
     row = session.scalar(select(ApigeeProxy).where(ApigeeProxy.base_path == path))
     created = row is None
     if row is None:
         row = ApigeeProxy(base_path=path, created_at=now)
         session.add(row)
     row.target_url = target_url
-    row.scope = " ".join(names) or None
+    row.scope = normalized
     return row, created
 
 
@@ -94,12 +92,12 @@ def base_path_prefixes(path: str) -> list[str]:
     return ["/" + "/".join(segments[:n]) for n in range(1, len(segments) + 1) if segments[n - 1]]
 
 
-def match_proxy(session: Session | Connection, path: str) -> ProxyRoute | None:
+def match_proxy(db: DbHandle, path: str) -> ProxyRoute | None:
     """The proxy with the longest base path that owns ``path``, or None (one indexed query)."""
     prefixes = base_path_prefixes(path)
     if not prefixes:
         return None
-    row = session.execute(
+    row = db.execute(
         select(_PROXIES.c.base_path, _PROXIES.c.target_url, _PROXIES.c.scope)
         .where(_PROXIES.c.base_path.in_(prefixes))
         .order_by(func.length(_PROXIES.c.base_path).desc())

@@ -1,5 +1,7 @@
 """redCORE OAuth2 server: answers ``index.php?option=<op>&api=oauth2``."""
 
+from emulator.plugin import HTTP_METHODS
+from emulator.plugin import POST
 from emulator.plugin import Operation
 from emulator.plugin import Plugin
 from emulator.plugin import Route
@@ -8,9 +10,6 @@ from . import render
 from . import views
 from .params import OAuth2Params
 
-ANY_METHOD = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"})
-POST = frozenset({"POST"})
-
 plugin = Plugin(
     name="oauth2",
     title="redCORE OAuth2 server",
@@ -18,7 +17,7 @@ plugin = Plugin(
     params=OAuth2Params,
     operations={
         "token": Operation(views.token, methods=POST),
-        "resource": Operation(views.resource, methods=ANY_METHOD),
+        "resource": Operation(views.resource, methods=HTTP_METHODS),
         "revoke": Operation(views.revoke, methods=POST),
         "introspect": Operation(views.introspect, methods=POST),
     },

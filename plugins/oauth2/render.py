@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from datetime import UTC
 from datetime import datetime
@@ -17,6 +18,9 @@ from emulator.errors import HostError
 from emulator.errors import MethodNotAllowed
 from emulator.errors import OperationMissing
 from emulator.errors import UnknownOperation
+from emulator.errors import exception_response
+from emulator.errors import host_error_response
+from emulator.oauth import GRANTS
 from emulator.oauth import IssuedToken
 from emulator.oauth import OAuthError
 from emulator.oauth import TokenInfo
@@ -80,11 +84,35 @@ def claims(body: Mapping[str, Any]) -> Response:
     return json_response(dict(body), headers=TOKEN_HEADERS)
 
 
+def metadata(issuer: str, *, body_credentials: bool, scopes: list[str]) -> Response:
+    """RFC 8414 metadata: the legacy URLs as endpoints; cacheable, unlike token answers."""
+    base = f"{issuer}/index.php?api=oauth2&option="
+    auth_methods = ["client_secret_basic"]
+    if body_credentials:
+        auth_methods.append("client_secret_post")
+    body = {
+        "issuer": issuer,
+        "token_endpoint": base + "token",
+        "revocation_endpoint": base + "revoke",
+        "introspection_endpoint": base + "introspect",
+        "grant_types_supported": sorted(GRANTS),
+        "response_types_supported": [],
+        "token_endpoint_auth_methods_supported": auth_methods,
+        "revocation_endpoint_auth_methods_supported": [*auth_methods, "none"],
+        "introspection_endpoint_auth_methods_supported": auth_methods,
+        "scopes_supported": scopes,
+    }
+    return Response(
+        json.dumps(body),
+        content_type="application/json",
+        headers={"Cache-Control": "public, max-age=3600"},
+    )
+
+
 def error(err: Exception, operation: str | None, params: Mapping[str, Any] | None) -> Response:
     """Render any error under api=oauth2 the way redCORE/bshaffer did."""
     if isinstance(err, OperationMissing):
-        body = {"message": EMPTY_OPERATION, "code": 0, "type": "RuntimeException"}
-        return json_response(body, status=500, content_type="text/html; charset=UTF-8")
+        return exception_response(EMPTY_OPERATION, 500, code=0)
     if isinstance(err, UnknownOperation):
         return Response(b"", status=200, content_type="text/html; charset=UTF-8")
     if isinstance(err, MethodNotAllowed):
@@ -97,8 +125,7 @@ def error(err: Exception, operation: str | None, params: Mapping[str, Any] | Non
         allow = ", ".join(sorted(err.allowed - {"HEAD", "OPTIONS"}))
         return json_response(body, status=405, headers={**NO_STORE, "Allow": allow})
     if isinstance(err, HostError):
-        body = {"message": err.message, "code": err.status, "type": "RuntimeException"}
-        return json_response(body, status=err.status, content_type="text/html; charset=UTF-8")
+        return host_error_response(err)
     assert isinstance(err, OAuthError)
     if operation == "resource":
         return _resource_error(err, {**DEFAULTS, **(params or {})})

@@ -141,11 +141,11 @@ def test_stored_params_that_no_longer_validate_answer_a_clear_500(app, client) -
 def test_workers_cache_plugin_state_for_at_most_max_age(
     app, database_url, cli, monkeypatch
 ) -> None:
-    import emulator.registry as registry_module
+    import emulator.cache as cache_module
     from tests.conftest import make_app
 
     clock = [1000.0]
-    monkeypatch.setattr(registry_module.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(cache_module.time, "monotonic", lambda: clock[0])
     worker = make_app(database_url, CACHE_MAX_AGE=1.0)
     client = worker.test_client()
     assert client.post(TOKEN_URL, data={}).status_code == 400  # enabled; state now cached

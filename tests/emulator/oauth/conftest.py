@@ -10,9 +10,11 @@ from sqlalchemy.orm import Session
 
 from emulator import oauth
 from emulator.db import db
-from emulator.models import Client
 
 NOW = datetime(2026, 1, 15, 12, 0, 0)
+# The engine's client store as a worker without caching has it (every read goes to the
+# database; verified secrets are remembered, as in every worker).
+CLIENTS = oauth.ClientStore(max_age=0)
 
 
 @pytest.fixture
@@ -23,9 +25,15 @@ def session(app) -> Iterator[Session]:
 
 @pytest.fixture
 def new_client(session):
-    def build(client_id: str = "c1", *, secret: str | None = "s3cret", **kwargs) -> Client:
-        client = oauth.register_client(session, client_id, secret=secret, now=NOW, **kwargs)
+    """Register a client; returns its record as the request paths read it."""
+
+    def build(
+        client_id: str = "c1", *, secret: str | None = "s3cret", **kwargs
+    ) -> oauth.ClientRecord:
+        oauth.register_client(session, client_id, secret=secret, now=NOW, **kwargs)
         session.commit()
-        return client
+        record = CLIENTS.read(session, client_id)
+        assert record is not None
+        return record
 
     return build

@@ -2,15 +2,30 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+
 import pytest
 
 import emulator.oauth.clients as clients
 from emulator.oauth import ClientCredentials
-from emulator.oauth import authenticate_client
+from emulator.oauth import ClientStore
 from emulator.oauth.errors import InvalidClient
 
+from .conftest import CLIENTS
 
-def test_secret_is_stored_as_a_slow_salted_hash(new_client) -> None:
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def authenticate(session, credentials, *, store=CLIENTS, **kwargs):
+    """The engine's authenticate_client, with the tests' store unless one is given."""
+    return clients.authenticate_client(session, credentials, clients=store, **kwargs)
+
+
+def test_secret_is_stored_as_a_slow_salted_hash(new_client, monkeypatch) -> None:
+    monkeypatch.setattr(clients, "SECRET_HASH_METHOD", "scrypt:32768:8:1")  # the real cost
     a = new_client("a", secret="201010425")
     b = new_client("b", secret="201010425")
     assert a.secret_hash.startswith("scrypt:32768:8:1$")
@@ -21,19 +36,18 @@ def test_secret_is_stored_as_a_slow_salted_hash(new_client) -> None:
 def test_right_secret_authenticates_and_wrong_one_does_not(session, new_client) -> None:
     client = new_client(secret="s3cret")
     assert (
-        authenticate_client(session, ClientCredentials("c1", "s3cret"), allow_public=False).id
-        == client.id
+        authenticate(session, ClientCredentials("c1", "s3cret"), allow_public=False).id == client.id
     )
     for wrong in ("S3CRET", "s3cret ", "", None):
         with pytest.raises(InvalidClient):
-            authenticate_client(session, ClientCredentials("c1", wrong), allow_public=False)
+            authenticate(session, ClientCredentials("c1", wrong), allow_public=False)
 
 
 @pytest.mark.parametrize("secret", [True, 1, 0, 1.5, ["s3cret"], {"a": 1}], ids=repr)
 def test_a_non_string_secret_never_authenticates(session, new_client, secret) -> None:
     new_client(secret="s3cret")
     with pytest.raises(InvalidClient) as caught:
-        authenticate_client(session, ClientCredentials("c1", secret), allow_public=False)
+        authenticate(session, ClientCredentials("c1", secret), allow_public=False)
     assert caught.value.reason == "wrong_secret"
 
 
@@ -42,34 +56,31 @@ def test_verified_secret_is_cached_and_wrong_secrets_pay_full_price(
 ) -> None:
     client = new_client(secret="s3cret")
     calls = []
-    real = clients.check_password_hash
-    monkeypatch.setattr(clients, "check_password_hash", lambda h, s: calls.append(s) or real(h, s))
-    cache = clients.SecretCache()
-    assert cache.verify(client, "s3cret") and calls == ["s3cret"]
-    assert cache.verify(client, "s3cret") and calls == ["s3cret"]  # served from the cache
-    assert not cache.verify(client, "guess") and calls == ["s3cret", "guess"]
-    assert not cache.verify(client, "guess") and calls == ["s3cret", "guess", "guess"]
+    real = clients.check_secret
+    monkeypatch.setattr(clients, "check_secret", lambda h, s: calls.append(s) or real(h, s))
+    store = ClientStore(max_age=0)
+    assert store.verify_secret(client, "s3cret") and calls == ["s3cret"]
+    assert store.verify_secret(client, "s3cret") and calls == ["s3cret"]  # from the cache
+    assert not store.verify_secret(client, "guess") and calls == ["s3cret", "guess"]
+    assert not store.verify_secret(client, "guess") and calls == ["s3cret", "guess", "guess"]
 
 
 def test_a_new_secret_invalidates_the_cached_one(session, new_client) -> None:
     client = new_client(secret="old")
-    cache = clients.SecretCache()
-    assert cache.verify(client, "old")
-    client.secret_hash = clients.hash_secret("new")
-    assert not cache.verify(client, "old")
-    assert cache.verify(client, "new")
+    store = ClientStore(max_age=0)
+    assert store.verify_secret(client, "old")
+    client = replace(client, secret_hash=clients.hash_secret("new"))
+    assert not store.verify_secret(client, "old")
+    assert store.verify_secret(client, "new")
 
 
 def test_public_client_rules(session, new_client) -> None:
     public = new_client("pub", secret=None)
-    assert (
-        authenticate_client(session, ClientCredentials("pub", None), allow_public=True).id
-        == public.id
-    )
+    assert authenticate(session, ClientCredentials("pub", None), allow_public=True).id == public.id
     with pytest.raises(InvalidClient, match="client credentials are required"):
-        authenticate_client(session, ClientCredentials("pub", None), allow_public=False)
+        authenticate(session, ClientCredentials("pub", None), allow_public=False)
     with pytest.raises(InvalidClient, match="The client credentials are invalid"):
-        authenticate_client(session, ClientCredentials("pub", "made-up"), allow_public=True)
+        authenticate(session, ClientCredentials("pub", "made-up"), allow_public=True)
 
 
 def test_confidential_or_unknown_client_without_secret_where_public_allowed(
@@ -78,44 +89,74 @@ def test_confidential_or_unknown_client_without_secret_where_public_allowed(
     new_client("conf", secret="x")
     for client_id in ("conf", "ghost"):
         with pytest.raises(InvalidClient, match="must authenticate using a client secret"):
-            authenticate_client(session, ClientCredentials(client_id, ""), allow_public=True)
+            authenticate(session, ClientCredentials(client_id, ""), allow_public=True)
 
 
 def test_no_credentials_message_depends_on_body_being_allowed(session) -> None:
     with pytest.raises(
         InvalidClient, match=r"^Client credentials were not found in the headers or body$"
     ):
-        authenticate_client(session, None, allow_public=False)
+        authenticate(session, None, allow_public=False)
     with pytest.raises(InvalidClient, match=r"^Client credentials were not found in the headers$"):
-        authenticate_client(session, None, allow_public=False, body_allowed=False)
+        authenticate(session, None, allow_public=False, body_allowed=False)
 
 
 def test_client_ids_match_exactly(session, new_client) -> None:
     new_client("Shop-1", secret="x")
     for other in ("shop-1", "SHOP-1", "Shop-1 "):
         with pytest.raises(InvalidClient, match="invalid"):
-            authenticate_client(session, ClientCredentials(other, "x"), allow_public=False)
+            authenticate(session, ClientCredentials(other, "x"), allow_public=False)
 
 
 def test_client_cache_spares_lookups_for_at_most_max_age(session, new_client, monkeypatch) -> None:
     new_client(secret="s3cret")
     clock = [100.0]
-    monkeypatch.setattr(clients.time, "monotonic", lambda: clock[0])
+    store = ClientStore(max_age=1.0, timer=lambda: clock[0])
     lookups = []
-    real = clients.load_client
-    monkeypatch.setattr(clients, "load_client", lambda s, c: lookups.append(c) or real(s, c))
-    cache = clients.ClientCache(max_age=1.0)
+    real = store.read
+    monkeypatch.setattr(store, "read", lambda s, c: lookups.append(c) or real(s, c))
     for _ in range(3):
-        authenticate_client(
-            session, ClientCredentials("c1", "s3cret"), allow_public=False, cache=cache
-        )
+        authenticate(session, ClientCredentials("c1", "s3cret"), allow_public=False, store=store)
     assert lookups == ["c1"]
     clock[0] += 1.5
-    authenticate_client(session, ClientCredentials("c1", "s3cret"), allow_public=False, cache=cache)
+    authenticate(session, ClientCredentials("c1", "s3cret"), allow_public=False, store=store)
     assert lookups == ["c1", "c1"]
     for _ in range(2):  # an unknown client is never cached: a new client works at once
         with pytest.raises(InvalidClient):
-            authenticate_client(
-                session, ClientCredentials("c9", "x"), allow_public=False, cache=cache
-            )
+            authenticate(session, ClientCredentials("c9", "x"), allow_public=False, store=store)
     assert lookups == ["c1", "c1", "c9", "c9"]
+
+
+def test_scope_hooks_supply_the_scope_of_a_client_without_one(session, new_client) -> None:
+    asked = []
+
+    def none_hook(db, client_pk):
+        asked.append(("none", client_pk))
+        return None
+
+    def products_hook(db, client_pk):
+        asked.append(("products", client_pk))
+        return "read write"
+
+    store = ClientStore(max_age=0, scope_hooks=[none_hook, products_hook])
+    bare = new_client("bare")
+    assert store.load(session, "bare").allowed_scope == "read write"
+    assert asked == [("none", bare.id), ("products", bare.id)]
+    new_client("own", scope="mine")
+    assert store.load(session, "own").allowed_scope == "mine"  # its own scope wins
+    assert len(asked) == 2  # and the hooks are not asked
+    assert ClientStore(max_age=0).load(session, "bare").allowed_scope is None
+
+
+def test_nothing_heavy_runs_at_import_or_app_creation() -> None:
+    # The dummy hash that unknown clients are checked against costs a full scrypt: it is
+    # made when the first unknown client asks, not when a worker starts.
+    script = (
+        "import app; app.create_app({'SQLALCHEMY_DATABASE_URI': 'sqlite://', 'TESTING': True,"
+        " 'SECRET_KEY': 'x'}); from emulator.oauth import clients;"
+        " print(clients._dummy_hash.cache_info().currsize)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert (out.returncode, out.stdout.strip()) == (0, "0"), out.stderr

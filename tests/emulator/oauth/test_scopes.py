@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 
 from emulator import oauth
-from emulator.oauth.clients import client_scope
 from emulator.oauth.errors import InsufficientScope
 from emulator.oauth.errors import InvalidScope
 from emulator.oauth.grants import resolve_scope
@@ -14,6 +13,7 @@ from emulator.oauth.scopes import check_scope_any
 from emulator.oauth.scopes import intersect_scope
 from emulator.oauth.scopes import split_scope
 
+from .conftest import CLIENTS
 from .conftest import NOW
 
 INTERSECT = oauth.TokenPolicy(scope_rule="intersect")
@@ -45,17 +45,6 @@ def test_any_of_and_intersection() -> None:
     assert intersect_scope("x", "a") == ""
 
 
-def test_client_scope_falls_back_to_its_products(session, new_client) -> None:
-    client = new_client(scope=None)
-    oauth.add_product(session, "P1", "read write")
-    oauth.add_product(session, "P2", "write admin")
-    oauth.set_app(session, client, developer_email=None, product_names=["P1", "P2"])
-    session.commit()
-    assert client_scope(session, client) == "read write admin"
-    assert client_scope(session, new_client("c2", scope="own")) == "own"
-    assert client_scope(session, new_client("c3")) is None
-
-
 def test_intersect_rule_narrows_and_refuses_no_overlap(session, new_client) -> None:
     client = new_client()
     assert resolve_scope(session, "write x read", "read write", client, INTERSECT) == "write read"
@@ -76,31 +65,10 @@ def test_token_factories_and_any_of_verification(session, new_client) -> None:
         credentials=oauth.ClientCredentials("c1", "s3cret"),
         scope="read",
     )
-    issued = oauth.issue_token(session, req, policy, now=NOW)
+    issued = oauth.issue_token(session, req, policy, clients=CLIENTS, now=NOW)
     assert issued.access_token == "A" * 28
     assert oauth.verify_access_token(
         session, "A" * 28, required_scope="admin read", any_scope=True, now=NOW
     )
     with pytest.raises(InsufficientScope):
         oauth.verify_access_token(session, "A" * 28, required_scope="admin read", now=NOW)
-
-
-def test_apps_keep_their_product_order(session, new_client) -> None:
-    client = new_client()
-    for name, scopes in (("Zeta", "z"), ("Alpha", "a"), ("Mid", "m a")):
-        oauth.add_product(session, name, scopes)
-    oauth.set_app(
-        session, client, developer_email="dev@example.com", product_names=["Zeta", "Mid", "Alpha"]
-    )
-    session.commit()
-    session.expire_all()
-    assert [p.name for p in client.products] == ["Zeta", "Mid", "Alpha"]
-    assert client_scope(session, client) == "z m a"
-    oauth.set_app(session, client, developer_email="dev@example.com", product_names=["Alpha"])
-    session.commit()
-    session.expire_all()
-    assert [p.name for p in client.products] == ["Alpha"]
-    with pytest.raises(ValueError, match="No API product"):
-        oauth.set_app(session, client, developer_email=None, product_names=["Nope"])
-    with pytest.raises(ValueError, match="not an email"):
-        oauth.set_app(session, client, developer_email="nobody", product_names=[])

@@ -16,6 +16,7 @@ from emulator.oauth.errors import InsufficientScope
 from emulator.oauth.errors import InvalidGrant
 from emulator.oauth.errors import InvalidToken
 
+from .conftest import CLIENTS
 from .conftest import NOW
 
 POLICY = oauth.TokenPolicy(access_lifetime=3600, client_credentials_refresh_token=True)
@@ -27,7 +28,7 @@ def issue(session, client_id="c1", secret="s3cret", policy=POLICY, now=NOW, **kw
         credentials=oauth.ClientCredentials(client_id, secret),
         **kwargs,
     )
-    issued = oauth.issue_token(session, req, policy, now=now)
+    issued = oauth.issue_token(session, req, policy, clients=CLIENTS, now=now)
     session.commit()
     return issued
 
@@ -38,7 +39,7 @@ def refresh(session, token, client_id="c1", secret="s3cret", policy=POLICY, now=
         refresh_token=token,
         credentials=oauth.ClientCredentials(client_id, secret),
     )
-    issued = oauth.issue_token(session, req, policy, now=now)
+    issued = oauth.issue_token(session, req, policy, clients=CLIENTS, now=now)
     session.commit()
     return issued
 
@@ -144,7 +145,7 @@ def test_purge_deletes_in_batches_and_reports(session, new_client) -> None:
             session,
             token_type="access",
             raw=f"t{i}",
-            client=client,
+            client_pk=client.id,
             user_id=None,
             scope=None,
             expires_at=NOW - timedelta(days=i * 5),
@@ -185,7 +186,7 @@ def test_the_token_cache_spares_queries_but_never_stretches_expiry(
 ) -> None:
     new_client(scope="a")
     issued = issue(session)
-    cache = oauth.AccessTokenCache(max_age=60)
+    cache = oauth.AccessTokenCache(60, 100)
     queries = []
     real_execute = session.execute
     monkeypatch.setattr(
@@ -203,7 +204,7 @@ def test_the_token_cache_spares_queries_but_never_stretches_expiry(
 def test_revoking_through_this_worker_empties_its_token_cache(session, new_client) -> None:
     client = new_client(scope="a")
     issued = issue(session)
-    cache = oauth.AccessTokenCache(max_age=60)
+    cache = oauth.AccessTokenCache(60, 100)
     oauth.verify_access_token(session, issued.access_token, now=NOW, cache=cache)
     oauth.revoke_token(session, client, issued.refresh_token, None, cache=cache)
     session.commit()

@@ -9,7 +9,9 @@ import pytest
 import sqlalchemy as sa
 from flask import Flask
 
+from emulator import oauth
 from emulator.db import db
+from plugins.apigee.apps import find_app
 
 from .wire_format import SEED_CLIENT_ID
 from .wire_format import SEED_EMAIL
@@ -86,13 +88,13 @@ def seed_app(
 
 @pytest.fixture
 def app_id_of(app: Flask) -> Callable[[str], str]:
-    """The app id (Apigee application_name) the engine gave a client."""
+    """The app id (Apigee application_name) the plugin shows for a client."""
 
     def find(client_id: str) -> str:
         with app.app_context():
-            return db.session.scalar(
-                sa.text("SELECT app_id FROM oauth_clients WHERE client_id = :c"), {"c": client_id}
-            )
+            client = oauth.find_client(db.session, client_id)
+            assert client is not None
+            return find_app(db.session, client.id, client_id).app_id
 
     return find
 

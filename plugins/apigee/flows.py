@@ -1,0 +1,73 @@
+"""Which Apigee flow a request path takes, in Apigee's order.
+
+Flask's routes are fixed when the app is built, but ``base_paths`` and the protected
+proxies change at run time (a param, a CLI command), so the plugin declares one catch-all
+route and each request's path is resolved here against the current params and proxies:
+
+1. a token endpoint of ``base_paths`` whose verb condition holds -> GenerateAccessToken
+   or RefreshAccessToken;
+2. the protected proxy with the longest base path owning the path -> VerifyAccessToken,
+   then the target;
+3. any other path under a token proxy's base path (``/oauth/...``, or a wrong verb on a
+   POST-only flow) -> the empty 200 of a flow-less NoRoute proxy;
+4. anything else -> 404 "Unable to identify proxy" (``ProxyNotFound``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from emulator.db import DbHandle
+
+from .errors import ProxyNotFound
+from .params import parse_flow
+from .proxies import ProxyRoute
+from .proxies import match_proxy
+
+
+@dataclass(frozen=True)
+class TokenFlow:
+    """A token endpoint: ``operation`` is GenerateAccessToken or RefreshAccessToken."""
+
+    operation: str
+
+
+@dataclass(frozen=True)
+class ProxyFlow:
+    """A protected proxy's path."""
+
+    proxy: ProxyRoute
+
+
+@dataclass(frozen=True)
+class NoRoute:
+    """A path under a token proxy that no flow takes."""
+
+
+Flow = TokenFlow | ProxyFlow | NoRoute
+
+
+def resolve(db: DbHandle, path: str, method: str, params: Mapping[str, Any]) -> Flow:
+    """The flow ``method path`` takes; raise ProxyNotFound when no proxy has the path."""
+    flow = params["base_paths"].get(path)
+    if flow is not None:
+        required_method, operation = parse_flow(flow)
+        if required_method is None or method == required_method:
+            return TokenFlow(operation)
+    proxy = match_proxy(db, path)
+    if proxy is not None:
+        return ProxyFlow(proxy)
+    if flow is not None or under_token_proxy(path, params):
+        return NoRoute()
+    raise ProxyNotFound(path)
+
+
+def under_token_proxy(path: str, params: Mapping[str, Any]) -> bool:
+    """Whether ``path`` lies under the base path of a token endpoint (its parent path)."""
+    for endpoint in params["base_paths"]:
+        base = endpoint.rsplit("/", 1)[0]
+        if base and (path == base or path.startswith(base + "/")):
+            return True
+    return False
