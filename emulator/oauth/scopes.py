@@ -5,7 +5,7 @@ Two rules, each spelled once here:
   ends, then every single space), so "a  b" holds an empty element that matches nothing
   (compat/redcore.md). Scopes compare case-sensitively and exactly.
 - ``scope_names``: a stored list, an admin's input, and the intersect rule's request:
-  any run of whitespace separates, duplicates are dropped, order is kept.
+  any run of whitespace separates, order is kept.
 """
 
 from __future__ import annotations
@@ -29,12 +29,8 @@ def split_scope(scope: str) -> list[str]:
 
 
 def scope_names(scope: str | None) -> list[str]:
-    """The names of a whitespace-separated list, each once, in their first order."""
-    names: list[str] = []
-    for name in (scope or "").split():
-        if name not in names:
-            names.append(name)
-    return names
+    """The names of a whitespace-separated list, in order (None: none)."""
+    return (scope or "").split()
 
 
 def check_scope(required: str, available: str) -> bool:
@@ -50,7 +46,7 @@ def check_scope_any(required: str, available: str) -> bool:
 def intersect_scope(requested: str, allowed: str | None) -> str:
     """The requested scopes that are allowed, in requested order, space-joined (may be "")."""
     allowed_set = set(scope_names(allowed))
-    return " ".join(name for name in scope_names(requested) if name in allowed_set)
+    return " ".join(dict.fromkeys(name for name in scope_names(requested) if name in allowed_set))
 
 
 def scopes_exist(db: DbHandle, scope: str) -> bool:
@@ -104,8 +100,14 @@ def set_default_scopes(session: Session, names: list[str]) -> None:
 
 
 def validate_scope(scope: str) -> None:
-    """Raise ValueError unless ``scope`` is names separated by single spaces (as stored)."""
-    for name in scope.split(" "):
+    """Raise ValueError unless ``scope`` is valid names separated by single spaces (as stored).
+
+    Checked with the wire rule, so that what is stored reads back the same on the wire.
+    """
+    names = split_scope(scope)
+    if " ".join(names) != scope:  # something around the names for trim() to remove
+        names.append("")
+    for name in names:
         validate_scope_name(name)
 
 

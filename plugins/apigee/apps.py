@@ -66,9 +66,8 @@ def find_app(db: DbHandle, client_pk: int, client_id: str) -> App:
 
 def app_scope(db: DbHandle, client_pk: int) -> str | None:
     """The union of the app's products' scopes, in product order (the client-scope hook)."""
-    names: list[str] = []
-    for product in db.execute(_APP_PRODUCTS, {"client_pk": client_pk}):
-        names += [name for name in scope_names(product.scopes) if name not in names]
+    rows = db.execute(_APP_PRODUCTS, {"client_pk": client_pk})
+    names = dict.fromkeys(name for row in rows for name in scope_names(row.scopes))
     return " ".join(names) or None
 
 

@@ -46,8 +46,8 @@ def proxies() -> None:
 @click.option("--scope", help='Space-separated scopes the product grants, e.g. "read write".')
 def products_add(name: str, scope: str | None) -> None:
     """Add an API product (or replace its scopes)."""
-    commit_change(lambda: add_product(db.session, name, scope))
-    click.echo(f"Product {name} added, scopes: {' '.join((scope or '').split()) or '(none)'}.")
+    product = commit_change(lambda: add_product(db.session, name, scope))
+    click.echo(f"Product {name} added, scopes: {product.scopes or '(none)'}.")
 
 
 @products.command("list")

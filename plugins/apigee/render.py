@@ -33,6 +33,7 @@ from emulator.oauth.errors import InvalidToken
 from emulator.oauth.errors import TokenMissing
 from emulator.oauth.errors import UnauthorizedClient
 from emulator.oauth.errors import UnsupportedGrantType
+from emulator.oauth.scopes import scope_names
 from emulator.php import json_encode
 
 from .apps import App
@@ -249,7 +250,9 @@ def verify_fault(err: OAuthError, profile: str) -> Response:
     if isinstance(err, InsufficientScope):
         required = str(err.facts.get("scope", ""))
         listed = (
-            EDGE_SCOPE_LIST if profile == "edge-2014" else "[" + ", ".join(required.split()) + "]"
+            EDGE_SCOPE_LIST
+            if profile == "edge-2014"
+            else "[" + ", ".join(scope_names(required)) + "]"
         )
         status, faultstring, errorcode = 403, f"Required scope(s): {listed}", INSUFFICIENT_SCOPE
     elif isinstance(err, ExpiredToken):
