@@ -257,16 +257,6 @@ def assert_insufficient(rv: Any, scope: str) -> None:
 # --- fixtures ----------------------------------------------------------------------------
 
 
-@pytest.fixture(autouse=True)
-def cheap_secret_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Register clients with a low scrypt cost: the wire rules do not depend on the cost,
-    and hundreds of full-cost hashes would make this file slow. (Only the cost changes:
-    still salted scrypt, still verified by werkzeug.)"""
-    monkeypatch.setattr(
-        "emulator.oauth.clients.SECRET_HASH_METHOD", "scrypt:1024:8:1", raising=False
-    )
-
-
 @pytest.fixture
 def strict(set_params: Callable[..., None]) -> None:
     set_params(**STRICT)
