@@ -1,6 +1,6 @@
 """Protected proxies: VerifyAccessToken (compat/apigee.md §3), then the target.
 
-The target is faked in-process with ``responses`` (test_live.py has a real one).
+The target is faked in-process with ``responses`` (tests/live/test_apigee.py has a real one).
 """
 
 from __future__ import annotations

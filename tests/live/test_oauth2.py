@@ -35,15 +35,14 @@ from requests_oauthlib import OAuth2Session as RequestsOAuthSession
 from emulator.db import db
 from tests.conftest import empty_database
 from tests.conftest import make_app
-
-from .live import REQUEST_TIMEOUT
-from .live import LiveServer
-from .live import params_set
-from .live import request
-from .live import revocation_settles
-from .live import run_cli
-from .live import settle
-from .live import subprocess_env
+from tests.live.server import REQUEST_TIMEOUT
+from tests.live.server import LiveServer
+from tests.live.server import params_set
+from tests.live.server import request
+from tests.live.server import revocation_settles
+from tests.live.server import run_cli
+from tests.live.server import settle
+from tests.live.server import subprocess_env
 
 pytestmark = pytest.mark.slow
 
