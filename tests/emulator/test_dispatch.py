@@ -130,7 +130,9 @@ def at(client: FlaskClient, shop: None) -> str:
     return assert_token_ok(rv, scope=SHOP_SCOPE, refresh=True)["access_token"]
 
 
-@pytest.mark.parametrize("api", ["OAuth2", "OAUTH2", "oAuTh2"])
+@pytest.mark.parametrize(
+    "api", ["OAuth2", "OAUTH2", "oAuTh2"], ids=["title-case", "upper-case", "mixed-case"]
+)
 def test_api_is_matched_in_any_case(client, at, api) -> None:
     rv = client.get(f"/index.php?option=resource&api={api}", headers=bearer(at))
     assert_resource_ok(rv, user_id="1001")
@@ -142,7 +144,7 @@ def test_api_is_matched_in_any_case(client, at, api) -> None:
     assert_token_ok(rv, scope=SHOP_SCOPE, refresh=True)
 
 
-@pytest.mark.parametrize("encoding", ["form", "multipart"])
+@pytest.mark.parametrize("encoding", ["form", "multipart"], ids=["form", "multipart"])
 def test_api_may_come_from_the_form_body(client, shop, encoding) -> None:
     fields = [
         ("api", "OAuth2"),
@@ -158,7 +160,17 @@ def test_api_may_come_from_the_form_body(client, shop, encoding) -> None:
     assert_token_ok(rv, scope=SHOP_SCOPE, refresh=True)
 
 
-@pytest.mark.parametrize("option", ["Token", "TOKEN", "com_token", "COM_TOKEN", "Com_Token"])
+@pytest.mark.parametrize(
+    "option",
+    ["Token", "TOKEN", "com_token", "COM_TOKEN", "Com_Token"],
+    ids=[
+        "title-case",
+        "upper-case",
+        "com-prefix",
+        "com-prefix-upper-case",
+        "com-prefix-title-case",
+    ],
+)
 def test_option_is_matched_in_any_case_with_or_without_com_prefix(client, shop, option) -> None:
     rv = send(
         client,
@@ -168,7 +180,11 @@ def test_option_is_matched_in_any_case_with_or_without_com_prefix(client, shop, 
     assert_token_ok(rv, scope=SHOP_SCOPE, refresh=True)
 
 
-@pytest.mark.parametrize("option", ["Resource", "COM_RESOURCE", "com_Resource"])
+@pytest.mark.parametrize(
+    "option",
+    ["Resource", "COM_RESOURCE", "com_Resource"],
+    ids=["title-case", "com-prefix-upper-case", "com-prefix-mixed-case"],
+)
 def test_resource_option_any_case(client, at, option) -> None:
     assert_resource_ok(
         client.get(f"/index.php?api=oauth2&option={option}", headers=bearer(at)), user_id="1001"
@@ -195,7 +211,7 @@ def test_option_comes_from_the_query_only(client, shop) -> None:
     ],
     ids=["empty", "missing", "prefix-only", "prefix-upper", "prefix-mixed"],
 )
-@pytest.mark.parametrize("method", ["GET", "POST"])
+@pytest.mark.parametrize("method", ["GET", "POST"], ids=["GET", "POST"])
 def test_empty_option_is_a_500_with_the_exception_body(client, query, method) -> None:
     rv = client.open(f"/index.php?{query}", method=method)
     assert (rv.status_code, rv.data) == (500, EMPTY_OPTION)
@@ -203,9 +219,11 @@ def test_empty_option_is_a_500_with_the_exception_body(client, query, method) ->
 
 
 @pytest.mark.parametrize(
-    "option", ["authorize", "com_profile", "tokens", "Resources", "com_content"]
+    "option",
+    ["authorize", "com_profile", "tokens", "Resources", "com_content"],
+    ids=["authorize", "com-profile", "tokens-plural", "resources-plural", "com-content"],
 )
-@pytest.mark.parametrize("method", ["GET", "POST", "DELETE"])
+@pytest.mark.parametrize("method", ["GET", "POST", "DELETE"], ids=["GET", "POST", "DELETE"])
 def test_unknown_option_is_an_empty_200(client, shop, count_rows, option, method) -> None:
     rv = send(
         client,
@@ -218,7 +236,7 @@ def test_unknown_option_is_an_empty_200(client, shop, count_rows, option, method
     assert count_rows("oauth_access_tokens") == 0
 
 
-@pytest.mark.parametrize("path", ["/", "/index.php"])
+@pytest.mark.parametrize("path", ["/", "/index.php"], ids=["root", "index-php"])
 def test_root_and_index_php_both_answer(client, shop, path) -> None:
     rv = send(
         client, {"grant_type": "client_credentials", **SHOP}, path=f"{path}?option=token&api=oauth2"

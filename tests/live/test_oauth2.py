@@ -209,7 +209,7 @@ def assert_invalid_token(response: requests.Response) -> None:
 # --- requests-oauthlib -------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("style", ["basic", "body"])
+@pytest.mark.parametrize("style", ["basic", "body"], ids=["basic", "body"])
 def test_requests_oauthlib_fetch_use_and_refresh(live: Live, style: str) -> None:
     client_id, secret = live.creds("rol-app")
     with requests_oauthlib_session(client_id) as session:
@@ -315,7 +315,11 @@ def test_requests_oauthlib_wrong_secret(live: Live) -> None:
 # --- Authlib -----------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("method", ["client_secret_basic", "client_secret_post"])
+@pytest.mark.parametrize(
+    "method",
+    ["client_secret_basic", "client_secret_post"],
+    ids=["client-secret-basic", "client-secret-post"],
+)
 def test_authlib_fetch_use_scope_check_and_refresh(live: Live, method: str) -> None:
     client_id, secret = live.creds("authlib-app")
     with authlib_session(
@@ -354,7 +358,11 @@ def test_authlib_fetch_use_scope_check_and_refresh(live: Live, method: str) -> N
         assert caught.value.error == "invalid_grant"
 
 
-@pytest.mark.parametrize("method", ["client_secret_basic", "client_secret_post"])
+@pytest.mark.parametrize(
+    "method",
+    ["client_secret_basic", "client_secret_post"],
+    ids=["client-secret-basic", "client-secret-post"],
+)
 def test_authlib_wrong_secret(live: Live, method: str) -> None:
     with authlib_session("authlib-app", "nope", token_endpoint_auth_method=method) as session:
         with pytest.raises(OAuthError) as caught:

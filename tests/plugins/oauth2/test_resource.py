@@ -65,6 +65,19 @@ def test_resource_user_id_is_null_or_a_json_string(client, make_client, user_id)
         "query-on-delete",
         "root-path",
     ],
+    ids=[
+        "bearer-title-case",
+        "bearer-lower-case",
+        "bearer-upper-case",
+        "bearer-mixed-case",
+        "bearer-tab",
+        "query",
+        "post-form",
+        "put-form",
+        "post-form-charset",
+        "query-on-delete",
+        "root-path",
+    ],
 )
 def test_resource_token_sources(client, at, mode, how) -> None:
     if how in ("Bearer", "bearer", "BEARER", "bEaReR"):
@@ -90,14 +103,16 @@ def test_resource_token_sources(client, at, mode, how) -> None:
     assert_resource_ok(rv, user_id="1001")
 
 
-@pytest.mark.parametrize("method", ["GET", "PATCH"])
+@pytest.mark.parametrize("method", ["GET", "PATCH"], ids=["GET", "PATCH"])
 def test_resource_body_token_is_not_read_for_other_methods(client, at, method) -> None:
     rv = send(client, f"access_token={at}", method=method, path=RESOURCE_URL)
     assert_no_token(rv)
 
 
 @pytest.mark.parametrize(
-    "how", ["header+query", "header+body", "query+body", "all-three", "basic-header+query"]
+    "how",
+    ["header+query", "header+body", "query+body", "all-three", "basic-header+query"],
+    ids=["header-and-query", "header-and-body", "query-and-body", "all-three", "basic-and-query"],
 )
 def test_resource_two_token_sources_are_an_error(client, at, how) -> None:
     headers = []
@@ -164,7 +179,9 @@ def test_resource_body_token_on_delete(client, at, content_type, body) -> None:
 
 
 @pytest.mark.parametrize(
-    "how", ["nothing", "empty-query", "zero-query", "empty-body", "empty-header"]
+    "how",
+    ["nothing", "empty-query", "zero-query", "empty-body", "empty-header"],
+    ids=["nothing", "empty-query", "zero-query", "empty-body", "empty-header"],
 )
 def test_resource_without_a_token(client, at, mode, how) -> None:
     if how == "nothing":
@@ -190,7 +207,9 @@ def test_resource_unknown_token(client, shop, token) -> None:
     assert_resource_error(rv, INVALID_TOKEN)
 
 
-@pytest.mark.parametrize("seconds_ago", [2, 3600, 86400 * 20])
+@pytest.mark.parametrize(
+    "seconds_ago", [2, 3600, 86400 * 20], ids=["two-seconds", "one-hour", "twenty-days"]
+)
 def test_resource_expired_token(client, shop, import_token, seconds_ago) -> None:
     import_token(
         "access",
@@ -261,7 +280,7 @@ def test_resource_scope_param_against_a_token_without_scope(client, make_client,
     assert_resource_ok(client.get(RESOURCE_URL, headers=bearer(token)))
 
 
-@pytest.mark.parametrize("method", ["POST", "PUT"])
+@pytest.mark.parametrize("method", ["POST", "PUT"], ids=["POST", "PUT"])
 def test_resource_scope_param_is_read_from_the_query_only(client, at, method) -> None:
     rv = send(client, "scope=reports.view", method=method, path=RESOURCE_URL, headers=bearer(at))
     assert_resource_ok(rv, user_id="1001")
@@ -285,7 +304,9 @@ def test_resource_scope_is_checked_after_the_token(client, shop, import_token) -
 
 
 @pytest.mark.parametrize(
-    "query", ["scope=reports.view", "scope=nothing+at+all", "scope=ORDERS.READ"]
+    "query",
+    ["scope=reports.view", "scope=nothing+at+all", "scope=ORDERS.READ"],
+    ids=["not-granted", "unknown-scopes", "wrong-case"],
 )
 def test_resource_scope_param_is_ignored_in_strict_mode(client, at, strict, query) -> None:
     assert_resource_ok(client.get(f"{RESOURCE_URL}&{query}", headers=bearer(at)), user_id="1001")
@@ -326,7 +347,7 @@ def test_www_realm_that_cannot_be_sent_is_refused_or_sent(client, at, cli) -> No
     rv.headers["WWW-Authenticate"].encode("latin-1")
 
 
-@pytest.mark.parametrize("realm", ["Orders API", "example.com"])
+@pytest.mark.parametrize("realm", ["Orders API", "example.com"], ids=["with-space", "domain"])
 def test_www_realm_param_changes_the_challenge(client, at, set_params, realm) -> None:
     set_params(www_realm=realm)
     assert_no_token(client.get(RESOURCE_URL), realm=realm)
@@ -338,7 +359,9 @@ def test_www_realm_param_changes_the_challenge(client, at, set_params, realm) ->
     )
 
 
-@pytest.mark.parametrize("scheme", ["OAuth", "oauth", "OAUTH"])
+@pytest.mark.parametrize(
+    "scheme", ["OAuth", "oauth", "OAUTH"], ids=["as-set", "lower-case", "upper-case"]
+)
 def test_token_bearer_header_name_param_changes_the_accepted_scheme(
     client, at, set_params, scheme
 ) -> None:

@@ -59,8 +59,16 @@ from tests.plugins.oauth2.conftest import unsupported
 # =========================================================================================
 
 
-@pytest.mark.parametrize("method", ["GET", "PUT", "DELETE", "PATCH", "OPTIONS"])
-@pytest.mark.parametrize("request_kind", ["valid-request", "bad-client-unknown-grant"])
+@pytest.mark.parametrize(
+    "method",
+    ["GET", "PUT", "DELETE", "PATCH", "OPTIONS"],
+    ids=["GET", "PUT", "DELETE", "PATCH", "OPTIONS"],
+)
+@pytest.mark.parametrize(
+    "request_kind",
+    ["valid-request", "bad-client-unknown-grant"],
+    ids=["valid-request", "bad-client-unknown-grant"],
+)
 def test_any_non_post_method_is_405_before_anything_else(
     client, shop, mode, count_rows, method, request_kind
 ) -> None:
@@ -219,7 +227,7 @@ def test_scope_slash_is_escaped_in_the_success_body(client, make_client) -> None
     assert b'"scope":"urn:acme:files\\/write"' in rv.data
 
 
-@pytest.mark.parametrize("lifetime", [60, 7200, 86400])
+@pytest.mark.parametrize("lifetime", [60, 7200, 86400], ids=["one-minute", "two-hours", "one-day"])
 @pytest.mark.parametrize("as_string", [True, False], ids=["string", "number"])
 def test_access_lifetime_param_changes_expires_in(
     client, shop, set_params, import_token, lifetime, as_string
@@ -245,7 +253,11 @@ def test_expires_in_as_string_alone_switches_the_type(client, shop, set_params, 
     assert body["expires_in"] == ("3600" if as_string else 3600)
 
 
-@pytest.mark.parametrize("zone", ["Europe/Paris", "Asia/Kolkata", "America/Los_Angeles"])
+@pytest.mark.parametrize(
+    "zone",
+    ["Europe/Paris", "Asia/Kolkata", "America/Los_Angeles"],
+    ids=["paris", "kolkata-half-hour", "los-angeles"],
+)
 def test_site_timezone_changes_the_printed_times(database_url, client, shop, zone) -> None:
     utc_body = assert_token_ok(cc(client), scope=SHOP_SCOPE, refresh=True)
     local_app = make_app(database_url, SITE_TIMEZONE=zone)
@@ -345,7 +357,7 @@ def test_token_error_table(
     ],
     ids=["slashes", "e-acute", "umlaut-and-slash", "astral", "quote-backslash", "case", "space"],
 )
-@pytest.mark.parametrize("encoding", ["form", "json"])
+@pytest.mark.parametrize("encoding", ["form", "json"], ids=["form", "json"])
 def test_unsupported_grant_type_is_echoed_json_encoded_like_php(
     client, value, echoed, encoding
 ) -> None:
@@ -367,6 +379,7 @@ def test_unsupported_grant_type_is_echoed_json_encoded_like_php(
         "application/x-www-form-urlencoded; charset=ISO-8859-1",
         "application/x-www-form-urlencoded;charset=utf-8",
     ],
+    ids=["iso-8859-1", "utf-8-without-space"],
 )
 def test_form_body_with_a_charset_is_read(client, shop, mode, content_type) -> None:
     rv = send(
@@ -399,6 +412,7 @@ def test_multipart_body_is_read(client, shop, mode) -> None:
         "application/json;charset=UTF-8",
         "application/json-patch+json",
     ],
+    ids=["json", "json-charset", "json-patch"],
 )
 def test_json_body_when_content_type_starts_with_application_json(
     client, shop, mode, content_type
@@ -422,7 +436,7 @@ def test_json_body_when_content_type_starts_with_application_json(
     [None, "text/plain", "text/plain; charset=utf-8", "application/xml"],
     ids=["none", "text-plain", "text-plain-charset", "xml"],
 )
-@pytest.mark.parametrize("payload", ["form", "json"])
+@pytest.mark.parametrize("payload", ["form", "json"], ids=["form", "json"])
 def test_other_bodies_are_not_parsed(client, shop, mode, count_rows, content_type, payload) -> None:
     fields = {"grant_type": "client_credentials", **SHOP}
     body = urlencode(fields) if payload == "form" else as_json(fields)
@@ -506,7 +520,7 @@ def test_body_scope_wins_over_query_scope_even_when_empty(client, shop, mode) ->
         ("client_id", "client_secret"),
         ("grant_type", "client_id", "client_secret"),
     ],
-    ids=lambda names: "+".join(names),
+    ids=["grant-type", "client-id", "client-secret", "id-and-secret", "all-three"],
 )
 def test_strict_mode_reads_token_params_from_the_body_only(client, shop, strict, in_query) -> None:
     fields = {"grant_type": "client_credentials", **SHOP}
@@ -533,7 +547,14 @@ def test_strict_mode_reads_token_params_from_the_body_only(client, shop, strict,
         ("grant_type", "client_secret"),
         ("grant_type", "client_id", "client_secret", "scope"),
     ],
-    ids=lambda names: "+".join(names),
+    ids=[
+        "grant-type",
+        "client-id",
+        "client-secret",
+        "id-and-secret",
+        "grant-type-and-secret",
+        "all-four",
+    ],
 )
 def test_default_mode_fills_each_missing_param_from_the_query(client, shop, in_query) -> None:
     fields = {"grant_type": "client_credentials", **SHOP, "scope": "catalog.write"}
@@ -662,7 +683,9 @@ def test_basic_without_colon_falls_back_to_query_credentials_in_default_mode(cli
     assert_token_ok(rv, scope=SHOP_SCOPE, refresh=True)
 
 
-@pytest.mark.parametrize("scheme", ["basic", "BASIC", "bAsIc"])
+@pytest.mark.parametrize(
+    "scheme", ["basic", "BASIC", "bAsIc"], ids=["lower-case", "upper-case", "mixed-case"]
+)
 def test_basic_scheme_is_case_insensitive(client, shop, scheme) -> None:
     value = scheme + basic("shop-app", "Sh0p-Secret!")[len("Basic") :]
     rv = send(client, {"grant_type": "client_credentials"}, headers=[("Authorization", value)])
@@ -703,7 +726,7 @@ def test_basic_secret_may_hold_a_colon(client, make_client) -> None:
     assert_token_ok(rv, scope="ops.run", refresh=True)
 
 
-@pytest.mark.parametrize("where", ["body", "query", "json"])
+@pytest.mark.parametrize("where", ["body", "query", "json"], ids=["body", "query", "json"])
 def test_credentials_in_request_body_can_be_disallowed(
     client, shop, set_params, count_rows, where
 ) -> None:
@@ -1031,7 +1054,9 @@ def test_both_refresh_options_together_keep_old_and_add_new(
     assert count_rows("oauth_refresh_tokens") == 3
 
 
-@pytest.mark.parametrize("seconds_ago", [1, 3600, 30 * 86400])
+@pytest.mark.parametrize(
+    "seconds_ago", [1, 3600, 30 * 86400], ids=["one-second", "one-hour", "thirty-days"]
+)
 def test_an_expired_refresh_token_is_refused(client, shop, mode, import_token, seconds_ago) -> None:
     import_token(
         "refresh", "rt-shop-past", "shop-app", scope="orders.read", expires_in=-seconds_ago
@@ -1219,7 +1244,11 @@ def test_non_utf8_in_the_query_gets_a_json_error_body(client, shop) -> None:
     assert json.loads(rv.data)["error"] == "unsupported_grant_type"
 
 
-@pytest.mark.parametrize("field", ["client_id", "client_secret", "grant_type"])
+@pytest.mark.parametrize(
+    "field",
+    ["client_id", "client_secret", "grant_type"],
+    ids=["client-id", "client-secret", "grant-type"],
+)
 def test_json_lone_surrogate_is_an_unparseable_body(client, shop, field) -> None:
     """PHP's json_decode rejects an unpaired UTF-16 surrogate: the whole body is unparseable."""
     fields = {"grant_type": "client_credentials", **SHOP}
