@@ -105,6 +105,21 @@ def empty_database(app: Flask) -> None:
                     conn.execute(sa.text(f"DELETE FROM {table}"))
 
 
+@pytest.fixture(autouse=True)
+def cheap_secret_hashes(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Register clients with a low scrypt cost: the wire rules do not depend on the cost,
+    and hundreds of full-cost hashes would make the suite slow. (Only the cost changes:
+    still salted scrypt, still verified by werkzeug.) No ``raising=False``: if the setting
+    is renamed, every test fails here instead of silently paying the full cost.
+
+    The tests of the hashing itself (tests/emulator/oauth/test_clients.py) check the
+    production cost, so they keep it. Processes the live tests start are not patched.
+    """
+    if request.path == Path(__file__).resolve().parent / "emulator" / "oauth" / "test_clients.py":
+        return
+    monkeypatch.setattr("emulator.oauth.clients.SECRET_HASH_METHOD", "scrypt:1024:8:1")
+
+
 @pytest.fixture
 def app(database_url: str) -> Iterator[Flask]:
     """The app on an empty database."""

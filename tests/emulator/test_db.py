@@ -41,7 +41,7 @@ def sqlite_app(tmp_path: Path):
         db.engine.dispose()
 
 
-@pytest.mark.parametrize("end", ["commit", "rollback"])
+@pytest.mark.parametrize("end", ["commit", "rollback"], ids=["commit", "rollback"])
 def test_writer_lock_spans_first_write_to_transaction_end(
     sqlite_app, tmp_path: Path, end: str
 ) -> None:

@@ -1,8 +1,266 @@
-"""The dispatcher reads ``option`` like every other parameter: PHP's rules."""
+"""The dispatcher: which plugin and operation a legacy URL reaches (api, option, path).
+
+Seen through the oauth2 plugin, whose token and resource operations show where a request
+landed. ``option`` is read like every other parameter, by PHP's rules. Self-contained:
+pytest does not share tests/plugins/oauth2/conftest.py with this folder, so the few
+helpers needed here are repeated below.
+"""
 
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Callable
+from datetime import datetime
+from datetime import timedelta
+from typing import Any
+from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
+
+import pytest
+from flask.testing import FlaskClient
+
+TOKEN_URL = "/index.php?option=token&api=oauth2"
+FORM = "application/x-www-form-urlencoded"
+DATETIME = "%Y-%m-%d %H:%M:%S"
+WHEN = r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d"
+RESOURCE_OK = (
+    b'{"success":true,"user_id":null,"message":"You have successfully accessed this API!"}'
+)
+EMPTY_OPTION = (
+    b'{"message":"OAuth2 operation name is empty. Please provide proper option name.",'
+    b'"code":0,"type":"RuntimeException"}'
+)
+SHOP = {"client_id": "shop-app", "client_secret": "Sh0p-Secret!"}
+SHOP_SCOPE = "catalog.read catalog.write orders.read"
+
+
+def send(
+    client: FlaskClient,
+    body: str | bytes | dict | None = None,
+    *,
+    query: str = "",
+    headers: list[tuple[str, str]] | None = None,
+    content_type: str | None = FORM,
+    method: str = "POST",
+    path: str = TOKEN_URL,
+) -> Any:
+    """Send exactly these bytes (a dict is form-encoded); no Content-Type when None."""
+    all_headers = list(headers or [])
+    if content_type is not None and body is not None:
+        all_headers.append(("Content-Type", content_type))
+    if isinstance(body, dict):
+        body = urlencode(body)
+    data = body.encode() if isinstance(body, str) else body
+    url = path + ("&" + query if query else "")
+    return client.open(url, method=method, headers=all_headers, data=data)
+
+
+def multipart(fields: list[tuple[str, str]], boundary: str = "rules-7e3f1b") -> tuple[bytes, str]:
+    parts = "".join(
+        f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'
+        for name, value in fields
+    )
+    return f"{parts}--{boundary}--\r\n".encode(), f"multipart/form-data; boundary={boundary}"
+
+
+def bearer(token: str) -> list[tuple[str, str]]:
+    return [("Authorization", f"Bearer {token}")]
+
+
+def assert_token_ok(rv: Any, *, scope: str | None, refresh: bool) -> dict[str, Any]:
+    """The exact success shape of a redCORE token (default params), key order included."""
+    assert rv.status_code == 200, rv.data
+    assert rv.headers["Cache-Control"] == "no-store"
+    assert rv.headers["Pragma"] == "no-cache"
+    assert rv.headers["Content-Type"] == "application/json"
+    assert "WWW-Authenticate" not in rv.headers
+    scope_json = "null" if scope is None else '"' + scope.replace("/", "\\/") + '"'
+    pattern = (
+        '{"access_token":"(?P<at>[0-9a-f]{40})","expires_in":"3600"'
+        + ',"token_type":"Bearer","scope":'
+        + re.escape(scope_json)
+        + (',"refresh_token":"(?P<rt>[0-9a-f]{40})"' if refresh else "")
+        + f',"expireTimeFormatted":"(?P<exp>{WHEN})","created":"(?P<created>{WHEN})"}}'
+    )
+    text = rv.get_data(as_text=True)
+    match = re.fullmatch(pattern, text)
+    assert match, text
+    created = datetime.strptime(match["created"], DATETIME)
+    expire = datetime.strptime(match["exp"], DATETIME)
+    assert expire - created == timedelta(seconds=3600)
+    now = datetime.now(ZoneInfo("UTC")).replace(tzinfo=None)
+    assert abs((created - now).total_seconds()) <= 5, (created, now)
+    if refresh:
+        assert match["rt"] != match["at"]
+    return rv.get_json()
+
+
+def assert_resource_ok(rv: Any, user_id: str | None = None) -> None:
+    body = RESOURCE_OK.replace(b"null", json.dumps(user_id).encode())
+    assert (rv.status_code, rv.data) == (200, body)
+    assert rv.headers["Content-Type"] == "application/json; charset=UTF-8"
+    assert rv.headers["Content-Length"] == str(len(body))
+    assert "Cache-Control" not in rv.headers
+    assert "WWW-Authenticate" not in rv.headers
+
+
+def assert_dispatcher_404(rv: Any) -> None:
+    assert rv.status_code == 404
+    body = json.loads(rv.data)
+    assert list(body) == ["message", "code", "type"]
+    assert isinstance(body["message"], str) and body["message"]
+    assert isinstance(body["code"], int)
+    assert isinstance(body["type"], str)
+
+
+@pytest.fixture
+def shop(cli: Callable[..., str], make_client: Callable[..., tuple[str, str | None]]) -> None:
+    """A confidential client with a scope (user 1001), and the scopes table around it."""
+    for name in ("catalog.read", "catalog.write", "orders.read", "reports.view"):
+        default = name in ("catalog.read", "reports.view")
+        cli("scopes", "add", name, *(["--default"] if default else []))
+    make_client("shop-app", secret="Sh0p-Secret!", scope=SHOP_SCOPE, user_id="1001")
+
+
+@pytest.fixture
+def at(client: FlaskClient, shop: None) -> str:
+    """An access token of shop-app (user 1001) holding catalog.read catalog.write orders.read."""
+    rv = send(client, {"grant_type": "client_credentials", **SHOP})
+    return assert_token_ok(rv, scope=SHOP_SCOPE, refresh=True)["access_token"]
+
+
+@pytest.mark.parametrize(
+    "api", ["OAuth2", "OAUTH2", "oAuTh2"], ids=["title-case", "upper-case", "mixed-case"]
+)
+def test_api_is_matched_in_any_case(client, at, api) -> None:
+    rv = client.get(f"/index.php?option=resource&api={api}", headers=bearer(at))
+    assert_resource_ok(rv, user_id="1001")
+    rv = send(
+        client,
+        {"grant_type": "client_credentials", **SHOP},
+        path=f"/index.php?option=token&api={api}",
+    )
+    assert_token_ok(rv, scope=SHOP_SCOPE, refresh=True)
+
+
+@pytest.mark.parametrize("encoding", ["form", "multipart"], ids=["form", "multipart"])
+def test_api_may_come_from_the_form_body(client, shop, encoding) -> None:
+    fields = [
+        ("api", "OAuth2"),
+        ("grant_type", "client_credentials"),
+        ("client_id", "shop-app"),
+        ("client_secret", "Sh0p-Secret!"),
+    ]
+    if encoding == "form":
+        body, content_type = urlencode(fields), FORM
+    else:
+        body, content_type = multipart(fields)
+    rv = send(client, body, content_type=content_type, path="/index.php?option=Token")
+    assert_token_ok(rv, scope=SHOP_SCOPE, refresh=True)
+
+
+@pytest.mark.parametrize(
+    "option",
+    ["Token", "TOKEN", "com_token", "COM_TOKEN", "Com_Token"],
+    ids=[
+        "title-case",
+        "upper-case",
+        "com-prefix",
+        "com-prefix-upper-case",
+        "com-prefix-title-case",
+    ],
+)
+def test_option_is_matched_in_any_case_with_or_without_com_prefix(client, shop, option) -> None:
+    rv = send(
+        client,
+        {"grant_type": "client_credentials", **SHOP},
+        path=f"/index.php?api=oauth2&option={option}",
+    )
+    assert_token_ok(rv, scope=SHOP_SCOPE, refresh=True)
+
+
+@pytest.mark.parametrize(
+    "option",
+    ["Resource", "COM_RESOURCE", "com_Resource"],
+    ids=["title-case", "com-prefix-upper-case", "com-prefix-mixed-case"],
+)
+def test_resource_option_any_case(client, at, option) -> None:
+    assert_resource_ok(
+        client.get(f"/index.php?api=oauth2&option={option}", headers=bearer(at)), user_id="1001"
+    )
+
+
+def test_option_comes_from_the_query_only(client, shop) -> None:
+    rv = send(
+        client,
+        {"option": "token", "grant_type": "client_credentials", **SHOP},
+        path="/index.php?api=oauth2",
+    )
+    assert (rv.status_code, rv.data) == (500, EMPTY_OPTION)
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "api=oauth2&option=",
+        "api=oauth2",
+        "api=oauth2&option=com_",
+        "api=oauth2&option=COM_",
+        "api=OAUTH2&option=Com_",
+    ],
+    ids=["empty", "missing", "prefix-only", "prefix-upper", "prefix-mixed"],
+)
+@pytest.mark.parametrize("method", ["GET", "POST"], ids=["GET", "POST"])
+def test_empty_option_is_a_500_with_the_exception_body(client, query, method) -> None:
+    rv = client.open(f"/index.php?{query}", method=method)
+    assert (rv.status_code, rv.data) == (500, EMPTY_OPTION)
+    assert rv.headers["Content-Type"].lower() == "text/html; charset=utf-8"
+
+
+@pytest.mark.parametrize(
+    "option",
+    ["authorize", "com_profile", "tokens", "Resources", "com_content"],
+    ids=["authorize", "com-profile", "tokens-plural", "resources-plural", "com-content"],
+)
+@pytest.mark.parametrize("method", ["GET", "POST", "DELETE"], ids=["GET", "POST", "DELETE"])
+def test_unknown_option_is_an_empty_200(client, shop, count_rows, option, method) -> None:
+    rv = send(
+        client,
+        {"grant_type": "client_credentials", **SHOP},
+        method=method,
+        path=f"/index.php?api=oauth2&option={option}",
+    )
+    assert (rv.status_code, rv.data) == (200, b"")
+    assert rv.headers["Content-Type"].lower() == "text/html; charset=utf-8"
+    assert count_rows("oauth_access_tokens") == 0
+
+
+@pytest.mark.parametrize("path", ["/", "/index.php"], ids=["root", "index-php"])
+def test_root_and_index_php_both_answer(client, shop, path) -> None:
+    rv = send(
+        client, {"grant_type": "client_credentials", **SHOP}, path=f"{path}?option=token&api=oauth2"
+    )
+    token = assert_token_ok(rv, scope=SHOP_SCOPE, refresh=True)
+    rv = client.get(f"{path}?option=resource&api=oauth2", headers=bearer(token["access_token"]))
+    assert_resource_ok(rv, user_id="1001")
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["api=oauth3&option=token", "option=token", "api=&option=token", "api=oauth2x&option=resource"],
+    ids=["unknown", "absent", "empty", "near-miss"],
+)
+def test_unknown_or_absent_api_is_a_404_json(client, shop, count_rows, query) -> None:
+    rv = send(client, {"grant_type": "client_credentials", **SHOP}, path=f"/index.php?{query}")
+    assert_dispatcher_404(rv)
+    assert count_rows("oauth_access_tokens") == 0
+
+
+def test_disabled_plugin_is_a_404_json(client, shop, cli) -> None:
+    cli("plugins", "disable", "oauth2")
+    rv = send(client, {"grant_type": "client_credentials", **SHOP})
+    assert_dispatcher_404(rv)
 
 
 def test_repeated_option_takes_the_last_value(client) -> None:

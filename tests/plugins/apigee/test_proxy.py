@@ -1,6 +1,6 @@
 """Protected proxies: VerifyAccessToken (compat/apigee.md §3), then the target.
 
-The target is faked in-process with ``responses`` (test_live.py has a real one).
+The target is faked in-process with ``responses`` (tests/live/test_apigee.py has a real one).
 """
 
 from __future__ import annotations
@@ -77,7 +77,11 @@ def test_the_seeds_api_call_is_forwarded(client, weather) -> None:
     assert rv.headers["Content-Type"] == "application/rss+xml"
 
 
-@pytest.mark.parametrize("method", ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"])
+@pytest.mark.parametrize(
+    "method",
+    ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
+    ids=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
+)
 def test_method_path_query_body_and_headers_go_to_the_target(client, weather, method) -> None:
     token = weather()()
     with responses.RequestsMock() as target:
@@ -222,7 +226,7 @@ VERIFY_ROWS = [
 @pytest.mark.parametrize(
     ("headers", "expected"), [r[1:] for r in VERIFY_ROWS], ids=[r[0] for r in VERIFY_ROWS]
 )
-@pytest.mark.parametrize("profile", PROFILES)
+@pytest.mark.parametrize("profile", PROFILES, ids=PROFILES)
 def test_verification_failures(client, weather, profile, headers, expected) -> None:
     token = weather(response_profile=profile)()
     with responses.RequestsMock():  # any call to the target would fail this test
@@ -232,7 +236,7 @@ def test_verification_failures(client, weather, profile, headers, expected) -> N
     assert rv.headers["Content-Type"] == "application/json"
 
 
-@pytest.mark.parametrize("profile", PROFILES)
+@pytest.mark.parametrize("profile", PROFILES, ids=PROFILES)
 def test_expired_token(client, weather, run_sql, profile) -> None:
     token = weather(response_profile=profile)()
     run_sql("UPDATE oauth_access_tokens SET expires_at = '2000-01-01 00:00:00'")
@@ -242,7 +246,7 @@ def test_expired_token(client, weather, run_sql, profile) -> None:
     assert rv.headers["WWW-Authenticate"] == challenge(*EXPIRED)
 
 
-@pytest.mark.parametrize("profile", PROFILES)
+@pytest.mark.parametrize("profile", PROFILES, ids=PROFILES)
 def test_revoked_token_is_an_invalid_token(client, weather, profile) -> None:
     """Revocation (redCORE dialect's option=revoke) deletes the row: Apigee says invalid."""
     token = weather(response_profile=profile)()
@@ -257,6 +261,7 @@ def test_revoked_token_is_an_invalid_token(client, weather, profile) -> None:
 @pytest.mark.parametrize(
     ("profile", "listed"),
     [("edge-2014", "VerifyAccessToken.OAuth-v20-1.scopeSet"), ("modern", "[write, admin]")],
+    ids=PROFILES,
 )
 def test_insufficient_scope_is_a_403(client, weather, profile, listed) -> None:
     mint = weather(scope="write admin", response_profile=profile)
@@ -359,7 +364,7 @@ TARGET_ERRORS = [
     [r[1:] for r in TARGET_ERRORS],
     ids=[r[0] for r in TARGET_ERRORS],
 )
-@pytest.mark.parametrize("profile", PROFILES)
+@pytest.mark.parametrize("profile", PROFILES, ids=PROFILES)
 def test_target_trouble_is_a_gateway_fault(
     client, weather, caplog, profile, exc, status, faultstring, errorcode
 ) -> None:

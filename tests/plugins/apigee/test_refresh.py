@@ -24,7 +24,7 @@ def first_token(client) -> dict:
     return rv.get_json()
 
 
-@pytest.mark.parametrize("profile", PROFILES)
+@pytest.mark.parametrize("profile", PROFILES, ids=PROFILES)
 def test_refresh_gives_a_new_pair_in_the_profiles_bytes(
     client, seed_app, app_id_of, count_rows, profile
 ) -> None:
@@ -39,7 +39,7 @@ def test_refresh_gives_a_new_pair_in_the_profiles_bytes(
     assert count_rows("oauth_refresh_tokens") == 1  # the used one is gone, the new one is live
 
 
-@pytest.mark.parametrize("profile", PROFILES)
+@pytest.mark.parametrize("profile", PROFILES, ids=PROFILES)
 def test_a_refresh_token_works_once(client, seed_app, profile) -> None:
     seed_app(response_profile=profile, client_credentials_refresh_token=True)
     token = first_token(client)["refresh_token"]
@@ -51,7 +51,7 @@ def test_a_refresh_token_works_once(client, seed_app, profile) -> None:
     )
 
 
-@pytest.mark.parametrize("profile", PROFILES)
+@pytest.mark.parametrize("profile", PROFILES, ids=PROFILES)
 def test_refresh_keeps_the_scope(client, enable_apigee, make_app_client, profile) -> None:
     enable_apigee(response_profile=profile, client_credentials_refresh_token=True)
     cid, secret = make_app_client(products={"P": "read write"})
@@ -66,7 +66,7 @@ def test_refresh_keeps_the_scope(client, enable_apigee, make_app_client, profile
     assert field_line(rv.get_data(as_text=True), "scope") == '  "scope" : "write"'
 
 
-@pytest.mark.parametrize("profile", PROFILES)
+@pytest.mark.parametrize("profile", PROFILES, ids=PROFILES)
 def test_refresh_token_expires_in_counts_down_when_a_lifetime_is_set(
     client, seed_app, profile
 ) -> None:
@@ -146,7 +146,7 @@ ROWS = [
 @pytest.mark.parametrize(
     ("form", "headers", "url", "status", "body"), [r[1:] for r in ROWS], ids=[r[0] for r in ROWS]
 )
-@pytest.mark.parametrize("profile", PROFILES)
+@pytest.mark.parametrize("profile", PROFILES, ids=PROFILES)
 def test_refresh_errors(
     client, seed_app, count_rows, profile, form, headers, url, status, body
 ) -> None:
@@ -160,7 +160,7 @@ def test_refresh_errors(
     assert count_rows("oauth_access_tokens") == 1
 
 
-@pytest.mark.parametrize("profile", PROFILES)
+@pytest.mark.parametrize("profile", PROFILES, ids=PROFILES)
 def test_expired_refresh_token(client, seed_app, run_sql, profile) -> None:
     seed_app(
         response_profile=profile,
@@ -176,7 +176,7 @@ def test_expired_refresh_token(client, seed_app, run_sql, profile) -> None:
     )
 
 
-@pytest.mark.parametrize("profile", PROFILES)
+@pytest.mark.parametrize("profile", PROFILES, ids=PROFILES)
 def test_another_apps_refresh_token_is_invalid(client, seed_app, make_app_client, profile) -> None:
     seed_app(response_profile=profile, client_credentials_refresh_token=True)
     token = first_token(client)["refresh_token"]

@@ -57,7 +57,7 @@ def test_seed_copy_is_current() -> None:
 
 
 @pytest.mark.parametrize("refresh", [False, True], ids=["no-refresh", "cc-refresh-token"])
-@pytest.mark.parametrize("profile", PROFILES)
+@pytest.mark.parametrize("profile", PROFILES, ids=PROFILES)
 def test_token_body_is_the_profiles_bytes(client, seed_app, app_id_of, profile, refresh) -> None:
     seed_app(response_profile=profile, client_credentials_refresh_token=refresh)
     before = int(time.time() * 1000)
@@ -89,7 +89,7 @@ def test_the_seeds_response_with_our_values_is_our_response(client, seed_app) ->
 # --- one test per row of the success-field table (§2.2), both profiles -----------------
 
 
-@pytest.mark.parametrize("profile", PROFILES)
+@pytest.mark.parametrize("profile", PROFILES, ids=PROFILES)
 def test_issued_at_is_epoch_milliseconds(client, seed_app, profile) -> None:
     seed_app(response_profile=profile)
     before = time.time() * 1000
@@ -98,7 +98,7 @@ def test_issued_at_is_epoch_milliseconds(client, seed_app, profile) -> None:
     assert before - 1 <= int(body["issued_at"]) <= time.time() * 1000 + 1
 
 
-@pytest.mark.parametrize("profile", PROFILES)
+@pytest.mark.parametrize("profile", PROFILES, ids=PROFILES)
 def test_application_name_is_the_apps_stable_uuid(
     client, cli, seed_app, app_id_of, profile
 ) -> None:
@@ -124,7 +124,7 @@ def test_application_name_is_the_apps_stable_uuid(
     ],
     ids=["no-product-scopes", "nothing-requested-gets-all", "requested-intersection"],
 )
-@pytest.mark.parametrize("profile", PROFILES)
+@pytest.mark.parametrize("profile", PROFILES, ids=PROFILES)
 def test_scope(client, enable_apigee, make_app_client, profile, products, form, line) -> None:
     enable_apigee(response_profile=profile)
     cid, secret = make_app_client(products=products)
@@ -133,7 +133,7 @@ def test_scope(client, enable_apigee, make_app_client, profile, products, form, 
     assert field_line(rv.get_data(as_text=True), "scope") == line
 
 
-@pytest.mark.parametrize("profile", PROFILES)
+@pytest.mark.parametrize("profile", PROFILES, ids=PROFILES)
 def test_status_is_approved(client, seed_app, profile) -> None:
     seed_app(response_profile=profile)
     assert (
@@ -154,7 +154,7 @@ def test_status_is_approved(client, seed_app, profile) -> None:
     ],
     ids=["none", "one", "three-in-order"],
 )
-@pytest.mark.parametrize("profile", PROFILES)
+@pytest.mark.parametrize("profile", PROFILES, ids=PROFILES)
 def test_api_product_list_and_its_json_twin(
     client, enable_apigee, make_app_client, profile, products, listed, json_array
 ) -> None:
@@ -171,7 +171,7 @@ def test_api_product_list_and_its_json_twin(
     [(None, '"3599"'), (1_800_000, '"1799"'), (86_400_000, '"86399"')],
     ids=["default-3600000", "1800000", "86400000"],
 )
-@pytest.mark.parametrize("profile", PROFILES)
+@pytest.mark.parametrize("profile", PROFILES, ids=PROFILES)
 def test_expires_in_is_a_string_one_second_short(
     client, seed_app, profile, lifetime_ms, expected
 ) -> None:
@@ -185,7 +185,7 @@ def test_expires_in_is_a_string_one_second_short(
     )
 
 
-@pytest.mark.parametrize("profile", PROFILES)
+@pytest.mark.parametrize("profile", PROFILES, ids=PROFILES)
 def test_expires_in_as_a_number_when_asked(client, seed_app, profile) -> None:
     seed_app(response_profile=profile, expires_in_as_string=False)
     text = get_token(client).get_data(as_text=True)
@@ -204,7 +204,7 @@ def test_expires_in_counts_down() -> None:
     assert seconds_left(expires, expires + timedelta(seconds=5)) == 0
 
 
-@pytest.mark.parametrize("profile", PROFILES)
+@pytest.mark.parametrize("profile", PROFILES, ids=PROFILES)
 def test_developer_email(client, enable_apigee, make_app_client, profile) -> None:
     enable_apigee(response_profile=profile)
     cid, secret = make_app_client(email="dev.one@example.org")
@@ -212,7 +212,7 @@ def test_developer_email(client, enable_apigee, make_app_client, profile) -> Non
     assert field_line(text, "developer.email") == '  "developer.email" : "dev.one@example.org"'
 
 
-@pytest.mark.parametrize("profile", PROFILES)
+@pytest.mark.parametrize("profile", PROFILES, ids=PROFILES)
 def test_organization_id_only_in_the_2014_profile(client, seed_app, profile) -> None:
     seed_app(response_profile=profile)
     line = field_line(get_token(client).get_data(as_text=True), "organization_id")
@@ -224,7 +224,7 @@ def test_organization_id_only_in_the_2014_profile(client, seed_app, profile) -> 
     [(None, '"BearerToken"'), ("Bearer", '"Bearer"')],
     ids=["apigee", "rfc-param"],
 )
-@pytest.mark.parametrize("profile", PROFILES)
+@pytest.mark.parametrize("profile", PROFILES, ids=PROFILES)
 def test_token_type(client, seed_app, profile, param, line) -> None:
     seed_app(response_profile=profile, **({"token_type": param} if param else {}))
     assert (
@@ -233,14 +233,14 @@ def test_token_type(client, seed_app, profile, param, line) -> None:
     )
 
 
-@pytest.mark.parametrize("profile", PROFILES)
+@pytest.mark.parametrize("profile", PROFILES, ids=PROFILES)
 def test_client_id_is_the_consumer_key_used(client, seed_app, profile) -> None:
     seed_app(response_profile=profile)
     line = field_line(get_token(client).get_data(as_text=True), "client_id")
     assert line == f'  "client_id" : "{SEED_CLIENT_ID}"'
 
 
-@pytest.mark.parametrize("profile", PROFILES)
+@pytest.mark.parametrize("profile", PROFILES, ids=PROFILES)
 def test_access_token_is_28_alphanumerics_new_on_every_call(
     client, cli, seed_app, count_rows, profile
 ) -> None:
@@ -254,7 +254,7 @@ def test_access_token_is_28_alphanumerics_new_on_every_call(
     assert client.get("/weather/x", headers=bearer(tokens[0])).status_code == 503
 
 
-@pytest.mark.parametrize("profile", PROFILES)
+@pytest.mark.parametrize("profile", PROFILES, ids=PROFILES)
 def test_organization_name_is_the_param(client, seed_app, set_params, profile) -> None:
     seed_app(response_profile=profile)
     set_params("apigee", organization_name="acme-prod")
@@ -262,7 +262,7 @@ def test_organization_name_is_the_param(client, seed_app, set_params, profile) -
     assert line == '  "organization_name" : "acme-prod"'
 
 
-@pytest.mark.parametrize("profile", PROFILES)
+@pytest.mark.parametrize("profile", PROFILES, ids=PROFILES)
 def test_refresh_token_expires_in_and_refresh_count_are_zero(client, seed_app, profile) -> None:
     seed_app(response_profile=profile)
     text = get_token(client).get_data(as_text=True)
@@ -270,7 +270,7 @@ def test_refresh_token_expires_in_and_refresh_count_are_zero(client, seed_app, p
     assert field_line(text, "refresh_count") == '  "refresh_count" : "0"'
 
 
-@pytest.mark.parametrize("profile", PROFILES)
+@pytest.mark.parametrize("profile", PROFILES, ids=PROFILES)
 def test_no_refresh_token_for_client_credentials(client, seed_app, count_rows, profile) -> None:
     seed_app(response_profile=profile)
     body = get_token(client).get_json()
@@ -278,7 +278,7 @@ def test_no_refresh_token_for_client_credentials(client, seed_app, count_rows, p
     assert count_rows("oauth_refresh_tokens") == 0
 
 
-@pytest.mark.parametrize("profile", PROFILES)
+@pytest.mark.parametrize("profile", PROFILES, ids=PROFILES)
 def test_refresh_fields_with_client_credentials_refresh_token(
     client, seed_app, count_rows, profile
 ) -> None:
@@ -291,7 +291,7 @@ def test_refresh_fields_with_client_credentials_refresh_token(
     assert count_rows("oauth_refresh_tokens") == 1
 
 
-@pytest.mark.parametrize("profile", PROFILES)
+@pytest.mark.parametrize("profile", PROFILES, ids=PROFILES)
 def test_no_custom_attributes(client, seed_app, profile) -> None:
     """The sample defines no <Attribute>: no extra top-level keys."""
     seed_app(response_profile=profile)
@@ -302,7 +302,11 @@ def test_no_custom_attributes(client, seed_app, profile) -> None:
 # --- how the request may come (§2.1, decisions 2-4) ----------------------------------
 
 
-@pytest.mark.parametrize("method", ["GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"])
+@pytest.mark.parametrize(
+    "method",
+    ["GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"],
+    ids=["GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"],
+)
 def test_the_samples_path_answers_any_method(client, seed_app, method) -> None:
     seed_app()
     rv = get_token(client, method=method)
@@ -533,7 +537,7 @@ ERROR_ROWS = [
     [row[1:] for row in ERROR_ROWS],
     ids=[row[0] for row in ERROR_ROWS],
 )
-@pytest.mark.parametrize("profile", PROFILES)
+@pytest.mark.parametrize("profile", PROFILES, ids=PROFILES)
 def test_token_errors(
     client, seed_app, count_rows, profile, method, url, params, headers, form, status, body
 ) -> None:
@@ -544,14 +548,14 @@ def test_token_errors(
     assert count_rows("oauth_access_tokens") == 0
 
 
-@pytest.mark.parametrize("profile", PROFILES)
+@pytest.mark.parametrize("profile", PROFILES, ids=PROFILES)
 def test_scope_no_overlap_empty_gives_an_empty_scope(client, seed_app, profile) -> None:
     seed_app(response_profile=profile, scope_no_overlap="empty")
     rv = client.post(CC_TOKEN_URL + GRANT, headers=OK_BASIC, data={"scope": "admin"})
     assert field_line(rv.get_data(as_text=True), "scope") == '  "scope" : ""'
 
 
-@pytest.mark.parametrize("profile", PROFILES)
+@pytest.mark.parametrize("profile", PROFILES, ids=PROFILES)
 def test_a_client_barred_from_the_grant_is_an_app_not_approved(
     client, enable_apigee, make_app_client, profile
 ) -> None:
@@ -581,7 +585,7 @@ def test_a_client_barred_from_the_grant_is_an_app_not_approved(
         "trailing-slash",
     ],
 )
-@pytest.mark.parametrize("profile", PROFILES)
+@pytest.mark.parametrize("profile", PROFILES, ids=PROFILES)
 def test_paths_under_the_token_proxies_without_a_flow_answer_an_empty_200(
     client, seed_app, count_rows, profile, method, url
 ) -> None:
@@ -592,8 +596,12 @@ def test_paths_under_the_token_proxies_without_a_flow_answer_an_empty_200(
     assert count_rows("oauth_access_tokens") == 0
 
 
-@pytest.mark.parametrize("url", ["/foo", "/weather/forecastrss?w=1", "/oauthx/accesstoken"])
-@pytest.mark.parametrize("profile", PROFILES)
+@pytest.mark.parametrize(
+    "url",
+    ["/foo", "/weather/forecastrss?w=1", "/oauthx/accesstoken"],
+    ids=["unknown-path", "sample-api-path", "near-miss-of-token-path"],
+)
+@pytest.mark.parametrize("profile", PROFILES, ids=PROFILES)
 def test_a_url_matching_no_proxy_is_application_not_found(client, seed_app, profile, url) -> None:
     seed_app(response_profile=profile)
     rv = client.get(url)

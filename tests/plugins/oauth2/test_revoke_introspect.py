@@ -54,7 +54,11 @@ def test_revoking_the_refresh_token_ends_the_access_tokens_issued_with_it(client
     assert rv.get_json() == {"error": "invalid_grant", "error_description": "Invalid refresh token"}
 
 
-@pytest.mark.parametrize("hint", ["refresh_token", "access_token", "bogus", None], ids=str)
+@pytest.mark.parametrize(
+    "hint",
+    ["refresh_token", "access_token", "bogus", None],
+    ids=["refresh-token", "access-token", "bogus", "no-hint"],
+)
 def test_the_hint_only_decides_the_search_order(client, tokens, hint) -> None:
     data = {"token": tokens["access_token"]} | ({"token_type_hint": hint} if hint else {})
     assert client.post(BASE + "revoke", data=data, auth=("app-1", "pw-1")).status_code == 200
@@ -94,7 +98,7 @@ def test_public_client_may_revoke_its_own_refresh_token(client, cli, make_client
     assert rv.get_json()["error_description"] == "Invalid refresh token"
 
 
-@pytest.mark.parametrize("operation", ["revoke", "introspect"])
+@pytest.mark.parametrize("operation", ["revoke", "introspect"], ids=["revoke", "introspect"])
 def test_errors_are_in_the_token_endpoint_dialect(client, tokens, operation) -> None:
     rv = client.get(BASE + operation)
     assert rv.status_code == 405 and rv.headers["Allow"] == "POST"

@@ -1,7 +1,7 @@
 """Many workers, one database: durability under kill -9, exactly-once refresh rotation
 across two app instances, and admin changes reaching every worker of both.
 
-Real gunicorn processes (tests/live.py) on the session's test database: one SQLite file
+Real gunicorn processes (tests/live/server.py) on the session's test database: one SQLite file
 shared by every process, or the PostgreSQL database when TEST_DATABASE_URL is set.
 """
 
@@ -20,12 +20,12 @@ import requests
 
 from tests.conftest import empty_database
 from tests.conftest import make_app
-from tests.live import LiveServer
-from tests.live import http
-from tests.live import request
-from tests.live import run_cli
-from tests.live import subprocess_env
-from tests.live import wait_until
+from tests.live.server import LiveServer
+from tests.live.server import http
+from tests.live.server import request
+from tests.live.server import run_cli
+from tests.live.server import subprocess_env
+from tests.live.server import wait_until
 
 pytestmark = pytest.mark.slow
 

@@ -1,8 +1,10 @@
-"""A real server for the live tests: gunicorn and the admin CLI as subprocesses.
+"""Real servers for the live tests: gunicorn and the admin CLI as subprocesses, a target API.
 
-Both run from the project directory with the virtualenv's executables and the test
-database (``FLASK_SQLALCHEMY_DATABASE_URI``), exactly as an operator would run them. The
-server only ever listens on 127.0.0.1; every wait is bounded.
+gunicorn and the CLI run from the project directory with the virtualenv's executables and
+the test database (``FLASK_SQLALCHEMY_DATABASE_URI``), exactly as an operator would run
+them. The target (http.server in a thread) stands behind the apigee plugin's proxies.
+Everything only ever listens on 127.0.0.1; every wait is bounded; everything started is
+stopped and closed (the suite turns ResourceWarnings into errors).
 """
 
 from __future__ import annotations
@@ -13,10 +15,15 @@ import re
 import signal
 import socket
 import subprocess
+import threading
 import time
 from collections.abc import Callable
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
+from dataclasses import field
+from http.server import BaseHTTPRequestHandler
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import IO
 from typing import Any
@@ -25,11 +32,12 @@ import requests
 
 from config import Config
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 BIN = ROOT / ".venv" / "bin"
 HOST = "127.0.0.1"
 START_TIMEOUT = 20.0  # seconds until the server must answer
 STOP_TIMEOUT = 15.0  # seconds for a graceful stop before SIGKILL
+TARGET_STOP_TIMEOUT = 10.0  # seconds for the target's thread to end
 CLI_TIMEOUT = 60.0
 REQUEST_TIMEOUT = 10.0
 # Workers re-read plugin state when their copy is older than this (0: on every request).
@@ -42,12 +50,21 @@ TOKEN_CACHE_MAX_AGE = float(getattr(Config, "CACHE_MAX_AGE", 0.0))
 _FOREIGN = ("GUNICORN_CMD_ARGS", "WEB_CONCURRENCY", "HOST", "PORT", "THREADS", "WORKER_CLASS")
 
 
-def subprocess_env(database_url: str) -> dict[str, str]:
-    """The environment of the CLI and the server: ours, minus any other FLASK_/gunicorn setting."""
+def subprocess_env(database_url: str, *, caches: bool = True) -> dict[str, str]:
+    """The environment of the CLI and the server: ours, minus any other FLASK_/gunicorn setting.
+
+    Workers may cache what they read (plugin state, clients) for a *_MAX_AGE setting;
+    ``caches=False`` sets every one to 0, for tests that change things through the CLI and
+    want the server to see them at once.
+    """
     env = {k: v for k, v in os.environ.items() if not k.startswith("FLASK_") and k not in _FOREIGN}
     env["FLASK_SQLALCHEMY_DATABASE_URI"] = database_url
     env["FLASK_SECRET_KEY"] = "test"
     env["PYTHONUNBUFFERED"] = "1"
+    if not caches:
+        for name in dir(Config):
+            if name.endswith("_MAX_AGE"):
+                env[f"FLASK_{name}"] = "0"
     return env
 
 
@@ -250,3 +267,56 @@ def params_set(env: dict[str, str], name: str = "oauth2", **values: Any) -> Iter
     finally:
         run_cli(env, "plugins", "set", name, *(assignment(k, before[k]) for k in values))
         settle()
+
+
+@dataclass
+class Target:
+    """A real HTTP API behind a proxy: answers JSON describing what it received."""
+
+    base_url: str
+    received: list[dict] = field(default_factory=list)
+
+
+@contextmanager
+def target_server() -> Iterator[Target]:
+    """http.server in a thread on 127.0.0.1; every request is recorded and echoed."""
+    target = Target(base_url="")
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def _answer(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length else b""
+            seen = {
+                "method": self.command,
+                "path": self.path,
+                "headers": dict(self.headers.items()),
+                "body": body.decode("utf-8", "replace"),
+            }
+            target.received.append(seen)
+            payload = json.dumps({"weather": "sunny", "path": self.path}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("X-Target", "real")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(payload)
+
+        do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = _answer
+
+        def log_message(self, *_args: object) -> None:  # quiet
+            return
+
+    server = ThreadingHTTPServer((HOST, 0), Handler)
+    server.daemon_threads = True
+    target.base_url = f"http://{HOST}:{server.server_address[1]}"
+    thread = threading.Thread(target=server.serve_forever, name="apigee-test-target", daemon=True)
+    thread.start()
+    try:
+        yield target
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=TARGET_STOP_TIMEOUT)

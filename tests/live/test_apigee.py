@@ -21,14 +21,15 @@ from oauthlib.oauth2 import BackendApplicationClient
 from requests.auth import HTTPBasicAuth
 from requests_oauthlib import OAuth2Session
 
-from .conftest import SEED_SECRET
-from .live import LiveServer
-from .live import Target
-from .live import free_port
-from .live import target_server
-from .wire_format import SEED_CLIENT_ID
-from .wire_format import SEED_TEMPLATE
-from .wire_format import match_template
+from tests.live.conftest import SEED_SECRET
+from tests.live.server import LiveServer
+from tests.live.server import Target
+from tests.live.server import free_port
+from tests.live.server import subprocess_env
+from tests.live.server import target_server
+from tests.plugins.apigee.wire_format import SEED_CLIENT_ID
+from tests.plugins.apigee.wire_format import SEED_TEMPLATE
+from tests.plugins.apigee.wire_format import match_template
 
 pytestmark = pytest.mark.slow
 
@@ -39,7 +40,10 @@ TIMEOUT = 30
 
 @pytest.fixture(scope="module")
 def server(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    live = LiveServer(database_url, tmp_path_factory.mktemp("apigee-live"))
+    # Every cache off: the tests change things through the CLI and want the server to see
+    # them at once.
+    env = subprocess_env(database_url, caches=False)
+    live = LiveServer(env, tmp_path_factory.mktemp("apigee-live"))
     live.start()
     try:
         yield live

@@ -35,15 +35,14 @@ from requests_oauthlib import OAuth2Session as RequestsOAuthSession
 from emulator.db import db
 from tests.conftest import empty_database
 from tests.conftest import make_app
-
-from .live import REQUEST_TIMEOUT
-from .live import LiveServer
-from .live import params_set
-from .live import request
-from .live import revocation_settles
-from .live import run_cli
-from .live import settle
-from .live import subprocess_env
+from tests.live.server import REQUEST_TIMEOUT
+from tests.live.server import LiveServer
+from tests.live.server import params_set
+from tests.live.server import request
+from tests.live.server import revocation_settles
+from tests.live.server import run_cli
+from tests.live.server import settle
+from tests.live.server import subprocess_env
 
 pytestmark = pytest.mark.slow
 
@@ -210,7 +209,7 @@ def assert_invalid_token(response: requests.Response) -> None:
 # --- requests-oauthlib -------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("style", ["basic", "body"])
+@pytest.mark.parametrize("style", ["basic", "body"], ids=["basic", "body"])
 def test_requests_oauthlib_fetch_use_and_refresh(live: Live, style: str) -> None:
     client_id, secret = live.creds("rol-app")
     with requests_oauthlib_session(client_id) as session:
@@ -316,7 +315,11 @@ def test_requests_oauthlib_wrong_secret(live: Live) -> None:
 # --- Authlib -----------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("method", ["client_secret_basic", "client_secret_post"])
+@pytest.mark.parametrize(
+    "method",
+    ["client_secret_basic", "client_secret_post"],
+    ids=["client-secret-basic", "client-secret-post"],
+)
 def test_authlib_fetch_use_scope_check_and_refresh(live: Live, method: str) -> None:
     client_id, secret = live.creds("authlib-app")
     with authlib_session(
@@ -355,7 +358,11 @@ def test_authlib_fetch_use_scope_check_and_refresh(live: Live, method: str) -> N
         assert caught.value.error == "invalid_grant"
 
 
-@pytest.mark.parametrize("method", ["client_secret_basic", "client_secret_post"])
+@pytest.mark.parametrize(
+    "method",
+    ["client_secret_basic", "client_secret_post"],
+    ids=["client-secret-basic", "client-secret-post"],
+)
 def test_authlib_wrong_secret(live: Live, method: str) -> None:
     with authlib_session("authlib-app", "nope", token_endpoint_auth_method=method) as session:
         with pytest.raises(OAuthError) as caught:
