@@ -24,6 +24,9 @@ from flask_migrate import upgrade
 from app import create_app
 from emulator.db import db
 
+# Fixtures shared by folders that are not nested (pytest shares a conftest only downwards).
+pytest_plugins = ("tests.plugins.apigee.fixtures",)
+
 BACKENDS = ["sqlite"] + (["postgresql"] if os.environ.get("TEST_DATABASE_URL") else [])
 TABLES = [
     "apigee_app_products",
@@ -106,17 +109,15 @@ def empty_database(app: Flask) -> None:
 
 
 @pytest.fixture(autouse=True)
-def cheap_secret_hashes(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+def cheap_secret_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
     """Register clients with a low scrypt cost: the wire rules do not depend on the cost,
     and hundreds of full-cost hashes would make the suite slow. (Only the cost changes:
-    still salted scrypt, still verified by werkzeug.) No ``raising=False``: if the setting
+    still salted scrypt, still checked by the engine.) No ``raising=False``: if the setting
     is renamed, every test fails here instead of silently paying the full cost.
 
-    The tests of the hashing itself (tests/emulator/oauth/test_clients.py) check the
-    production cost, so they keep it. Processes the live tests start are not patched.
+    The test of the production cost sets it back itself. Processes the live tests start
+    are not patched.
     """
-    if request.path == Path(__file__).resolve().parent / "emulator" / "oauth" / "test_clients.py":
-        return
     monkeypatch.setattr("emulator.oauth.clients.SECRET_HASH_METHOD", "scrypt:1024:8:1")
 
 

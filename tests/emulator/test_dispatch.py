@@ -1,108 +1,34 @@
 """The dispatcher: which plugin and operation a legacy URL reaches (api, option, path).
 
 Seen through the oauth2 plugin, whose token and resource operations show where a request
-landed. ``option`` is read like every other parameter, by PHP's rules. Self-contained:
-pytest does not share tests/plugins/oauth2/conftest.py with this folder, so the few
-helpers needed here are repeated below.
+landed. ``option`` is read like every other parameter, by PHP's rules. The request and
+assertion helpers are the oauth2 tests' (plain functions); the two fixtures are local,
+since pytest does not share tests/plugins/oauth2/conftest.py with this folder.
 """
 
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable
-from datetime import datetime
-from datetime import timedelta
 from typing import Any
 from urllib.parse import urlencode
-from zoneinfo import ZoneInfo
 
 import pytest
 from flask.testing import FlaskClient
 
-TOKEN_URL = "/index.php?option=token&api=oauth2"
-FORM = "application/x-www-form-urlencoded"
-DATETIME = "%Y-%m-%d %H:%M:%S"
-WHEN = r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d"
-RESOURCE_OK = (
-    b'{"success":true,"user_id":null,"message":"You have successfully accessed this API!"}'
-)
+from tests.plugins.oauth2.conftest import FORM
+from tests.plugins.oauth2.conftest import SHOP
+from tests.plugins.oauth2.conftest import SHOP_SCOPE
+from tests.plugins.oauth2.conftest import assert_resource_ok
+from tests.plugins.oauth2.conftest import assert_token_ok
+from tests.plugins.oauth2.conftest import bearer
+from tests.plugins.oauth2.conftest import multipart
+from tests.plugins.oauth2.conftest import send
+
 EMPTY_OPTION = (
     b'{"message":"OAuth2 operation name is empty. Please provide proper option name.",'
     b'"code":0,"type":"RuntimeException"}'
 )
-SHOP = {"client_id": "shop-app", "client_secret": "Sh0p-Secret!"}
-SHOP_SCOPE = "catalog.read catalog.write orders.read"
-
-
-def send(
-    client: FlaskClient,
-    body: str | bytes | dict | None = None,
-    *,
-    query: str = "",
-    headers: list[tuple[str, str]] | None = None,
-    content_type: str | None = FORM,
-    method: str = "POST",
-    path: str = TOKEN_URL,
-) -> Any:
-    """Send exactly these bytes (a dict is form-encoded); no Content-Type when None."""
-    all_headers = list(headers or [])
-    if content_type is not None and body is not None:
-        all_headers.append(("Content-Type", content_type))
-    if isinstance(body, dict):
-        body = urlencode(body)
-    data = body.encode() if isinstance(body, str) else body
-    url = path + ("&" + query if query else "")
-    return client.open(url, method=method, headers=all_headers, data=data)
-
-
-def multipart(fields: list[tuple[str, str]], boundary: str = "rules-7e3f1b") -> tuple[bytes, str]:
-    parts = "".join(
-        f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'
-        for name, value in fields
-    )
-    return f"{parts}--{boundary}--\r\n".encode(), f"multipart/form-data; boundary={boundary}"
-
-
-def bearer(token: str) -> list[tuple[str, str]]:
-    return [("Authorization", f"Bearer {token}")]
-
-
-def assert_token_ok(rv: Any, *, scope: str | None, refresh: bool) -> dict[str, Any]:
-    """The exact success shape of a redCORE token (default params), key order included."""
-    assert rv.status_code == 200, rv.data
-    assert rv.headers["Cache-Control"] == "no-store"
-    assert rv.headers["Pragma"] == "no-cache"
-    assert rv.headers["Content-Type"] == "application/json"
-    assert "WWW-Authenticate" not in rv.headers
-    scope_json = "null" if scope is None else '"' + scope.replace("/", "\\/") + '"'
-    pattern = (
-        '{"access_token":"(?P<at>[0-9a-f]{40})","expires_in":"3600"'
-        + ',"token_type":"Bearer","scope":'
-        + re.escape(scope_json)
-        + (',"refresh_token":"(?P<rt>[0-9a-f]{40})"' if refresh else "")
-        + f',"expireTimeFormatted":"(?P<exp>{WHEN})","created":"(?P<created>{WHEN})"}}'
-    )
-    text = rv.get_data(as_text=True)
-    match = re.fullmatch(pattern, text)
-    assert match, text
-    created = datetime.strptime(match["created"], DATETIME)
-    expire = datetime.strptime(match["exp"], DATETIME)
-    assert expire - created == timedelta(seconds=3600)
-    now = datetime.now(ZoneInfo("UTC")).replace(tzinfo=None)
-    assert abs((created - now).total_seconds()) <= 5, (created, now)
-    if refresh:
-        assert match["rt"] != match["at"]
-    return rv.get_json()
-
-
-def assert_resource_ok(rv: Any, user_id: str | None = None) -> None:
-    body = RESOURCE_OK.replace(b"null", json.dumps(user_id).encode())
-    assert (rv.status_code, rv.data) == (200, body)
-    assert rv.headers["Content-Type"] == "application/json; charset=UTF-8"
-    assert rv.headers["Content-Length"] == str(len(body))
-    assert "Cache-Control" not in rv.headers
-    assert "WWW-Authenticate" not in rv.headers
 
 
 def assert_dispatcher_404(rv: Any) -> None:

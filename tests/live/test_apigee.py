@@ -21,13 +21,13 @@ from oauthlib.oauth2 import BackendApplicationClient
 from requests.auth import HTTPBasicAuth
 from requests_oauthlib import OAuth2Session
 
-from tests.live.conftest import SEED_SECRET
 from tests.live.server import LiveServer
 from tests.live.server import Target
 from tests.live.server import free_port
 from tests.live.server import subprocess_env
 from tests.live.server import target_server
 from tests.plugins.apigee.wire_format import SEED_CLIENT_ID
+from tests.plugins.apigee.wire_format import SEED_SECRET
 from tests.plugins.apigee.wire_format import SEED_TEMPLATE
 from tests.plugins.apigee.wire_format import match_template
 

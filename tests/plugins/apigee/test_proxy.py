@@ -15,11 +15,11 @@ import urllib3
 from responses import matchers
 
 from .conftest import PROFILES
-from .conftest import SEED_SECRET
 from .conftest import TOKEN_URL
 from .conftest import basic
 from .conftest import bearer
 from .wire_format import SEED_CLIENT_ID
+from .wire_format import SEED_SECRET
 
 TARGET = "http://weather.test"
 OK_BASIC = basic(SEED_CLIENT_ID, SEED_SECRET)

@@ -7,9 +7,9 @@ import pytest
 from .conftest import CC_TOKEN_URL
 from .conftest import PROFILES
 from .conftest import REFRESH_URL
-from .conftest import SEED_SECRET
 from .conftest import basic
 from .wire_format import SEED_CLIENT_ID
+from .wire_format import SEED_SECRET
 from .wire_format import TEMPLATES
 from .wire_format import field_line
 from .wire_format import match_template

@@ -17,13 +17,13 @@ from plugins.apigee.render import seconds_left
 
 from .conftest import CC_TOKEN_URL
 from .conftest import PROFILES
-from .conftest import SEED_SECRET
 from .conftest import TOKEN_URL
 from .conftest import basic
 from .conftest import bearer
 from .wire_format import SEED
 from .wire_format import SEED_CLIENT_ID
 from .wire_format import SEED_RESPONSE
+from .wire_format import SEED_SECRET
 from .wire_format import SEED_TEMPLATE
 from .wire_format import TEMPLATES
 from .wire_format import field_line

@@ -32,6 +32,7 @@ SEED_RESPONSE = """{
   "refresh_token_expires_in" : "0",
   "refresh_count" : "0"
 }"""
+SEED_SECRET = "XjPnQmC0Hq6T9sTr"  # 16 alphanumerics, an Edge-shaped consumer secret
 SEED_CLIENT_ID = "kWocGgKENrdWRT0jq4l0F0ACnPAQsD3"
 SEED_PRODUCT = "Test App product"
 SEED_EMAIL = "testdev@example.com"

@@ -1,8 +1,8 @@
-"""Fixtures of the live tests: the apigee plugin set up through the in-process CLI.
+"""The apigee plugin's set-up fixtures, shared by tests/plugins/apigee/ and tests/live/.
 
-The same set-up as tests/plugins/apigee/conftest.py (pytest does not share a sibling
-folder's conftest): the CLI writes to the session's test database, which the server reads.
-The servers themselves are in server.py.
+Registered for the whole suite by ``pytest_plugins`` in tests/conftest.py (pytest shares
+a conftest only with its own folder). Everything goes through the in-process CLI, so the
+live tests' servers read what these wrote.
 """
 
 from __future__ import annotations
@@ -10,16 +10,17 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-import sqlalchemy as sa
 from flask import Flask
 
+from emulator import oauth
 from emulator.db import db
-from tests.plugins.apigee.wire_format import SEED_CLIENT_ID
-from tests.plugins.apigee.wire_format import SEED_EMAIL
-from tests.plugins.apigee.wire_format import SEED_ORGANIZATION
-from tests.plugins.apigee.wire_format import SEED_PRODUCT
+from plugins.apigee.apps import find_app
 
-SEED_SECRET = "XjPnQmC0Hq6T9sTr"  # 16 alphanumerics, an Edge-shaped consumer secret
+from .wire_format import SEED_CLIENT_ID
+from .wire_format import SEED_EMAIL
+from .wire_format import SEED_ORGANIZATION
+from .wire_format import SEED_PRODUCT
+from .wire_format import SEED_SECRET
 
 
 @pytest.fixture
@@ -75,12 +76,12 @@ def seed_app(
 
 @pytest.fixture
 def app_id_of(app: Flask) -> Callable[[str], str]:
-    """The app id (Apigee application_name) the engine gave a client."""
+    """The app id (Apigee application_name) the plugin shows for a client."""
 
     def find(client_id: str) -> str:
         with app.app_context():
-            return db.session.scalar(
-                sa.text("SELECT app_id FROM oauth_clients WHERE client_id = :c"), {"c": client_id}
-            )
+            client = oauth.find_client(db.session, client_id)
+            assert client is not None
+            return find_app(db.session, client.id, client_id).app_id
 
     return find
