@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
@@ -34,10 +35,15 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     from emulator import dispatch
     from emulator import registry
     from emulator import stores
+    from emulator import throttle
 
+    hops = int(app.config["TRUSTED_PROXIES"])
+    if hops:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
     db.init_app(app)
     registry.init_app(app)
     stores.init_app(app, registry.registry_of(app).plugins.values())
+    throttle.init_app(app)
     dispatch.init_app(app)
     cli.init_app(app)
     return app

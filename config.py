@@ -30,6 +30,19 @@ class Config:
     # keyed by the stored hash, so a new secret makes the old entry unreachable.
     CACHE_MAX_AGE = 1.0
 
+    # Failed client authentication (emulator/throttle.py), in the `limits` notation: after
+    # this many failures of one client from one address within the window, its attempts
+    # from that address are refused (429) until the window ends; empty turns it off.
+    CLIENT_AUTH_FAILURE_LIMIT = "10/5minutes"
+    # The same for one address, whatever client ids it tries.
+    CLIENT_AUTH_ADDRESS_FAILURE_LIMIT = "100/5minutes"
+    # Where the counts live: empty = this service's database (every worker and instance
+    # on it); or a `limits` storage URI such as redis://127.0.0.1:6379.
+    RATELIMIT_STORAGE_URI = ""
+    # How many reverse proxies in front of the service append to X-Forwarded-For (and set
+    # X-Forwarded-Proto); 0 = none: the source address is the socket's (werkzeug ProxyFix).
+    TRUSTED_PROXIES = 0
+
     # SQLite only: how long a writer waits for the lock before giving up (ms).
     SQLITE_BUSY_TIMEOUT_MS = 5000
 

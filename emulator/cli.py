@@ -20,10 +20,12 @@ from flask.cli import AppGroup
 from sqlalchemy import select
 
 from emulator import oauth
+from emulator import throttle
 from emulator.clock import utcnow
 from emulator.db import db
 from emulator.models import Client
 from emulator.models import Scope
+from emulator.oauth.clients import MIN_SECRET_LENGTH
 from emulator.registry import get_registry
 from emulator.registry import registry_of
 
@@ -157,6 +159,12 @@ def clients_create(
     if not public:
         click.echo(f"client_secret: {secret}")
         click.echo("The secret is shown only now; only its hash is stored.", err=True)
+        if len(secret) < MIN_SECRET_LENGTH:
+            click.echo(
+                f"Warning: a secret shorter than {MIN_SECRET_LENGTH} characters is easier to "
+                "guess; keep it only to carry a legacy client over.",
+                err=True,
+            )
 
 
 @clients.command("list")
@@ -264,6 +272,9 @@ def tokens_purge(grace_days: float | None) -> None:
     )
     summary = ", ".join(f"{table}: {count}" for table, count in removed.items())
     click.echo(f"Purged tokens expired before {before:%Y-%m-%d %H:%M:%S} UTC ({summary}).")
+    counters = throttle.purge_counters()
+    if counters:
+        click.echo(f"Purged {counters} ended failed-authentication windows.")
 
 
 def _purge_progress(table: str, total: int) -> None:

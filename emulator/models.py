@@ -12,6 +12,7 @@ from datetime import datetime
 
 from sqlalchemy import Boolean
 from sqlalchemy import DateTime
+from sqlalchemy import Float
 from sqlalchemy import ForeignKey
 from sqlalchemy import Integer
 from sqlalchemy import String
@@ -98,3 +99,17 @@ class RefreshToken(db.Model):
     scope: Mapped[str | None] = mapped_column(Text)
     issued_at: Mapped[datetime] = mapped_column(DateTime)
     expires_at: Mapped[datetime] = mapped_column(DateTime, index=True)
+
+
+class RateLimitCounter(db.Model):
+    """A fixed-window counter of failed client authentications (emulator/throttle.py).
+
+    The key names what is counted (a hash of the client id, the source address), never a
+    secret; rows past their window are dead and removed by ``flask tokens purge``.
+    """
+
+    __tablename__ = "rate_limit_counters"
+
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    count: Mapped[int] = mapped_column(Integer)
+    expires_at: Mapped[float] = mapped_column(Float)  # epoch seconds the window ends

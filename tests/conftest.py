@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from argon2 import PasswordHasher
 from flask import Flask
 from flask.testing import FlaskClient
 from flask.testing import FlaskCliRunner
@@ -27,6 +28,8 @@ from emulator.db import db
 # Fixtures shared by folders that are not nested (pytest shares a conftest only downwards).
 pytest_plugins = ("tests.plugins.apigee.fixtures",)
 
+# The lowest argon2id cost argon2-cffi takes (see cheap_secret_hashes).
+CHEAP_HASHER = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
 BACKENDS = ["sqlite"] + (["postgresql"] if os.environ.get("TEST_DATABASE_URL") else [])
 TABLES = [
     "apigee_app_products",
@@ -38,6 +41,7 @@ TABLES = [
     "oauth_clients",
     "oauth_scopes",
     "plugin_state",
+    "rate_limit_counters",
 ]
 
 
@@ -45,6 +49,10 @@ def make_app(database_url: str, **config: object) -> Flask:
     """The real factory with a test configuration."""
     return create_app(
         {
+            # Raised, not off: many tests send wrong secrets on purpose; tests of the
+            # throttle set the default back.
+            "CLIENT_AUTH_FAILURE_LIMIT": "1000/5minutes",
+            "CLIENT_AUTH_ADDRESS_FAILURE_LIMIT": "10000/5minutes",
             "SQLALCHEMY_DATABASE_URI": database_url,
             "TESTING": True,
             "SECRET_KEY": "test",
@@ -110,15 +118,15 @@ def empty_database(app: Flask) -> None:
 
 @pytest.fixture(autouse=True)
 def cheap_secret_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Register clients with a low scrypt cost: the wire rules do not depend on the cost,
-    and hundreds of full-cost hashes would make the suite slow. (Only the cost changes:
-    still salted scrypt, still checked by the engine.) No ``raising=False``: if the setting
+    """Hash secrets at a low argon2id cost: the wire rules do not depend on the cost, and
+    hundreds of full-cost hashes would make the suite slow. (Only the cost changes: still
+    salted argon2id, still checked by the engine.) No ``raising=False``: if the setting
     is renamed, every test fails here instead of silently paying the full cost.
 
     The test of the production cost sets it back itself. Processes the live tests start
     are not patched.
     """
-    monkeypatch.setattr("emulator.oauth.clients.SECRET_HASH_METHOD", "scrypt:1024:8:1")
+    monkeypatch.setattr("emulator.oauth.clients.SECRET_HASHER", CHEAP_HASHER)
 
 
 @pytest.fixture

@@ -9,12 +9,14 @@ module is the engine's public API.
 
 from emulator.oauth.bearer import BearerSources
 from emulator.oauth.bearer import extract_bearer_token
+from emulator.oauth.clients import AuthGuard
 from emulator.oauth.clients import ClientCredentials
 from emulator.oauth.clients import ClientRecord
 from emulator.oauth.clients import ClientScopeHook
 from emulator.oauth.clients import ClientStore
 from emulator.oauth.clients import authenticate_client
 from emulator.oauth.clients import find_client
+from emulator.oauth.errors import ClientLocked
 from emulator.oauth.errors import OAuthError
 from emulator.oauth.grants import GRANTS
 from emulator.oauth.grants import TokenPolicy
@@ -36,8 +38,10 @@ from emulator.oauth.tokens import verify_access_token
 __all__ = [
     "GRANTS",
     "AccessTokenCache",
+    "AuthGuard",
     "BearerSources",
     "ClientCredentials",
+    "ClientLocked",
     "ClientRecord",
     "ClientScopeHook",
     "ClientStore",

@@ -1,12 +1,15 @@
 """Client records and client authentication (RFC 6749 §2.3.1, bshaffer's HttpBasic rules).
 
-Secrets are stored as salted scrypt hashes (werkzeug's ``scrypt:N:r:p$salt$hex`` format,
-so hashes written by earlier versions keep working), which makes offline guessing slow
-even for short legacy secrets like "201010425". Checking scrypt on every token request
-would cap the token endpoint at a few dozen requests per second per core, so a secret that
-has been verified once is remembered by this worker only, as an HMAC under a random key
-that never leaves memory, bound to the stored hash (a secret change invalidates it).
-A wrong secret always pays the full scrypt cost.
+Secrets are stored as argon2id hashes with OWASP's parameters (19 MiB, 2 passes, 1 lane),
+which makes offline guessing slow even for short legacy secrets like "201010425". Hashes
+of earlier versions (salted scrypt in werkzeug's ``scrypt:N:r:p$salt$hex`` format) still
+verify, and are replaced by an argon2id hash on their next successful check. Checking
+argon2 on every token request would cap the token endpoint at a few dozen requests per
+second per core, so a secret that has been verified once is remembered by this worker
+only, as an HMAC under a random key that never leaves memory, bound to the stored hash (a
+secret change invalidates it). Every failure pays one full hash, whatever failed (unknown
+client, wrong or malformed secret, a secret for a public client), so timing tells nothing.
+Failures can be counted and locked out by a guard the host passes in (``AuthGuard``).
 """
 
 from __future__ import annotations
@@ -20,9 +23,14 @@ from collections.abc import Callable
 from collections.abc import Sequence
 from dataclasses import dataclass
 from dataclasses import replace
+from typing import Protocol
 
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError
+from argon2.exceptions import VerificationError
 from sqlalchemy import bindparam
 from sqlalchemy import select
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from emulator.cache import WorkerCache
@@ -30,9 +38,14 @@ from emulator.db import DbHandle
 from emulator.models import Client
 from emulator.oauth.errors import InvalidClient
 
+# OWASP's argon2id parameters (Password Storage Cheat Sheet): m=19 MiB, t=2, p=1.
+SECRET_HASHER = PasswordHasher(time_cost=2, memory_cost=19_456, parallelism=1)
+# Earlier versions' scrypt hashes: still verified, re-hashed on their next success.
 SECRET_HASH_METHOD = "scrypt:32768:8:1"
 _SALT_CHARS = string.ascii_letters + string.digits
 _SALT_LENGTH = 16
+# A secret shorter than this is a legacy secret (the CLI warns about it).
+MIN_SECRET_LENGTH = 32
 
 # Scopes a client without a scope of its own may ask for, supplied by a plugin from its
 # own records: (db, client primary key) -> scope or None (emulator.plugin, "Hooks").
@@ -87,14 +100,44 @@ _LOAD_CLIENT = select(
 ).where(_CLIENTS.c.client_id == bindparam("client_id"))
 
 
+class AuthGuard(Protocol):
+    """The host's guard against guessing, bound to one request's source (RFC 6749 §10.10)."""
+
+    def check(self, client_id: str) -> None:
+        """Raise ClientLocked while this client may not try (before any secret is checked)."""
+
+    def failed(self, client_id: str) -> None:
+        """Count a failed authentication of this client."""
+
+
 def hash_secret(secret: str) -> str:
-    """Return the salted scrypt hash stored for a client secret."""
+    """Return the argon2id hash stored for a client secret."""
+    return SECRET_HASHER.hash(secret.encode("utf-8", "surrogatepass"))
+
+
+def scrypt_hash(secret: str) -> str:
+    """An earlier version's hash of a secret (werkzeug's scrypt format), for tests of it."""
     salt = "".join(secrets.choice(_SALT_CHARS) for _ in range(_SALT_LENGTH))
     return f"{SECRET_HASH_METHOD}${salt}${_scrypt_hex(SECRET_HASH_METHOD, salt, secret)}"
 
 
+def needs_rehash(secret_hash: str) -> bool:
+    """Whether a stored hash is of an older kind, or has other parameters than today's."""
+    if not secret_hash.startswith("$argon2"):
+        return True
+    try:
+        return SECRET_HASHER.check_needs_rehash(secret_hash)
+    except InvalidHashError:
+        return True
+
+
 def check_secret(secret_hash: str, secret: str) -> bool:
-    """Return whether ``secret`` matches a stored hash (constant-time comparison)."""
+    """Return whether ``secret`` matches a stored hash (argon2id, or an earlier scrypt)."""
+    if secret_hash.startswith("$argon2"):
+        try:
+            return SECRET_HASHER.verify(secret_hash, secret.encode("utf-8", "surrogatepass"))
+        except (VerificationError, InvalidHashError):
+            return False
     method, _, rest = secret_hash.partition("$")
     salt, _, expected = rest.partition("$")
     if not expected:
@@ -124,9 +167,8 @@ def _scrypt_hex(method: str, salt: str, secret: str) -> str:
 
 @functools.cache
 def _dummy_hash() -> str:
-    """A hash no secret matches, checked for unknown clients so both failures cost the same.
-
-    Made on first use, not at import (it costs a full scrypt).
+    """A hash no secret matches, checked wherever there is no hash to check, so that every
+    failure costs the same. Made on first use, not at import (it costs a full hash).
     """
     return hash_secret(secrets.token_hex(16))
 
@@ -191,9 +233,16 @@ class ClientStore:
         """Drop this worker's copy of a client (after an admin changed it here)."""
         self._records.forget(client_id)
 
-    def verify_secret(self, client: ClientRecord, secret: str) -> bool:
-        """Return whether ``secret`` is the client's secret (constant time on each path)."""
+    def verify_secret(
+        self, client: ClientRecord, secret: str, *, db: DbHandle | None = None
+    ) -> bool:
+        """Return whether ``secret`` is the client's secret; a failure costs one full hash.
+
+        After a full successful check of an older kind of hash, the new hash is written
+        through ``db`` (in the caller's transaction) when one is given.
+        """
         if client.secret_hash is None:
+            check_secret(_dummy_hash(), secret)
             return False
         key = (client.id, client.secret_hash)
         digest = hmac.new(
@@ -205,6 +254,12 @@ class ClientStore:
         if not check_secret(client.secret_hash, secret):
             return False
         self._verified.put(key, digest)
+        if db is not None and needs_rehash(client.secret_hash):
+            db.execute(
+                update(_CLIENTS)
+                .where(_CLIENTS.c.id == client.id, _CLIENTS.c.secret_hash == client.secret_hash)
+                .values(secret_hash=hash_secret(secret))
+            )
         return True
 
 
@@ -215,6 +270,7 @@ def authenticate_client(
     clients: ClientStore,
     allow_public: bool,
     body_allowed: bool = True,
+    guard: AuthGuard | None = None,
 ) -> ClientRecord:
     """Return the authenticated client or raise InvalidClient (bshaffer HttpBasic order).
 
@@ -222,7 +278,9 @@ def authenticate_client(
     ``secret_required`` (no secret where one is required, or a secret-less request for
     a client that is not public), ``unknown_client`` or
     ``wrong_secret`` (one description for both; a dialect that tells them apart may say
-    which).
+    which), ``locked`` (``ClientLocked``: ``guard`` refused before anything was checked).
+    A presented secret is checked only if ``guard`` lets this client try; a wrong secret
+    or an unknown client is counted by it.
     """
     if credentials is None:
         where = "headers or body" if body_allowed else "headers"
@@ -238,14 +296,24 @@ def authenticate_client(
                 reason="secret_required",
             )
         return client
+    if guard is not None:
+        guard.check(credentials.client_id)
     client = clients.load(db, credentials.client_id)
     if client is None:
         check_secret(_dummy_hash(), secret if isinstance(secret, str) else "")
+        if guard is not None:
+            guard.failed(credentials.client_id)
         raise InvalidClient("The client credentials are invalid", reason="unknown_client")
     # PHP's loose == let `true` match any secret; nothing but a string does here. A NUL
-    # can never be part of a secret: scrypt's HMAC pads keys with zeros, so "s" and
-    # "s\0" would hash alike.
-    if not isinstance(secret, str) or "\0" in secret or not clients.verify_secret(client, secret):
+    # can never be part of a secret (scrypt's HMAC padded keys with zeros, so "s" and
+    # "s\0" hashed alike). Either still costs a full hash, like any wrong secret.
+    if isinstance(secret, str) and "\0" not in secret:
+        verified = clients.verify_secret(client, secret, db=db)
+    else:
+        verified = check_secret(_dummy_hash(), "") and False
+    if not verified:
+        if guard is not None:
+            guard.failed(credentials.client_id)
         raise InvalidClient("The client credentials are invalid", reason="wrong_secret")
     return client
 

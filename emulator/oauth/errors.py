@@ -62,6 +62,18 @@ class InvalidScope(OAuthError):
     code = "invalid_scope"
 
 
+class ClientLocked(InvalidClient):
+    """invalid_client, before any check: too many failed attempts for this client and source.
+
+    ``retry_after`` is the number of seconds until attempts are taken again (RFC 6749
+    §10.10: the server must keep credentials from being guessed).
+    """
+
+    def __init__(self, description: str, *, retry_after: int) -> None:
+        super().__init__(description, reason="locked", retry_after=retry_after)
+        self.retry_after = retry_after
+
+
 class InvalidToken(OAuthError):
     """RFC 6750 §3.1 invalid_token: the access token is unknown."""
 

@@ -14,6 +14,7 @@ from typing import ClassVar
 from typing import Literal
 
 from emulator.db import DbHandle
+from emulator.oauth.clients import AuthGuard
 from emulator.oauth.clients import ClientCredentials
 from emulator.oauth.clients import ClientRecord
 from emulator.oauth.clients import ClientStore
@@ -264,6 +265,7 @@ def issue_token(
     *,
     clients: ClientStore,
     now: datetime,
+    guard: AuthGuard | None = None,
 ) -> IssuedToken:
     """Answer a token request: authenticate, apply the grant, decide scope, issue."""
     if not req.grant_type:
@@ -281,6 +283,7 @@ def issue_token(
         clients=clients,
         allow_public=grant.allow_public_clients,
         body_allowed=req.credentials_body_allowed,
+        guard=guard,
     )
     ctx = grant.validate(db, req, client, now=now)
     if not client.allows_grant(grant.grant_type):

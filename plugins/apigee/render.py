@@ -21,6 +21,7 @@ from typing import Any
 from flask import Response
 
 from emulator.errors import HostError
+from emulator.oauth import ClientLocked
 from emulator.oauth import IssuedToken
 from emulator.oauth import OAuthError
 from emulator.oauth.errors import ExpiredToken
@@ -97,6 +98,10 @@ CLIENT_ERRORS = {
 }
 REFRESH_ERRORS = {"expired": "Refresh Token expired"}  # unknown, used, another app's: invalid
 INVALID_REFRESH_TOKEN = "Invalid Refresh Token"
+
+# Failed authentications past the limit: the Quota policy's fault (compat/apigee.md §9).
+QUOTA_VIOLATION = "Rate limit quota violation. Quota limit  exceeded. Identifier : _default"
+QUOTA_ERRORCODE = "policies.ratelimit.QuotaViolation"
 
 # VerifyAccessToken faults (§3.2): (status, faultstring, errorcode).
 MISSING_TOKEN = (401, "Invalid access token", "oauth.v2.InvalidAccessToken")
@@ -214,6 +219,9 @@ def error(err: Exception, operation: str | None, params: Mapping[str, Any] | Non
     if isinstance(err, HostError):
         return fault(err.status, err.message, Fault.errorcode)
     assert isinstance(err, OAuthError)
+    if isinstance(err, ClientLocked):  # Apigee X's Quota policy fault, at 429 (§9)
+        headers = {"Retry-After": str(err.retry_after)}
+        return fault(429, QUOTA_VIOLATION, QUOTA_ERRORCODE, headers=headers)
     status, code, text = token_error(err)
     return error_code_response(status, code, text)
 

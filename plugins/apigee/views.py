@@ -16,6 +16,7 @@ from flask import request
 
 from emulator import oauth
 from emulator import stores
+from emulator import throttle
 from emulator.clock import utcnow
 from emulator.db import connection
 from emulator.db import release_connection
@@ -49,7 +50,9 @@ def token(params: Mapping[str, Any], operation: str, *, now: datetime) -> Respon
     req = wire.token_request(params, operation)
     conn = connection()
     policy = tokens.policy(params)
-    issued = oauth.issue_token(conn, req, policy, clients=stores.clients(), now=now)
+    issued = oauth.issue_token(
+        conn, req, policy, clients=stores.clients(), guard=throttle.guard(), now=now
+    )
     conn.commit()  # before the app lookup: a writer's lock is held no longer than needed
     app = find_app(conn, issued.client_pk, issued.client_id)
     return render.token(

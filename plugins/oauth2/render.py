@@ -21,6 +21,7 @@ from emulator.errors import UnknownOperation
 from emulator.errors import exception_response
 from emulator.errors import host_error_response
 from emulator.oauth import GRANTS
+from emulator.oauth import ClientLocked
 from emulator.oauth import IssuedToken
 from emulator.oauth import OAuthError
 from emulator.oauth import TokenInfo
@@ -127,6 +128,9 @@ def error(err: Exception, operation: str | None, params: Mapping[str, Any] | Non
     if isinstance(err, HostError):
         return host_error_response(err)
     assert isinstance(err, OAuthError)
+    if isinstance(err, ClientLocked):  # our addition (RFC 6749 §10.10): no legacy bytes
+        headers = {**NO_STORE, "Retry-After": str(err.retry_after)}
+        return json_response(_error_body(err), status=429, headers=headers)
     if operation == "resource":
         return _resource_error(err, {**DEFAULTS, **(params or {})})
     return json_response(_error_body(err), status=400, headers=NO_STORE)

@@ -14,6 +14,7 @@ from flask import request
 
 from emulator import oauth
 from emulator import stores
+from emulator import throttle
 from emulator.clock import utcnow
 from emulator.db import connection
 from emulator.oauth.errors import InvalidRequest
@@ -40,7 +41,9 @@ def token(params: Mapping[str, Any]) -> Response:
     """option=token: the client_credentials and refresh_token grants."""
     req = wire.token_request(php_input(), params)
     conn = connection()
-    issued = oauth.issue_token(conn, req, policy(params), clients=stores.clients(), now=utcnow())
+    issued = oauth.issue_token(
+        conn, req, policy(params), clients=stores.clients(), guard=throttle.guard(), now=utcnow()
+    )
     conn.commit()
     return render.token(issued, params)
 
@@ -98,6 +101,7 @@ def _authenticate(
         connection(),
         wire.client_credentials(inp, params),
         clients=stores.clients(),
+        guard=throttle.guard(),
         allow_public=allow_public,
         body_allowed=params["allow_credentials_in_request_body"],
     )

@@ -14,7 +14,7 @@ PROJECT = ("app", "config", "emulator", "plugins", "tests", "bench")
 
 # The engine: the stdlib, SQLAlchemy, and these project modules; nothing of Flask.
 ENGINE_PROJECT = ("emulator.oauth", "emulator.db", "emulator.models", "emulator.cache")
-ENGINE_THIRD_PARTY = ("sqlalchemy", "marshmallow")
+ENGINE_THIRD_PARTY = ("sqlalchemy", "marshmallow", "argon2")
 # What a plugin may use of the host: the declaration API, the engine and these public
 # modules. Never the app, another plugin, or the host's machinery (dispatch, registry).
 PLUGIN_HOST_API = (
@@ -25,6 +25,7 @@ PLUGIN_HOST_API = (
     "emulator.php",
     "emulator.clock",
     "emulator.stores",
+    "emulator.throttle",
     "emulator.cli",
 )
 # Words of one dialect that no other part of the tree may use.

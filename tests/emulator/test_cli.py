@@ -33,7 +33,7 @@ def test_clients_create_prints_a_new_secret_once_and_stores_only_a_hash(app, cli
     assert HEX40.fullmatch(secret)
     with app.app_context():
         client = db.session.scalar(sa.select(Client).where(Client.client_id == "shop"))
-        assert secret not in client.secret_hash and client.secret_hash.startswith("scrypt:")
+        assert secret not in client.secret_hash and client.secret_hash.startswith("$argon2id$")
         assert (client.scope, client.grant_types, client.user_id) == (
             "a b",
             "client_credentials",
@@ -41,6 +41,14 @@ def test_clients_create_prints_a_new_secret_once_and_stores_only_a_hash(app, cli
         )
     assert "shop  confidential  scope=a b" in cli("clients", "list")
     assert secret not in cli("clients", "list")
+
+
+def test_clients_create_warns_about_a_short_legacy_secret(cli) -> None:
+    out = cli("clients", "create", "legacy", "--secret", "201010425")
+    assert "client_secret: 201010425" in out
+    assert "Warning: a secret shorter than 32 characters is easier to guess" in out
+    assert "Warning" not in cli("clients", "create", "new")  # 40 hex characters
+    assert "Warning" not in cli("clients", "create", "long", "--secret", "x" * 32)
 
 
 def test_clients_create_with_given_secret_and_public(cli) -> None:

@@ -8,13 +8,24 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 import emulator.oauth.clients as clients
 from emulator.oauth import ClientCredentials
 from emulator.oauth import ClientStore
+from emulator.oauth.errors import ClientLocked
 from emulator.oauth.errors import InvalidClient
 
 from .conftest import CLIENTS
+
+REAL_HASHER = clients.SECRET_HASHER  # taken before cheap_secret_hashes patches it
+
+
+def stored_hash(session, client_pk: int) -> str:
+    return session.scalar(
+        sa.text("SELECT secret_hash FROM oauth_clients WHERE id = :id"), {"id": client_pk}
+    )
+
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -24,13 +35,96 @@ def authenticate(session, credentials, *, store=CLIENTS, **kwargs):
     return clients.authenticate_client(session, credentials, clients=store, **kwargs)
 
 
-def test_secret_is_stored_as_a_slow_salted_hash(new_client, monkeypatch) -> None:
-    monkeypatch.setattr(clients, "SECRET_HASH_METHOD", "scrypt:32768:8:1")  # the real cost
+def test_secret_is_stored_as_an_argon2id_hash_with_owasps_parameters(
+    new_client, monkeypatch
+) -> None:
+    monkeypatch.setattr(clients, "SECRET_HASHER", REAL_HASHER)  # the production cost
     a = new_client("a", secret="201010425")
     b = new_client("b", secret="201010425")
-    assert a.secret_hash.startswith("scrypt:32768:8:1$")
+    assert a.secret_hash.startswith("$argon2id$v=19$m=19456,t=2,p=1$")
     assert "201010425" not in a.secret_hash
     assert a.secret_hash != b.secret_hash  # salted
+    assert not clients.needs_rehash(a.secret_hash)
+
+
+def test_an_earlier_scrypt_hash_verifies_and_is_replaced_on_success(session, new_client) -> None:
+    client = new_client(secret="placeholder")
+    legacy = clients.scrypt_hash("201010425")
+    session.execute(
+        sa.text("UPDATE oauth_clients SET secret_hash = :h WHERE id = :id"),
+        {"h": legacy, "id": client.id},
+    )
+    session.commit()
+    with pytest.raises(InvalidClient):  # a wrong secret changes nothing
+        authenticate(session, ClientCredentials("c1", "wrong"), allow_public=False)
+    session.commit()
+    assert stored_hash(session, client.id) == legacy
+    authenticate(session, ClientCredentials("c1", "201010425"), allow_public=False)
+    session.commit()
+    upgraded = stored_hash(session, client.id)
+    assert upgraded.startswith("$argon2id$") and not clients.needs_rehash(upgraded)
+    assert clients.check_secret(upgraded, "201010425")
+    store = ClientStore(max_age=0)  # another worker: the new hash, the same secret
+    authenticate(session, ClientCredentials("c1", "201010425"), allow_public=False, store=store)
+
+
+@pytest.mark.parametrize(
+    ("client_id", "secret"),
+    [
+        ("ghost", "anything"),
+        ("c1", "wrong"),
+        ("c1", "a\0"),
+        ("c1", True),
+        ("pub", "made-up"),
+    ],
+    ids=["unknown-client", "wrong-secret", "nul-in-secret", "non-string", "public-client"],
+)
+def test_every_failure_costs_one_full_hash(session, new_client, monkeypatch, client_id, secret):
+    new_client("c1", secret="s3cret")
+    new_client("pub", secret=None)
+    calls = []
+    real = clients.check_secret
+    monkeypatch.setattr(clients, "check_secret", lambda h, s: calls.append(h) or real(h, s))
+    with pytest.raises(InvalidClient):
+        authenticate(session, ClientCredentials(client_id, secret), allow_public=True)
+    assert len(calls) == 1  # the same work whatever failed: timing does not tell which
+
+
+class RecordingGuard:
+    """An AuthGuard that locks after ``limit`` failures and records what it was told."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.failures: list[str] = []
+        self.checked: list[str] = []
+
+    def check(self, client_id: str) -> None:
+        self.checked.append(client_id)
+        if self.failures.count(client_id) >= self.limit:
+            raise ClientLocked("locked", retry_after=60)
+
+    def failed(self, client_id: str) -> None:
+        self.failures.append(client_id)
+
+
+def test_a_guard_counts_failures_and_refuses_before_checking(session, new_client, monkeypatch):
+    new_client("c1", secret="s3cret")
+    guard = RecordingGuard(limit=2)
+    for wrong in ("x", "y"):
+        with pytest.raises(InvalidClient):
+            authenticate(session, ClientCredentials("c1", wrong), allow_public=False, guard=guard)
+    with pytest.raises(InvalidClient):
+        authenticate(session, ClientCredentials("ghost", "z"), allow_public=False, guard=guard)
+    assert guard.failures == ["c1", "c1", "ghost"]
+    calls = []
+    monkeypatch.setattr(clients, "check_secret", lambda h, s: calls.append(h))
+    with pytest.raises(ClientLocked) as caught:  # the right secret, refused like a wrong one
+        authenticate(session, ClientCredentials("c1", "s3cret"), allow_public=False, guard=guard)
+    assert (caught.value.retry_after, caught.value.code, calls) == (60, "invalid_client", [])
+    # no secret (a public-client request) is no guess: not checked, not counted
+    with pytest.raises(InvalidClient):
+        authenticate(session, ClientCredentials("c1", None), allow_public=True, guard=guard)
+    assert guard.failures == ["c1", "c1", "ghost"]
 
 
 def test_right_secret_authenticates_and_wrong_one_does_not(session, new_client) -> None:

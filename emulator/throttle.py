@@ -1,0 +1,303 @@
+"""Failed client authentication is counted and, past a limit, refused at once (RFC 6749 §10.10).
+
+Failures are counted per (client id, source address) and, with a higher limit, per source
+address, in fixed windows (the ``limits`` library's notation, storages and keys, e.g.
+``10/5minutes``): the first failure opens a window, and at the limit's count the key is
+locked until the window ends. Counts live where every worker sees them: the service's own
+database by default (every worker of a box, every instance on a shared PostgreSQL), or the
+server that ``RATELIMIT_STORAGE_URI`` names (``redis://127.0.0.1:6379``, any ``limits`` storage).
+
+While a key is at its limit, attempts under it are refused before any secret is checked
+(a right secret too), without counting them, until the window ends. The request path pays
+for this only on a failure (one write); a success reads the lock state at most once per
+``CACHE_MAX_AGE`` per worker and key, so a lock may take that long to reach every worker.
+Nothing here sees a secret: keys hold a hash of the client id and the address.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import limits
+from flask import Flask
+from flask import current_app
+from flask import request
+from limits.storage import Storage
+from limits.storage import storage_from_string
+from sqlalchemy import Connection
+from sqlalchemy import Engine
+from sqlalchemy import case
+from sqlalchemy import delete
+from sqlalchemy import select
+from sqlalchemy import update
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.dialects import sqlite
+from sqlalchemy.exc import IntegrityError
+
+from emulator.cache import WorkerCache
+from emulator.db import db
+from emulator.models import RateLimitCounter
+from emulator.oauth import ClientLocked
+
+log = logging.getLogger(__name__)
+
+EXTENSION = "emulator.throttle"
+
+
+def _now() -> float:
+    """Epoch seconds (looked up on each call, so a test may replace time.time)."""
+    return time.time()
+
+_COUNTERS = RateLimitCounter.__table__
+
+
+class DatabaseStorage(Storage):
+    """``limits``' fixed-window counters in the service's database (``rate_limit_counters``).
+
+    Each call is its own short transaction on its own connection, so a count survives the
+    rollback of the request that failed.
+    """
+
+    STORAGE_SCHEME = ["emulator-database"]
+
+    def __init__(self, engine: Engine, clock: Callable[[], float] | None = None) -> None:
+        super().__init__()
+        self.engine = engine
+        self.clock = clock or _now
+
+    @property
+    def base_exceptions(self) -> type[Exception]:
+        """What a failing database raises."""
+        return Exception
+
+    def incr(self, key: str, expiry: int, amount: int = 1) -> int:
+        """Add ``amount`` to the key's count, starting a new window if the old one ended."""
+        now = self.clock()
+        with self.engine.begin() as conn:
+            name = conn.dialect.name
+            if name in ("sqlite", "postgresql"):
+                insert = (sqlite if name == "sqlite" else postgresql).insert(_COUNTERS)
+                fresh = _COUNTERS.c.expires_at > now
+                statement = insert.values(key=key, count=amount, expires_at=now + expiry)
+                statement = statement.on_conflict_do_update(
+                    index_elements=[_COUNTERS.c.key],
+                    set_={
+                        "count": _case(fresh, _COUNTERS.c.count + amount, amount),
+                        "expires_at": _case(fresh, _COUNTERS.c.expires_at, now + expiry),
+                    },
+                ).returning(_COUNTERS.c.count)
+                return int(conn.execute(statement).scalar_one())
+            return self._incr_portable(conn, key, expiry, amount, now)
+
+    def _incr_portable(
+        self, conn: Connection, key: str, expiry: int, amount: int, now: float
+    ) -> int:
+        """incr for a backend without INSERT ... ON CONFLICT (MySQL/MariaDB)."""
+        counters = _COUNTERS.c
+        bumped = conn.execute(
+            update(_COUNTERS)
+            .where(counters.key == key, counters.expires_at > now)
+            .values(count=counters.count + amount)
+        )
+        if bumped.rowcount == 0:
+            conn.execute(delete(_COUNTERS).where(counters.key == key))
+            try:
+                with conn.begin_nested():
+                    conn.execute(
+                        _COUNTERS.insert().values(key=key, count=amount, expires_at=now + expiry)
+                    )
+            except IntegrityError:  # another worker started the window first
+                conn.execute(
+                    update(_COUNTERS)
+                    .where(counters.key == key)
+                    .values(count=counters.count + amount)
+                )
+        return int(conn.execute(select(counters.count).where(counters.key == key)).scalar_one())
+
+    def get(self, key: str) -> int:
+        """The key's count in its current window (0 when there is none)."""
+        with self.engine.connect() as conn:
+            count = conn.execute(
+                select(_COUNTERS.c.count).where(
+                    _COUNTERS.c.key == key, _COUNTERS.c.expires_at > self.clock()
+                )
+            ).scalar()
+        return int(count or 0)
+
+    def get_expiry(self, key: str) -> float:
+        """When the key's window ends (epoch seconds; now when there is none)."""
+        with self.engine.connect() as conn:
+            expires_at = conn.execute(
+                select(_COUNTERS.c.expires_at).where(_COUNTERS.c.key == key)
+            ).scalar()
+        return float(expires_at) if expires_at is not None else self.clock()
+
+    def check(self) -> bool:
+        """Whether the database answers."""
+        with self.engine.connect() as conn:
+            conn.execute(select(1))
+        return True
+
+    def reset(self) -> int | None:
+        """Remove every counter."""
+        with self.engine.begin() as conn:
+            return conn.execute(delete(_COUNTERS)).rowcount
+
+    def clear(self, key: str) -> None:
+        """Remove one counter."""
+        with self.engine.begin() as conn:
+            conn.execute(delete(_COUNTERS).where(_COUNTERS.c.key == key))
+
+    def purge(self) -> int:
+        """Remove the counters whose window has ended (``flask tokens purge`` calls it)."""
+        with self.engine.begin() as conn:
+            return conn.execute(
+                delete(_COUNTERS).where(_COUNTERS.c.expires_at <= self.clock())
+            ).rowcount
+
+
+def _case(condition, when_true, when_false):  # noqa: ANN001, ANN202 - SQL expressions
+    return case((condition, when_true), else_=when_false)
+
+
+@dataclass(frozen=True)
+class Limits:
+    """The two limits: per (client id, address), and per address."""
+
+    per_client: limits.RateLimitItem
+    per_address: limits.RateLimitItem
+
+
+class AuthThrottle:
+    """Counts failed client authentication and says when a key is locked."""
+
+    def __init__(
+        self,
+        storage: Storage,
+        rules: Limits,
+        *,
+        max_age: float,
+        clock: Callable[[], float] | None = None,
+    ) -> None:
+        self.storage = storage
+        self.rules = rules
+        self.clock = clock or _now
+        # key -> epoch second its lock lifts (0.0: not locked), as this worker last read it
+        self._locks: WorkerCache[str, float] = WorkerCache(max_age, 100_000)
+
+    def locked_for(self, client_id: str, address: str) -> int | None:
+        """Seconds until attempts for this client from this address are taken again, or None."""
+        waits = [
+            self._lock(self.rules.per_address, ("address", address)),
+            self._lock(self.rules.per_client, ("client", _digest(client_id), address)),
+        ]
+        until = max(waits)
+        if until <= self.clock():
+            return None
+        return max(1, math.ceil(until - self.clock()))
+
+    def failed(self, client_id: str, address: str) -> None:
+        """Count one failed authentication; log it, and the lockout it may cause."""
+        log.warning("client authentication failed: client_id=%r address=%s", client_id, address)
+        for rule, identity in (
+            (self.rules.per_address, ("address", address)),
+            (self.rules.per_client, ("client", _digest(client_id), address)),
+        ):
+            key = rule.key_for(*identity)
+            if self.storage.incr(key, rule.get_expiry()) >= rule.amount:
+                until = self.storage.get_expiry(key)
+                self._locks.put(key, until)
+                log.warning(
+                    "client authentication locked for %ds: %s client_id=%r address=%s",
+                    max(1, math.ceil(until - self.clock())),
+                    identity[0],
+                    client_id,
+                    address,
+                )
+
+    def _lock(self, rule: limits.RateLimitItem, identity: tuple[str, ...]) -> float:
+        key = rule.key_for(*identity)
+        until = self._locks.get(key)
+        if until is None:
+            locked = self.storage.get(key) >= rule.amount
+            until = self.storage.get_expiry(key) if locked else 0.0
+            self._locks.put(key, until)
+        return until
+
+
+def _digest(client_id: str) -> str:
+    """A client id as a key part: bounded, and safe whatever bytes it holds."""
+    return hashlib.sha256(client_id.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+
+
+@dataclass(frozen=True)
+class AddressGuard:
+    """The engine's guard for one request: the throttle, bound to the source address."""
+
+    throttle: AuthThrottle
+    address: str
+
+    def check(self, client_id: str) -> None:
+        """Raise ClientLocked while this client may not try from this address."""
+        wait = self.throttle.locked_for(client_id, self.address)
+        if wait is not None:
+            log.warning(
+                "client authentication refused (locked %ds): client_id=%r address=%s",
+                wait,
+                client_id,
+                self.address,
+            )
+            raise ClientLocked(
+                "Too many failed client authentications; retry later", retry_after=wait
+            )
+
+    def failed(self, client_id: str) -> None:
+        """Count a failure of this client from this address."""
+        self.throttle.failed(client_id, self.address)
+
+
+def init_app(app: Flask) -> None:
+    """Create the app's throttle from its settings (none when the limit is empty)."""
+    rule = app.config.get("CLIENT_AUTH_FAILURE_LIMIT") or ""
+    if not rule.strip():
+        app.extensions[EXTENSION] = None
+        return
+    rules = Limits(
+        per_client=limits.parse(rule),
+        per_address=limits.parse(app.config["CLIENT_AUTH_ADDRESS_FAILURE_LIMIT"]),
+    )
+    uri = app.config.get("RATELIMIT_STORAGE_URI") or ""
+    if uri:
+        storage = storage_from_string(uri)
+    else:
+        with app.app_context():
+            storage = DatabaseStorage(db.engine)
+    app.extensions[EXTENSION] = AuthThrottle(
+        storage, rules, max_age=float(app.config["CACHE_MAX_AGE"])
+    )
+
+
+def throttle() -> AuthThrottle | None:
+    """The current app's throttle (None when it is off)."""
+    return current_app.extensions[EXTENSION]
+
+
+def purge_counters() -> int:
+    """Remove ended windows from the database store (other stores expire keys themselves)."""
+    current = throttle()
+    if current is None or not isinstance(current.storage, DatabaseStorage):
+        return 0
+    return current.storage.purge()
+
+
+def guard() -> AddressGuard | None:
+    """The engine's guard for the current request (None when throttling is off)."""
+    current = throttle()
+    if current is None:
+        return None
+    return AddressGuard(current, request.remote_addr or "unknown")

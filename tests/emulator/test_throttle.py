@@ -1,0 +1,179 @@
+"""Failed client authentication is throttled per (client, address) and per address."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from config import Config
+from emulator.db import db
+from tests.conftest import empty_database
+from tests.conftest import make_app
+
+TOKEN_URL = "/index.php?option=token&api=oauth2"
+APIGEE_URL = "/oauth/client_credential/accesstoken"
+LOCKED = (
+    b'{"error":"invalid_client",'
+    b'"error_description":"Too many failed client authentications; retry later"}'
+)
+QUOTA = (
+    b'{"fault":{"faultstring":"Rate limit quota violation. Quota limit  exceeded. '
+    b'Identifier : _default","detail":{"errorcode":"policies.ratelimit.QuotaViolation"}}}'
+)
+ATTACKER = "203.0.113.7"
+OTHER = "198.51.100.20"
+
+
+@pytest.fixture
+def throttled(database_url: str, request: pytest.FixtureRequest) -> Iterator[Flask]:
+    """The app with the default limits (or those a test gives by indirect parametrize)."""
+    settings = {
+        "CLIENT_AUTH_FAILURE_LIMIT": Config.CLIENT_AUTH_FAILURE_LIMIT,
+        "CLIENT_AUTH_ADDRESS_FAILURE_LIMIT": Config.CLIENT_AUTH_ADDRESS_FAILURE_LIMIT,
+        **getattr(request, "param", {}),
+    }
+    app = make_app(database_url, **settings)
+    empty_database(app)
+    yield app
+    with app.app_context():
+        db.engine.dispose()
+
+
+@pytest.fixture
+def web(throttled: Flask) -> FlaskClient:
+    return throttled.test_client()
+
+
+@pytest.fixture
+def shell(throttled: Flask):
+    runner = throttled.test_cli_runner()
+
+    def run(*args: str) -> str:
+        result = runner.invoke(args=list(args))
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    return run
+
+
+def token(web: FlaskClient, client_id: str, secret: str, address: str, **environ: str):
+    data = {"grant_type": "client_credentials", "client_id": client_id, "client_secret": secret}
+    return web.post(TOKEN_URL, data=data, environ_base={"REMOTE_ADDR": address, **environ})
+
+
+def count_counters(app: Flask) -> int:
+    with app.app_context():
+        return db.session.execute(db.text("SELECT count(*) FROM rate_limit_counters")).scalar()
+
+
+def test_ten_failures_lock_the_pair_and_nothing_else(throttled, web, shell, caplog) -> None:
+    shell("clients", "create", "shop", "--secret", "right-secret")
+    shell("clients", "create", "other", "--secret", "other-secret")
+    caplog.set_level(logging.WARNING, logger="emulator.throttle")
+    for attempt in range(10):
+        rv = token(web, "shop", f"guess-{attempt}", ATTACKER)
+        assert rv.status_code == 400, attempt
+    rv = token(web, "shop", "right-secret", ATTACKER)  # the right secret is refused too
+    assert (rv.status_code, rv.data) == (429, LOCKED)
+    assert rv.headers["Cache-Control"] == "no-store"
+    assert 295 <= int(rv.headers["Retry-After"]) <= 300
+    assert token(web, "shop", "right-secret", OTHER).status_code == 200  # another address
+    assert token(web, "other", "other-secret", ATTACKER).status_code == 200  # another client
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert "client_id='shop' address=203.0.113.7" in logged
+    assert "locked for" in logged and "refused" in logged
+    assert "guess-" not in logged and "right-secret" not in logged  # never a secret
+
+
+def test_the_lock_is_shared_by_both_dialects(throttled, web, shell) -> None:
+    shell("plugins", "enable", "apigee")
+    shell("clients", "create", "shop", "--secret", "right-secret")
+    for attempt in range(10):
+        token(web, "shop", f"guess-{attempt}", ATTACKER)
+    rv = web.post(
+        APIGEE_URL,
+        data={"grant_type": "client_credentials", "client_id": "shop", "client_secret": "x"},
+        environ_base={"REMOTE_ADDR": ATTACKER},
+    )
+    assert (rv.status_code, rv.data) == (429, QUOTA)
+    assert rv.headers["Content-Type"] == "application/json"
+    assert int(rv.headers["Retry-After"]) > 0
+
+
+def test_refused_attempts_are_not_counted_and_the_lock_lifts(throttled, web, shell, monkeypatch):
+    shell("clients", "create", "shop", "--secret", "right-secret")
+    clock = [1_900_000_000.0]
+    monkeypatch.setattr("emulator.throttle.time.time", lambda: clock[0])
+    for attempt in range(10):
+        token(web, "shop", f"guess-{attempt}", ATTACKER)
+    for _ in range(20):
+        assert token(web, "shop", "guess", ATTACKER).status_code == 429
+    clock[0] += 299
+    assert token(web, "shop", "right-secret", ATTACKER).status_code == 429
+    clock[0] += 2  # the window (5 minutes from the first failure) has ended
+    assert token(web, "shop", "right-secret", ATTACKER).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "throttled",
+    [
+        {
+            "CLIENT_AUTH_FAILURE_LIMIT": "3/5minutes",
+            "CLIENT_AUTH_ADDRESS_FAILURE_LIMIT": "5/5minutes",
+        }
+    ],
+    ids=["low-limits"],
+    indirect=True,
+)
+def test_one_address_trying_many_client_ids_is_locked_out(throttled, web, shell) -> None:
+    shell("clients", "create", "shop", "--secret", "right-secret")
+    for n in range(5):
+        assert token(web, f"guess-{n}", "x", ATTACKER).status_code == 400
+    assert token(web, "shop", "right-secret", ATTACKER).status_code == 429
+    assert token(web, "shop", "right-secret", OTHER).status_code == 200
+
+
+def test_a_successful_request_writes_nothing(throttled, web, shell) -> None:
+    shell("clients", "create", "shop", "--secret", "right-secret")
+    for _ in range(5):
+        assert token(web, "shop", "right-secret", ATTACKER).status_code == 200
+    assert count_counters(throttled) == 0
+    token(web, "shop", "wrong", ATTACKER)
+    assert count_counters(throttled) == 2  # the pair's window and the address's
+
+
+@pytest.mark.parametrize(
+    "throttled", [{"CLIENT_AUTH_FAILURE_LIMIT": ""}], ids=["limit-empty"], indirect=True
+)
+def test_an_empty_limit_turns_the_throttle_off(throttled, web, shell) -> None:
+    shell("clients", "create", "shop", "--secret", "right-secret")
+    for attempt in range(15):
+        assert token(web, "shop", f"guess-{attempt}", ATTACKER).status_code == 400
+    assert token(web, "shop", "right-secret", ATTACKER).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("throttled", "locked_sources", "free_source"),
+    [
+        ({"TRUSTED_PROXIES": 0}, ["10.9.9.1", "10.9.9.2"], ("10.0.0.2", "10.9.9.1")),
+        ({"TRUSTED_PROXIES": 1}, ["10.9.9.1"], ("10.0.0.1", "10.9.9.2")),
+    ],
+    ids=["socket-address", "behind-one-proxy"],
+    indirect=["throttled"],
+)
+def test_the_source_address_is_the_sockets_unless_proxies_are_trusted(
+    throttled, web, shell, locked_sources, free_source
+) -> None:
+    shell("clients", "create", "shop", "--secret", "right-secret")
+    for attempt in range(10):  # all from the socket 10.0.0.1, claiming to be 10.9.9.1
+        token(web, "shop", f"g{attempt}", "10.0.0.1", HTTP_X_FORWARDED_FOR="10.9.9.1")
+    for forwarded in locked_sources:
+        rv = token(web, "shop", "right-secret", "10.0.0.1", HTTP_X_FORWARDED_FOR=forwarded)
+        assert rv.status_code == 429, forwarded
+    socket, forwarded = free_source
+    rv = token(web, "shop", "right-secret", socket, HTTP_X_FORWARDED_FOR=forwarded)
+    assert rv.status_code == 200
