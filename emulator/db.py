@@ -95,7 +95,8 @@ def release_connection() -> None:
 
 def rollback() -> None:
     """Roll back whatever this request wrote, through the session or the connection."""
-    db.session.rollback()
+    if db.session.registry.has():  # never create a session just to roll it back
+        db.session.rollback()
     conn = g.get("_db_connection")
     if conn is not None:
         conn.rollback()

@@ -10,7 +10,9 @@ server that ``RATELIMIT_STORAGE_URI`` names (``redis://127.0.0.1:6379``, any ``l
 While a key is at its limit, attempts under it are refused before any secret is checked
 (a right secret too), without counting them, until the window ends. The request path pays
 for this only on a failure (one write); a success reads the lock state at most once per
-``CACHE_MAX_AGE`` per worker and key, so a lock may take that long to reach every worker.
+``CACHE_MAX_AGE`` per worker and key, and a key with failures in its window is read on
+every attempt, so a lock stops the next guess on every worker (a worker that last looked
+before the first failure may let one more through).
 Nothing here sees a secret: keys hold a hash of the client id and the address.
 """
 
@@ -31,6 +33,7 @@ from limits.storage import Storage
 from limits.storage import storage_from_string
 from sqlalchemy import Connection
 from sqlalchemy import Engine
+from sqlalchemy import bindparam
 from sqlalchemy import case
 from sqlalchemy import delete
 from sqlalchemy import select
@@ -53,7 +56,12 @@ def _now() -> float:
     """Epoch seconds (looked up on each call, so a test may replace time.time)."""
     return time.time()
 
+
 _COUNTERS = RateLimitCounter.__table__
+_GET_COUNT = select(_COUNTERS.c.count).where(
+    _COUNTERS.c.key == bindparam("key"), _COUNTERS.c.expires_at > bindparam("now")
+)
+_GET_EXPIRY = select(_COUNTERS.c.expires_at).where(_COUNTERS.c.key == bindparam("key"))
 
 
 class DatabaseStorage(Storage):
@@ -122,19 +130,13 @@ class DatabaseStorage(Storage):
     def get(self, key: str) -> int:
         """The key's count in its current window (0 when there is none)."""
         with self.engine.connect() as conn:
-            count = conn.execute(
-                select(_COUNTERS.c.count).where(
-                    _COUNTERS.c.key == key, _COUNTERS.c.expires_at > self.clock()
-                )
-            ).scalar()
+            count = conn.execute(_GET_COUNT, {"key": key, "now": self.clock()}).scalar()
         return int(count or 0)
 
     def get_expiry(self, key: str) -> float:
         """When the key's window ends (epoch seconds; now when there is none)."""
         with self.engine.connect() as conn:
-            expires_at = conn.execute(
-                select(_COUNTERS.c.expires_at).where(_COUNTERS.c.key == key)
-            ).scalar()
+            expires_at = conn.execute(_GET_EXPIRY, {"key": key}).scalar()
         return float(expires_at) if expires_at is not None else self.clock()
 
     def check(self) -> bool:
@@ -191,15 +193,18 @@ class AuthThrottle:
         self._locks: WorkerCache[str, float] = WorkerCache(max_age, 100_000)
 
     def locked_for(self, client_id: str, address: str) -> int | None:
-        """Seconds until attempts for this client from this address are taken again, or None."""
-        waits = [
-            self._lock(self.rules.per_address, ("address", address)),
-            self._lock(self.rules.per_client, ("client", _digest(client_id), address)),
-        ]
-        until = max(waits)
-        if until <= self.clock():
+        """Seconds until attempts for this client from this address are taken again, or None.
+
+        The pair is looked at first: while it is locked (the usual case under attack),
+        this worker's copy answers and the address is not looked at.
+        """
+        now = self.clock()
+        until = self._lock(self.rules.per_client, ("client", _digest(client_id), address))
+        if until <= now:
+            until = self._lock(self.rules.per_address, ("address", address))
+        if until <= now:
             return None
-        return max(1, math.ceil(until - self.clock()))
+        return max(1, math.ceil(until - now))
 
     def failed(self, client_id: str, address: str) -> None:
         """Count one failed authentication; log it, and the lockout it may cause."""
@@ -209,7 +214,9 @@ class AuthThrottle:
             (self.rules.per_client, ("client", _digest(client_id), address)),
         ):
             key = rule.key_for(*identity)
-            if self.storage.incr(key, rule.get_expiry()) >= rule.amount:
+            if self.storage.incr(key, rule.get_expiry()) < rule.amount:
+                self._locks.forget(key)  # failures now: read it afresh from here on
+            else:
                 until = self.storage.get_expiry(key)
                 self._locks.put(key, until)
                 log.warning(
@@ -221,12 +228,19 @@ class AuthThrottle:
                 )
 
     def _lock(self, rule: limits.RateLimitItem, identity: tuple[str, ...]) -> float:
+        """When the key's lock lifts (0.0: not locked), from this worker's copy if it has one.
+
+        Only "no failure at all" and "locked" are kept: a key with failures in its window
+        is read afresh on every attempt, so a lock another worker made stops the next guess
+        here (a copy from before the first failure may let one more through, once).
+        """
         key = rule.key_for(*identity)
         until = self._locks.get(key)
         if until is None:
-            locked = self.storage.get(key) >= rule.amount
-            until = self.storage.get_expiry(key) if locked else 0.0
-            self._locks.put(key, until)
+            count = self.storage.get(key)
+            until = self.storage.get_expiry(key) if count >= rule.amount else 0.0
+            if until or count == 0:
+                self._locks.put(key, until)
         return until
 
 
@@ -246,7 +260,9 @@ class AddressGuard:
         """Raise ClientLocked while this client may not try from this address."""
         wait = self.throttle.locked_for(client_id, self.address)
         if wait is not None:
-            log.warning(
+            # The lockout itself was logged; every refusal at WARNING would let an attacker
+            # fill the log.
+            log.debug(
                 "client authentication refused (locked %ds): client_id=%r address=%s",
                 wait,
                 client_id,

@@ -85,7 +85,7 @@ def test_ten_failures_lock_the_pair_and_nothing_else(throttled, web, shell, capl
     assert token(web, "other", "other-secret", ATTACKER).status_code == 200  # another client
     logged = "\n".join(r.getMessage() for r in caplog.records)
     assert "client_id='shop' address=203.0.113.7" in logged
-    assert "locked for" in logged and "refused" in logged
+    assert "locked for 300s: client client_id='shop'" in logged
     assert "guess-" not in logged and "right-secret" not in logged  # never a secret
 
 
