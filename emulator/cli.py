@@ -80,6 +80,9 @@ def plugins_show(name: str) -> None:
     for key in sorted(status.params):
         mark = "*" if key in status.stored else " "
         click.echo(f"  {mark} {key} = {json.dumps(status.params[key])}")
+    if status.plugin.advise is not None:
+        for advice in status.plugin.advise(status.params):
+            click.echo(f"Warning: {advice}", err=True)
 
 
 @plugins.command("enable")

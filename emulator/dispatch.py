@@ -169,6 +169,22 @@ def init_app(app: Flask) -> None:
             )
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(Exception, _unexpected_error)
+    app.after_request(_security_headers)
+
+
+# Sent with every response: legacy error pages echo what the request said (as text/html,
+# the bytes clients expect), so no browser may sniff them into HTML or run anything.
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
+}
+
+
+def _security_headers(response: Response) -> Response:
+    """Add the security headers (a proxied target's own values are kept)."""
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+    return response
 
 
 def _route_view(resolve: Resolver) -> Callable[..., Response]:

@@ -97,6 +97,8 @@ class Plugin:
     enabled_on_install: bool = False
     render_error: ErrorRenderer | None = None  # None: the host's JSON errors
     client_scope: ClientScopeHook | None = None  # see "Hooks" above
+    # Warnings about a configuration that works but is risky, shown by `plugins show`.
+    advise: Callable[[Mapping[str, Any]], Sequence[str]] | None = None
 
     def __post_init__(self) -> None:
         if not NAME.fullmatch(self.name):

@@ -21,6 +21,7 @@ from typing import Any
 from flask import Response
 
 from emulator.errors import HostError
+from emulator.http import header_bytes
 from emulator.oauth import ClientLocked
 from emulator.oauth import IssuedToken
 from emulator.oauth import OAuthError
@@ -272,7 +273,9 @@ def verify_fault(err: OAuthError, profile: str) -> Response:
     challenge = (
         f'Bearer realm="null",error="invalid_token",error_description="{errorcode}: {faultstring}"'
     )
-    return fault(status, faultstring, errorcode, headers={"WWW-Authenticate": challenge})
+    return fault(
+        status, faultstring, errorcode, headers={"WWW-Authenticate": header_bytes(challenge)}
+    )
 
 
 def fault(

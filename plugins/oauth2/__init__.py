@@ -9,6 +9,7 @@ from emulator.plugin import Route
 from . import render
 from . import views
 from .params import OAuth2Params
+from .params import advise
 
 plugin = Plugin(
     name="oauth2",
@@ -24,4 +25,5 @@ plugin = Plugin(
     routes=(Route("/.well-known/oauth-authorization-server", "metadata", views.metadata),),
     enabled_on_install=True,
     render_error=render.error,
+    advise=advise,
 )

@@ -6,6 +6,9 @@ the behaviour redCORE's manual documents (the defaults); see compat/redcore.md.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from marshmallow import Schema
 from marshmallow import fields
 from marshmallow.validate import Range
@@ -47,3 +50,14 @@ class OAuth2Params(Schema):
             r"^(https?://[^?#\s]+)?$", error="Use an http(s) URL without query or fragment."
         ),
     )
+
+
+def advise(params: Mapping[str, Any]) -> list[str]:
+    """What `plugins show oauth2` warns about."""
+    if params["issuer"]:
+        return []
+    return [
+        "issuer is empty: the RFC 8414 metadata names the Host header the request came "
+        "with, so it is sent with Cache-Control: no-store; set issuer to your public URL "
+        "(flask --app app plugins set oauth2 issuer=https://...) to let caches keep it."
+    ]

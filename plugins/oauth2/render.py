@@ -20,6 +20,8 @@ from emulator.errors import OperationMissing
 from emulator.errors import UnknownOperation
 from emulator.errors import exception_response
 from emulator.errors import host_error_response
+from emulator.http import header_bytes
+from emulator.http import quoted_string
 from emulator.oauth import GRANTS
 from emulator.oauth import ClientLocked
 from emulator.oauth import IssuedToken
@@ -85,8 +87,14 @@ def claims(body: Mapping[str, Any]) -> Response:
     return json_response(dict(body), headers=TOKEN_HEADERS)
 
 
-def metadata(issuer: str, *, body_credentials: bool, scopes: list[str]) -> Response:
-    """RFC 8414 metadata: the legacy URLs as endpoints; cacheable, unlike token answers."""
+def metadata(
+    issuer: str, *, cacheable: bool, body_credentials: bool, scopes: list[str]
+) -> Response:
+    """RFC 8414 metadata: the legacy URLs as endpoints.
+
+    Cacheable by anyone when the issuer is configured; when it was taken from the request's
+    Host header, no-store, so a shared cache cannot be poisoned with another host's URLs.
+    """
     base = f"{issuer}/index.php?api=oauth2&option="
     auth_methods = ["client_secret_basic"]
     if body_credentials:
@@ -106,7 +114,7 @@ def metadata(issuer: str, *, body_credentials: bool, scopes: list[str]) -> Respo
     return Response(
         json.dumps(body),
         content_type="application/json",
-        headers={"Cache-Control": "public, max-age=3600"},
+        headers={"Cache-Control": "public, max-age=3600" if cacheable else "no-store"},
     )
 
 
@@ -149,24 +157,19 @@ def _resource_error(err: OAuthError, params: Mapping[str, Any]) -> Response:
     The scheme is always "Bearer" (bshaffer's getTokenType()); the
     token_bearer_header_name param only changes what is accepted on the way in.
     """
-    challenge = f'Bearer realm="{params["www_realm"]}"'
+    challenge = f'Bearer realm="{params["www_realm"]}"'  # validated: no quotes
     if isinstance(err, TokenMissing):  # RFC 6750 §3.1: no error information
         return json_response([], status=401, headers={"WWW-Authenticate": challenge})
     if isinstance(err, InsufficientScope):
-        challenge += f', scope="{err.facts["scope"]}"'
+        challenge += f", scope={quoted_string(str(err.facts['scope']))}"
+    # The engine's fixed descriptions go out as the original sent them, inner quotes and
+    # all (compat case res_body_json); only what the request said is escaped.
     challenge += f', error="{err.code}", error_description="{err.description}"'
     return json_response(
         _error_body(err),
         status=401,
         headers={**NO_STORE, "WWW-Authenticate": header_bytes(challenge)},
     )
-
-
-def header_bytes(value: str) -> str:
-    """A header value as PHP sent it: the UTF-8 bytes of the text (WSGI carries them as
-    Latin-1 characters), with line breaks flattened so that no header can be injected."""
-    flat = value.replace("\r", " ").replace("\n", " ").replace("\0", " ")
-    return flat.encode("utf-8", "replace").decode("latin-1")
 
 
 def site_moment(moment: datetime) -> datetime:

@@ -89,6 +89,7 @@ def metadata(params: Mapping[str, Any]) -> Response:
     issuer = params["issuer"].rstrip("/") or request.host_url.rstrip("/")
     return render.metadata(
         issuer,
+        cacheable=bool(params["issuer"]),
         body_credentials=params["allow_credentials_in_request_body"],
         scopes=oauth.known_scopes(connection()),
     )

@@ -22,6 +22,7 @@ PLUGIN_HOST_API = (
     "emulator.oauth",
     "emulator.db",
     "emulator.errors",
+    "emulator.http",
     "emulator.php",
     "emulator.clock",
     "emulator.stores",

@@ -12,6 +12,7 @@ from emulator.errors import MethodNotAllowed
 from emulator.errors import OperationMissing
 from emulator.errors import UnknownApi
 from emulator.errors import UnknownOperation
+from emulator.http import header_bytes
 from emulator.oauth import IssuedToken
 from emulator.oauth import TokenInfo
 from emulator.oauth.errors import ExpiredToken
@@ -194,11 +195,11 @@ def test_a_challenge_cannot_carry_a_line_break(ctx) -> None:
     rv = render.error(InsufficientScope("x", scope="a\r\nSet-Cookie: s=1"), "resource", PARAMS)
     assert "\r" not in rv.headers["WWW-Authenticate"]
     assert "\n" not in rv.headers["WWW-Authenticate"]
-    assert render.header_bytes("é\r\n") == "Ã©  "  # UTF-8 bytes, as PHP sent them
+    assert header_bytes("é\r\n") == "Ã©  "  # UTF-8 bytes, as PHP sent them
 
 
 def test_metadata_names_the_legacy_urls() -> None:
-    rv = render.metadata("https://site.test", body_credentials=False, scopes=["a"])
+    rv = render.metadata("https://site.test", cacheable=True, body_credentials=False, scopes=["a"])
     body = rv.get_json()
     assert body["token_endpoint"] == "https://site.test/index.php?api=oauth2&option=token"
     assert body["token_endpoint_auth_methods_supported"] == ["client_secret_basic"]
@@ -208,3 +209,7 @@ def test_metadata_names_the_legacy_urls() -> None:
         ["a"],
     )
     assert rv.headers["Cache-Control"] == "public, max-age=3600"
+    from_host = render.metadata(
+        "http://evil.test", cacheable=False, body_credentials=True, scopes=[]
+    )
+    assert from_host.headers["Cache-Control"] == "no-store"
