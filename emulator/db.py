@@ -93,6 +93,15 @@ def release_connection() -> None:
     _close_connection(None)
 
 
+def commit() -> None:
+    """Commit whatever this request wrote, through the session or the connection."""
+    if db.session.registry.has():
+        db.session.commit()
+    conn = g.get("_db_connection")
+    if conn is not None:
+        conn.commit()
+
+
 def rollback() -> None:
     """Roll back whatever this request wrote, through the session or the connection."""
     if db.session.registry.has():  # never create a session just to roll it back

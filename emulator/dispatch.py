@@ -3,9 +3,10 @@ the path routes plugins declare, resolved to a plugin's handler and called.
 
 Both kinds of URL go through ``call``, the one ``try`` on the request path: resolution
 (which plugin, which operation, which method) raises host errors, the handler raises
-engine and host errors, and either way the request's writes are rolled back and the error
-is rendered once: by the resolved plugin's ``render_error``, or in the host's shape when no
-plugin was resolved (or the plugin has no renderer).
+engine and host errors, and either way the request's writes are rolled back (unless the
+error says they are a security measure that must stand) and the error is rendered once:
+by the resolved plugin's ``render_error``, or in the host's shape when no plugin was
+resolved (or the plugin has no renderer).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from flask import request
 from werkzeug.exceptions import HTTPException
 from werkzeug.exceptions import NotFound
 
+from emulator.db import commit
 from emulator.db import connection
 from emulator.db import rollback
 from emulator.errors import HostError
@@ -68,7 +70,10 @@ def call(resolve: Resolver) -> Response:
         assert found.status is not None  # a resolver that returns a handler found its plugin
         return handler(found.status.params)
     except (OAuthError, HostError) as error:
-        rollback()
+        if getattr(error, "commit_writes", False):
+            commit()  # a security measure the failure took (e.g. a revoked token chain)
+        else:
+            rollback()
         return render_error(found, error)
 
 

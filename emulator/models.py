@@ -99,6 +99,25 @@ class RefreshToken(db.Model):
     scope: Mapped[str | None] = mapped_column(Text)
     issued_at: Mapped[datetime] = mapped_column(DateTime)
     expires_at: Mapped[datetime] = mapped_column(DateTime, index=True)
+    # The first refresh token of the chain this one was rotated from (None: it is the
+    # first); reuse detection revokes a whole chain.
+    family_hash: Mapped[str | None] = mapped_column(String(64), index=True)
+
+
+class UsedRefreshToken(db.Model):
+    """A refresh token that was used up, kept to its expiry so that a reuse is recognised.
+
+    Written only while a dialect turns reuse detection on (RFC 6819 §5.2.2.3).
+    """
+
+    __tablename__ = "oauth_used_refresh_tokens"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    client_id: Mapped[int] = mapped_column(
+        ForeignKey("oauth_clients.id", ondelete="CASCADE"), index=True
+    )
+    family_hash: Mapped[str] = mapped_column(String(64), index=True)
+    expires_at: Mapped[datetime] = mapped_column(DateTime, index=True)
 
 
 class RateLimitCounter(db.Model):

@@ -38,6 +38,7 @@ TABLES = [
     "apigee_proxies",
     "oauth_access_tokens",
     "oauth_refresh_tokens",
+    "oauth_used_refresh_tokens",
     "oauth_clients",
     "oauth_scopes",
     "plugin_state",

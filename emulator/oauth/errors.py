@@ -15,6 +15,8 @@ class OAuthError(Exception):
     """An OAuth2 failure; the dialect decides how it sounds on the wire."""
 
     code: ClassVar[str | None] = "invalid_request"
+    # Whether the request's writes stand although it fails (a security measure taken).
+    commit_writes: ClassVar[bool] = False
 
     def __init__(
         self, description: str = "", *, reason: str = "", uri: str | None = None, **facts: object
@@ -42,6 +44,16 @@ class InvalidGrant(OAuthError):
     """RFC 6749 §5.2 invalid_grant: the refresh token is unknown, expired or not yours."""
 
     code = "invalid_grant"
+
+
+class RefreshTokenReused(InvalidGrant):
+    """A used-up refresh token came back: its whole chain was revoked (RFC 6819 §5.2.2.3).
+
+    The revocation must stand although the request fails: ``commit_writes`` asks the
+    dispatcher to commit what the request wrote instead of rolling it back.
+    """
+
+    commit_writes: ClassVar[bool] = True
 
 
 class UnauthorizedClient(OAuthError):

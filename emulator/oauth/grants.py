@@ -22,6 +22,7 @@ from emulator.oauth.clients import authenticate_client
 from emulator.oauth.errors import InvalidGrant
 from emulator.oauth.errors import InvalidRequest
 from emulator.oauth.errors import InvalidScope
+from emulator.oauth.errors import RefreshTokenReused
 from emulator.oauth.errors import UnauthorizedClient
 from emulator.oauth.errors import UnsupportedGrantType
 from emulator.oauth.scopes import check_scope
@@ -29,11 +30,14 @@ from emulator.oauth.scopes import default_scope
 from emulator.oauth.scopes import intersect_scope
 from emulator.oauth.scopes import scopes_exist
 from emulator.oauth.tokens import IssuedToken
+from emulator.oauth.tokens import UsedToken
 from emulator.oauth.tokens import consume_refresh_token
 from emulator.oauth.tokens import find_refresh_token
+from emulator.oauth.tokens import find_used_refresh_token
 from emulator.oauth.tokens import generate_token
 from emulator.oauth.tokens import is_expired
 from emulator.oauth.tokens import issue_tokens
+from emulator.oauth.tokens import revoke_family
 
 
 @dataclass(frozen=True)
@@ -68,6 +72,8 @@ class TokenPolicy:
     # result is an error or an empty scope, as ``empty_intersection`` says.
     scope_rule: Literal["subset", "intersect"] = "subset"
     empty_intersection: Literal["error", "empty"] = "error"
+    # RFC 6819 §5.2.2.3: a used-up refresh token presented again ends its whole chain.
+    revoke_on_refresh_token_reuse: bool = False
 
 
 @dataclass(frozen=True)
@@ -77,6 +83,9 @@ class GrantContext:
     available_scope: str | None
     user_id: str | None
     refresh_token_hash: str | None = None
+    # The chain the refresh token used belongs to (its own hash when it started one).
+    family_hash: str | None = None
+    refresh_expires_at: datetime | None = None
 
 
 class Grant:
@@ -87,7 +96,13 @@ class Grant:
 
     @classmethod
     def validate(
-        cls, db: DbHandle, req: TokenRequest, client: ClientRecord, *, now: datetime
+        cls,
+        db: DbHandle,
+        req: TokenRequest,
+        client: ClientRecord,
+        policy: TokenPolicy,
+        *,
+        now: datetime,
     ) -> GrantContext:
         """Check the grant's own parameters; raise an OAuthError when they fail."""
         raise NotImplementedError
@@ -115,7 +130,13 @@ class ClientCredentialsGrant(Grant):
 
     @classmethod
     def validate(
-        cls, db: DbHandle, req: TokenRequest, client: ClientRecord, *, now: datetime
+        cls,
+        db: DbHandle,
+        req: TokenRequest,
+        client: ClientRecord,
+        policy: TokenPolicy,
+        *,
+        now: datetime,
     ) -> GrantContext:
         """Nothing to check: the grant makes the client's own allowed scope available."""
         return GrantContext(available_scope=client.allowed_scope, user_id=client.user_id)
@@ -158,13 +179,24 @@ class RefreshTokenGrant(Grant):
 
     @classmethod
     def validate(
-        cls, db: DbHandle, req: TokenRequest, client: ClientRecord, *, now: datetime
+        cls,
+        db: DbHandle,
+        req: TokenRequest,
+        client: ClientRecord,
+        policy: TokenPolicy,
+        *,
+        now: datetime,
     ) -> GrantContext:
         """The refresh token must exist, be live and belong to the client (in that order)."""
         if not req.refresh_token:
             raise InvalidRequest('Missing parameter: "refresh_token" is required', reason="missing")
         row = find_refresh_token(db, req.refresh_token)
         if row is None:
+            if policy.revoke_on_refresh_token_reuse:
+                used = find_used_refresh_token(db, req.refresh_token)
+                if used is not None and used.client_id == client.id:
+                    revoke_family(db, client, used.family_hash, cache=None)
+                    raise RefreshTokenReused("Invalid refresh token", reason="reused")
             raise InvalidGrant("Invalid refresh token", reason="unknown")
         if is_expired(row.expires_at, now):
             raise InvalidGrant("Refresh token has expired", reason="expired")
@@ -176,6 +208,8 @@ class RefreshTokenGrant(Grant):
             available_scope=row.scope or None,
             user_id=row.user_id,
             refresh_token_hash=row.token_hash,
+            family_hash=row.family_hash or row.token_hash,
+            refresh_expires_at=row.expires_at,
         )
 
     @classmethod
@@ -191,8 +225,13 @@ class RefreshTokenGrant(Grant):
     ) -> IssuedToken:
         """Consume the refresh token (when the policy says so) and issue an access token."""
         # Consume first: of several concurrent uses exactly one gets here with a row to delete.
+        remember = (
+            UsedToken(client.id, ctx.family_hash, ctx.refresh_expires_at)
+            if policy.revoke_on_refresh_token_reuse
+            else None
+        )
         if policy.unset_refresh_token_after_use and not consume_refresh_token(
-            db, ctx.refresh_token_hash
+            db, ctx.refresh_token_hash, remember=remember
         ):
             raise InvalidGrant("Invalid refresh token", reason="unknown")
         return issue_tokens(
@@ -205,6 +244,7 @@ class RefreshTokenGrant(Grant):
                 policy.refresh_token_lifetime if policy.always_issue_new_refresh_token else None
             ),
             linked_refresh_hash=ctx.refresh_token_hash,
+            family_hash=ctx.family_hash,
             access_token_factory=policy.access_token_factory,
             refresh_token_factory=policy.refresh_token_factory,
             now=now,
@@ -285,7 +325,7 @@ def issue_token(
         body_allowed=req.credentials_body_allowed,
         guard=guard,
     )
-    ctx = grant.validate(db, req, client, now=now)
+    ctx = grant.validate(db, req, client, policy, now=now)
     if not client.allows_grant(grant.grant_type):
         raise UnauthorizedClient("The grant type is unauthorized for this client_id")
     scope = resolve_scope(db, req.scope, ctx.available_scope, client, policy)

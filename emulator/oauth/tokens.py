@@ -26,6 +26,7 @@ from emulator.cache import WorkerCache
 from emulator.db import DbHandle
 from emulator.models import AccessToken
 from emulator.models import RefreshToken
+from emulator.models import UsedRefreshToken
 from emulator.oauth.clients import ClientRecord
 from emulator.oauth.errors import ExpiredToken
 from emulator.oauth.errors import InsufficientScope
@@ -48,11 +49,6 @@ _VERIFY_ACCESS = select(
 ).where(_ACCESS.c.token_hash == bindparam("token_hash"))
 _DELETE_REFRESH = delete(_REFRESH).where(_REFRESH.c.token_hash == bindparam("token_hash"))
 _DELETE_ACCESS = delete(_ACCESS).where(_ACCESS.c.token_hash == bindparam("token_hash"))
-# A refresh token's access tokens (RFC 7009 §2.1), of one client.
-_DELETE_LINKED_ACCESS = delete(_ACCESS).where(
-    _ACCESS.c.refresh_token_hash == bindparam("token_hash"),
-    _ACCESS.c.client_id == bindparam("client_pk"),
-)
 # What revocation and introspection need of a token, in either table.
 _FIND_OWN = {
     table: select(
@@ -76,7 +72,13 @@ _FIND_REFRESH = select(
     _REFRESH.c.user_id,
     _REFRESH.c.scope,
     _REFRESH.c.expires_at,
+    _REFRESH.c.family_hash,
 ).where(_REFRESH.c.token_hash == bindparam("token_hash"))
+_USED = UsedRefreshToken.__table__
+_INSERT_USED = insert(_USED)
+_FIND_USED = select(_USED.c.client_id, _USED.c.family_hash).where(
+    _USED.c.token_hash == bindparam("token_hash")
+)
 
 
 def generate_token() -> str:
@@ -130,11 +132,14 @@ def issue_tokens(
     access_lifetime: int,
     refresh_lifetime: int | None,
     linked_refresh_hash: str | None = None,
+    family_hash: str | None = None,
     access_token_factory: Callable[[], str] = generate_token,
     refresh_token_factory: Callable[[], str] = generate_token,
     now: datetime,
 ) -> IssuedToken:
     """Store a new access token (and a refresh token when ``refresh_lifetime`` is given).
+
+    ``family_hash`` is the chain a new refresh token continues (None: it starts one).
 
     ``now`` keeps its microseconds: a dialect may print the issue time in milliseconds.
     """
@@ -153,6 +158,7 @@ def issue_tokens(
                 "scope": scope,
                 "issued_at": now,
                 "expires_at": now + timedelta(seconds=refresh_lifetime),
+                "family_hash": family_hash,
             },
         )
     expires_at = now + timedelta(seconds=access_lifetime)
@@ -226,13 +232,84 @@ def find_refresh_token(db: DbHandle, raw: str) -> Row | None:
     return db.execute(_FIND_REFRESH, {"token_hash": hash_token(raw)}).first()
 
 
-def consume_refresh_token(db: DbHandle, token_hash: str) -> bool:
+@dataclass(frozen=True)
+class UsedToken:
+    """What is remembered of a used-up refresh token (for reuse detection)."""
+
+    client_pk: int
+    family_hash: str
+    expires_at: datetime
+
+
+def consume_refresh_token(
+    db: DbHandle, token_hash: str, *, remember: UsedToken | None = None
+) -> bool:
     """Delete a refresh token; return False when another request already used it.
 
-    The DELETE's row count is the lock: of N concurrent uses, exactly one sees 1.
+    The DELETE's row count is the lock: of N concurrent uses, exactly one sees 1. With
+    ``remember``, the used token is kept in the used table until it would have expired,
+    so that a later reuse is recognised.
     """
     result = db.execute(_DELETE_REFRESH, {"token_hash": token_hash})
-    return result.rowcount == 1
+    if result.rowcount != 1:
+        return False
+    if remember is not None:
+        db.execute(
+            _INSERT_USED,
+            {
+                "token_hash": token_hash,
+                "client_id": remember.client_pk,
+                "family_hash": remember.family_hash,
+                "expires_at": remember.expires_at,
+            },
+        )
+    return True
+
+
+def find_used_refresh_token(db: DbHandle, raw: str) -> Row | None:
+    """The used-up refresh token with this value (client, family), or None."""
+    return db.execute(_FIND_USED, {"token_hash": hash_token(raw)}).first()
+
+
+def revoke_family(
+    db: DbHandle, client: ClientRecord, family_hash: str, *, cache: AccessTokenCache | None
+) -> int:
+    """End every token of a refresh-token chain of this client (RFC 6819 §5.2.2.3).
+
+    The chain's live and used refresh tokens go, and every access token issued with or
+    obtained by any of them. Returns how many access tokens ended.
+    """
+    live = select(_REFRESH.c.token_hash).where(
+        _REFRESH.c.client_id == client.id,
+        (_REFRESH.c.family_hash == family_hash) | (_REFRESH.c.token_hash == family_hash),
+    )
+    used = select(_USED.c.token_hash).where(
+        _USED.c.client_id == client.id, _USED.c.family_hash == family_hash
+    )
+    hashes = set(db.scalars(live)) | set(db.scalars(used))
+    if not hashes:
+        return 0
+    ended = _delete_linked_access(db, client, hashes, cache)
+    db.execute(delete(_REFRESH).where(_REFRESH.c.token_hash.in_(hashes)))
+    db.execute(delete(_USED).where(_USED.c.token_hash.in_(hashes)))
+    return ended
+
+
+def _delete_linked_access(
+    db: DbHandle, client: ClientRecord, refresh_hashes: set[str], cache: AccessTokenCache | None
+) -> int:
+    """Delete the client's access tokens linked to these refresh tokens; forget them here."""
+    linked = db.scalars(
+        select(_ACCESS.c.token_hash).where(
+            _ACCESS.c.client_id == client.id, _ACCESS.c.refresh_token_hash.in_(refresh_hashes)
+        )
+    ).all()
+    if linked:
+        db.execute(delete(_ACCESS).where(_ACCESS.c.token_hash.in_(linked)))
+        if cache is not None:
+            for token_hash in linked:
+                cache.forget(token_hash)
+    return len(linked)
 
 
 def _find_own(
@@ -267,14 +344,16 @@ def revoke_token(
     it (RFC 7009 §2.1), even when the refresh token itself is gone because it was used:
     a client library keeps the refresh token it last saw and revokes that one at logout.
     """
-    if cache is not None:
-        cache.clear()  # the access tokens of a refresh token are not known by their hash
     token_hash = hash_token(raw)
     found = _find_own(db, client, token_hash, hint)
     if found is not None and found[0]:
         db.execute(_DELETE_ACCESS, {"token_hash": token_hash})
+        if cache is not None:
+            cache.forget(token_hash)
         return
-    db.execute(_DELETE_LINKED_ACCESS, {"token_hash": token_hash, "client_pk": client.id})
+    # The access tokens of a refresh token are found by it, and only those are forgotten
+    # by this worker's cache (other clients' cached tokens stay).
+    _delete_linked_access(db, client, {token_hash}, cache)
     if found is not None:
         db.execute(_DELETE_REFRESH, {"token_hash": token_hash})
 
@@ -342,7 +421,7 @@ def purge_expired(
     Returns the number of rows removed per table.
     """
     removed: dict[str, int] = {}
-    for model in (AccessToken, RefreshToken):
+    for model in (AccessToken, RefreshToken, UsedRefreshToken):
         total = 0
         while True:
             hashes = session.scalars(

@@ -33,6 +33,9 @@ class OAuth2Params(Schema):
     )
     always_issue_new_refresh_token = fields.Boolean(load_default=False)
     unset_refresh_token_after_use = fields.Boolean(load_default=True)
+    # Ours (RFC 6819 §5.2.2.3, OAuth 2.1): a used-up refresh token presented again ends
+    # every token of its chain. Off by default: the original did not; recommended.
+    revoke_on_refresh_token_reuse = fields.Boolean(load_default=False)
     allow_credentials_in_request_body = fields.Boolean(load_default=True)
     token_param_name = fields.String(load_default="access_token", validate=_NAME)
     token_bearer_header_name = fields.String(load_default="Bearer", validate=_NAME)

@@ -34,6 +34,7 @@ def policy(params: Mapping[str, Any]) -> TokenPolicy:
         client_credentials_refresh_token=params["client_credentials_refresh_token"],
         always_issue_new_refresh_token=params["always_issue_new_refresh_token"],
         unset_refresh_token_after_use=params["unset_refresh_token_after_use"],
+        revoke_on_refresh_token_reuse=params["revoke_on_refresh_token_reuse"],
     )
 
 

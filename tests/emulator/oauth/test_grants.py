@@ -11,6 +11,8 @@ from emulator.oauth.errors import InvalidClient
 from emulator.oauth.errors import InvalidGrant
 from emulator.oauth.errors import InvalidRequest
 from emulator.oauth.errors import InvalidScope
+from emulator.oauth.errors import InvalidToken
+from emulator.oauth.errors import RefreshTokenReused
 from emulator.oauth.errors import UnauthorizedClient
 from emulator.oauth.errors import UnsupportedGrantType
 from emulator.oauth.grants import resolve_scope
@@ -169,3 +171,66 @@ def test_resolve_scope_refusals(session, new_client, requested, available, own, 
 def test_reserved_scopes_always_exist(session, new_client) -> None:
     client = new_client()
     assert resolve_scope(session, "openid offline_access", None, client) == "openid offline_access"
+
+
+REUSE = oauth.TokenPolicy(
+    client_credentials_refresh_token=True,
+    always_issue_new_refresh_token=True,
+    revoke_on_refresh_token_reuse=True,
+)
+
+
+def refresh_with(session, token, policy=REUSE, **kwargs) -> oauth.IssuedToken:
+    return issue(session, request("refresh_token", refresh_token=token, **kwargs), policy)
+
+
+def is_live(session, access_token) -> bool:
+    try:
+        oauth.verify_access_token(session, access_token, now=NOW)
+    except InvalidToken:
+        return False
+    return True
+
+
+def test_a_reused_refresh_token_ends_its_whole_chain(session, new_client) -> None:
+    new_client(scope="a")
+    first = issue(session, request("client_credentials"), REUSE)
+    second = refresh_with(session, first.refresh_token)
+    third = refresh_with(session, second.refresh_token)
+    bystander = issue(session, request("client_credentials"), REUSE)  # another chain
+    with pytest.raises(RefreshTokenReused) as caught:
+        refresh_with(session, first.refresh_token)
+    session.commit()  # what the dispatcher does for this error: the revocation stands
+    assert (caught.value.code, caught.value.description) == (
+        "invalid_grant",
+        "Invalid refresh token",
+    )
+    assert [is_live(session, t.access_token) for t in (first, second, third)] == [False] * 3
+    with pytest.raises(InvalidGrant):  # the chain's newest refresh token is gone too
+        refresh_with(session, third.refresh_token)
+    assert is_live(session, bystander.access_token)
+    assert refresh_with(session, bystander.refresh_token).access_token
+
+
+def test_without_reuse_detection_a_used_token_is_just_unknown(session, new_client) -> None:
+    new_client(scope="a")
+    policy = oauth.TokenPolicy(
+        client_credentials_refresh_token=True, always_issue_new_refresh_token=True
+    )
+    first = issue(session, request("client_credentials"), policy)
+    second = refresh_with(session, first.refresh_token, policy)
+    with pytest.raises(InvalidGrant) as caught:
+        refresh_with(session, first.refresh_token, policy)
+    assert not isinstance(caught.value, RefreshTokenReused)
+    assert is_live(session, second.access_token)
+
+
+def test_another_clients_reuse_ends_nothing(session, new_client) -> None:
+    new_client("c1", scope="a")
+    new_client("c2", secret="x", scope="a")
+    first = issue(session, request("client_credentials"), REUSE)
+    second = refresh_with(session, first.refresh_token)
+    with pytest.raises(InvalidGrant) as caught:
+        refresh_with(session, first.refresh_token, client_id="c2", secret="x")
+    assert caught.value.reason == "unknown"
+    assert is_live(session, second.access_token)

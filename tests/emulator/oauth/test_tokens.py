@@ -159,7 +159,11 @@ def test_purge_deletes_in_batches_and_reports(session, new_client) -> None:
         batch_size=2,
         on_batch=lambda table, total: seen.append((table, total)),
     )
-    assert removed == {"oauth_access_tokens": 4, "oauth_refresh_tokens": 0}
+    assert removed == {
+        "oauth_access_tokens": 4,
+        "oauth_refresh_tokens": 0,
+        "oauth_used_refresh_tokens": 0,
+    }
     assert seen == [("oauth_access_tokens", 2), ("oauth_access_tokens", 4)]
     assert session.scalar(sa.select(sa.func.count()).select_from(AccessToken)) == 3
 
@@ -210,3 +214,21 @@ def test_revoking_through_this_worker_empties_its_token_cache(session, new_clien
     session.commit()
     with pytest.raises(InvalidToken):
         oauth.verify_access_token(session, issued.access_token, now=NOW, cache=cache)
+
+
+def test_revoking_forgets_only_the_revoked_tokens_in_this_workers_cache(
+    session, new_client
+) -> None:
+    new_client("c1", scope="a")
+    other = new_client("c2", secret="x", scope="a")
+    mine = issue(session)
+    theirs = issue(session, client_id="c2", secret="x")
+    cache = oauth.AccessTokenCache(60, 100)
+    for issued in (mine, theirs):
+        oauth.verify_access_token(session, issued.access_token, now=NOW, cache=cache)
+    oauth.revoke_token(session, other, theirs.refresh_token, None, cache=cache)
+    session.commit()
+    assert cache.get(oauth.tokens.hash_token(mine.access_token)) is not None  # still cached
+    assert cache.get(oauth.tokens.hash_token(theirs.access_token)) is None
+    with pytest.raises(InvalidToken):
+        oauth.verify_access_token(session, theirs.access_token, now=NOW, cache=cache)

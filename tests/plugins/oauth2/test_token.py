@@ -1279,3 +1279,25 @@ def test_client_credentials_refresh_token_only_for_clients_that_may_refresh(
     rv = cc(client, {"client_id": "cron-app", "client_secret": "cron-pw"})
     assert_token_ok(rv, scope="jobs.run", refresh=gets_refresh)
     assert count_rows("oauth_refresh_tokens") == (1 if gets_refresh else 0)
+
+
+def test_reuse_detection_revokes_the_chain_and_answers_as_the_original(
+    client, shop, set_params
+) -> None:
+    set_params(revoke_on_refresh_token_reuse=True, always_issue_new_refresh_token=True)
+    first = cc(client).get_json()
+    second = refresh(client, first["refresh_token"]).get_json()
+    rv = refresh(client, first["refresh_token"])  # the used one, again
+    assert_token_error(rv, INVALID_RT)  # the same bytes as any unknown refresh token
+    for token in (first["access_token"], second["access_token"]):
+        rv = client.get(RESOURCE_URL, headers=bearer(token))
+        assert rv.status_code == 401  # the revocation was committed although the answer failed
+    assert_token_error(refresh(client, second["refresh_token"]), INVALID_RT)
+
+
+def test_without_reuse_detection_a_reused_token_ends_nothing(client, shop, set_params) -> None:
+    set_params(always_issue_new_refresh_token=True)
+    first = cc(client).get_json()
+    second = refresh(client, first["refresh_token"]).get_json()
+    assert_token_error(refresh(client, first["refresh_token"]), INVALID_RT)
+    assert client.get(RESOURCE_URL, headers=bearer(second["access_token"])).status_code == 200
