@@ -94,7 +94,11 @@ def legacy_entry() -> Response:
 def resolve_legacy(found: Resolution) -> Handler:
     """``api`` (query or form body, any case) -> enabled plugin; ``option`` -> operation."""
     inp = php_input()
-    found.status = enabled_status(inp.request_value("api"))
+    api = inp.request_value("api")
+    status = enabled_status(api)
+    if not status.plugin.operations:  # a plugin of path routes only answers no ?api=
+        raise UnknownApi(f'API "{api}" is not available')
+    found.status = status
     found.operation, operation = resolve_operation(found.status.plugin, inp.query.get("option"))
     if request.method not in operation.methods:
         raise MethodNotAllowed(

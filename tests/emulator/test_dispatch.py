@@ -200,3 +200,13 @@ def test_an_array_option_names_no_operation(client) -> None:
     rv = client.get("/index.php?api=oauth2&option[]=token")
     assert rv.status_code == 500
     assert json.loads(rv.data)["message"].startswith("OAuth2 operation name is empty")
+
+
+def test_a_plugin_without_operations_answers_no_legacy_url(client, cli) -> None:
+    cli("plugins", "enable", "apigee")  # path routes only
+    rv = client.get("/index.php?api=APIGEE&option=token")
+    assert rv.status_code == 404
+    assert (
+        rv.data
+        == b'{"message":"API \\"APIGEE\\" is not available","code":404,"type":"RuntimeException"}'
+    )
