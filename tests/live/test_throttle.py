@@ -152,9 +152,10 @@ def test_brute_force_is_stopped_without_shutting_anyone_out(server: dict) -> Non
         assert during == 429
         assert from_elsewhere == [200] * 5
         assert others == [200] * 20
-        # No hash, no write: a refusal costs well under a millisecond more than a no-op.
-        assert cpu_refusal < cpu_noop + 0.0005
-        assert cpu_failure > 5 * cpu_refusal  # what a guess costs when it is checked
+        # No hash, no write: a refusal costs about what a no-op request costs (0.6-0.8 ms
+        # here on a quiet box); the bounds leave room for a busy one (CI shares the box).
+        assert cpu_refusal < cpu_noop + 0.002
+        assert cpu_failure > 10 * cpu_refusal  # what a guess costs when it is checked
         deadline = started + WINDOW_SECONDS + 3  # the window, plus a worker's copy of the lock
         while attacker.token(victim, right) == 429:
             assert time.monotonic() < deadline, "the lock did not lift after its window"
