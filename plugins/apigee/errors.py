@@ -1,4 +1,4 @@
-"""Apigee runtime faults the plugin raises itself (no proxy for a URL, target trouble).
+"""Apigee runtime faults the plugin raises itself (no proxy, a refused path, the target).
 
 They are host errors, so the dispatcher catches them, rolls back and hands them to
 ``render.error`` like any other failure; each carries Apigee's status, faultstring and
@@ -59,3 +59,17 @@ class UnexpectedEOFAtTarget(Fault):
 
     def __init__(self) -> None:
         super().__init__("Unexpected EOF at target")
+
+
+class InvalidPath(Fault):
+    """A proxy path that could name another place: dot segments, encoded separators, ``//``.
+
+    The Message Processor's refusal of a path it will not route, with the request line
+    in the faultstring (community.apigee.com question 79428, OBS).
+    """
+
+    status = 400
+    errorcode = "protocol.http.InvalidPath"
+
+    def __init__(self, method: str, path: str, protocol: str) -> None:
+        super().__init__(f"Invalid path {method} {path} {protocol}")

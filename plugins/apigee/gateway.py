@@ -1,16 +1,15 @@
 """Forwarding a verified request to a proxy's target, as Apigee's HTTPTargetConnection does.
 
-The target gets the method, the path below the base path (as the client encoded it), the
-query string, the body and the headers, minus hop-by-hop headers (RFC 9110 §7.6.1) and
-``Authorization`` (the token was for the gateway). The client gets the target's status,
-headers and body bytes untouched (a gzip body stays gzip). Trouble reaching the target is
-one of Apigee's runtime faults, never a traceback.
+The target gets the method, the suffix of the very path that was matched (as the client
+encoded it, ``RequestPath.suffix``), the query string, the body and the headers, minus
+hop-by-hop headers (RFC 9110 §7.6.1) and ``Authorization`` (the token was for the gateway).
+The client gets the target's status, headers and body bytes untouched (a gzip body stays
+gzip). Trouble reaching the target is one of Apigee's runtime faults, never a traceback.
 """
 
 from __future__ import annotations
 
 import logging
-from urllib.parse import quote
 
 import requests
 import urllib3
@@ -21,6 +20,7 @@ from .errors import GatewayTimeout
 from .errors import ServiceUnavailable
 from .errors import UnexpectedEOFAtTarget
 from .proxies import ProxyRoute
+from .proxies import RequestPath
 
 log = logging.getLogger(__name__)
 
@@ -42,26 +42,15 @@ HOP_BY_HOP = frozenset(
 NOT_FORWARDED = HOP_BY_HOP | {"authorization", "host", "content-length"}
 # Edge's default connect.timeout.millis; the read timeout is the plugin's target_timeout_ms.
 CONNECT_TIMEOUT = 3.0
-# What quote() may leave as is in a path (RFC 3986 pchar and '/').
-_PATH_SAFE = "/:@!$&'()*+,;=~"
 
 
-def target_url(route: ProxyRoute, path: str) -> str:
-    """The target URL for ``path``: target + path suffix + the query, as the client sent them."""
-    suffix = _raw_suffix(route.base_path, path)
+def target_url(route: ProxyRoute, path: RequestPath) -> str:
+    """The target URL: target + the matched path's suffix + the query, as the client sent them."""
+    suffix = path.suffix(route.base_path)
     url = route.target_url.rstrip("/") + suffix if suffix else route.target_url
     if request.query_string:
         url += "?" + request.query_string.decode("latin-1")
     return url
-
-
-def _raw_suffix(base_path: str, path: str) -> str:
-    """The path below the base path, percent-encoded as it arrived (``%2F`` stays ``%2F``)."""
-    raw_uri = request.environ.get("RAW_URI") or request.environ.get("REQUEST_URI") or ""
-    raw = raw_uri.split("?", 1)[0]
-    if raw.startswith(base_path) and (len(raw) == len(base_path) or raw[len(base_path)] == "/"):
-        return raw[len(base_path) :]
-    return quote(path[len(base_path) :], safe=_PATH_SAFE)
 
 
 def outbound_headers() -> dict[str, str]:

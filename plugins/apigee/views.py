@@ -12,7 +12,6 @@ from datetime import datetime
 from typing import Any
 
 from flask import Response
-from flask import request
 
 from emulator import oauth
 from emulator import stores
@@ -29,17 +28,16 @@ from .flows import NoRoute
 from .flows import ProxyFlow
 from .flows import TokenFlow
 from .flows import resolve
-from .proxies import ProxyRoute
 
 
 def gateway_entry(params: Mapping[str, Any]) -> Response:
     """Answer any path of the plugin: a token flow, a protected proxy, or NoRoute."""
     now = utcnow()
-    flow = resolve(connection(), request.path, request.method, params)
+    flow = resolve(connection(), wire.request_line(), params)
     if isinstance(flow, TokenFlow):
         return token(params, flow.operation, now=now)
     if isinstance(flow, ProxyFlow):
-        return protected(params, flow.proxy, now=now)
+        return protected(params, flow, now=now)
     assert isinstance(flow, NoRoute)
     return render.no_route()
 
@@ -57,17 +55,17 @@ def token(params: Mapping[str, Any], operation: str, *, now: datetime) -> Respon
     )
 
 
-def protected(params: Mapping[str, Any], proxy: ProxyRoute, *, now: datetime) -> Response:
+def protected(params: Mapping[str, Any], flow: ProxyFlow, *, now: datetime) -> Response:
     """VerifyAccessToken (scope any-of, §3.1), then the target's answer."""
     raw = wire.bearer_token()
     oauth.verify_access_token(
         connection(),
         raw,
-        required_scope=proxy.scope,
+        required_scope=flow.proxy.scope,
         any_scope=True,
         now=now,
         cache=stores.access_tokens(),
     )
-    url = gateway.target_url(proxy, request.path)
+    url = gateway.target_url(flow.proxy, flow.path)
     release_connection()  # no transaction or pooled connection is held while the target answers
     return gateway.forward(url, timeout=params["target_timeout_ms"] / 1000)

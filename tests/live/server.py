@@ -312,7 +312,12 @@ def target_server() -> Iterator[Target]:
     server = ThreadingHTTPServer((HOST, 0), Handler)
     server.daemon_threads = True
     target.base_url = f"http://{HOST}:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, name="apigee-test-target", daemon=True)
+    thread = threading.Thread(
+        target=server.serve_forever,
+        kwargs={"poll_interval": 0.05},  # shutdown() waits up to one interval
+        name="apigee-test-target",
+        daemon=True,
+    )
     thread.start()
     try:
         yield target

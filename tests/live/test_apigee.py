@@ -159,6 +159,50 @@ def test_a_target_that_is_down_is_a_503_not_a_traceback(server, seed_app, cli) -
     assert "Traceback" not in server.stderr()
 
 
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/weather/../admin/secret",
+        "/weather/%2e%2e/admin/secret",
+        "/weather/%2E%2e/admin/secret",
+        "/weather%2F..%2Fadmin",
+        "/weather/a%2Fb",
+        "/weather/..%5cadmin",
+        "//weather/x",
+        "/weather//x",
+    ],
+    ids=[
+        "dot-dot",
+        "encoded-dot-dot",
+        "encoded-dot-dot-mixed-case",
+        "encoded-slashes",
+        "encoded-slash",
+        "encoded-backslash",
+        "leading-double-slash",
+        "double-slash",
+    ],
+)
+def test_steering_paths_are_refused_by_the_real_server(server, weather_app, target, path) -> None:
+    """gunicorn passes the raw path; curl --path-as-is sends it exactly as written."""
+    weather_app()
+    token = requests.get(
+        f"{server.base_url}/oauth/accesstoken?grant_type=client_credentials",
+        auth=(SEED_CLIENT_ID, SEED_SECRET),
+        timeout=TIMEOUT,
+    ).json()["access_token"]
+    status, body = curl(
+        "--path-as-is", "-H", f"Authorization: Bearer {token}", server.base_url + path
+    )
+    assert status == 400, body
+    assert json.loads(body) == {
+        "fault": {
+            "faultstring": f"Invalid path GET {path} HTTP/1.1",
+            "detail": {"errorcode": "protocol.http.InvalidPath"},
+        }
+    }
+    assert target.received == []
+
+
 # --- requests-oauthlib ------------------------------------------------------------------
 
 
