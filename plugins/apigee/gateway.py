@@ -1,20 +1,27 @@
 """Forwarding a verified request to a proxy's target, as Apigee's HTTPTargetConnection does.
 
 The target gets the method, the suffix of the very path that was matched (as the client
-encoded it, ``RequestPath.suffix``), the query string, the body and the headers, minus
-hop-by-hop headers (RFC 9110 §7.6.1) and ``Authorization`` (the token was for the gateway).
-The client gets the target's status, headers and body bytes untouched (a gzip body stays
-gzip). Trouble reaching the target is one of Apigee's runtime faults, never a traceback.
+encoded it, ``RequestPath.suffix``), the query string, the body and the client's end-to-end
+headers. Not passed on: hop-by-hop headers (RFC 9110 §7.6.1), ``Authorization`` (the token
+was for the gateway), and every forwarding or identity header the client sent. The gateway
+sets its own: ``X-Forwarded-For``, ``X-Forwarded-Proto``, ``X-Forwarded-Host``,
+``X-Real-IP``, ``Forwarded`` (RFC 7239), and the verified caller's ``X-Apigee-Client-Id``
+and ``X-Apigee-Scope``. The client gets the target's status, headers and body bytes
+untouched (a gzip body stays gzip). Trouble reaching the target is one of Apigee's runtime
+faults, never a traceback.
 """
 
 from __future__ import annotations
 
 import logging
+from urllib.parse import quote
 
 import requests
 import urllib3
 from flask import Response
 from flask import request
+
+from emulator.oauth import TokenInfo
 
 from .errors import GatewayTimeout
 from .errors import ServiceUnavailable
@@ -38,10 +45,22 @@ HOP_BY_HOP = frozenset(
         "upgrade",
     }
 )
+# The verified caller, for the target; a client-sent copy never reaches it.
+CLIENT_ID_HEADER = "X-Apigee-Client-Id"
+SCOPE_HEADER = "X-Apigee-Scope"
+# Who asked, as the client claims it: replaced by what the gateway saw (plus any X-Forwarded-*).
+FORWARDING = frozenset({"forwarded", "x-real-ip"})
 # Not passed on: requests sets Host and Content-Length for the target request.
-NOT_FORWARDED = HOP_BY_HOP | {"authorization", "host", "content-length"}
+NOT_FORWARDED = (
+    HOP_BY_HOP
+    | FORWARDING
+    | {"authorization", "host", "content-length", CLIENT_ID_HEADER.lower(), SCOPE_HEADER.lower()}
+)
 # Edge's default connect.timeout.millis; the read timeout is the plugin's target_timeout_ms.
 CONNECT_TIMEOUT = 3.0
+# An identity header carries printable ASCII (RFC 6749's client_id and scope characters)
+# as is; anything else, and '%', percent-encoded as UTF-8, so the value stays one line.
+_IDENTITY_SAFE = "".join(chr(c) for c in range(0x20, 0x7F) if chr(c) != "%")
 
 
 def target_url(route: ProxyRoute, path: RequestPath) -> str:
@@ -53,26 +72,49 @@ def target_url(route: ProxyRoute, path: RequestPath) -> str:
     return url
 
 
-def outbound_headers() -> dict[str, str]:
-    """The client's headers for the target (end-to-end ones only) plus X-Forwarded-For/-Proto."""
+def outbound_headers(caller: TokenInfo) -> dict[str, str]:
+    """The client's end-to-end headers, then the gateway's forwarding and identity headers."""
     connection_tokens = {
         token.strip().lower() for token in request.headers.get("Connection", "").split(",")
     }
     headers: dict[str, str] = {}
     for name, value in request.headers.items():
         lower = name.lower()
-        if lower in NOT_FORWARDED or lower in connection_tokens:
+        if lower in NOT_FORWARDED or lower in connection_tokens or lower.startswith("x-forwarded-"):
             continue
         headers[name] = f"{headers[name]}, {value}" if name in headers else value
-    forwarded_for = request.headers.get("X-Forwarded-For")
-    client = request.remote_addr or ""
-    headers["X-Forwarded-For"] = f"{forwarded_for}, {client}" if forwarded_for else client
-    headers["X-Forwarded-Proto"] = request.scheme
+    headers.update(forwarding_headers())
+    headers[CLIENT_ID_HEADER] = identity_value(caller.client_id)
+    headers[SCOPE_HEADER] = identity_value(caller.scope or "")
     return headers
 
 
-def forward(url: str, *, timeout: float) -> Response:
-    """Send the current request to ``url`` and return the target's answer as it came."""
+def forwarding_headers() -> dict[str, str]:
+    """Who called and how, as the gateway saw it (the client's claims are dropped)."""
+    client = request.remote_addr or ""
+    return {
+        "X-Forwarded-For": client,
+        "X-Forwarded-Proto": request.scheme,
+        "X-Forwarded-Host": request.host,
+        "X-Real-IP": client,
+        "Forwarded": forwarded_element(client, request.host, request.scheme),
+    }
+
+
+def forwarded_element(client: str, host: str, proto: str) -> str:
+    """RFC 7239 §4: ``for=`` (IPv6 bracketed and quoted), ``host=`` quoted, ``proto=``."""
+    node = f'"[{client}]"' if ":" in client else client or "unknown"
+    quoted_host = host.replace("\\", "\\\\").replace('"', '\\"')
+    return f'for={node};host="{quoted_host}";proto={proto}'
+
+
+def identity_value(text: str) -> str:
+    """A client id or scope as a header value: as is when printable ASCII (without '%')."""
+    return quote(text, safe=_IDENTITY_SAFE)
+
+
+def forward(url: str, caller: TokenInfo, *, timeout: float) -> Response:
+    """Send the current request to ``url`` for ``caller``; return the target's answer as it came."""
     body = request.get_data(cache=False)
     try:
         with requests.Session() as session:
@@ -81,7 +123,7 @@ def forward(url: str, *, timeout: float) -> Response:
             with session.request(
                 request.method,
                 url,
-                headers=outbound_headers(),
+                headers=outbound_headers(caller),
                 data=body or None,
                 timeout=(CONNECT_TIMEOUT, timeout),
                 allow_redirects=False,

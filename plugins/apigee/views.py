@@ -58,7 +58,7 @@ def token(params: Mapping[str, Any], operation: str, *, now: datetime) -> Respon
 def protected(params: Mapping[str, Any], flow: ProxyFlow, *, now: datetime) -> Response:
     """VerifyAccessToken (scope any-of, §3.1), then the target's answer."""
     raw = wire.bearer_token()
-    oauth.verify_access_token(
+    caller = oauth.verify_access_token(
         connection(),
         raw,
         required_scope=flow.proxy.scope,
@@ -68,4 +68,4 @@ def protected(params: Mapping[str, Any], flow: ProxyFlow, *, now: datetime) -> R
     )
     url = gateway.target_url(flow.proxy, flow.path)
     release_connection()  # no transaction or pooled connection is held while the target answers
-    return gateway.forward(url, timeout=params["target_timeout_ms"] / 1000)
+    return gateway.forward(url, caller, timeout=params["target_timeout_ms"] / 1000)

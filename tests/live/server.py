@@ -292,6 +292,7 @@ def target_server() -> Iterator[Target]:
                 "method": self.command,
                 "path": self.path,
                 "headers": dict(self.headers.items()),
+                "header_list": list(self.headers.items()),  # repeated names kept
                 "body": body.decode("utf-8", "replace"),
             }
             target.received.append(seen)
