@@ -56,7 +56,7 @@ def token(params: Mapping[str, Any], operation: str, *, now: datetime) -> Respon
 
 
 def protected(params: Mapping[str, Any], flow: ProxyFlow, *, now: datetime) -> Response:
-    """VerifyAccessToken (scope any-of, §3.1), then the target's answer."""
+    """VerifyAccessToken (scope any-of, §3.1), then the target's answer, streamed."""
     raw = wire.bearer_token()
     caller = oauth.verify_access_token(
         connection(),
@@ -66,6 +66,8 @@ def protected(params: Mapping[str, Any], flow: ProxyFlow, *, now: datetime) -> R
         now=now,
         cache=stores.access_tokens(),
     )
-    url = gateway.target_url(flow.proxy, flow.path)
-    release_connection()  # no transaction or pooled connection is held while the target answers
-    return gateway.forward(url, caller, timeout=params["target_timeout_ms"] / 1000)
+    # No transaction or pooled connection is held while the body and the answer come in.
+    release_connection()
+    limits = gateway.limits(params)
+    outbound = gateway.outbound_request(flow.proxy, flow.path, caller, limits)
+    return gateway.forward(outbound, limits)
