@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from emulator.cache import WorkerCache
 from emulator.db import DbHandle
 from emulator.models import AccessToken
+from emulator.models import Client
 from emulator.models import RefreshToken
 from emulator.models import UsedRefreshToken
 from emulator.oauth.clients import ClientRecord
@@ -38,15 +39,21 @@ TOKEN_TYPE = "Bearer"
 
 _ACCESS = AccessToken.__table__
 _REFRESH = RefreshToken.__table__
+_CLIENTS = Client.__table__
 _INSERT_ACCESS = insert(_ACCESS)
 _INSERT_REFRESH = insert(_REFRESH)
-_VERIFY_ACCESS = select(
-    _ACCESS.c.client_id,
-    _ACCESS.c.user_id,
-    _ACCESS.c.scope,
-    _ACCESS.c.issued_at,
-    _ACCESS.c.expires_at,
-).where(_ACCESS.c.token_hash == bindparam("token_hash"))
+_VERIFY_ACCESS = (
+    select(
+        _ACCESS.c.client_id,
+        _CLIENTS.c.client_id.label("client_key"),
+        _ACCESS.c.user_id,
+        _ACCESS.c.scope,
+        _ACCESS.c.issued_at,
+        _ACCESS.c.expires_at,
+    )
+    .join(_CLIENTS, _CLIENTS.c.id == _ACCESS.c.client_id)
+    .where(_ACCESS.c.token_hash == bindparam("token_hash"))
+)
 _DELETE_REFRESH = delete(_REFRESH).where(_REFRESH.c.token_hash == bindparam("token_hash"))
 _DELETE_ACCESS = delete(_ACCESS).where(_ACCESS.c.token_hash == bindparam("token_hash"))
 # What revocation and introspection need of a token, in either table.
@@ -117,6 +124,7 @@ class TokenInfo:
     """What a verified access token says about its holder."""
 
     client_pk: int  # Client.id; the resource path does not need the client row
+    client_id: str  # the client's public id, for a dialect that tells a backend who called
     user_id: str | None
     scope: str | None
     issued_at: datetime
@@ -220,6 +228,7 @@ def verify_access_token(
         )
     return TokenInfo(
         client_pk=row.client_id,
+        client_id=row.client_key,
         user_id=row.user_id,
         scope=row.scope,
         issued_at=row.issued_at,

@@ -1,4 +1,4 @@
-"""Apigee runtime faults the plugin raises itself (no proxy for a URL, target trouble).
+"""Apigee runtime faults the plugin raises itself (no proxy, a refused path or body, the target).
 
 They are host errors, so the dispatcher catches them, rolls back and hands them to
 ``render.error`` like any other failure; each carries Apigee's status, faultstring and
@@ -42,7 +42,7 @@ class ServiceUnavailable(Fault):
 
 
 class GatewayTimeout(Fault):
-    """The target accepted the request but did not answer within ``target_timeout_ms``."""
+    """The target did not answer within ``target_timeout_ms`` or ``proxy_deadline_ms``."""
 
     status = 504
     errorcode = "messaging.adaptors.http.flow.GatewayTimeout"
@@ -59,3 +59,37 @@ class UnexpectedEOFAtTarget(Fault):
 
     def __init__(self) -> None:
         super().__init__("Unexpected EOF at target")
+
+
+class InvalidPath(Fault):
+    """A proxy path that could name another place: dot segments, encoded separators, ``//``.
+
+    The Message Processor's refusal of a path it will not route, with the request line
+    in the faultstring (community.apigee.com question 79428, OBS).
+    """
+
+    status = 400
+    errorcode = "protocol.http.InvalidPath"
+
+    def __init__(self, method: str, path: str, protocol: str) -> None:
+        super().__init__(f"Invalid path {method} {path} {protocol}")
+
+
+class RequestBodyTooBig(Fault):
+    """The client's body is longer than ``proxy_max_request_bytes`` (Edge's 413 TooBigBody)."""
+
+    status = 413
+    errorcode = "protocol.http.TooBigBody"
+
+    def __init__(self) -> None:
+        super().__init__("Body buffer overflow")
+
+
+class ResponseBodyTooBig(Fault):
+    """The target declares a body longer than ``proxy_max_response_bytes`` (Edge's 502)."""
+
+    status = 502
+    errorcode = "protocol.http.TooBigBody"
+
+    def __init__(self) -> None:
+        super().__init__("Body buffer overflow")

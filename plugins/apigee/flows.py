@@ -6,11 +6,14 @@ route and each request's path is resolved here against the current params and pr
 
 1. a token endpoint of ``base_paths`` whose verb condition holds -> GenerateAccessToken
    or RefreshAccessToken;
-2. the protected proxy with the longest base path owning the path -> VerifyAccessToken,
+2. a path that could name another place (``proxies.is_plain_path``: dot segments,
+   encoded separators, ``//``) -> 400 "Invalid path" (``InvalidPath``), before any proxy
+   is matched;
+3. the protected proxy with the longest base path owning the path -> VerifyAccessToken,
    then the target;
-3. any other path under a token proxy's base path (``/oauth/...``, or a wrong verb on a
+4. any other path under a token proxy's base path (``/oauth/...``, or a wrong verb on a
    POST-only flow) -> the empty 200 of a flow-less NoRoute proxy;
-4. anything else -> 404 "Unable to identify proxy" (``ProxyNotFound``).
+5. anything else -> 404 "Unable to identify proxy" (``ProxyNotFound``).
 """
 
 from __future__ import annotations
@@ -21,10 +24,22 @@ from typing import Any
 
 from emulator.db import DbHandle
 
+from .errors import InvalidPath
 from .errors import ProxyNotFound
 from .params import parse_flow
 from .proxies import ProxyRoute
+from .proxies import RequestPath
+from .proxies import is_plain_path
 from .proxies import match_proxy
+
+
+@dataclass(frozen=True)
+class RequestLine:
+    """What picks a request's flow: its method, its path and (for faults) its HTTP version."""
+
+    method: str
+    path: RequestPath
+    protocol: str = "HTTP/1.1"
 
 
 @dataclass(frozen=True)
@@ -36,9 +51,10 @@ class TokenFlow:
 
 @dataclass(frozen=True)
 class ProxyFlow:
-    """A protected proxy's path."""
+    """A protected proxy's path: the target gets the suffix of exactly this path."""
 
     proxy: ProxyRoute
+    path: RequestPath
 
 
 @dataclass(frozen=True)
@@ -49,16 +65,19 @@ class NoRoute:
 Flow = TokenFlow | ProxyFlow | NoRoute
 
 
-def resolve(db: DbHandle, path: str, method: str, params: Mapping[str, Any]) -> Flow:
-    """The flow ``method path`` takes; raise ProxyNotFound when no proxy has the path."""
+def resolve(db: DbHandle, line: RequestLine, params: Mapping[str, Any]) -> Flow:
+    """The flow the request takes; raise InvalidPath or ProxyNotFound when there is none."""
+    path = line.path.decoded
     flow = params["base_paths"].get(path)
     if flow is not None:
         required_method, operation = parse_flow(flow)
-        if required_method is None or method == required_method:
+        if required_method is None or line.method == required_method:
             return TokenFlow(operation)
+    if not is_plain_path(line.path):
+        raise InvalidPath(line.method, line.path.sent, line.protocol)
     proxy = match_proxy(db, path)
     if proxy is not None:
-        return ProxyFlow(proxy)
+        return ProxyFlow(proxy, line.path)
     if flow is not None or under_token_proxy(path, params):
         return NoRoute()
     raise ProxyNotFound(path)

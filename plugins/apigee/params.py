@@ -33,6 +33,8 @@ DEFAULT_BASE_PATHS = {
 PATH = re.compile(r"^(/[^/?#\s]+)+$")
 FLOW = re.compile(rf"^(?:({'|'.join(sorted(HTTP_METHODS))}) )?({GENERATE}|{REFRESH})$")
 MAX_LIFETIME_MS = 10 * 365 * 86_400_000
+MIB = 1024 * 1024
+MAX_BODY_BYTES = 1024 * MIB
 
 
 def parse_flow(value: str) -> tuple[str | None, str]:
@@ -107,3 +109,13 @@ class ApigeeParams(Schema):
     expires_in_as_string = fields.Boolean(load_default=True)
     # Protected proxies: how long the target may take to answer (Apigee's io.timeout.millis).
     target_timeout_ms = fields.Integer(load_default=55_000, validate=Range(min=1, max=3_600_000))
+    # The longest client body passed on (Edge Cloud's 10 MB payload limit); longer: 413.
+    proxy_max_request_bytes = fields.Integer(
+        load_default=10 * MIB, validate=Range(min=0, max=MAX_BODY_BYTES)
+    )
+    # The longest target body passed on; a longer declared one: 502, else cut off there.
+    proxy_max_response_bytes = fields.Integer(
+        load_default=10 * MIB, validate=Range(min=0, max=MAX_BODY_BYTES)
+    )
+    # The whole target call, first connect to last byte (each read has target_timeout_ms).
+    proxy_deadline_ms = fields.Integer(load_default=60_000, validate=Range(min=1, max=3_600_000))

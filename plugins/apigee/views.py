@@ -12,7 +12,6 @@ from datetime import datetime
 from typing import Any
 
 from flask import Response
-from flask import request
 
 from emulator import oauth
 from emulator import stores
@@ -30,17 +29,16 @@ from .flows import NoRoute
 from .flows import ProxyFlow
 from .flows import TokenFlow
 from .flows import resolve
-from .proxies import ProxyRoute
 
 
 def gateway_entry(params: Mapping[str, Any]) -> Response:
     """Answer any path of the plugin: a token flow, a protected proxy, or NoRoute."""
     now = utcnow()
-    flow = resolve(connection(), request.path, request.method, params)
+    flow = resolve(connection(), wire.request_line(), params)
     if isinstance(flow, TokenFlow):
         return token(params, flow.operation, now=now)
     if isinstance(flow, ProxyFlow):
-        return protected(params, flow.proxy, now=now)
+        return protected(params, flow, now=now)
     assert isinstance(flow, NoRoute)
     return render.no_route()
 
@@ -60,17 +58,19 @@ def token(params: Mapping[str, Any], operation: str, *, now: datetime) -> Respon
     )
 
 
-def protected(params: Mapping[str, Any], proxy: ProxyRoute, *, now: datetime) -> Response:
-    """VerifyAccessToken (scope any-of, §3.1), then the target's answer."""
+def protected(params: Mapping[str, Any], flow: ProxyFlow, *, now: datetime) -> Response:
+    """VerifyAccessToken (scope any-of, §3.1), then the target's answer, streamed."""
     raw = wire.bearer_token()
-    oauth.verify_access_token(
+    caller = oauth.verify_access_token(
         connection(),
         raw,
-        required_scope=proxy.scope,
+        required_scope=flow.proxy.scope,
         any_scope=True,
         now=now,
         cache=stores.access_tokens(),
     )
-    url = gateway.target_url(proxy, request.path)
-    release_connection()  # no transaction or pooled connection is held while the target answers
-    return gateway.forward(url, timeout=params["target_timeout_ms"] / 1000)
+    # No transaction or pooled connection is held while the body and the answer come in.
+    release_connection()
+    limits = gateway.limits(params)
+    outbound = gateway.outbound_request(flow.proxy, flow.path, caller, limits)
+    return gateway.forward(outbound, limits)

@@ -6,6 +6,7 @@
 - ``scope`` and ``refresh_token``: the form body (the policies' default locations).
 - The access token at a protected proxy: ``Authorization: Bearer <token>``, prefix
   case-sensitive (VerifyAccessToken's default ``<AccessTokenPrefix>``).
+- The path, decoded and as sent: the flow is picked by it and a proxy's target gets it.
 
 A "form body" is an ``application/x-www-form-urlencoded`` body of any method; repeated
 parameters give their first value, as Apigee's flow variables do.
@@ -25,8 +26,10 @@ from emulator.oauth.errors import InvalidScope
 from emulator.oauth.errors import TokenMissing
 from emulator.oauth.errors import UnsupportedGrantType
 
+from .flows import RequestLine
 from .params import GENERATE
 from .params import REFRESH
+from .proxies import RequestPath
 
 # The one grant each policy supports (the sample's <SupportedGrantTypes>, Edge's refresh flow).
 SUPPORTED_GRANT = {GENERATE: "client_credentials", REFRESH: "refresh_token"}
@@ -112,3 +115,18 @@ def bearer_token() -> str:
     if not token:
         raise TokenMissing(reason="empty")
     return token
+
+
+def request_line() -> RequestLine:
+    """The method, the path (decoded, and raw where the server keeps it) and the version."""
+    environ = request.environ
+    # PEP 3333 hands PATH_INFO over as latin-1; Werkzeug reads it as UTF-8, and so do we,
+    # but keep the leading slashes Werkzeug's request.path folds into one.
+    decoded = environ.get("PATH_INFO", "").encode("latin-1").decode("utf-8", "replace")
+    raw_uri = environ.get("RAW_URI") or environ.get("REQUEST_URI") or ""
+    raw = raw_uri.split("?", 1)[0] or None
+    return RequestLine(
+        method=request.method,
+        path=RequestPath(decoded=decoded or "/", raw=raw),
+        protocol=environ.get("SERVER_PROTOCOL") or "HTTP/1.1",
+    )

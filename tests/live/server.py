@@ -1,8 +1,10 @@
-"""Real servers for the live tests: gunicorn and the admin CLI as subprocesses, a target API.
+"""Real servers for the live tests: gunicorn and the admin CLI as subprocesses, target APIs.
 
 gunicorn and the CLI run from the project directory with the virtualenv's executables and
 the test database (``FLASK_SQLALCHEMY_DATABASE_URI``), exactly as an operator would run
-them. The target (http.server in a thread) stands behind the apigee plugin's proxies.
+them. The targets stand behind the apigee plugin's proxies: ``target_server`` (http.server
+in a thread) records and echoes, ``scripted_target`` (a bare socket) answers byte by byte
+as a test scripts it, for timing, streaming and size tests.
 Everything only ever listens on 127.0.0.1; every wait is bounded; everything started is
 stopped and closed (the suite turns ResourceWarnings into errors).
 """
@@ -292,6 +294,7 @@ def target_server() -> Iterator[Target]:
                 "method": self.command,
                 "path": self.path,
                 "headers": dict(self.headers.items()),
+                "header_list": list(self.headers.items()),  # repeated names kept
                 "body": body.decode("utf-8", "replace"),
             }
             target.received.append(seen)
@@ -312,7 +315,12 @@ def target_server() -> Iterator[Target]:
     server = ThreadingHTTPServer((HOST, 0), Handler)
     server.daemon_threads = True
     target.base_url = f"http://{HOST}:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, name="apigee-test-target", daemon=True)
+    thread = threading.Thread(
+        target=server.serve_forever,
+        kwargs={"poll_interval": 0.05},  # shutdown() waits up to one interval
+        name="apigee-test-target",
+        daemon=True,
+    )
     thread.start()
     try:
         yield target
@@ -320,3 +328,73 @@ def target_server() -> Iterator[Target]:
         server.shutdown()
         server.server_close()
         thread.join(timeout=TARGET_STOP_TIMEOUT)
+
+
+Script = Callable[[socket.socket], None]
+
+
+@dataclass
+class ScriptedTarget:
+    """A bare TCP target: ``script(conn)`` writes each answer after the request head is read."""
+
+    base_url: str
+    requests: list[bytes] = field(default_factory=list)  # each request's head
+
+
+def trickle(conn: socket.socket, data: bytes, every: float) -> None:
+    """Send ``data`` one byte at a time, ``every`` seconds apart."""
+    for byte in data:
+        conn.sendall(bytes([byte]))
+        time.sleep(every)
+
+
+@contextmanager
+def scripted_target(script: Script) -> Iterator[ScriptedTarget]:
+    """A target on 127.0.0.1 whose answers ``script`` writes, as slowly as it likes.
+
+    A script that finds the connection cut (the gateway gave up) just ends. Every thread
+    is bounded and joined, every socket closed.
+    """
+    listener = socket.create_server((HOST, 0))
+    listener.settimeout(0.1)
+    target = ScriptedTarget(base_url=f"http://{HOST}:{listener.getsockname()[1]}")
+    stop = threading.Event()
+    handlers: list[threading.Thread] = []
+
+    def handle(conn: socket.socket) -> None:
+        with conn:
+            conn.settimeout(REQUEST_TIMEOUT)
+            head = b""
+            try:
+                while b"\r\n\r\n" not in head:
+                    data = conn.recv(65536)
+                    if not data:
+                        return
+                    head += data
+                target.requests.append(head.split(b"\r\n\r\n", 1)[0])
+                script(conn)
+            except OSError:  # the gateway closed the connection: the script is over
+                return
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            thread = threading.Thread(target=handle, args=(conn,), daemon=True)
+            handlers.append(thread)
+            thread.start()
+
+    acceptor = threading.Thread(target=serve, name="apigee-scripted-target", daemon=True)
+    acceptor.start()
+    try:
+        yield target
+    finally:
+        stop.set()
+        acceptor.join(timeout=TARGET_STOP_TIMEOUT)
+        listener.close()
+        for thread in handlers:
+            thread.join(timeout=TARGET_STOP_TIMEOUT)

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 import requests
+import urllib3
 from oauthlib.oauth2 import BackendApplicationClient
 from requests.auth import HTTPBasicAuth
 from requests_oauthlib import OAuth2Session
@@ -24,6 +25,7 @@ from requests_oauthlib import OAuth2Session
 from tests.live.server import LiveServer
 from tests.live.server import Target
 from tests.live.server import free_port
+from tests.live.server import scripted_target
 from tests.live.server import subprocess_env
 from tests.live.server import target_server
 from tests.plugins.apigee.wire_format import SEED_CLIENT_ID
@@ -156,6 +158,88 @@ def test_a_target_that_is_down_is_a_503_not_a_traceback(server, seed_app, cli) -
         '{"fault":{"faultstring":"The Service is temporarily unavailable",'
         '"detail":{"errorcode":"messaging.adaptors.http.flow.ServiceUnavailable"}}}',
     )
+    assert "Traceback" not in server.stderr()
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/weather/../admin/secret",
+        "/weather/%2e%2e/admin/secret",
+        "/weather/%2E%2e/admin/secret",
+        "/weather%2F..%2Fadmin",
+        "/weather/a%2Fb",
+        "/weather/..%5cadmin",
+        "//weather/x",
+        "/weather//x",
+    ],
+    ids=[
+        "dot-dot",
+        "encoded-dot-dot",
+        "encoded-dot-dot-mixed-case",
+        "encoded-slashes",
+        "encoded-slash",
+        "encoded-backslash",
+        "leading-double-slash",
+        "double-slash",
+    ],
+)
+def test_steering_paths_are_refused_by_the_real_server(server, weather_app, target, path) -> None:
+    """gunicorn passes the raw path; curl --path-as-is sends it exactly as written."""
+    weather_app()
+    token = requests.get(
+        f"{server.base_url}/oauth/accesstoken?grant_type=client_credentials",
+        auth=(SEED_CLIENT_ID, SEED_SECRET),
+        timeout=TIMEOUT,
+    ).json()["access_token"]
+    status, body = curl(
+        "--path-as-is", "-H", f"Authorization: Bearer {token}", server.base_url + path
+    )
+    assert status == 400, body
+    assert json.loads(body) == {
+        "fault": {
+            "faultstring": f"Invalid path GET {path} HTTP/1.1",
+            "detail": {"errorcode": "protocol.http.InvalidPath"},
+        }
+    }
+    assert target.received == []
+
+
+def test_a_streamed_answer_cut_by_the_deadline_is_no_traceback(server, seed_app, cli) -> None:
+    """The first bytes reach the client at once; at the deadline the stream just ends.
+
+    The gateway closes the target's connection then; gunicorn closes the client's at its
+    keep-alive timeout (granian at once), and the client can tell the answer is short.
+    """
+    gave_up = []
+
+    def script(conn) -> None:
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nfirst")
+        conn.recv(1)  # until the gateway gives up (the socket's timeout bounds it)
+        gave_up.append(time.monotonic())
+
+    seed_app(proxy_deadline_ms=1000)
+    with scripted_target(script) as slow:
+        cli("apigee", "proxies", "add", "/slow", "--target", slow.base_url)
+        token = requests.get(
+            f"{server.base_url}/oauth/accesstoken?grant_type=client_credentials",
+            auth=(SEED_CLIENT_ID, SEED_SECRET),
+            timeout=TIMEOUT,
+        ).json()["access_token"]
+        start = time.monotonic()
+        with requests.get(
+            f"{server.base_url}/slow/x",
+            headers={"Authorization": f"Bearer {token}"},
+            stream=True,
+            timeout=TIMEOUT,
+        ) as rv:
+            first = next(rv.raw.stream(5))
+            first_at = time.monotonic() - start
+            with pytest.raises(urllib3.exceptions.ProtocolError, match="95 more expected"):
+                rv.raw.read()
+    assert (rv.status_code, first) == (200, b"first")
+    assert first_at < 0.9
+    assert [round(at - start) for at in gave_up] == [1]
     assert "Traceback" not in server.stderr()
 
 

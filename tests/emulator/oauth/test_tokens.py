@@ -66,6 +66,13 @@ def test_access_token_is_valid_through_its_last_second(session, new_client) -> N
         oauth.verify_access_token(session, issued.access_token.upper(), now=NOW)
 
 
+def test_a_verified_token_names_its_client(session, new_client) -> None:
+    client = new_client(scope="a")
+    issued = issue(session)
+    info = oauth.verify_access_token(session, issued.access_token, now=NOW)
+    assert (info.client_pk, info.client_id, info.scope) == (client.id, "c1", "a")
+
+
 def test_required_scope_is_all_of(session, new_client) -> None:
     new_client(scope="a b c")
     issued = issue(session, scope="a b")

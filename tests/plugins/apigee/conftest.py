@@ -11,6 +11,9 @@ from flask import Flask
 
 from emulator.db import db
 
+from .wire_format import SEED_CLIENT_ID
+from .wire_format import SEED_SECRET
+
 PROFILES = ["edge-2014", "modern"]
 TOKEN_URL = "/oauth/accesstoken"  # the sample's
 CC_TOKEN_URL = "/oauth/client_credential/accesstoken"  # Edge's default proxy
@@ -36,3 +39,21 @@ def run_sql(app: Flask) -> Callable[..., None]:
             conn.execute(sa.text(statement), binds)
 
     return run
+
+
+@pytest.fixture
+def proxy_to(client, cli, enable_apigee, make_app_client) -> Callable[..., str]:
+    """Put a proxy (scope "read") in front of a target; return a "read write" token for it."""
+
+    def setup(target: str, base_path: str = "/weather", **params: object) -> str:
+        enable_apigee(**params)
+        cli("apigee", "proxies", "add", base_path, "--target", target, "--scope", "read")
+        cid, secret = make_app_client(
+            SEED_CLIENT_ID, secret=SEED_SECRET, products={"Weather": "read write"}
+        )
+        url = CC_TOKEN_URL + "?grant_type=client_credentials"
+        rv = client.post(url, headers=basic(cid, secret))
+        assert rv.status_code == 200, rv.data
+        return rv.get_json()["access_token"]
+
+    return setup

@@ -166,3 +166,28 @@ def test_base_paths_from_the_cli(cli) -> None:
     )
     cli("plugins", "set", "apigee", f"base_paths={value}")
     assert f"  * base_paths = {value}" in cli("plugins", "show", "apigee")
+
+
+def test_proxy_limit_params_defaults(cli) -> None:
+    shown = cli("plugins", "show", "apigee").splitlines()
+    for line in [
+        "    proxy_max_request_bytes = 10485760",
+        "    proxy_max_response_bytes = 10485760",
+        "    proxy_deadline_ms = 60000",
+    ]:
+        assert line in shown, line
+
+
+@pytest.mark.parametrize(
+    "assignment",
+    [
+        "proxy_max_request_bytes=-1",
+        "proxy_max_response_bytes=1073741825",
+        "proxy_deadline_ms=0",
+        "proxy_deadline_ms=soon",
+    ],
+    ids=["negative-request-limit", "response-limit-over-1-gib", "zero-deadline", "not-a-number"],
+)
+def test_bad_proxy_limits_are_refused(cli, assignment) -> None:
+    out = cli("plugins", "set", "apigee", assignment, expect_ok=False)
+    assert "nothing was stored" in out

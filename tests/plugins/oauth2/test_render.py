@@ -91,7 +91,12 @@ def test_dates_are_printed_in_the_site_zone_each_with_its_own_offset(app) -> Non
 
 def test_resource_success_is_sent_with_a_charset(ctx) -> None:
     info = TokenInfo(
-        client_pk=1, user_id="42", scope=None, issued_at=ISSUED_AT, expires_at=ISSUED_AT
+        client_pk=1,
+        client_id="c",
+        user_id="42",
+        scope=None,
+        issued_at=ISSUED_AT,
+        expires_at=ISSUED_AT,
     )
     rv = render.resource(info)
     assert rv.data == (
