@@ -30,6 +30,12 @@ class Config:
     # keyed by the stored hash, so a new secret makes the old entry unreachable.
     CACHE_MAX_AGE = 1.0
 
+    # PHP's max_input_vars and max_input_nesting_level (php.ini defaults), applied to the
+    # query string and to a form body apart, as PHP applied them: variables past the limit
+    # are dropped, a name nested deeper drops its variable (emulator/php.py).
+    PHP_MAX_INPUT_VARS = 1000
+    PHP_MAX_INPUT_NESTING_LEVEL = 64
+
     # SQLite only: how long a writer waits for the lock before giving up (ms).
     SQLITE_BUSY_TIMEOUT_MS = 5000
 

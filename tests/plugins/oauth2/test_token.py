@@ -1079,6 +1079,140 @@ def test_refreshed_token_carries_the_refresh_tokens_user(client, shop, import_to
 
 
 # =========================================================================================
+# input limits and names, as PHP had them (compat/redcore.md, "Input limits")
+# =========================================================================================
+
+
+def fillers(count: int, prefix: str = "f") -> list[tuple[str, str]]:
+    return [(f"{prefix}{i}", "x") for i in range(count)]
+
+
+def test_max_input_vars_drops_the_secret_of_a_1500_field_body(client, shop, count_rows) -> None:
+    """The captured case: 1,500 fields, client_secret last; PHP dropped it."""
+    fields = [("grant_type", "client_credentials"), ("client_id", "shop-app")]
+    fields += fillers(1497) + [("client_secret", "Sh0p-Secret!")]
+    assert_token_error(send(client, urlencode(fields)), REQUIRED)
+    assert count_rows("oauth_access_tokens") == 0
+
+
+@pytest.mark.parametrize(
+    ("position", "kept"), [(1001, True), (1002, False)], ids=["1001st-kept", "1002nd-dropped"]
+)
+def test_max_input_vars_in_a_form_body_counts_like_phps_post_reader(
+    client, shop, position, kept
+) -> None:
+    """php_std_post_handler checks its count after registering a variable: the 1,001st of
+    a POST body is kept (main/php_variables.c, add_post_vars)."""
+    fields = [("grant_type", "client_credentials"), ("client_id", "shop-app")]
+    fields += fillers(position - 3) + [("client_secret", "Sh0p-Secret!")]
+    rv = send(client, urlencode(fields))
+    if kept:
+        assert_token_ok(rv, scope=SHOP_SCOPE, refresh=True)
+    else:
+        assert_token_error(rv, REQUIRED)
+
+
+def test_max_input_vars_in_a_multipart_body(client, shop) -> None:
+    fields = [("grant_type", "client_credentials"), ("client_id", "shop-app")]
+    body, content_type = multipart(fields + fillers(998) + [("client_secret", "Sh0p-Secret!")])
+    assert_token_error(send(client, body, content_type=content_type), REQUIRED)
+    body, content_type = multipart(fields + fillers(997) + [("client_secret", "Sh0p-Secret!")])
+    assert_token_ok(send(client, body, content_type=content_type), scope=SHOP_SCOPE, refresh=True)
+
+
+def test_max_input_vars_counts_the_query_apart_from_the_body(client, shop) -> None:
+    """1,000 fields in the body do not push ``api`` out of the query; 1,000 in the query
+    before it do (the dispatcher then knows no API: the host's 404)."""
+    body = urlencode([("grant_type", "client_credentials"), *SHOP.items(), *fillers(997)])
+    assert_token_ok(send(client, body), scope=SHOP_SCOPE, refresh=True)
+    crowded = "/index.php?" + urlencode(fillers(1000, "q")) + "&option=token&api=oauth2"
+    rv = send(client, body, path=crowded)
+    assert (rv.status_code, rv.data) == (
+        404,
+        b'{"message":"No API was requested","code":404,"type":"RuntimeException"}',
+    )
+
+
+def test_php_max_input_vars_setting(database_url, client, shop) -> None:
+    """PHP_MAX_INPUT_VARS is php.ini's max_input_vars: with 2, a POST body keeps 3."""
+    small = make_app(database_url, PHP_MAX_INPUT_VARS=2)
+    try:
+        rv = send(small.test_client(), {"grant_type": "client_credentials", **SHOP, "scope": "x"})
+        assert_token_ok(rv, scope=SHOP_SCOPE, refresh=True)  # the 4th field, scope, is dropped
+    finally:
+        with small.app_context():
+            db.engine.dispose()
+
+
+@pytest.mark.parametrize(
+    ("levels", "kept"), [(64, True), (65, False)], ids=["64-levels", "65-levels"]
+)
+@pytest.mark.parametrize("where", ["body", "query"], ids=["body", "query"])
+def test_max_input_nesting_level(client, shop, levels, kept, where) -> None:
+    """A deeper name is dropped, the rest still counts (the captured case's token); a
+    scope nested that deep is dropped with its shallower values, so none is requested."""
+    extra = {"extra" + "[x]" * levels: "1", "scope[a]": "x", "scope" + "[x]" * levels: "y"}
+    fields = {"grant_type": "client_credentials", **SHOP}
+    if where == "body":
+        rv = send(client, {**fields, **extra})
+    else:
+        rv = send(client, fields, query=urlencode(extra))
+    if kept:  # an array scope is not a scope
+        assert (rv.status_code, rv.get_json()["error"]) == (400, "invalid_request")
+    else:
+        assert_token_ok(rv, scope=SHOP_SCOPE, refresh=True)
+
+
+@pytest.mark.parametrize(
+    ("depth", "ok"),
+    [(100, True), (511, True), (512, False), (600, False), (100_000, False)],
+    ids=["100-deep", "512-levels", "513-levels", "600-deep", "100000-deep"],
+)
+def test_json_body_nested_past_phps_depth_is_unparseable(client, shop, depth, ok) -> None:
+    """The captured cases: a 600-deep array beside valid credentials is "not specified", a
+    100-deep one gets its token. The object counts one level: 511 arrays make 512, PHP's
+    limit. 100,000 levels answer the same way (a 500 and a traceback before)."""
+    fields = as_json({"grant_type": "client_credentials", **SHOP})
+    body = fields[:-1] + ',"deep":' + "[" * depth + "]" * depth + "}"
+    rv = send(client, body, content_type="application/json")
+    if ok:
+        assert_token_ok(rv, scope=SHOP_SCOPE, refresh=True)
+    else:
+        assert_token_error(rv, NOT_SPECIFIED)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        as_json({"grant_type": "client_credentials", **SHOP})[:-1] + ',"n":NaN}',
+        as_json({"grant_type": "client_credentials", **SHOP})[:-1] + ',"n":-Infinity}',
+        as_json({"grant_type": "client_credentials", **SHOP}).encode("utf-16"),
+        as_json({"grant_type": "client_credentials", **SHOP}).encode("utf-32-le"),
+        b"[" * 100_000,
+    ],
+    ids=["nan", "minus-infinity", "utf16", "utf32", "unclosed-100000"],
+)
+def test_json_body_php_could_not_decode_is_unparseable(client, shop, count_rows, body) -> None:
+    assert_token_error(send(client, body, content_type="application/json"), NOT_SPECIFIED)
+    assert count_rows("oauth_access_tokens") == 0
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "grant.type=client_credentials&client.id=shop-app&client+secret=Sh0p-Secret!",
+        "+grant_type=client_credentials&client_id%00junk=shop-app&client_secret=Sh0p-Secret!",
+        "grant_type=client_credentials&client_id=shop-app&client_secret=Sh0p-Secret!&scope[=x",
+    ],
+    ids=["dot-and-space-become-underscores", "leading-space-and-nul", "unclosed-bracket"],
+)
+def test_parameter_names_are_mangled_like_php(client, shop, body) -> None:
+    """PHP named ``grant.type`` and ``client secret`` ``grant_type`` and ``client_secret``,
+    cut names at a NUL, dropped leading spaces, and made ``scope[`` the name ``scope_``."""
+    assert_token_ok(send(client, body), scope=SHOP_SCOPE, refresh=True)
+
+
+# =========================================================================================
 # Deliberate deviations
 # =========================================================================================
 
