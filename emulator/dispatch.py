@@ -23,6 +23,7 @@ from werkzeug.exceptions import NotFound
 
 from emulator.db import connection
 from emulator.db import rollback
+from emulator.errors import BodyTooLarge
 from emulator.errors import HostError
 from emulator.errors import MethodNotAllowed
 from emulator.errors import OperationMissing
@@ -87,9 +88,15 @@ def legacy_entry() -> Response:
 
 
 def resolve_legacy(found: Resolution) -> Handler:
-    """``api`` (query or form body, any case) -> enabled plugin; ``option`` -> operation."""
+    """``api`` (query or form body, any case) -> enabled plugin; ``option`` -> operation.
+
+    A body over MAX_CONTENT_LENGTH is not read, so ``api`` comes from the query alone (as
+    PHP saw no ``$_POST`` past post_max_size); once the plugin is known, it answers 413.
+    """
     inp = php_input()
     found.status = enabled_status(inp.request_value("api"))
+    if inp.body_too_large:
+        raise BodyTooLarge(request.max_content_length)
     found.operation, operation = resolve_operation(found.status.plugin, inp.query.get("option"))
     if request.method not in operation.methods:
         raise MethodNotAllowed(

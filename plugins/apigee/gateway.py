@@ -82,9 +82,8 @@ def outbound_headers() -> dict[str, str]:
     return headers
 
 
-def forward(url: str, *, timeout: float) -> Response:
-    """Send the current request to ``url`` and return the target's answer as it came."""
-    body = request.get_data(cache=False)
+def forward(url: str, body: bytes, *, timeout: float) -> Response:
+    """Send the current request (with ``body``) to ``url``; return the answer as it came."""
     try:
         with requests.Session() as session:
             session.trust_env = False  # no environment proxies or .netrc credentials for targets

@@ -70,4 +70,5 @@ def protected(params: Mapping[str, Any], proxy: ProxyRoute, *, now: datetime) ->
     )
     url = gateway.target_url(proxy, request.path)
     release_connection()  # no transaction or pooled connection is held while the target answers
-    return gateway.forward(url, timeout=params["target_timeout_ms"] / 1000)
+    # The body is read only now, after the token was verified (and within the limit).
+    return gateway.forward(url, wire.body(), timeout=params["target_timeout_ms"] / 1000)

@@ -23,6 +23,7 @@ PLUGIN_HOST_API = (
     "emulator.db",
     "emulator.errors",
     "emulator.php",
+    "emulator.body",
     "emulator.clock",
     "emulator.stores",
     "emulator.cli",

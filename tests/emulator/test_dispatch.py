@@ -16,6 +16,9 @@ from urllib.parse import urlencode
 import pytest
 from flask.testing import FlaskClient
 
+from emulator.dispatch import Resolution
+from emulator.dispatch import render_error
+from emulator.errors import BodyTooLarge
 from tests.plugins.oauth2.conftest import FORM
 from tests.plugins.oauth2.conftest import SHOP
 from tests.plugins.oauth2.conftest import SHOP_SCOPE
@@ -200,3 +203,15 @@ def test_an_array_option_names_no_operation(client) -> None:
     rv = client.get("/index.php?api=oauth2&option[]=token")
     assert rv.status_code == 500
     assert json.loads(rv.data)["message"].startswith("OAuth2 operation name is empty")
+
+
+def test_a_body_too_large_in_the_hosts_shape() -> None:
+    """Where no dialect words it (a plugin without ``render_error``), the 413 is the host's
+    RuntimeException shape."""
+    rv = render_error(Resolution(), BodyTooLarge(1048576))
+    assert (rv.status_code, rv.data) == (
+        413,
+        b'{"message":"The request body is larger than 1048576 bytes","code":413,'
+        b'"type":"RuntimeException"}',
+    )
+    assert rv.headers["Content-Type"] == "text/html; charset=UTF-8"

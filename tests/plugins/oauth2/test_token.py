@@ -7,6 +7,7 @@ The constants, request helpers and fixtures are in conftest.py.
 
 from __future__ import annotations
 
+import io
 import json
 import re
 from datetime import datetime
@@ -39,6 +40,7 @@ from tests.plugins.oauth2.conftest import SCOPE_INVALID
 from tests.plugins.oauth2.conftest import SCOPE_UNSUPPORTED
 from tests.plugins.oauth2.conftest import SHOP
 from tests.plugins.oauth2.conftest import SHOP_SCOPE
+from tests.plugins.oauth2.conftest import TOKEN_URL
 from tests.plugins.oauth2.conftest import UNAUTHORIZED
 from tests.plugins.oauth2.conftest import WRONG_METHOD
 from tests.plugins.oauth2.conftest import as_json
@@ -49,6 +51,7 @@ from tests.plugins.oauth2.conftest import assert_token_ok
 from tests.plugins.oauth2.conftest import basic
 from tests.plugins.oauth2.conftest import bearer
 from tests.plugins.oauth2.conftest import cc
+from tests.plugins.oauth2.conftest import err
 from tests.plugins.oauth2.conftest import multipart
 from tests.plugins.oauth2.conftest import refresh
 from tests.plugins.oauth2.conftest import send
@@ -1210,6 +1213,114 @@ def test_parameter_names_are_mangled_like_php(client, shop, body) -> None:
     """PHP named ``grant.type`` and ``client secret`` ``grant_type`` and ``client_secret``,
     cut names at a NUL, dropped leading spaces, and made ``scope[`` the name ``scope_``."""
     assert_token_ok(send(client, body), scope=SHOP_SCOPE, refresh=True)
+
+
+MIB = 1024 * 1024
+TOO_LARGE = (
+    b'{"error":"invalid_request",'
+    b'"error_description":"The request body is larger than 1048576 bytes"}'
+)
+
+
+class UnreadableBody(io.BytesIO):
+    """A request body that fails the test if anything reads it."""
+
+    def read(self, size: int | None = -1) -> bytes:
+        raise AssertionError("the body was read")
+
+    readinto = readline = read  # type: ignore[assignment]
+
+
+def padded_form(size: int) -> str:
+    """A valid client_credentials form body of exactly ``size`` bytes."""
+    fields = urlencode({"grant_type": "client_credentials", **SHOP}) + "&pad="
+    return fields + "x" * (size - len(fields))
+
+
+@pytest.mark.parametrize(
+    "option", ["token", "resource", "revoke", "introspect", "nothing"], ids=str
+)
+def test_a_body_over_max_content_length_is_a_413(client, shop, count_rows, option) -> None:
+    """Decision (no capture exists): bshaffer's error JSON, status 413, the headers of
+    every bshaffer error; the same for every option, unknown ones included."""
+    rv = send(client, padded_form(MIB + 1), path=f"/index.php?option={option}&api=oauth2")
+    assert_token_error(rv, TOO_LARGE, status=413)
+    assert count_rows("oauth_access_tokens") == 0
+
+
+def test_a_body_of_exactly_max_content_length_is_read(client, shop) -> None:
+    assert_token_ok(send(client, padded_form(MIB)), scope=SHOP_SCOPE, refresh=True)
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    [FORM, "application/json", "multipart/form-data; boundary=x"],
+    ids=["form", "json", "multipart"],
+)
+def test_a_body_declared_too_large_is_refused_unread(client, shop, content_type) -> None:
+    """50 MB declared: refused on its Content-Length, before one byte is read."""
+    rv = client.post(
+        TOKEN_URL,
+        input_stream=UnreadableBody(b"grant_type=client_credentials"),
+        content_type=content_type,
+        environ_overrides={"CONTENT_LENGTH": str(50 * MIB)},
+    )
+    assert_token_error(rv, TOO_LARGE, status=413)
+
+
+@pytest.mark.parametrize(
+    ("extra", "status"), [(0, 200), (1, 413)], ids=["at-the-limit", "one-byte-over"]
+)
+def test_a_chunked_body_is_cut_at_the_limit(client, shop, extra, status) -> None:
+    """No Content-Length (chunked): read up to the limit; one byte more is a 413."""
+    rv = client.post(
+        TOKEN_URL,
+        input_stream=io.BytesIO(padded_form(MIB + extra).encode()),
+        content_type=FORM,
+        environ_overrides={
+            "CONTENT_LENGTH": "",
+            "HTTP_TRANSFER_ENCODING": "chunked",
+            "wsgi.input_terminated": True,
+        },
+    )
+    assert rv.status_code == status, rv.data
+    if status == 413:
+        assert rv.data == TOO_LARGE
+
+
+def test_a_body_that_is_not_parsed_is_not_read(client, shop) -> None:
+    """A body PHP's readers ignore (text/plain) is not read either, whatever its size."""
+    rv = client.post(
+        TOKEN_URL,
+        input_stream=UnreadableBody(b""),
+        content_type="text/plain",
+        environ_overrides={"CONTENT_LENGTH": str(50 * MIB)},
+    )
+    assert_token_error(rv, NOT_SPECIFIED)
+
+
+def test_api_only_in_a_body_too_large_is_not_found(client, shop) -> None:
+    """The body is not read, so ``api`` must come from the query (PHP had no $_POST past
+    post_max_size): the dispatcher knows no API and answers in the host's shape."""
+    body = "api=oauth2&" + padded_form(MIB)
+    rv = send(client, body, path="/index.php?option=token")
+    assert (rv.status_code, rv.data) == (
+        404,
+        b'{"message":"No API was requested","code":404,"type":"RuntimeException"}',
+    )
+
+
+def test_max_content_length_setting(database_url, client, shop) -> None:
+    small = make_app(database_url, MAX_CONTENT_LENGTH=100)
+    try:
+        rv = send(small.test_client(), padded_form(101))
+        assert_token_error(
+            rv, err("invalid_request", "The request body is larger than 100 bytes"), status=413
+        )
+        assert_token_ok(send(small.test_client(), padded_form(100)), scope=SHOP_SCOPE, refresh=True)
+    finally:
+        with small.app_context():
+            db.engine.dispose()
 
 
 # =========================================================================================
