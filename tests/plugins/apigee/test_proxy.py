@@ -465,3 +465,39 @@ class UnreadableBody(io.BytesIO):
         raise AssertionError("the body was read")
 
     readinto = readline = read  # type: ignore[assignment]
+
+
+# --- NUL and control characters: the normal clean error, on every database ------------
+
+
+@pytest.mark.parametrize(
+    ("raw", "shown"), [("%00", "\\u0000"), ("%01", "\\u0001")], ids=["nul", "soh"]
+)
+def test_a_path_with_a_control_character_names_no_proxy(client, weather, raw, shown) -> None:
+    """A base path never holds one: ``/weather%00`` is an unknown proxy (PostgreSQL would
+    refuse the NUL in the lookup), while ``/weather/x%00`` stays under ``/weather``."""
+    token = weather()()
+    for path in (f"/weather{raw}", f"/wea{raw}ther/forecastrss"):
+        rv = client.get(path, headers=bearer(token))
+        decoded = path.replace(raw, shown).replace("/", "\\/")
+        assert (rv.status_code, rv.data) == (
+            404,
+            b'{"fault":{"faultstring":"Unable to identify proxy for host: secure and url: '
+            + decoded.encode()
+            + b'","detail":{"errorcode":"messaging.adaptors.http.flow.ApplicationNotFound"}}}',
+        )
+    with responses.RequestsMock() as target:
+        target.get(TARGET + f"/x{raw}y", body=b"ok")
+        rv = client.get(f"/weather/x{raw}y", headers=bearer(token))
+    assert (rv.status_code, rv.data) == (200, b"ok")
+
+
+@pytest.mark.parametrize("char", ["\x00", "\x01", "\x7f"], ids=["nul", "soh", "del"])
+def test_a_bearer_token_with_a_control_character_is_invalid(client, weather, char) -> None:
+    token = weather()()
+    rv = client.get("/weather/forecastrss", headers=bearer(token + char))
+    assert rv.status_code == 401
+    assert rv.data == (
+        b'{"fault":{"faultstring":"Invalid Access Token",'
+        b'"detail":{"errorcode":"keymanagement.service.invalid_access_token"}}}'
+    )

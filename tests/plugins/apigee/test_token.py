@@ -687,3 +687,34 @@ class UnreadableBody(io.BytesIO):
         raise AssertionError("the body was read")
 
     readinto = readline = read  # type: ignore[assignment]
+
+
+# --- NUL and control characters: the normal clean error, on every database ------------
+
+
+@pytest.mark.parametrize("char", ["\x00", "\x01", "\x7f"], ids=["nul", "soh", "del"])
+def test_values_with_a_control_character_are_unknown(
+    client, enable_apigee, make_app_client, count_rows, char
+) -> None:
+    enable_apigee(client_credentials_refresh_token=True)
+    cid, secret = make_app_client(SEED_CLIENT_ID, secret=SEED_SECRET, products={"P": "read"})
+    rv = client.post(CC_TOKEN_URL + GRANT, headers=basic(cid + char, secret))
+    assert (rv.status_code, rv.data) == (401, CLIENT_ID_INVALID)
+    rv = client.post(CC_TOKEN_URL + GRANT, data={"client_id": cid + char, "client_secret": secret})
+    assert (rv.status_code, rv.data) == (401, CLIENT_ID_INVALID)
+    rv = client.post(
+        CC_TOKEN_URL + GRANT, headers=basic(cid, secret), data={"scope": "read" + char}
+    )
+    assert (rv.status_code, rv.data) == (400, INVALID_SCOPE)
+    rv = client.post(
+        "/oauth/client_credential/refresh_accesstoken?grant_type=refresh_token",
+        headers=basic(cid, secret),
+        data={"refresh_token": "x" * 31 + char},
+    )
+    assert (rv.status_code, rv.data) == (
+        400,
+        b'{"ErrorCode" : "invalid_request", "Error" :"Invalid Refresh Token"}',
+    )
+    assert count_rows("oauth_access_tokens") == 0
+    rv = client.post(CC_TOKEN_URL + GRANT, headers=basic(cid, secret), data={"scope": "read"})
+    assert rv.status_code == 200

@@ -1324,6 +1324,64 @@ def test_max_content_length_setting(database_url, client, shop) -> None:
 
 
 # =========================================================================================
+# NUL and control characters: the normal clean error, on every database
+# =========================================================================================
+
+CONTROLS = ["\x00", "\x01", "\n", "\x7f"]
+CONTROL_IDS = ["nul", "soh", "line-feed", "del"]
+
+
+@pytest.mark.parametrize("char", CONTROLS, ids=CONTROL_IDS)
+@pytest.mark.parametrize("where", ["end", "middle"], ids=["at-the-end", "in-the-middle"])
+def test_a_scope_with_a_control_character_is_invalid(
+    client, shop, make_client, import_token, count_rows, char, where
+) -> None:
+    """Deviation: PHP trimmed NUL and line breaks off the ends, then stored and echoed the
+    scope with them (PostgreSQL refuses NUL in text: a 500). No scope holds a control
+    character (RFC 6749 §3.3, and ``scopes add`` refuses them), so such a request asks for
+    a scope that cannot be granted: the invalid_scope of each branch."""
+    scope = "orders.read" + char if where == "end" else "orders" + char + ".read"
+    assert_token_error(cc(client, scope=scope), SCOPE_INVALID)
+    make_client("open-app", secret="open-pw")
+    open_app = {"client_id": "open-app", "client_secret": "open-pw"}
+    assert_token_error(cc(client, open_app, scope=scope), SCOPE_UNSUPPORTED)
+    import_token("refresh", "rt-shop-ctl", "shop-app", scope="orders.read")
+    assert_token_error(refresh(client, "rt-shop-ctl", scope=scope), SCOPE_INVALID)
+    assert_token_error(
+        send(
+            client, {"grant_type": "client_credentials", **SHOP}, query=urlencode({"scope": scope})
+        ),
+        SCOPE_INVALID,
+    )
+    assert count_rows("oauth_access_tokens") == 0
+
+
+@pytest.mark.parametrize("char", CONTROLS, ids=CONTROL_IDS)
+def test_a_client_id_with_a_control_character_is_unknown(client, shop, count_rows, char) -> None:
+    creds = {"client_id": "shop-app" + char, "client_secret": "Sh0p-Secret!"}
+    assert_token_error(cc(client, creds), INVALID_CLIENT)
+    body = as_json({"grant_type": "client_credentials", **creds})
+    assert_token_error(send(client, body, content_type="application/json"), INVALID_CLIENT)
+    rv = send(
+        client,
+        {"grant_type": "client_credentials"},
+        headers=[("Authorization", basic(creds["client_id"], creds["client_secret"]))],
+    )
+    assert_token_error(rv, INVALID_CLIENT)
+    assert_token_error(refresh(client, "rt-none", {"client_id": "kiosk" + char}), MUST_AUTHENTICATE)
+    assert count_rows("oauth_access_tokens") == 0
+
+
+@pytest.mark.parametrize("char", CONTROLS, ids=CONTROL_IDS)
+def test_a_refresh_token_with_a_control_character_is_unknown(
+    client, shop, import_token, char
+) -> None:
+    import_token("refresh", "rt-shop-ctl", "shop-app", scope="orders.read")
+    assert_token_error(refresh(client, "rt-shop-ctl" + char), INVALID_RT)
+    assert_token_error(refresh(client, "rt-shop" + char + "ctl"), INVALID_RT)
+
+
+# =========================================================================================
 # Deliberate deviations
 # =========================================================================================
 
