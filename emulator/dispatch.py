@@ -20,6 +20,7 @@ from flask import Response
 from flask import request
 from werkzeug.exceptions import HTTPException
 from werkzeug.exceptions import NotFound
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from emulator.db import connection
 from emulator.db import rollback
@@ -186,7 +187,13 @@ def _route_view(resolve: Resolver) -> Callable[..., Response]:
 
 
 def _http_error(error: HTTPException) -> Response:
-    """Werkzeug's errors (unknown path, body too large) in the same JSON shape, no HTML page."""
+    """Werkzeug's errors (unknown path, body too large) in the same JSON shape, no HTML page.
+
+    A body found too large outside a plugin's handler (no dialect to word it) gets the
+    host's BodyTooLarge bytes.
+    """
+    if isinstance(error, RequestEntityTooLarge):
+        return host_error_response(BodyTooLarge(request.max_content_length))
     return exception_response(error.description or error.name, error.code or 500)
 
 
