@@ -43,6 +43,18 @@ class Config:
     # X-Forwarded-Proto); 0 = none: the source address is the socket's (werkzeug ProxyFix).
     TRUSTED_PROXIES = 0
 
+    # The largest request body read, in bytes (Flask's own setting). A larger body is never
+    # read: it gets a 413 in the endpoint's dialect (README, "Security"). PHP bounded bodies
+    # with post_max_size (8 MB by default, often less); no legacy client sends more than a
+    # few KB. It also bounds the bodies a plugin forwards (a protected proxy).
+    MAX_CONTENT_LENGTH = 1024 * 1024
+
+    # PHP's max_input_vars and max_input_nesting_level (php.ini defaults), applied to the
+    # query string and to a form body apart, as PHP applied them: variables past the limit
+    # are dropped, a name nested deeper drops its variable (emulator/php.py).
+    PHP_MAX_INPUT_VARS = 1000
+    PHP_MAX_INPUT_NESTING_LEVEL = 64
+
     # SQLite only: how long a writer waits for the lock before giving up (ms).
     SQLITE_BUSY_TIMEOUT_MS = 5000
 

@@ -31,6 +31,34 @@ from emulator.registry import registry_of
 
 T = TypeVar("T")
 
+
+class PlainText(click.ParamType):
+    """A text argument without control characters (NUL, line breaks, ...; ``allowed`` may
+    let some through): no id, secret, token, scope, name, path or URL holds one, and
+    PostgreSQL refuses NUL in text. Refused before any work, with a one-line error."""
+
+    name = "text"
+
+    def __init__(self, allowed: str = "") -> None:
+        self.allowed = dict.fromkeys(map(ord, allowed))
+
+    def convert(
+        self, value: object, param: click.Parameter | None, ctx: click.Context | None
+    ) -> object:
+        """Return ``value`` unchanged, or exit with why (exit status 1, no usage text)."""
+        if isinstance(value, str) and oauth.has_control_characters(value.translate(self.allowed)):
+            what = param.get_error_hint(ctx) if param is not None and ctx is not None else "A value"
+            raise click.ClickException(
+                f"{what} {value!r} holds a control character (such as NUL or a line break);"
+                " nothing was stored."
+            )
+        return value
+
+
+TEXT = PlainText()
+# `plugins set` values may be pretty-printed JSON (base_paths): whitespace may break lines.
+PARAM_TEXT = PlainText(allowed="\t\n\r")
+
 plugins = AppGroup("plugins", help="List, enable, disable and configure plugins.")
 clients = AppGroup("clients", help="Register and list OAuth2 clients.")
 scopes = AppGroup("scopes", help="Manage the known scopes and the default ones.")
@@ -71,7 +99,7 @@ def plugins_list() -> None:
 
 
 @plugins.command("show")
-@click.argument("name")
+@click.argument("name", type=TEXT)
 def plugins_show(name: str) -> None:
     """Show a plugin's state and effective params (* = set by an admin)."""
     status = get_registry().status(db.session, _plugin_name(name))
@@ -86,7 +114,7 @@ def plugins_show(name: str) -> None:
 
 
 @plugins.command("enable")
-@click.argument("name")
+@click.argument("name", type=TEXT)
 def plugins_enable(name: str) -> None:
     """Enable a plugin."""
     get_registry().set_enabled(db.session, _plugin_name(name), True, now=utcnow())
@@ -95,7 +123,7 @@ def plugins_enable(name: str) -> None:
 
 
 @plugins.command("disable")
-@click.argument("name")
+@click.argument("name", type=TEXT)
 def plugins_disable(name: str) -> None:
     """Disable a plugin."""
     get_registry().set_enabled(db.session, _plugin_name(name), False, now=utcnow())
@@ -104,8 +132,8 @@ def plugins_disable(name: str) -> None:
 
 
 @plugins.command("set")
-@click.argument("name")
-@click.argument("assignments", nargs=-1, required=True, metavar="KEY=VALUE...")
+@click.argument("name", type=TEXT)
+@click.argument("assignments", nargs=-1, required=True, metavar="KEY=VALUE...", type=PARAM_TEXT)
 def plugins_set(name: str, assignments: tuple[str, ...]) -> None:
     """Set plugin params; all are validated first and nothing is stored if one is bad."""
     updates = {}
@@ -125,12 +153,16 @@ def plugins_set(name: str, assignments: tuple[str, ...]) -> None:
 
 
 @clients.command("create")
-@click.argument("client_id")
-@click.option("--secret", help="The secret (default: a new random 40-hex secret).")
-@click.option("--scope", help='Space-separated scopes the client may ask for, e.g. "a b".')
-@click.option("--grant-types", help="Space-separated grants allowed (default: all).")
-@click.option("--redirect-uri", default="", help="Kept for legacy clients.")
-@click.option("--user-id", help="The user the client acts as (returned by option=resource).")
+@click.argument("client_id", type=TEXT)
+@click.option("--secret", type=TEXT, help="The secret (default: a new random 40-hex secret).")
+@click.option(
+    "--scope", type=TEXT, help='Space-separated scopes the client may ask for, e.g. "a b".'
+)
+@click.option("--grant-types", type=TEXT, help="Space-separated grants allowed (default: all).")
+@click.option("--redirect-uri", type=TEXT, default="", help="Kept for legacy clients.")
+@click.option(
+    "--user-id", type=TEXT, help="The user the client acts as (returned by option=resource)."
+)
 @click.option("--public", is_flag=True, help="A public client: no secret (refresh only).")
 def clients_create(
     client_id: str,
@@ -186,7 +218,7 @@ def clients_list() -> None:
 
 
 @scopes.command("add")
-@click.argument("scope")
+@click.argument("scope", type=TEXT)
 @click.option("--default", "is_default", is_flag=True, help="Grant it to clients without a scope.")
 def scopes_add(scope: str, is_default: bool) -> None:
     """Add a scope (or set whether it is a default one)."""
@@ -202,7 +234,7 @@ def scopes_list() -> None:
 
 
 @scopes.command("default")
-@click.argument("names", nargs=-1)
+@click.argument("names", nargs=-1, type=TEXT)
 def scopes_default(names: tuple[str, ...]) -> None:
     """Make exactly these scopes the default ones (none when empty)."""
     commit_change(lambda: oauth.set_default_scopes(db.session, list(names)))
@@ -214,11 +246,11 @@ def scopes_default(names: tuple[str, ...]) -> None:
 
 @tokens.command("import")
 @click.option("--type", "token_type", type=click.Choice(["access", "refresh"]), required=True)
-@click.option("--token", required=True, help="The legacy token value.")
-@click.option("--client-id", required=True)
-@click.option("--scope")
-@click.option("--user-id")
-@click.option("--expires", required=True, help='UTC, "YYYY-MM-DD HH:MM:SS".')
+@click.option("--token", type=TEXT, required=True, help="The legacy token value.")
+@click.option("--client-id", required=True, type=TEXT)
+@click.option("--scope", type=TEXT)
+@click.option("--user-id", type=TEXT)
+@click.option("--expires", type=TEXT, required=True, help='UTC, "YYYY-MM-DD HH:MM:SS".')
 def tokens_import(
     token_type: str,
     token: str,

@@ -21,10 +21,12 @@ from flask import Response
 from flask import request
 from werkzeug.exceptions import HTTPException
 from werkzeug.exceptions import NotFound
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from emulator.db import commit
 from emulator.db import connection
 from emulator.db import rollback
+from emulator.errors import BodyTooLarge
 from emulator.errors import HostError
 from emulator.errors import MethodNotAllowed
 from emulator.errors import OperationMissing
@@ -92,13 +94,19 @@ def legacy_entry() -> Response:
 
 
 def resolve_legacy(found: Resolution) -> Handler:
-    """``api`` (query or form body, any case) -> enabled plugin; ``option`` -> operation."""
+    """``api`` (query or form body, any case) -> enabled plugin; ``option`` -> operation.
+
+    A body over MAX_CONTENT_LENGTH is not read, so ``api`` comes from the query alone (as
+    PHP saw no ``$_POST`` past post_max_size); once the plugin is known, it answers 413.
+    """
     inp = php_input()
     api = inp.request_value("api")
     status = enabled_status(api)
     if not status.plugin.operations:  # a plugin of path routes only answers no ?api=
         raise UnknownApi(f'API "{api}" is not available')
     found.status = status
+    if inp.body_too_large:
+        raise BodyTooLarge(request.max_content_length)
     found.operation, operation = resolve_operation(found.status.plugin, inp.query.get("option"))
     if request.method not in operation.methods:
         raise MethodNotAllowed(
@@ -204,7 +212,13 @@ def _route_view(resolve: Resolver) -> Callable[..., Response]:
 
 
 def _http_error(error: HTTPException) -> Response:
-    """Werkzeug's errors (unknown path, body too large) in the same JSON shape, no HTML page."""
+    """Werkzeug's errors (unknown path, body too large) in the same JSON shape, no HTML page.
+
+    A body found too large outside a plugin's handler (no dialect to word it) gets the
+    host's BodyTooLarge bytes.
+    """
+    if isinstance(error, RequestEntityTooLarge):
+        return host_error_response(BodyTooLarge(request.max_content_length))
     return exception_response(error.description or error.name, error.code or 500)
 
 

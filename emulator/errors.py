@@ -66,6 +66,23 @@ class MethodNotAllowed(HostError):
         self.allowed = allowed
 
 
+class BodyTooLarge(HostError):
+    """The request body is over MAX_CONTENT_LENGTH; it was not read (past the limit).
+
+    Each dialect words the 413 its own way (README, "Security").
+    """
+
+    status = 413
+
+    def __init__(self, limit: int | None) -> None:
+        super().__init__(
+            f"The request body is larger than {limit} bytes"
+            if limit is not None
+            else "The request body is too large"
+        )
+        self.limit = limit
+
+
 class PluginMisconfigured(HostError):
     """Stored params no longer validate (e.g. after an upgrade); fix with `plugins set`."""
 

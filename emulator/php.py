@@ -5,52 +5,237 @@ Three views of the parameters, as PHP and bshaffer's ``Request::createFromGlobal
 - ``post``: PHP's ``$_POST`` (POST with a form or multipart body only), which Joomla's
   ``$_REQUEST`` lets win over ``$_GET``;
 - ``body``: the library's request parameters: ``$_POST``, or a JSON body (Content-Type
-  starting with ``application/json``; POST, PUT, DELETE), or a form body of PUT/DELETE.
-Repeated keys: the last wins. ``key[]=v`` makes an array (a list here).
-Percent-decoded bytes that are not UTF-8 become U+FFFD, so they can match nothing and
-still be echoed as valid JSON.
+  starting with ``application/json``; POST, PUT, DELETE), or a form body of PUT/DELETE
+  (``parse_str``).
+Repeated keys: the last wins. Names are PHP's (``php_register_variable_ex``): cut at a NUL,
+leading spaces dropped, `` `` and ``.`` become ``_``, ``k[]``/``k[x]`` make arrays (dicts
+here, keyed as PHP keys them: canonical integers as ints), and a ``[`` that is never closed
+becomes ``_`` (``k[x`` is ``k_x``). Percent-decoded bytes that are not UTF-8 become U+FFFD,
+so they can match nothing and still be echoed as valid JSON.
+
+PHP's limits (compat/redcore.md, "Input limits"; php.ini defaults, configurable here as
+``PHP_MAX_INPUT_VARS`` and ``PHP_MAX_INPUT_NESTING_LEVEL``), per input, query and body apart:
+- ``max_input_vars`` (1,000): what comes after is dropped, counted as PHP's two parsers
+  count. The query string and ``parse_str`` (``php_default_treat_data``) skip empty
+  ``&&`` pieces and keep the first 1,000; a POST form body (``php_std_post_handler``)
+  counts every piece, empty ones too, and stops after registering the 1,001st; a
+  multipart body keeps its first 1,000 fields (files do not count);
+- ``max_input_nesting_level`` (64): a name with more ``[..]`` levels removes its whole
+  variable, values registered under that name before included;
+- ``json_decode``'s depth (512): a JSON body nested deeper decodes to nothing;
+- the body itself: a body over ``MAX_CONTENT_LENGTH`` is not read; like PHP past
+  ``post_max_size``, the input then carries no body parameters, and says so
+  (``body_too_large``) for the dispatcher to answer 413.
+Each input is read once, in time linear in its size.
 """
 
 from __future__ import annotations
 
+import io
 import json
+import re
+from collections.abc import Iterable
+from collections.abc import Iterator
 from dataclasses import dataclass
+from itertools import islice
 from typing import Any
 from urllib.parse import unquote_to_bytes
 
 from flask import Request
+from flask import current_app
 from flask import g
 from flask import request
+from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.formparser import MultiPartParser
+
+from emulator.body import read_body
 
 PHP_SCALARS = (str, int, float, bool)
 
+# php.ini defaults (PHP 8.2); the app's PHP_MAX_INPUT_VARS and PHP_MAX_INPUT_NESTING_LEVEL.
+MAX_INPUT_VARS = 1000
+MAX_INPUT_NESTING_LEVEL = 64
+# json_decode's default $depth: arrays and objects nested at most this deep.
+JSON_MAX_DEPTH = 512
 
-def parse_php_pairs(pairs: Any) -> dict[str, Any]:
-    """Fold (key, value) pairs into PHP's array: last wins, ``k[]``/``k[x]`` make arrays."""
-    out: dict[str, Any] = {}
-    for key, value in pairs:
-        bracket = key.find("[")
-        if bracket > 0 and "]" in key[bracket:]:
-            base = key[:bracket]
-            existing = out.get(base)
-            out[base] = (existing if isinstance(existing, list) else []) + [value]
+_LONG_MAX = 2**63 - 1
+# Keys PHP stores as integers (ZEND_HANDLE_NUMERIC_STR): canonical decimal, in range.
+_INTEGER_KEY = re.compile(r"-?[1-9][0-9]*|0")
+_INTEGER_START = frozenset("-0123456789")
+_C_SPACE = " \t\n\v\f\r"  # C's isspace()
+_NAME_TO_UNDERSCORE = str.maketrans({" ": "_", ".": "_"})
+_UNCLOSED_TO_UNDERSCORE = str.maketrans({" ": "_", ".": "_", "[": "_"})
+# Cookie-name prefixes a mangled name may not forge (PHP 8.1.11+, CVE-2022-31629).
+_COOKIE_PREFIXES = ("__Host-", "__Secure-")
+
+
+class PhpArray(dict):
+    """A PHP array being filled by parameter names: a dict with PHP's next free index."""
+
+    __slots__ = ("next_index",)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.next_index = 0
+
+    def store(self, key: str | None, value: Any) -> bool:
+        """``$a[key] = value`` (``key`` None: ``$a[] = value``); False when PHP refused it."""
+        if key is None:
+            if self.next_index > _LONG_MAX:  # the next element is already occupied
+                return False
+            self[self.next_index] = value
+            self.next_index += 1
+            return True
+        php_key = array_key(key)
+        self[php_key] = value
+        if isinstance(php_key, int) and php_key >= self.next_index:
+            self.next_index = php_key + 1
+        return True
+
+    def child(self, key: str | None) -> PhpArray | None:
+        """The array at ``key`` for a deeper ``[..]``: found, or made (replacing a string)."""
+        if key is not None:
+            found = self.get(array_key(key))
+            if isinstance(found, PhpArray):
+                return found
+        made = PhpArray()
+        return made if self.store(key, made) else None
+
+
+def array_key(key: str) -> int | str:
+    """The key PHP stores ``key`` under: canonical integers become ints ("1", not "01")."""
+    if (
+        key[:1] in _INTEGER_START
+        and _INTEGER_KEY.fullmatch(key)
+        and -_LONG_MAX - 1 <= (number := int(key)) <= _LONG_MAX
+    ):
+        return number
+    return key
+
+
+def register_variable(
+    track: PhpArray, name: str, value: Any, max_nesting: int = MAX_INPUT_NESTING_LEVEL
+) -> None:
+    """Store one parameter as ``php_register_variable_ex`` did (main/php_variables.c)."""
+    if "\0" in name:
+        name = name[: name.index("\0")]  # a C string
+    var = name.lstrip(" ")  # leading spaces are ignored
+    bracket = var.find("[")
+    base = var if bracket < 0 else var[:bracket]
+    if " " in base or "." in base:
+        base = base.translate(_NAME_TO_UNDERSCORE)
+    if not base or (base[:2] == "__" and _forges_cookie_prefix(base, var)):
+        return
+    if bracket < 0:
+        track.store(base, value)
+        return
+    indexes: list[str | None] = []  # None: "[]", the next free index
+    at = bracket  # a "["
+    while True:
+        if len(indexes) == max_nesting:
+            track.pop(array_key(base), None)  # too deep: the whole variable goes
+            return
+        start = at + 1
+        at = start + 1 if start < len(var) and var[start] in _C_SPACE else start
+        if var[at : at + 1] == "]":
+            indexes.append(None)
         else:
-            out[key] = value
-    return out
+            close = var.find("]", at)
+            if close < 0:  # not an index
+                if not indexes:  # "k[x" is the plain name "k_x"
+                    track.store(base + "_" + var[start:].translate(_UNCLOSED_TO_UNDERSCORE), value)
+                    return
+                break  # "k[a][x": the value goes to k[a]
+            indexes.append(var[start:close])
+            at = close
+        at += 1
+        if var[at : at + 1] != "[":  # anything after "]" but another "[" is ignored
+            break
+    array: PhpArray | None = track
+    key: str | None = base
+    for index in indexes:
+        array = array.child(key)
+        if array is None:
+            return
+        key = index
+    array.store(key, value)
 
 
-def parse_urlencoded(raw: bytes) -> dict[str, Any]:
-    """Parse a query string or form body like PHP's parse_str (``+`` is a space)."""
-    pairs = []
-    for part in raw.split(b"&"):
-        key, _, value = part.partition(b"=")
-        if key:
-            pairs.append((_decode(key), _decode(value)))
-    return parse_php_pairs(pairs)
+def _forges_cookie_prefix(base: str, var: str) -> bool:
+    return any(base.startswith(p) and not var.startswith(p) for p in _COOKIE_PREFIXES)
+
+
+def parse_php_pairs(
+    pairs: Iterable[tuple[str, Any]], *, max_nesting: int = MAX_INPUT_NESTING_LEVEL
+) -> dict[str, Any]:
+    """Register (name, value) pairs in order, as PHP filled ``$_GET``/``$_POST``.
+
+    Top-level names are strings (PHP's ``$_GET[1]`` and ``$_GET["1"]`` are one entry).
+    """
+    track = PhpArray()
+    for name, value in pairs:
+        register_variable(track, name, value, max_nesting)
+    return {str(key): value for key, value in track.items()}
+
+
+def parse_urlencoded(
+    raw: bytes,
+    *,
+    post: bool = False,
+    max_vars: int = MAX_INPUT_VARS,
+    max_nesting: int = MAX_INPUT_NESTING_LEVEL,
+) -> dict[str, Any]:
+    """Parse a query string or ``parse_str`` input, or (``post``) a POST form body, like PHP.
+
+    ``+`` is a space. At most ``max_vars`` variables are read (see the module's docstring
+    for how each of PHP's parsers counts them); the rest of ``raw`` is never looked at.
+    """
+    return parse_php_pairs(_urlencoded_pairs(raw, post, max_vars), max_nesting=max_nesting)
+
+
+def _urlencoded_pairs(raw: bytes, post: bool, max_vars: int) -> Iterator[tuple[str, str]]:
+    if post:
+        # php_std_post_handler: every "&" piece counts; it stops after the (max_vars+1)th.
+        pieces = raw.split(b"&", max_vars + 1)
+        if len(pieces) > max_vars + 1:
+            del pieces[max_vars + 1 :]
+        elif pieces[-1] == b"":  # after a final "&" (or in an empty body) no variable starts
+            pieces.pop()
+    else:
+        # php_default_treat_data (strtok): empty pieces are skipped, the first max_vars count.
+        pieces = list(islice(filter(None, raw.split(b"&")), max_vars))
+    for piece in pieces:
+        key, _, value = piece.partition(b"=")
+        yield _decode(key), _decode(value)
 
 
 def _decode(raw: bytes) -> str:
-    return unquote_to_bytes(raw.replace(b"+", b" ")).decode("utf-8", "replace")
+    if b"%" in raw or b"+" in raw:
+        raw = unquote_to_bytes(raw.replace(b"+", b" "))
+    return raw.decode("utf-8", "replace")
+
+
+def _multipart_pairs(req: Request, raw: bytes, max_vars: int) -> list[tuple[str, str]]:
+    """The first ``max_vars`` form fields of a multipart body, in body order (rfc1867.c).
+
+    The body is already bounded by MAX_CONTENT_LENGTH, so no part or size limit of
+    werkzeug's applies; an unparseable body carries no fields (werkzeug's silent mode).
+    """
+    boundary = req.mimetype_params.get("boundary", "")
+    if not boundary:
+        return []
+    # A list keeps the fields in body order (a MultiDict groups them by name); file parts
+    # are not parameters, and are kept in memory only as long as the parse.
+    parser = MultiPartParser(stream_factory=_in_memory, cls=list)
+    try:
+        fields, _files = parser.parse(io.BytesIO(raw), boundary.encode("latin-1"), len(raw))
+    except (ValueError, UnicodeEncodeError):
+        return []
+    return list(islice(fields, max_vars))
+
+
+def _in_memory(**_part: Any) -> io.BytesIO:
+    return io.BytesIO()
 
 
 def post_content_type(content_type: str) -> str:
@@ -69,55 +254,121 @@ class PhpInput:
     post: dict[str, Any]
     body: dict[str, Any]
     content_type: str | None
+    # The body was over MAX_CONTENT_LENGTH and was not read: it carries no parameters.
+    body_too_large: bool = False
 
     def request_value(self, name: str) -> Any:
         """Joomla's ``$_REQUEST[name]``: the POST form value, else the query value."""
         return self.post[name] if name in self.post else self.query.get(name)
 
     @classmethod
-    def from_request(cls, req: Request) -> PhpInput:
-        """Read the query and body of ``req`` (the body at most once)."""
+    def from_request(
+        cls,
+        req: Request,
+        *,
+        max_vars: int = MAX_INPUT_VARS,
+        max_nesting: int = MAX_INPUT_NESTING_LEVEL,
+    ) -> PhpInput:
+        """Read the query and body of ``req`` (the body at most once, within its limit)."""
         content_type = req.headers.get("Content-Type")
-        ct = content_type or ""
-        method = req.method
-        query = parse_urlencoded(req.query_string)
-        post: dict[str, Any] = {}
-        if method == "POST":
-            kind = post_content_type(ct)
-            if kind == "application/x-www-form-urlencoded":
-                post = parse_urlencoded(req.get_data(cache=True))
-            elif kind == "multipart/form-data":
-                post = parse_php_pairs(req.form.items(multi=True))
-        body = post
-        if ct.startswith("application/json") and method in ("POST", "PUT", "DELETE"):
-            body = _json_object(req.get_data(cache=True))
-        elif ct.startswith("application/x-www-form-urlencoded") and method in ("PUT", "DELETE"):
-            body = parse_urlencoded(req.get_data(cache=True))
+        query = parse_urlencoded(req.query_string, max_vars=max_vars, max_nesting=max_nesting)
+        try:
+            post, body = _read_body(req, content_type or "", max_vars, max_nesting)
+        except RequestEntityTooLarge:  # Content-Length is checked before anything is read
+            return cls(
+                query=query, post={}, body={}, content_type=content_type, body_too_large=True
+            )
         return cls(query=query, post=post, body=body, content_type=content_type)
 
 
+def _read_body(
+    req: Request, ct: str, max_vars: int, max_nesting: int
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """($_POST, the library's body parameters); raises RequestEntityTooLarge past the limit."""
+    method = req.method
+    post: dict[str, Any] = {}
+    if method == "POST":
+        kind = post_content_type(ct)
+        if kind == "application/x-www-form-urlencoded":
+            raw = read_body(req)
+            post = parse_urlencoded(raw, post=True, max_vars=max_vars, max_nesting=max_nesting)
+        elif kind == "multipart/form-data":
+            fields = _multipart_pairs(req, read_body(req), max_vars)
+            post = parse_php_pairs(fields, max_nesting=max_nesting)
+    body = post
+    if ct.startswith("application/json") and method in ("POST", "PUT", "DELETE"):
+        body = _json_object(read_body(req))
+    elif ct.startswith("application/x-www-form-urlencoded") and method in ("PUT", "DELETE"):
+        raw = read_body(req)  # bshaffer's parse_str: counted as a query string
+        body = parse_urlencoded(raw, max_vars=max_vars, max_nesting=max_nesting)
+    return post, body
+
+
 def php_input() -> PhpInput:
-    """The current request's PhpInput, parsed once per request."""
+    """The current request's PhpInput, parsed once per request with the app's PHP limits."""
     cached = g.get("_php_input")
     if cached is None:
-        cached = g._php_input = PhpInput.from_request(request)
+        config = current_app.config
+        cached = g._php_input = PhpInput.from_request(
+            request,
+            max_vars=config["PHP_MAX_INPUT_VARS"],
+            max_nesting=config["PHP_MAX_INPUT_NESTING_LEVEL"],
+        )
     return cached
 
 
 def _json_object(raw: bytes) -> dict[str, Any]:
     """json_decode($raw, true) for parameters: anything but an object carries none.
 
-    PHP refuses what Python's json would take: a byte order mark, and escapes of lone
-    UTF-16 surrogates ("\\ud800"); such a body carries no parameters either.
+    PHP refuses what Python's json would take, and such a body carries no parameters
+    either: bytes that are not UTF-8 (Python would guess UTF-16 or UTF-32), a byte order
+    mark, ``NaN``/``Infinity``/``-Infinity``, escapes of lone UTF-16 surrogates
+    ("\\ud800"), and nesting deeper than ``JSON_MAX_DEPTH`` (checked before decoding,
+    so that no depth can reach Python's recursion limit).
     """
     if raw.startswith(b"\xef\xbb\xbf"):
         return {}
     try:
-        data = json.loads(raw)
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return {}
+    if json_depth_exceeds(text, JSON_MAX_DEPTH):
+        return {}
+    try:
+        data = json.loads(text, parse_constant=_refuse_constant)
         json.dumps(data, ensure_ascii=False).encode("utf-8")  # fails on a lone surrogate
     except (ValueError, UnicodeEncodeError):
         return {}
     return data if isinstance(data, dict) else {}
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+# A JSON string (escapes included), or one bracket outside any string.
+_JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"')
+_NOT_A_BRACKET = re.compile(r"[^\[\]{}]+")
+
+
+def json_depth_exceeds(text: str, limit: int) -> bool:
+    """Whether arrays and objects in JSON ``text`` nest deeper than ``limit`` (linear time).
+
+    PHP's parser counts each array or object it enters; ``[[]]`` is 2 deep, a scalar 0.
+    Text that is not JSON may give either answer: it decodes to nothing anyway.
+    """
+    if text.count("[") + text.count("{") <= limit:
+        return False
+    brackets = _NOT_A_BRACKET.sub("", _JSON_STRING.sub("", text))
+    depth = 0
+    for char in brackets:
+        if char in "[{":
+            depth += 1
+            if depth > limit:
+                return True
+        else:
+            depth -= 1
+    return False
 
 
 def is_truthy(value: Any) -> bool:

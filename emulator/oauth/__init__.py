@@ -26,6 +26,8 @@ from emulator.oauth.registration import register_client
 from emulator.oauth.scopes import add_scope
 from emulator.oauth.scopes import known_scopes
 from emulator.oauth.scopes import set_default_scopes
+from emulator.oauth.text import has_control_characters
+from emulator.oauth.text import validate_plain_text
 from emulator.oauth.tokens import AccessTokenCache
 from emulator.oauth.tokens import IssuedToken
 from emulator.oauth.tokens import TokenInfo
@@ -54,6 +56,7 @@ __all__ = [
     "authenticate_client",
     "extract_bearer_token",
     "find_client",
+    "has_control_characters",
     "import_token",
     "introspect_token",
     "issue_token",
@@ -62,5 +65,6 @@ __all__ = [
     "register_client",
     "revoke_token",
     "set_default_scopes",
+    "validate_plain_text",
     "verify_access_token",
 ]

@@ -37,6 +37,7 @@ from emulator.cache import WorkerCache
 from emulator.db import DbHandle
 from emulator.models import Client
 from emulator.oauth.errors import InvalidClient
+from emulator.oauth.text import has_control_characters
 
 # OWASP's argon2id parameters (Password Storage Cheat Sheet): m=19 MiB, t=2, p=1.
 SECRET_HASHER = PasswordHasher(time_cost=2, memory_cost=19_456, parallelism=1)
@@ -209,7 +210,7 @@ class ClientStore:
 
     def read(self, db: DbHandle, client_id: str) -> ClientRecord | None:
         """Read the client from the database, past the cache."""
-        if "\0" in client_id:  # no client id holds one, and PostgreSQL refuses it in text
+        if has_control_characters(client_id):  # no client id holds one (and NUL: PostgreSQL)
             return None
         row = db.execute(_LOAD_CLIENT, {"client_id": client_id}).first()
         if row is None:
@@ -320,4 +321,6 @@ def authenticate_client(
 
 def find_client(session: Session, client_id: str) -> Client | None:
     """Return the client model with exactly this client_id, for admin work (CLI)."""
+    if has_control_characters(client_id):
+        return None
     return session.scalar(select(Client).where(Client.client_id == client_id))

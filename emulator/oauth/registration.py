@@ -14,6 +14,7 @@ from emulator.oauth.clients import find_client
 from emulator.oauth.clients import hash_secret
 from emulator.oauth.grants import GRANTS
 from emulator.oauth.scopes import validate_scope
+from emulator.oauth.text import validate_plain_text
 
 
 def register_client(
@@ -28,6 +29,14 @@ def register_client(
     now: datetime,
 ) -> Client:
     """Register a client; ``secret=None`` makes a public client. Raises ValueError on bad input."""
+    for what, text in (
+        ("client_id", client_id),
+        ("The secret", secret),
+        ("user_id", user_id),
+        ("redirect_uri", redirect_uri),
+    ):
+        if text is not None:
+            validate_plain_text(text, what)
     if not client_id or len(client_id) > 80 or client_id != client_id.strip():
         raise ValueError("client_id must be 1 to 80 characters without leading or trailing spaces.")
     if find_client(session, client_id) is not None:

@@ -6,6 +6,8 @@ Two rules, each spelled once here:
   (compat/redcore.md). Scopes compare case-sensitively and exactly.
 - ``scope_names``: a stored list, an admin's input, and the intersect rule's request:
   any run of whitespace separates, order is kept.
+A scope is printable ASCII (RFC 6749 §3.3): a requested scope holding a control character
+is never held and never exists, whatever trim() would have left of it.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from emulator.db import DbHandle
 from emulator.models import Scope
+from emulator.oauth.text import has_control_characters
 
 # Scopes that always exist, whatever the scopes table says (bshaffer Scope::getReservedScopes).
 RESERVED_SCOPES = frozenset({"openid", "offline_access"})
@@ -35,11 +38,15 @@ def scope_names(scope: str | None) -> list[str]:
 
 def check_scope(required: str, available: str) -> bool:
     """Return whether every scope in ``required`` is in ``available`` (order free)."""
+    if has_control_characters(required):
+        return False
     return set(split_scope(required)) <= set(split_scope(available))
 
 
 def check_scope_any(required: str, available: str) -> bool:
     """Return whether at least one scope in ``required`` is in ``available``."""
+    if has_control_characters(required):
+        return False
     return bool(set(split_scope(required)) & set(split_scope(available)))
 
 
@@ -55,10 +62,12 @@ def scopes_exist(db: DbHandle, scope: str) -> bool:
     The legacy check counted matching rows against the number of requested scopes, so a
     repeated scope ("a a") does not pass; that is kept.
     """
+    if has_control_characters(scope):  # and PostgreSQL refuses NUL in a query
+        return False
     wanted = [s for s in split_scope(scope) if s not in RESERVED_SCOPES]
     if not wanted:
         return True
-    if len(set(wanted)) != len(wanted) or "\0" in scope:
+    if len(set(wanted)) != len(wanted):
         return False
     found = db.scalars(select(Scope.scope).where(Scope.scope.in_(wanted))).all()
     return set(found) == set(wanted)

@@ -34,6 +34,7 @@ from emulator.oauth.errors import InsufficientScope
 from emulator.oauth.errors import InvalidToken
 from emulator.oauth.scopes import check_scope
 from emulator.oauth.scopes import check_scope_any
+from emulator.oauth.text import validate_plain_text
 
 TOKEN_TYPE = "Bearer"
 
@@ -398,7 +399,10 @@ def import_token(
     expires_at: datetime,
     now: datetime,
 ) -> None:
-    """Carry a live legacy token over (by hash); raises ValueError if it is already known."""
+    """Carry a live legacy token over (by hash); raises ValueError if it is known or malformed."""
+    for what, text in (("The token", raw), ("The scope", scope), ("user_id", user_id)):
+        if text is not None:
+            validate_plain_text(text, what)
     model = {"access": AccessToken, "refresh": RefreshToken}[token_type]
     token_hash = hash_token(raw)
     if session.get(model, token_hash) is not None:

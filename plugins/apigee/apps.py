@@ -14,6 +14,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from emulator.db import DbHandle
+from emulator.oauth import has_control_characters
+from emulator.oauth import validate_plain_text
 from emulator.oauth.scopes import normalize_scope
 from emulator.oauth.scopes import scope_names
 
@@ -75,6 +77,7 @@ def add_product(session: Session, name: str, scopes: str | None = None) -> Apige
     """Add an API product, or replace the scopes of an existing one."""
     if not name or len(name) > 255:
         raise ValueError("A product name is 1 to 255 characters.")
+    validate_plain_text(name, "The product name")
     normalized = normalize_scope(scopes)
     product = session.scalar(select(ApigeeProduct).where(ApigeeProduct.name == name))
     if product is None:
@@ -101,11 +104,14 @@ def set_app(
 
     A product named twice counts once. Raises ValueError on bad input.
     """
-    if developer_email is not None and "@" not in developer_email:
+    if developer_email is not None and (
+        "@" not in developer_email or has_control_characters(developer_email)
+    ):
         raise ValueError(f"{developer_email!r} is not an email address.")
     product_names = list(dict.fromkeys(product_names))
     product_ids = []
     for name in product_names:
+        validate_plain_text(name, "The product name")
         product = session.scalar(select(ApigeeProduct).where(ApigeeProduct.name == name))
         if product is None:
             raise ValueError(f"No API product {name!r}; add it first.")

@@ -11,6 +11,7 @@ import click
 from flask.cli import AppGroup
 
 from emulator import oauth
+from emulator.cli import TEXT
 from emulator.cli import commit_change
 from emulator.clock import utcnow
 from emulator.db import db
@@ -42,8 +43,10 @@ def proxies() -> None:
 
 
 @products.command("add")
-@click.argument("name")
-@click.option("--scope", help='Space-separated scopes the product grants, e.g. "read write".')
+@click.argument("name", type=TEXT)
+@click.option(
+    "--scope", type=TEXT, help='Space-separated scopes the product grants, e.g. "read write".'
+)
 def products_add(name: str, scope: str | None) -> None:
     """Add an API product (or replace its scopes)."""
     product = commit_change(lambda: add_product(db.session, name, scope))
@@ -58,15 +61,19 @@ def products_list() -> None:
 
 
 @apps.command("set")
-@click.argument("client_id")
-@click.option("--developer-email", help="The app developer's email (developer.email).")
+@click.argument("client_id", type=TEXT)
+@click.option("--developer-email", type=TEXT, help="The app developer's email (developer.email).")
 @click.option(
-    "--products", "product_list", help='Space-separated product names, in order, e.g. "P1 P2".'
+    "--products",
+    "product_list",
+    type=TEXT,
+    help='Space-separated product names, in order, e.g. "P1 P2".',
 )
 @click.option(
     "--product",
     "product_names",
     multiple=True,
+    type=TEXT,
     help='One product name, which may hold spaces ("Test App product"); repeat it for more.',
 )
 def apps_set(
@@ -106,7 +113,7 @@ def apps_set(
 
 
 @apps.command("show")
-@click.argument("client_id")
+@click.argument("client_id", type=TEXT)
 def apps_show(client_id: str) -> None:
     """Show a client as an Apigee app."""
     client = oauth.find_client(db.session, client_id)
@@ -120,13 +127,16 @@ def apps_show(client_id: str) -> None:
 
 
 @proxies.command("add")
-@click.argument("base_path")
+@click.argument("base_path", type=TEXT)
 @click.option(
     "--target",
     required=True,
+    type=TEXT,
     help="The URL requests are forwarded to, e.g. http://127.0.0.1:9000/v1.",
 )
-@click.option("--scope", help="Space-separated scopes; a token needs at least one of them.")
+@click.option(
+    "--scope", type=TEXT, help="Space-separated scopes; a token needs at least one of them."
+)
 def proxies_add(base_path: str, target: str, scope: str | None) -> None:
     """Protect BASE_PATH with token verification and forward it to --target (or update it)."""
     row, created = commit_change(
@@ -146,7 +156,7 @@ def proxies_list() -> None:
 
 
 @proxies.command("remove")
-@click.argument("base_path")
+@click.argument("base_path", type=TEXT)
 def proxies_remove(base_path: str) -> None:
     """Remove a protected proxy."""
     if not remove_proxy(db.session, base_path):

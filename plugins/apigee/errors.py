@@ -75,16 +75,6 @@ class InvalidPath(Fault):
         super().__init__(f"Invalid path {method} {path} {protocol}")
 
 
-class RequestBodyTooBig(Fault):
-    """The client's body is longer than ``proxy_max_request_bytes`` (Edge's 413 TooBigBody)."""
-
-    status = 413
-    errorcode = "protocol.http.TooBigBody"
-
-    def __init__(self) -> None:
-        super().__init__("Body buffer overflow")
-
-
 class ResponseBodyTooBig(Fault):
     """The target declares a body longer than ``proxy_max_response_bytes`` (Edge's 502)."""
 

@@ -43,12 +43,14 @@ import urllib3
 import urllib3.connection
 from flask import Response
 from flask import request
+from werkzeug.exceptions import RequestEntityTooLarge
 
+from emulator.body import read_body as read_request_body
+from emulator.errors import BodyTooLarge
 from emulator.oauth import TokenInfo
 
 from .errors import Fault
 from .errors import GatewayTimeout
-from .errors import RequestBodyTooBig
 from .errors import ResponseBodyTooBig
 from .errors import ServiceUnavailable
 from .errors import UnexpectedEOFAtTarget
@@ -124,7 +126,7 @@ class Outbound:
 def outbound_request(
     route: ProxyRoute, path: RequestPath, caller: TokenInfo, limits: Limits
 ) -> Outbound:
-    """The current request as the target gets it; raise RequestBodyTooBig over the limit."""
+    """The current request as the target gets it; raise BodyTooLarge over the limit."""
     return Outbound(
         method=request.method,
         url=target_url(route, path),
@@ -143,20 +145,32 @@ def target_url(route: ProxyRoute, path: RequestPath) -> str:
 
 
 def read_body(limit: int) -> bytes:
-    """The client's body; raise RequestBodyTooBig when it is longer than ``limit`` bytes.
+    """The client's body; raise BodyTooLarge past ``limit`` or the host's MAX_CONTENT_LENGTH.
 
-    A declared Content-Length over the limit is refused unread; a chunked body is read
-    until it passes the limit, and no further.
+    A declared Content-Length over either is refused unread; a chunked body is read until
+    it passes one, and no further.
     """
     declared = request.content_length
     if declared is not None and declared > limit:
-        raise RequestBodyTooBig()
+        raise BodyTooLarge(limit)
+    if request.max_content_length is None:  # the host reads without a limit: ours applies
+        return _read_stream(limit)
+    try:
+        body = read_request_body(request)
+    except RequestEntityTooLarge:
+        raise BodyTooLarge(request.max_content_length) from None
+    if len(body) > limit:
+        raise BodyTooLarge(limit)
+    return body
+
+
+def _read_stream(limit: int) -> bytes:
     chunks: list[bytes] = []
     size = 0
     while chunk := request.stream.read(min(CHUNK_SIZE, limit + 1 - size)):
         size += len(chunk)
         if size > limit:
-            raise RequestBodyTooBig()
+            raise BodyTooLarge(limit)
         chunks.append(chunk)
     return b"".join(chunks)
 

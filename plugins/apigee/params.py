@@ -29,8 +29,9 @@ DEFAULT_BASE_PATHS = {
     "/oauth/client_credential/accesstoken": f"POST {GENERATE}",  # Edge's default proxy
     "/oauth/client_credential/refresh_accesstoken": f"POST {REFRESH}",
 }
-# A path (no query, no whitespace, no trailing "/"); it may not be one of HOST_PATHS.
-PATH = re.compile(r"^(/[^/?#\s]+)+$")
+# A path (no query, no whitespace or control character, no trailing "/"); it may not be
+# one of HOST_PATHS.
+PATH = re.compile(r"^(/[^/?#\s\x00-\x1f\x7f]+)+$")
 FLOW = re.compile(rf"^(?:({'|'.join(sorted(HTTP_METHODS))}) )?({GENERATE}|{REFRESH})$")
 MAX_LIFETIME_MS = 10 * 365 * 86_400_000
 MIB = 1024 * 1024

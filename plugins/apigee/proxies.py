@@ -25,6 +25,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from emulator.db import DbHandle
+from emulator.oauth import has_control_characters
+from emulator.oauth import validate_plain_text
 from emulator.oauth.scopes import normalize_scope
 from emulator.plugin import HOST_PATHS
 
@@ -123,6 +125,7 @@ def normalize_base_path(text: str) -> str:
 
 def validate_target_url(url: str) -> str:
     """Return an http(s) target URL without query or fragment; raise ValueError otherwise."""
+    validate_plain_text(url, "The target")
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
         raise ValueError(f"{url!r} is not a target: give http(s)://host[:port][/path], no query.")
@@ -151,6 +154,8 @@ def add_proxy(
 
 def remove_proxy(session: Session, base_path: str) -> bool:
     """Remove the proxy at ``base_path``; return whether there was one."""
+    if has_control_characters(base_path):  # no base path holds one
+        return False
     row = session.scalar(select(ApigeeProxy).where(ApigeeProxy.base_path == base_path.rstrip("/")))
     if row is None:
         return False
@@ -170,8 +175,12 @@ def base_path_prefixes(path: str) -> list[str]:
 
 
 def match_proxy(db: DbHandle, path: str) -> ProxyRoute | None:
-    """The proxy with the longest base path that owns ``path``, or None (one indexed query)."""
-    prefixes = base_path_prefixes(path)
+    """The proxy with the longest base path that owns ``path``, or None (one indexed query).
+
+    A prefix with a control character (``/a%00``) is no base path, and is not looked up
+    (PostgreSQL would refuse its NUL); the shorter prefixes still are.
+    """
+    prefixes = [p for p in base_path_prefixes(path) if not has_control_characters(p)]
     if not prefixes:
         return None
     row = db.execute(

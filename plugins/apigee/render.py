@@ -20,6 +20,7 @@ from typing import Any
 
 from flask import Response
 
+from emulator.errors import BodyTooLarge
 from emulator.errors import HostError
 from emulator.http import header_bytes
 from emulator.oauth import ClientLocked
@@ -112,6 +113,9 @@ INSUFFICIENT_SCOPE = "steps.oauth.v2.InsufficientScope"
 # Edge printed its unresolved template (S17); "OAuth-v20-1" is the Edge UI's default name
 # for a new OAuth v2.0 policy. X prints the list (S18).
 EDGE_SCOPE_LIST = "VerifyAccessToken.OAuth-v20-1.scopeSet"
+# A request body over the limit (Edge's troubleshooting page "413 Request Entity Too Large -
+# TooBigBody"; Edge's own limit is 10 MB, here MAX_CONTENT_LENGTH).
+TOO_BIG_BODY = (413, "Body buffer overflow", "protocol.http.TooBigBody")
 
 
 # --- tokens ---------------------------------------------------------------------------
@@ -217,6 +221,8 @@ def error(err: Exception, operation: str | None, params: Mapping[str, Any] | Non
         return verify_fault(err, profile)
     if isinstance(err, Fault):
         return fault(err.status, err.message, err.errorcode)
+    if isinstance(err, BodyTooLarge):
+        return fault(*TOO_BIG_BODY)
     if isinstance(err, HostError):
         return fault(err.status, err.message, Fault.errorcode)
     assert isinstance(err, OAuthError)

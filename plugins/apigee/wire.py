@@ -9,7 +9,8 @@
 - The path, decoded and as sent: the flow is picked by it and a proxy's target gets it.
 
 A "form body" is an ``application/x-www-form-urlencoded`` body of any method; repeated
-parameters give their first value, as Apigee's flow variables do.
+parameters give their first value, as Apigee's flow variables do. A body is read only
+within MAX_CONTENT_LENGTH: past it, ``BodyTooLarge`` (Apigee's TooBigBody 413).
 """
 
 from __future__ import annotations
@@ -20,8 +21,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from flask import request
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from emulator import oauth
+from emulator.body import read_body
+from emulator.errors import BodyTooLarge
 from emulator.oauth.errors import InvalidScope
 from emulator.oauth.errors import TokenMissing
 from emulator.oauth.errors import UnsupportedGrantType
@@ -36,10 +40,19 @@ SUPPORTED_GRANT = {GENERATE: "client_credentials", REFRESH: "refresh_token"}
 BEARER_PREFIX = "Bearer "
 
 
+def body() -> bytes:
+    """The request body, read within MAX_CONTENT_LENGTH; raise BodyTooLarge past it."""
+    try:
+        return read_body(request)
+    except RequestEntityTooLarge:
+        raise BodyTooLarge(request.max_content_length) from None
+
+
 def form() -> Mapping[str, str]:
     """``request.formparam.*``: the form body's parameters (empty for any other body)."""
     if request.mimetype != "application/x-www-form-urlencoded":
         return {}
+    body()  # within the limit, then parsed from the bytes read
     return request.form
 
 

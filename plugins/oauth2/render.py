@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 from flask import Response
 from flask import current_app
 
+from emulator.errors import BodyTooLarge
 from emulator.errors import HostError
 from emulator.errors import MethodNotAllowed
 from emulator.errors import OperationMissing
@@ -133,6 +134,11 @@ def error(err: Exception, operation: str | None, params: Mapping[str, Any] | Non
         }
         allow = ", ".join(sorted(err.allowed - {"HEAD", "OPTIONS"}))
         return json_response(body, status=405, headers={**NO_STORE, "Allow": allow})
+    if isinstance(err, BodyTooLarge):
+        # No capture exists (compat/redcore.md, "Input limits"): bshaffer's error shape,
+        # which every OAuth2 client of these URLs parses, with the 413 (README, "Security").
+        body = {"error": "invalid_request", "error_description": err.message}
+        return json_response(body, status=413, headers=NO_STORE)
     if isinstance(err, HostError):
         return host_error_response(err)
     assert isinstance(err, OAuthError)

@@ -24,6 +24,7 @@ PLUGIN_HOST_API = (
     "emulator.errors",
     "emulator.http",
     "emulator.php",
+    "emulator.body",
     "emulator.clock",
     "emulator.stores",
     "emulator.throttle",

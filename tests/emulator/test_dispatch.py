@@ -14,8 +14,12 @@ from typing import Any
 from urllib.parse import urlencode
 
 import pytest
+from flask import request
 from flask.testing import FlaskClient
 
+from emulator.dispatch import Resolution
+from emulator.dispatch import render_error
+from emulator.errors import BodyTooLarge
 from tests.plugins.oauth2.conftest import FORM
 from tests.plugins.oauth2.conftest import SHOP
 from tests.plugins.oauth2.conftest import SHOP_SCOPE
@@ -209,4 +213,30 @@ def test_a_plugin_without_operations_answers_no_legacy_url(client, cli) -> None:
     assert (
         rv.data
         == b'{"message":"API \\"APIGEE\\" is not available","code":404,"type":"RuntimeException"}'
+    )
+
+
+def test_a_body_too_large_in_the_hosts_shape() -> None:
+    """Where no dialect words it (a plugin without ``render_error``), the 413 is the host's
+    RuntimeException shape."""
+    rv = render_error(Resolution(), BodyTooLarge(1048576))
+    assert (rv.status_code, rv.data) == (
+        413,
+        b'{"message":"The request body is larger than 1048576 bytes","code":413,'
+        b'"type":"RuntimeException"}',
+    )
+    assert rv.headers["Content-Type"] == "text/html; charset=UTF-8"
+
+
+def test_a_body_too_large_outside_the_dispatcher_in_the_hosts_shape(app) -> None:
+    """Werkzeug's own 413, raised where no plugin was resolved (a route reading its body),
+    renders through the host's handler with the same bytes."""
+    app.add_url_rule(
+        "/test-reads-body", "test_reads_body", lambda: request.get_data(), methods=["POST"]
+    )
+    rv = app.test_client().post("/test-reads-body", data=b"x" * (1024 * 1024 + 1))
+    assert (rv.status_code, rv.data) == (
+        413,
+        b'{"message":"The request body is larger than 1048576 bytes","code":413,'
+        b'"type":"RuntimeException"}',
     )

@@ -28,8 +28,21 @@ INTERSECT = oauth.TokenPolicy(scope_rule="intersect")
         ("a  b", "a b", False),
         (" a ", "a", True),
         ("A", "a", False),
+        ("a\x00", "a", False),
+        ("\na", "a", False),
+        ("a\x7f", "a", False),
     ],
-    ids=["subset", "reordered", "one-missing", "double-space", "trimmed", "case-sensitive"],
+    ids=[
+        "subset",
+        "reordered",
+        "one-missing",
+        "double-space",
+        "trimmed",
+        "case-sensitive",
+        "trailing-nul-not-trimmed-away",
+        "leading-line-feed-not-trimmed-away",
+        "del",
+    ],
 )
 def test_check_scope(required, available, expected) -> None:
     assert check_scope(required, available) is expected
@@ -41,6 +54,7 @@ def test_split_keeps_empty_elements_between_double_spaces() -> None:
 
 def test_any_of_and_intersection() -> None:
     assert check_scope_any("x a", "a b") and not check_scope_any("x y", "a b")
+    assert not check_scope_any("a b\x00", "a b")
     assert intersect_scope("c a x a", "a b c") == "c a"
     assert intersect_scope("x", "a") == ""
 

@@ -6,6 +6,12 @@ import json
 
 import pytest
 
+from emulator.clock import utcnow
+from emulator.db import db
+from plugins.apigee.apps import add_product
+from plugins.apigee.proxies import add_proxy
+from plugins.apigee.proxies import remove_proxy
+
 from .wire_format import SEED_PRODUCT
 
 
@@ -191,3 +197,61 @@ def test_proxy_limit_params_defaults(cli) -> None:
 def test_bad_proxy_limits_are_refused(cli, assignment) -> None:
     out = cli("plugins", "set", "apigee", assignment, expect_ok=False)
     assert "nothing was stored" in out
+
+
+@pytest.mark.parametrize("char", ["\x00", "\n", "\x1b"], ids=["nul", "line-feed", "escape"])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["products", "add", "P{c}"],
+        ["products", "add", "P", "--scope", "read{c}"],
+        ["apps", "set", "c1{c}"],
+        ["apps", "set", "c1", "--developer-email", "dev@example.com{c}"],
+        ["apps", "set", "c1", "--product", "Test{c} product"],
+        ["apps", "set", "c1", "--products", "P{c}"],
+        ["apps", "show", "c1{c}"],
+        ["proxies", "add", "/w{c}", "--target", "http://127.0.0.1:1"],
+        ["proxies", "add", "/w", "--target", "http://127.0.0.1:1/{c}"],
+        ["proxies", "add", "/w", "--target", "http://127.0.0.1:1", "--scope", "read{c}"],
+        ["proxies", "remove", "/w{c}"],
+    ],
+    ids=[
+        "product-name",
+        "product-scope",
+        "app-client-id",
+        "developer-email",
+        "product",
+        "products",
+        "show-client-id",
+        "base-path",
+        "target",
+        "proxy-scope",
+        "remove-base-path",
+    ],
+)
+def test_control_characters_are_refused_with_one_line(
+    cli, make_client, count_rows, args, char
+) -> None:
+    """On every backend (PostgreSQL would refuse a NUL with a traceback): one line, exit
+    status 1, nothing stored."""
+    make_client("c1", secret="s")
+    argv = ["apigee", *(arg.replace("{c}", char) for arg in args)]
+    out = cli(*argv, expect_ok=False)
+    assert out.count("\n") == 1 and out.startswith("Error: "), out
+    assert "control character" in out
+    for table in ("apigee_products", "apigee_apps", "apigee_proxies"):
+        assert count_rows(table) == 0, table
+
+
+def test_the_plugins_functions_refuse_control_characters_too(app) -> None:
+    """Below the CLI (a script calling them): a ValueError, not a database error."""
+    with app.app_context():
+        for call in (
+            lambda: add_product(db.session, "P\x00"),
+            lambda: add_proxy(db.session, "/w\x00", "http://127.0.0.1:1", None, now=utcnow()),
+            lambda: add_proxy(db.session, "/w", "http://127.0.0.1:1/\x00", None, now=utcnow()),
+        ):
+            with pytest.raises(ValueError, match="control character|not a base path"):
+                call()
+        assert remove_proxy(db.session, "/w\x00") is False
+        db.session.rollback()

@@ -6,6 +6,7 @@ The target is faked in-process with ``responses`` (tests/live/test_apigee.py has
 from __future__ import annotations
 
 import gzip
+import io
 import json
 
 import pytest
@@ -412,3 +413,91 @@ def test_a_proxy_may_not_hide_the_token_flows(client, cli, weather) -> None:
     cli("apigee", "proxies", "add", "/oauth", "--target", "http://oauth.test")
     rv = client.get(TOKEN_URL + "?grant_type=client_credentials", headers=OK_BASIC)
     assert rv.status_code == 200 and rv.get_json()["token_type"] == "BearerToken"
+
+
+# --- a body over MAX_CONTENT_LENGTH ---------------------------------------------------
+
+TOO_BIG_BODY = (
+    b'{"fault":{"faultstring":"Body buffer overflow",'
+    b'"detail":{"errorcode":"protocol.http.TooBigBody"}}}'
+)
+
+
+def test_a_body_over_the_limit_is_too_big_body_and_not_forwarded(client, weather) -> None:
+    token = weather()()
+    with responses.RequestsMock() as target:  # nothing registered: no call may go out
+        rv = client.post(
+            "/weather/upload",
+            data=b"x" * (1024 * 1024 + 1),
+            headers={**bearer(token), "Content-Type": "application/octet-stream"},
+        )
+        assert len(target.calls) == 0
+    assert (rv.status_code, rv.data) == (413, TOO_BIG_BODY)
+    assert rv.headers["Content-Type"] == "application/json"
+
+
+def test_a_body_at_the_limit_is_forwarded(client, weather) -> None:
+    token = weather()()
+    with responses.RequestsMock() as target:
+        target.post(TARGET + "/upload", body=b"stored")
+        rv = client.post("/weather/upload", data=b"x" * (1024 * 1024), headers=bearer(token))
+        assert len(target.calls[0].request.body) == 1024 * 1024
+    assert (rv.status_code, rv.data) == (200, b"stored")
+
+
+def test_the_token_is_verified_before_the_body_is_read(client, weather) -> None:
+    """A request without a valid token gets its 401 whatever its body (never read)."""
+    weather()
+    rv = client.post(
+        "/weather/upload",
+        input_stream=UnreadableBody(b"x"),
+        headers={"Content-Type": "application/octet-stream"},
+        environ_overrides={"CONTENT_LENGTH": str(50 * 1024 * 1024)},
+    )
+    assert rv.status_code == 401
+    assert rv.get_json()["fault"]["detail"]["errorcode"] == "oauth.v2.InvalidAccessToken"
+
+
+class UnreadableBody(io.BytesIO):
+    """A request body that fails the test if anything reads it."""
+
+    def read(self, size: int | None = -1) -> bytes:
+        raise AssertionError("the body was read")
+
+    readinto = readline = read  # type: ignore[assignment]
+
+
+# --- NUL and control characters: the normal clean error, on every database ------------
+
+
+@pytest.mark.parametrize(
+    ("raw", "shown"), [("%00", "\\u0000"), ("%01", "\\u0001")], ids=["nul", "soh"]
+)
+def test_a_path_with_a_control_character_names_no_proxy(client, weather, raw, shown) -> None:
+    """A base path never holds one: ``/weather%00`` is an unknown proxy (PostgreSQL would
+    refuse the NUL in the lookup), while ``/weather/x%00`` stays under ``/weather``."""
+    token = weather()()
+    for path in (f"/weather{raw}", f"/wea{raw}ther/forecastrss"):
+        rv = client.get(path, headers=bearer(token))
+        decoded = path.replace(raw, shown).replace("/", "\\/")
+        assert (rv.status_code, rv.data) == (
+            404,
+            b'{"fault":{"faultstring":"Unable to identify proxy for host: secure and url: '
+            + decoded.encode()
+            + b'","detail":{"errorcode":"messaging.adaptors.http.flow.ApplicationNotFound"}}}',
+        )
+    with responses.RequestsMock() as target:
+        target.get(TARGET + f"/x{raw}y", body=b"ok")
+        rv = client.get(f"/weather/x{raw}y", headers=bearer(token))
+    assert (rv.status_code, rv.data) == (200, b"ok")
+
+
+@pytest.mark.parametrize("char", ["\x00", "\x01", "\x7f"], ids=["nul", "soh", "del"])
+def test_a_bearer_token_with_a_control_character_is_invalid(client, weather, char) -> None:
+    token = weather()()
+    rv = client.get("/weather/forecastrss", headers=bearer(token + char))
+    assert rv.status_code == 401
+    assert rv.data == (
+        b'{"fault":{"faultstring":"Invalid Access Token",'
+        b'"detail":{"errorcode":"keymanagement.service.invalid_access_token"}}}'
+    )

@@ -6,6 +6,7 @@ compat/apigee.md §2.2 (every row of the success-field table, both profiles, exa
 
 from __future__ import annotations
 
+import io
 import json
 import time
 from datetime import datetime
@@ -627,3 +628,93 @@ def test_the_hosts_own_routes_are_not_shadowed(client, seed_app) -> None:
         headers=OK_BASIC,
     )
     assert rv.status_code == 200 and rv.get_json()["token_type"] == "Bearer"
+
+
+# --- a body over MAX_CONTENT_LENGTH ---------------------------------------------------
+
+TOO_BIG_BODY = (
+    b'{"fault":{"faultstring":"Body buffer overflow",'
+    b'"detail":{"errorcode":"protocol.http.TooBigBody"}}}'
+)
+
+
+@pytest.mark.parametrize("url", [CC_TOKEN_URL, CC_TOKEN_URL + GRANT], ids=["no-query", "query"])
+def test_a_form_body_over_the_limit_is_too_big_body(client, seed_app, count_rows, url) -> None:
+    """Edge's 413 for a payload over its limit (its troubleshooting page "413 Request Entity
+    Too Large - TooBigBody"); the limit here is MAX_CONTENT_LENGTH (1 MiB)."""
+    seed_app()
+    body = "grant_type=client_credentials&pad=" + "x" * (1024 * 1024)
+    rv = client.post(
+        url,
+        data=body,
+        content_type="application/x-www-form-urlencoded",
+        headers=basic(SEED_CLIENT_ID, SEED_SECRET),
+    )
+    assert (rv.status_code, rv.data) == (413, TOO_BIG_BODY)
+    assert rv.headers["Content-Type"] == "application/json"
+    assert count_rows("oauth_access_tokens") == 0
+
+
+def test_a_body_declared_too_big_is_refused_unread(client, seed_app) -> None:
+    seed_app()
+    rv = client.post(
+        CC_TOKEN_URL + GRANT,
+        input_stream=UnreadableBody(b"scope=x"),
+        content_type="application/x-www-form-urlencoded",
+        headers=basic(SEED_CLIENT_ID, SEED_SECRET),
+        environ_overrides={"CONTENT_LENGTH": str(50 * 1024 * 1024)},
+    )
+    assert (rv.status_code, rv.data) == (413, TOO_BIG_BODY)
+
+
+def test_a_body_that_is_no_form_is_not_read(client, seed_app) -> None:
+    """The sample's GET with a JSON body of any size: the policy reads no form, nor do we."""
+    seed_app()
+    rv = get_token(
+        client,
+        method="POST",
+        input_stream=UnreadableBody(b"{}"),
+        content_type="application/json",
+        environ_overrides={"CONTENT_LENGTH": str(50 * 1024 * 1024)},
+    )
+    assert rv.get_json()["token_type"] == "BearerToken"
+
+
+class UnreadableBody(io.BytesIO):
+    """A request body that fails the test if anything reads it."""
+
+    def read(self, size: int | None = -1) -> bytes:
+        raise AssertionError("the body was read")
+
+    readinto = readline = read  # type: ignore[assignment]
+
+
+# --- NUL and control characters: the normal clean error, on every database ------------
+
+
+@pytest.mark.parametrize("char", ["\x00", "\x01", "\x7f"], ids=["nul", "soh", "del"])
+def test_values_with_a_control_character_are_unknown(
+    client, enable_apigee, make_app_client, count_rows, char
+) -> None:
+    enable_apigee(client_credentials_refresh_token=True)
+    cid, secret = make_app_client(SEED_CLIENT_ID, secret=SEED_SECRET, products={"P": "read"})
+    rv = client.post(CC_TOKEN_URL + GRANT, headers=basic(cid + char, secret))
+    assert (rv.status_code, rv.data) == (401, CLIENT_ID_INVALID)
+    rv = client.post(CC_TOKEN_URL + GRANT, data={"client_id": cid + char, "client_secret": secret})
+    assert (rv.status_code, rv.data) == (401, CLIENT_ID_INVALID)
+    rv = client.post(
+        CC_TOKEN_URL + GRANT, headers=basic(cid, secret), data={"scope": "read" + char}
+    )
+    assert (rv.status_code, rv.data) == (400, INVALID_SCOPE)
+    rv = client.post(
+        "/oauth/client_credential/refresh_accesstoken?grant_type=refresh_token",
+        headers=basic(cid, secret),
+        data={"refresh_token": "x" * 31 + char},
+    )
+    assert (rv.status_code, rv.data) == (
+        400,
+        b'{"ErrorCode" : "invalid_request", "Error" :"Invalid Refresh Token"}',
+    )
+    assert count_rows("oauth_access_tokens") == 0
+    rv = client.post(CC_TOKEN_URL + GRANT, headers=basic(cid, secret), data={"scope": "read"})
+    assert rv.status_code == 200

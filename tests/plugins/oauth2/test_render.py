@@ -8,6 +8,7 @@ from datetime import datetime
 import pytest
 from flask import Flask
 
+from emulator.errors import BodyTooLarge
 from emulator.errors import MethodNotAllowed
 from emulator.errors import OperationMissing
 from emulator.errors import UnknownApi
@@ -140,8 +141,23 @@ def test_resource_success_is_sent_with_a_charset(ctx) -> None:
             b'{"error":"invalid_scope","error_description":"An unsupported scope was requested"}',
             NO_STORE,
         ),
+        (
+            BodyTooLarge(1048576),
+            "resource",
+            413,
+            b'{"error":"invalid_request",'
+            b'"error_description":"The request body is larger than 1048576 bytes"}',
+            NO_STORE,
+        ),
     ],
-    ids=["empty-operation", "unknown-operation", "host-error", "wrong-method", "token-error"],
+    ids=[
+        "empty-operation",
+        "unknown-operation",
+        "host-error",
+        "wrong-method",
+        "token-error",
+        "body-too-large",
+    ],
 )
 def test_error_bytes(ctx, error, operation, status, body, extra_headers) -> None:
     rv = render.error(error, operation, PARAMS)

@@ -7,6 +7,8 @@ helpers and fixtures are in conftest.py.
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 import pytest
 
 from tests.plugins.oauth2.conftest import BODY_METHOD
@@ -391,3 +393,31 @@ def test_token_param_name_param(client, at, set_params) -> None:
     assert_no_token(client.get(f"{RESOURCE_URL}&access_token={at}"))
     rv = client.get(f"{RESOURCE_URL}&api_key={at}", headers=bearer(at))
     assert_resource_error(rv, TWO_METHODS)
+
+
+# --- NUL and control characters: the normal clean error, on every database --------------
+
+
+@pytest.mark.parametrize("char", ["\x00", "\x01", "\x7f"], ids=["nul", "soh", "del"])
+def test_resource_token_with_a_control_character_is_unknown(client, at, char) -> None:
+    for token in (at + char, at[:20] + char + at[20:]):
+        assert_resource_error(client.get(RESOURCE_URL, headers=bearer(token)), INVALID_TOKEN)
+        rv = client.get(RESOURCE_URL + "&" + urlencode({"access_token": token}))
+        assert_resource_error(rv, INVALID_TOKEN)
+        rv = send(client, {"access_token": token}, path=RESOURCE_URL)
+        assert_resource_error(rv, INVALID_TOKEN)
+    assert_resource_ok(client.get(RESOURCE_URL, headers=bearer(at)), user_id="1001")
+
+
+@pytest.mark.parametrize(
+    ("scope", "challenge_scope"),
+    [("orders.read\x00", "orders.read "), ("orders\x01.read", "orders\x01.read")],
+    ids=["trailing-nul", "soh-inside"],
+)
+def test_resource_scope_with_a_control_character_is_never_held(
+    client, at, scope, challenge_scope
+) -> None:
+    """Deviation: PHP trimmed a trailing NUL and let the check pass; no scope holds a
+    control character, so none is held (the challenge never carries a NUL)."""
+    rv = client.get(RESOURCE_URL + "&" + urlencode({"scope": scope}), headers=bearer(at))
+    assert_insufficient(rv, challenge_scope)

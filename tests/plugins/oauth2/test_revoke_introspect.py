@@ -207,3 +207,24 @@ def test_concurrent_uses_of_one_refresh_token_give_exactly_one_success(app, make
         for status, body in results
         if status == 400
     )
+
+
+@pytest.mark.parametrize("char", ["\x00", "\x01", "\x7f"], ids=["nul", "soh", "del"])
+def test_a_token_with_a_control_character_is_an_unknown_token(client, tokens, char) -> None:
+    """Revoked (as every unknown token is), never active; the real tokens stay valid."""
+    for token in (tokens["access_token"] + char, char + tokens["refresh_token"]):
+        rv = client.post(BASE + "revoke", data={"token": token}, auth=("app-1", "pw-1"))
+        assert (rv.status_code, rv.data) == (200, b'{"revoked":true}')
+        rv = client.post(BASE + "introspect", data={"token": token}, auth=("app-1", "pw-1"))
+        assert (rv.status_code, rv.data) == (200, b'{"active":false}')
+    assert resource_status(client, tokens["access_token"]) == 200
+
+
+def test_a_client_id_with_a_control_character_cannot_revoke(client, tokens) -> None:
+    rv = client.post(
+        BASE + "revoke", data={"token": tokens["access_token"], "client_id": "app-1\x00"}
+    )
+    assert rv.get_json()["error_description"] == (
+        "This client is invalid or must authenticate using a client secret"
+    )
+    assert resource_status(client, tokens["access_token"]) == 200

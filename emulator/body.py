@@ -1,0 +1,23 @@
+"""Reading a request's body within ``MAX_CONTENT_LENGTH`` (Flask's setting).
+
+Werkzeug refuses a body whose Content-Length is over the limit before reading any of it,
+and reads a body without one (chunked) only up to the limit; but it stops there without
+saying whether more was sent. ``read_body`` says: a body that goes on past the limit is
+refused like one that declared too much.
+"""
+
+from __future__ import annotations
+
+from flask import Request
+from werkzeug.exceptions import RequestEntityTooLarge
+
+
+def read_body(req: Request) -> bytes:
+    """The body of ``req`` (read once, then cached); raise RequestEntityTooLarge past the limit."""
+    data = req.get_data(cache=True)
+    limit = req.max_content_length
+    if limit is not None and req.content_length is None and len(data) >= limit:
+        # Werkzeug read exactly ``limit`` bytes: one more byte tells a longer body apart.
+        if req.environ["wsgi.input"].read(1):
+            raise RequestEntityTooLarge()
+    return data
