@@ -29,6 +29,7 @@ run: migrate
 	HOST=$(HOST) PORT=$(PORT) bin/serve
 
 # Load benchmark (not part of the tests): make bench BENCH_ARGS="--big-table --json out.json"
+# or a soak run of mixed traffic with worker RSS over time: make bench BENCH_ARGS="--soak 600"
 bench: venv
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
 

@@ -11,6 +11,12 @@ and prints requests/s and p50/p99 latency at 8 and 32 connections for:
 
 and the ratios to noop. With --big-table the token figures are taken again with
 1,000,000 live rows already in each token table. Not part of the test suite.
+
+--soak SECONDS runs instead of the table (bench/soak.py): mixed traffic for SECONDS
+(token, resource, refresh and Apigee token requests, and a share of bad ones) against one
+server; every --soak-interval seconds (10) it counts the answers and reads each worker's
+RSS, then prints a table over time and a summary (requests, unexpected errors, RSS at
+start and end per worker); --json writes the series. Exit status 1 on unexpected errors.
 """
 
 from __future__ import annotations
@@ -536,7 +542,26 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="also measure token issuance while `tokens purge` removes --rows expired rows",
     )
+    parser.add_argument(
+        "--soak",
+        type=int,
+        metavar="SECONDS",
+        help="instead of the table: mixed traffic for SECONDS, errors and worker RSS over time",
+    )
+    parser.add_argument(
+        "--soak-interval", type=int, default=10, metavar="N", help="--soak: sample every N s"
+    )
+    parser.add_argument(
+        "--soak-failure-limit",
+        metavar="RULE",
+        help="--soak: set both client-authentication failure limits (default: the service's)",
+    )
     args = parser.parse_args(argv)
+    if args.soak is not None:
+        if args.soak < 1 or args.soak_interval < 1:
+            parser.error("--soak and --soak-interval take a positive number of seconds")
+        if args.big_table or args.purge or args.only:
+            parser.error("--soak runs alone: drop --big-table, --purge and --only")
     ensure_wrk()
     connections = [int(c) for c in args.connections.split(",")]
     scenarios = args.only.split(",") if args.only else list(SCENARIOS)
@@ -546,6 +571,8 @@ def main(argv: list[str] | None = None) -> int:
             env = {**os.environ, "FLASK_SQLALCHEMY_DATABASE_URI": url, "FLASK_SECRET_KEY": "bench"}
             log(f"preparing {'PostgreSQL' if args.postgres else 'SQLite'} database")
             prepare(env)
+            if args.soak is not None:
+                return soak_main(args, env, workdir)
             with serve(args.server, env, args.workers, args.threads, workdir) as server:
                 log(f"serving with {server.description} on port {server.port}")
                 results = measure(server, env, url, workdir, connections, args.duration, scenarios)
@@ -587,6 +614,24 @@ def main(argv: list[str] | None = None) -> int:
         log(f"some requests failed in: {', '.join(failed)}")
         return 1
     return 0
+
+
+def soak_main(args: argparse.Namespace, env: dict[str, str], workdir: Path) -> int:
+    """--soak: one server, mixed traffic (bench/soak.py); the table, the summary, --json."""
+    from bench import soak
+
+    soak.prepare_soak(env)
+    server_env = soak.soak_env(env, args.soak_failure_limit)
+    with serve(args.server, server_env, args.workers, args.threads, workdir) as server:
+        log(f"serving with {server.description} on port {server.port}")
+        series = soak.run_soak(server, workdir, args)
+    description = f"{server.description}; {'PostgreSQL' if args.postgres else 'SQLite'}"
+    soak.print_soak(description, series)
+    if args.json:
+        payload = {"server": description, "workers": args.workers, "soak": series}
+        args.json.write_text(json.dumps(payload, indent=2) + "\n")
+        log(f"wrote {args.json}")
+    return 1 if series["totals"]["unexpected_errors"] else 0
 
 
 if __name__ == "__main__":
