@@ -57,8 +57,9 @@ def _instance_secret_key(path: Path) -> str:
     """
     if not path.exists():
         tmp = path.with_name(f".{path.name}.{os.getpid()}")
-        tmp.write_text(secrets.token_hex(32))
-        tmp.chmod(0o600)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # private from the start
+        with os.fdopen(fd, "w") as key_file:
+            key_file.write(secrets.token_hex(32))
         try:
             os.link(tmp, path)
         except FileExistsError:

@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC
 from datetime import datetime
+
+
+def epoch_seconds() -> float:
+    """Now in seconds since the epoch (what rate-limit windows are measured in)."""
+    return time.time()
 
 
 def utcnow() -> datetime:

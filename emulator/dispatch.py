@@ -20,7 +20,6 @@ from flask import Flask
 from flask import Response
 from flask import request
 from werkzeug.exceptions import HTTPException
-from werkzeug.exceptions import NotFound
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from emulator.db import commit
@@ -30,6 +29,7 @@ from emulator.errors import BodyTooLarge
 from emulator.errors import HostError
 from emulator.errors import MethodNotAllowed
 from emulator.errors import OperationMissing
+from emulator.errors import PathNotFound
 from emulator.errors import UnknownApi
 from emulator.errors import UnknownOperation
 from emulator.errors import exception_response
@@ -145,15 +145,22 @@ def resolve_operation(plugin: Plugin, option: Any) -> tuple[str, Operation]:
 
 
 def route_resolver(plugin: Plugin, route: Route) -> Resolver:
-    """The resolver of one of a plugin's path routes (Flask has matched path and method)."""
+    """The resolver of one of a plugin's path routes (Flask has matched the path).
+
+    A disabled plugin's paths do not exist (a catch-all route would otherwise name the
+    plugin on every unknown path): the host answers them. The method is checked here, like
+    an operation's, so the plugin words a wrong one.
+    """
 
     def resolve(found: Resolution) -> Handler:
-        try:
-            found.status = enabled_status(plugin.name)
-        except UnknownApi:
-            # A disabled plugin's paths do not exist (a catch-all route would otherwise
-            # name the plugin on every unknown path).
-            raise NotFound() from None
+        status = get_registry().current(plugin.name, connection)
+        if not status.enabled:
+            raise PathNotFound()
+        found.status = status
+        if request.method not in route.methods:
+            raise MethodNotAllowed(
+                f"Method {request.method} is not allowed here", allowed=route.methods
+            )
         return route.handler
 
     return resolve
@@ -181,7 +188,7 @@ def init_app(app: Flask) -> None:
                 route.rule,
                 endpoint=f"{plugin.name}.{route.endpoint}",
                 view_func=_route_view(route_resolver(plugin, route)),
-                methods=sorted(route.methods),
+                methods=sorted(HTTP_METHODS),  # the resolver checks route.methods
                 provide_automatic_options=False,
             )
     app.register_error_handler(HTTPException, _http_error)
@@ -219,7 +226,11 @@ def _http_error(error: HTTPException) -> Response:
     """
     if isinstance(error, RequestEntityTooLarge):
         return host_error_response(BodyTooLarge(request.max_content_length))
-    return exception_response(error.description or error.name, error.code or 500)
+    rv = exception_response(error.description or error.name, error.code or 500)
+    for name, value in error.get_headers():  # e.g. a 405's Allow
+        if name.lower() != "content-type":
+            rv.headers[name] = value
+    return rv
 
 
 def _unexpected_error(error: Exception) -> Response:

@@ -44,6 +44,18 @@ class UnknownApi(HostError):
     status = 404
 
 
+class PathNotFound(HostError):
+    """No route answers this path (a disabled plugin's paths do not exist)."""
+
+    status = 404
+
+    def __init__(self) -> None:
+        super().__init__(
+            "The requested URL was not found on the server. If you entered the URL manually "
+            "please check your spelling and try again."
+        )
+
+
 class OperationMissing(HostError):
     """The ``option`` parameter is empty (after the ``com_`` prefix is stripped)."""
 

@@ -19,9 +19,9 @@ Nothing here sees a secret: keys hold a hash of the client id and the address.
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import logging
 import math
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -41,8 +41,10 @@ from sqlalchemy import update
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import SQLAlchemyError
 
 from emulator.cache import WorkerCache
+from emulator.clock import epoch_seconds
 from emulator.db import db
 from emulator.models import RateLimitCounter
 from emulator.oauth import ClientLocked
@@ -53,8 +55,7 @@ EXTENSION = "emulator.throttle"
 
 
 def _now() -> float:
-    """Epoch seconds (looked up on each call, so a test may replace time.time)."""
-    return time.time()
+    return epoch_seconds()  # looked up on each call
 
 
 _COUNTERS = RateLimitCounter.__table__
@@ -81,7 +82,7 @@ class DatabaseStorage(Storage):
     @property
     def base_exceptions(self) -> type[Exception]:
         """What a failing database raises."""
-        return Exception
+        return SQLAlchemyError
 
     def incr(self, key: str, expiry: int, amount: int = 1) -> int:
         """Add ``amount`` to the key's count, starting a new window if the old one ended."""
@@ -169,10 +170,10 @@ def _case(condition, when_true, when_false):  # noqa: ANN001, ANN202 - SQL expre
 
 @dataclass(frozen=True)
 class Limits:
-    """The two limits: per (client id, address), and per address."""
+    """The two limits: per (client id, address), and per address (None: not counted)."""
 
     per_client: limits.RateLimitItem
-    per_address: limits.RateLimitItem
+    per_address: limits.RateLimitItem | None
 
 
 class AuthThrottle:
@@ -199,22 +200,34 @@ class AuthThrottle:
         this worker's copy answers and the address is not looked at.
         """
         now = self.clock()
-        until = self._lock(self.rules.per_client, ("client", _digest(client_id), address))
-        if until <= now:
-            until = self._lock(self.rules.per_address, ("address", address))
+        try:
+            until = self._lock(self.rules.per_client, ("client", _digest(client_id), address))
+            if until <= now and self.rules.per_address is not None:
+                until = self._lock(self.rules.per_address, ("address", address))
+        except self.storage.base_exceptions as error:
+            _store_down(error)  # fail open: the secret is still checked, at full cost
+            return None
         if until <= now:
             return None
         return max(1, math.ceil(until - now))
 
     def failed(self, client_id: str, address: str) -> None:
         """Count one failed authentication; log it, and the lockout it may cause."""
-        log.warning("client authentication failed: client_id=%r address=%s", client_id, address)
+        shown = _shown(client_id)
+        log.warning("client authentication failed: client_id=%r address=%s", shown, address)
         for rule, identity in (
             (self.rules.per_address, ("address", address)),
             (self.rules.per_client, ("client", _digest(client_id), address)),
         ):
+            if rule is None:
+                continue
             key = rule.key_for(*identity)
-            if self.storage.incr(key, rule.get_expiry()) < rule.amount:
+            try:
+                count = self.storage.incr(key, rule.get_expiry())
+            except self.storage.base_exceptions as error:
+                _store_down(error)
+                continue
+            if count < rule.amount:
                 self._locks.forget(key)  # failures now: read it afresh from here on
             else:
                 until = self.storage.get_expiry(key)
@@ -223,7 +236,7 @@ class AuthThrottle:
                     "client authentication locked for %ds: %s client_id=%r address=%s",
                     max(1, math.ceil(until - self.clock())),
                     identity[0],
-                    client_id,
+                    shown,
                     address,
                 )
 
@@ -244,6 +257,30 @@ class AuthThrottle:
         return until
 
 
+def _store_down(error: Exception) -> None:
+    """Throttling fails open while its store is down; say so loudly (no details: they may
+    hold the store's URL)."""
+    log.error("client authentication throttle: store unavailable (%s)", type(error).__name__)
+
+
+def _shown(client_id: str) -> str:
+    """A client id as logged: registered ids are at most 80 characters; a guess may be more."""
+    return client_id[:80]
+
+
+def source_key(address: str) -> str:
+    """What one source is: an IPv4 address, or an IPv6 address's /64 (one host's share)."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip)
+
+
 def _digest(client_id: str) -> str:
     """A client id as a key part: bounded, and safe whatever bytes it holds."""
     return hashlib.sha256(client_id.encode("utf-8", "surrogatepass")).hexdigest()[:32]
@@ -256,7 +293,7 @@ class AddressGuard:
     throttle: AuthThrottle
     address: str
 
-    def check(self, client_id: str) -> None:
+    def ensure_allowed(self, client_id: str) -> None:
         """Raise ClientLocked while this client may not try from this address."""
         wait = self.throttle.locked_for(client_id, self.address)
         if wait is not None:
@@ -265,7 +302,7 @@ class AddressGuard:
             log.debug(
                 "client authentication refused (locked %ds): client_id=%r address=%s",
                 wait,
-                client_id,
+                _shown(client_id),
                 self.address,
             )
             raise ClientLocked(
@@ -283,10 +320,17 @@ def init_app(app: Flask) -> None:
     if not rule.strip():
         app.extensions[EXTENSION] = None
         return
-    rules = Limits(
-        per_client=limits.parse(rule),
-        per_address=limits.parse(app.config["CLIENT_AUTH_ADDRESS_FAILURE_LIMIT"]),
-    )
+    address_rule = (app.config.get("CLIENT_AUTH_ADDRESS_FAILURE_LIMIT") or "").strip()
+    try:
+        rules = Limits(
+            per_client=limits.parse(rule),
+            per_address=limits.parse(address_rule) if address_rule else None,
+        )
+    except ValueError as error:
+        raise ValueError(
+            f"CLIENT_AUTH_FAILURE_LIMIT / CLIENT_AUTH_ADDRESS_FAILURE_LIMIT: {error} "
+            "(use the limits notation, e.g. 10/5minutes)"
+        ) from None
     uri = app.config.get("RATELIMIT_STORAGE_URI") or ""
     if uri:
         storage = storage_from_string(uri)
@@ -316,4 +360,4 @@ def guard() -> AddressGuard | None:
     current = throttle()
     if current is None:
         return None
-    return AddressGuard(current, request.remote_addr or "unknown")
+    return AddressGuard(current, source_key(request.remote_addr or "unknown"))

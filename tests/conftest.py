@@ -31,19 +31,6 @@ pytest_plugins = ("tests.plugins.apigee.fixtures",)
 # The lowest argon2id cost argon2-cffi takes (see cheap_secret_hashes).
 CHEAP_HASHER = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
 BACKENDS = ["sqlite"] + (["postgresql"] if os.environ.get("TEST_DATABASE_URL") else [])
-TABLES = [
-    "apigee_app_products",
-    "apigee_apps",
-    "apigee_products",
-    "apigee_proxies",
-    "oauth_access_tokens",
-    "oauth_refresh_tokens",
-    "oauth_used_refresh_tokens",
-    "oauth_clients",
-    "oauth_scopes",
-    "plugin_state",
-    "rate_limit_counters",
-]
 
 
 def make_app(database_url: str, **config: object) -> Flask:
@@ -107,13 +94,17 @@ def _migrate(url: str) -> None:
 
 
 def empty_database(app: Flask) -> None:
-    """Remove every row (faster than re-creating the schema for each test)."""
+    """Remove every row (faster than re-creating the schema for each test).
+
+    Every table the models declare (the engine's and each plugin's), children first.
+    """
+    tables = [table.name for table in reversed(db.metadata.sorted_tables)]
     with app.app_context():
         with db.engine.begin() as conn:
             if conn.dialect.name == "postgresql":
-                conn.execute(sa.text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
+                conn.execute(sa.text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
             else:
-                for table in TABLES:
+                for table in tables:
                     conn.execute(sa.text(f"DELETE FROM {table}"))
 
 

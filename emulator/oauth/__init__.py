@@ -17,14 +17,28 @@ from emulator.oauth.clients import ClientStore
 from emulator.oauth.clients import authenticate_client
 from emulator.oauth.clients import find_client
 from emulator.oauth.errors import ClientLocked
+from emulator.oauth.errors import ExpiredToken
+from emulator.oauth.errors import InsufficientScope
+from emulator.oauth.errors import InvalidClient
+from emulator.oauth.errors import InvalidGrant
+from emulator.oauth.errors import InvalidRequest
+from emulator.oauth.errors import InvalidScope
+from emulator.oauth.errors import InvalidToken
 from emulator.oauth.errors import OAuthError
+from emulator.oauth.errors import TokenMissing
+from emulator.oauth.errors import UnauthorizedClient
+from emulator.oauth.errors import UnsupportedGrantType
+from emulator.oauth.grants import CLIENT_CREDENTIALS
 from emulator.oauth.grants import GRANTS
+from emulator.oauth.grants import REFRESH_TOKEN
 from emulator.oauth.grants import TokenPolicy
 from emulator.oauth.grants import TokenRequest
 from emulator.oauth.grants import issue_token
 from emulator.oauth.registration import register_client
 from emulator.oauth.scopes import add_scope
 from emulator.oauth.scopes import known_scopes
+from emulator.oauth.scopes import normalize_scope
+from emulator.oauth.scopes import scope_names
 from emulator.oauth.scopes import set_default_scopes
 from emulator.oauth.text import has_control_characters
 from emulator.oauth.text import validate_plain_text
@@ -38,7 +52,9 @@ from emulator.oauth.tokens import revoke_token
 from emulator.oauth.tokens import verify_access_token
 
 __all__ = [
+    "CLIENT_CREDENTIALS",
     "GRANTS",
+    "REFRESH_TOKEN",
     "AccessTokenCache",
     "AuthGuard",
     "BearerSources",
@@ -47,11 +63,21 @@ __all__ = [
     "ClientRecord",
     "ClientScopeHook",
     "ClientStore",
+    "ExpiredToken",
+    "InsufficientScope",
+    "InvalidClient",
+    "InvalidGrant",
+    "InvalidRequest",
+    "InvalidScope",
+    "InvalidToken",
     "IssuedToken",
     "OAuthError",
     "TokenInfo",
+    "TokenMissing",
     "TokenPolicy",
     "TokenRequest",
+    "UnauthorizedClient",
+    "UnsupportedGrantType",
     "add_scope",
     "authenticate_client",
     "extract_bearer_token",
@@ -61,9 +87,11 @@ __all__ = [
     "introspect_token",
     "issue_token",
     "known_scopes",
+    "normalize_scope",
     "purge_expired",
     "register_client",
     "revoke_token",
+    "scope_names",
     "set_default_scopes",
     "validate_plain_text",
     "verify_access_token",

@@ -104,7 +104,7 @@ _LOAD_CLIENT = select(
 class AuthGuard(Protocol):
     """The host's guard against guessing, bound to one request's source (RFC 6749 §10.10)."""
 
-    def check(self, client_id: str) -> None:
+    def ensure_allowed(self, client_id: str) -> None:
         """Raise ClientLocked while this client may not try (before any secret is checked)."""
 
     def failed(self, client_id: str) -> None:
@@ -298,7 +298,7 @@ def authenticate_client(
             )
         return client
     if guard is not None:
-        guard.check(credentials.client_id)
+        guard.ensure_allowed(credentials.client_id)
     client = clients.load(db, credentials.client_id)
     if client is None:
         check_secret(_dummy_hash(), secret if isinstance(secret, str) else "")

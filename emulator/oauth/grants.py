@@ -251,6 +251,10 @@ class RefreshTokenGrant(Grant):
         )
 
 
+# The grant type names, for dialects that support one grant per endpoint.
+CLIENT_CREDENTIALS = ClientCredentialsGrant.grant_type
+REFRESH_TOKEN = RefreshTokenGrant.grant_type
+
 # The grants the engine knows, by grant_type: the one list of grant type names.
 GRANTS: dict[str, type[Grant]] = {
     g.grant_type: g for g in (ClientCredentialsGrant, RefreshTokenGrant)

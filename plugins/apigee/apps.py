@@ -15,9 +15,9 @@ from sqlalchemy.orm import Session
 
 from emulator.db import DbHandle
 from emulator.oauth import has_control_characters
+from emulator.oauth import normalize_scope
+from emulator.oauth import scope_names
 from emulator.oauth import validate_plain_text
-from emulator.oauth.scopes import normalize_scope
-from emulator.oauth.scopes import scope_names
 
 from .models import ApigeeApp
 from .models import ApigeeProduct

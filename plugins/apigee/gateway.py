@@ -273,11 +273,11 @@ def target_fault(error: Exception, url: str, deadline: Deadline, limits: Limits)
         return GatewayTimeout()
     if isinstance(error, requests.exceptions.ConnectionError):
         cause = error.args[0] if error.args else None
-        log.warning("target %s: %s", url, cause)
+        log.warning("target %s: %s", url, _described(cause))
         if isinstance(cause, urllib3.exceptions.ProtocolError):  # connected, then cut off
             return UnexpectedEOFAtTarget()
         return ServiceUnavailable()
-    log.warning("target %s: %s", url, error)
+    log.warning("target %s: %s", url, _described(error))
     return UnexpectedEOFAtTarget()
 
 
@@ -335,7 +335,12 @@ class StreamedBody:
                 yield chunk
         except (OSError, http.client.HTTPException, urllib3.exceptions.HTTPError) as error:
             if not self._deadline.expired:
-                log.warning("target %s: answer cut off after %d bytes: %s", self._url, sent, error)
+                log.warning(
+                    "target %s: answer cut off after %d bytes: %s",
+                    self._url,
+                    sent,
+                    _described(error),
+                )
                 return
         except Exception:
             log.exception("target %s: answer cut off after %d bytes", self._url, sent)
@@ -480,6 +485,12 @@ def _target_session() -> requests.Session:
     session.mount("http://", adapter)
     session.mount("https://", adapter)
     return session
+
+
+def _described(error: object) -> str:
+    """An outbound error as logged: its kind only (requests' texts repeat the URL, query
+    and all, which may carry keys)."""
+    return type(error).__name__
 
 
 def _loggable(url: str) -> str:

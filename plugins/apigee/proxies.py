@@ -26,8 +26,8 @@ from sqlalchemy.orm import Session
 
 from emulator.db import DbHandle
 from emulator.oauth import has_control_characters
+from emulator.oauth import normalize_scope
 from emulator.oauth import validate_plain_text
-from emulator.oauth.scopes import normalize_scope
 from emulator.plugin import HOST_PATHS
 
 from .models import ApigeeProxy

@@ -26,9 +26,9 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from emulator import oauth
 from emulator.body import read_body
 from emulator.errors import BodyTooLarge
-from emulator.oauth.errors import InvalidScope
-from emulator.oauth.errors import TokenMissing
-from emulator.oauth.errors import UnsupportedGrantType
+from emulator.oauth import InvalidScope
+from emulator.oauth import TokenMissing
+from emulator.oauth import UnsupportedGrantType
 
 from .flows import RequestLine
 from .params import GENERATE
@@ -36,7 +36,7 @@ from .params import REFRESH
 from .proxies import RequestPath
 
 # The one grant each policy supports (the sample's <SupportedGrantTypes>, Edge's refresh flow).
-SUPPORTED_GRANT = {GENERATE: "client_credentials", REFRESH: "refresh_token"}
+SUPPORTED_GRANT = {GENERATE: oauth.CLIENT_CREDENTIALS, REFRESH: oauth.REFRESH_TOKEN}
 BEARER_PREFIX = "Bearer "
 
 

@@ -25,11 +25,11 @@ from emulator.http import header_bytes
 from emulator.http import quoted_string
 from emulator.oauth import GRANTS
 from emulator.oauth import ClientLocked
+from emulator.oauth import InsufficientScope
 from emulator.oauth import IssuedToken
 from emulator.oauth import OAuthError
 from emulator.oauth import TokenInfo
-from emulator.oauth.errors import InsufficientScope
-from emulator.oauth.errors import TokenMissing
+from emulator.oauth import TokenMissing
 from emulator.php import json_encode
 
 RFC6749 = "http://tools.ietf.org/html/rfc6749"

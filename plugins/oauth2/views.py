@@ -17,8 +17,8 @@ from emulator import stores
 from emulator import throttle
 from emulator.clock import utcnow
 from emulator.db import connection
-from emulator.oauth.errors import InvalidRequest
-from emulator.oauth.grants import TokenPolicy
+from emulator.oauth import InvalidRequest
+from emulator.oauth import TokenPolicy
 from emulator.php import PhpInput
 from emulator.php import php_input
 

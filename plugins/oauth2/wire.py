@@ -17,7 +17,7 @@ from typing import Any
 from flask import request
 
 from emulator import oauth
-from emulator.oauth.errors import InvalidRequest
+from emulator.oauth import InvalidRequest
 from emulator.php import PhpInput
 from emulator.php import is_truthy
 from emulator.php import to_string

@@ -145,7 +145,7 @@ def test_workers_cache_plugin_state_for_at_most_max_age(
     from tests.conftest import make_app
 
     clock = [1000.0]
-    monkeypatch.setattr(cache_module.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(cache_module, "_monotonic", lambda: clock[0])  # caches made from now on
     worker = make_app(database_url, CACHE_MAX_AGE=1.0)
     client = worker.test_client()
     assert client.post(TOKEN_URL, data={}).status_code == 400  # enabled; state now cached

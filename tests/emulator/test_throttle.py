@@ -107,7 +107,8 @@ def test_the_lock_is_shared_by_both_dialects(throttled, web, shell) -> None:
 def test_refused_attempts_are_not_counted_and_the_lock_lifts(throttled, web, shell, monkeypatch):
     shell("clients", "create", "shop", "--secret", "right-secret")
     clock = [1_900_000_000.0]
-    monkeypatch.setattr("emulator.throttle.time.time", lambda: clock[0])
+    current = throttled.extensions["emulator.throttle"]
+    current.clock = current.storage.clock = lambda: clock[0]
     for attempt in range(10):
         token(web, "shop", f"guess-{attempt}", ATTACKER)
     for _ in range(20):
@@ -177,3 +178,39 @@ def test_the_source_address_is_the_sockets_unless_proxies_are_trusted(
     socket, forwarded = free_source
     rv = token(web, "shop", "right-secret", socket, HTTP_X_FORWARDED_FOR=forwarded)
     assert rv.status_code == 200
+
+
+def test_an_ipv6_source_is_its_64_prefix(throttled, web, shell) -> None:
+    shell("clients", "create", "shop", "--secret", "right-secret")
+    for n in range(10):  # one host rotating through the addresses of its /64
+        token(web, "shop", f"g{n}", f"2001:db8:1:2::{n + 1:x}")
+    assert token(web, "shop", "right-secret", "2001:db8:1:2::ffff").status_code == 429
+    assert token(web, "shop", "right-secret", "2001:db8:1:3::1").status_code == 200
+
+
+@pytest.mark.parametrize(
+    "throttled",
+    [{"RATELIMIT_STORAGE_URI": "redis://127.0.0.1:1"}],  # nothing listens there
+    ids=["store-down"],
+    indirect=True,
+)
+def test_a_store_outage_fails_open_and_says_so(throttled, web, shell, caplog) -> None:
+    shell("clients", "create", "shop", "--secret", "right-secret")
+    for n in range(12):
+        assert token(web, "shop", f"g{n}", ATTACKER).status_code == 400  # checked, not locked
+    assert token(web, "shop", "right-secret", ATTACKER).status_code == 200
+    assert "throttle: store unavailable (ConnectionError)" in caplog.text
+    assert "127.0.0.1:1" not in caplog.text
+
+
+@pytest.mark.parametrize(
+    "throttled",
+    [{"CLIENT_AUTH_FAILURE_LIMIT": "3/5minutes", "CLIENT_AUTH_ADDRESS_FAILURE_LIMIT": ""}],
+    ids=["no-address-limit"],
+    indirect=True,
+)
+def test_an_empty_address_limit_counts_pairs_only(throttled, web, shell) -> None:
+    shell("clients", "create", "shop", "--secret", "right-secret")
+    for n in range(20):
+        assert token(web, f"guess-{n}", "x", ATTACKER).status_code == 400
+    assert token(web, "shop", "right-secret", ATTACKER).status_code == 200

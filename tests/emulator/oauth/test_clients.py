@@ -98,7 +98,7 @@ class RecordingGuard:
         self.failures: list[str] = []
         self.checked: list[str] = []
 
-    def check(self, client_id: str) -> None:
+    def ensure_allowed(self, client_id: str) -> None:
         self.checked.append(client_id)
         if self.failures.count(client_id) >= self.limit:
             raise ClientLocked("locked", retry_after=60)
