@@ -8,7 +8,7 @@ sets its own: ``X-Forwarded-For``, ``X-Forwarded-Proto``, ``X-Forwarded-Host``,
 ``X-Real-IP``, ``Forwarded`` (RFC 7239), and the verified caller's ``X-Apigee-Client-Id``
 and ``X-Apigee-Scope``.
 
-Limits (``Limits``, from the plugin's params): the client's body is read first and refused
+ProxyLimits (``ProxyLimits``, from the plugin's params): the client's body is read first and refused
 over ``proxy_max_request_bytes`` (413 TooBigBody) before the target is called. The whole
 target call, from connecting to the answer's last byte, has ``proxy_deadline_ms``
 (``Deadline``); each read also has ``target_timeout_ms``. The answer is streamed: status
@@ -94,7 +94,7 @@ _DECIMAL = re.compile(r"[0-9]+")
 
 
 @dataclass(frozen=True)
-class Limits:
+class ProxyLimits:
     """How long a proxied call may take and how much it may carry (the plugin's params)."""
 
     read_timeout: float  # seconds for each read (target_timeout_ms)
@@ -103,9 +103,9 @@ class Limits:
     max_response_bytes: int  # proxy_max_response_bytes
 
 
-def limits(params: Mapping[str, Any]) -> Limits:
+def proxy_limits(params: Mapping[str, Any]) -> ProxyLimits:
     """The proxies' limits in the plugin's params."""
-    return Limits(
+    return ProxyLimits(
         read_timeout=params["target_timeout_ms"] / 1000,
         deadline=params["proxy_deadline_ms"] / 1000,
         max_request_bytes=params["proxy_max_request_bytes"],
@@ -124,7 +124,7 @@ class Outbound:
 
 
 def outbound_request(
-    route: ProxyRoute, path: RequestPath, caller: TokenInfo, limits: Limits
+    route: ProxyRoute, path: RequestPath, caller: TokenInfo, limits: ProxyLimits
 ) -> Outbound:
     """The current request as the target gets it; raise BodyTooLarge over the limit."""
     return Outbound(
@@ -219,7 +219,7 @@ def identity_value(text: str) -> str:
 # --- the call -------------------------------------------------------------------------
 
 
-def forward(outbound: Outbound, limits: Limits) -> Response:
+def forward(outbound: Outbound, limits: ProxyLimits) -> Response:
     """Send ``outbound`` to the target; return its status and headers, its body streaming."""
     deadline = Deadline(limits.deadline)
     session = _target_session()
@@ -258,7 +258,9 @@ def forward(outbound: Outbound, limits: Limits) -> Response:
     return rv
 
 
-def target_fault(error: Exception, url: str, deadline: Deadline, limits: Limits) -> Fault | None:
+def target_fault(
+    error: Exception, url: str, deadline: Deadline, limits: ProxyLimits
+) -> Fault | None:
     """The Apigee fault for trouble before the answer started; None for anything else (a bug)."""
     if not isinstance(error, requests.RequestException | urllib3.exceptions.HTTPError):
         return None

@@ -71,6 +71,6 @@ def protected(params: Mapping[str, Any], flow: ProxyFlow, *, now: datetime) -> R
     )
     # No transaction or pooled connection is held while the body and the answer come in.
     release_connection()
-    limits = gateway.limits(params)
+    limits = gateway.proxy_limits(params)
     outbound = gateway.outbound_request(flow.proxy, flow.path, caller, limits)
     return gateway.forward(outbound, limits)

@@ -14,6 +14,8 @@ from marshmallow import fields
 from marshmallow.validate import Range
 from marshmallow.validate import Regexp
 
+from emulator.oauth import TokenPolicy
+
 _NAME = Regexp(r"^[A-Za-z0-9_.\-]+$", error="Use letters, digits, '_', '.' or '-' only.")
 
 
@@ -64,3 +66,15 @@ def advise(params: Mapping[str, Any]) -> list[str]:
         "with, so it is sent with Cache-Control: no-store; set issuer to your public URL "
         "(flask --app app plugins set oauth2 issuer=https://...) to let caches keep it."
     ]
+
+
+def token_policy(params: Mapping[str, Any]) -> TokenPolicy:
+    """The engine's token policy from the plugin's params."""
+    return TokenPolicy(
+        access_lifetime=params["access_lifetime"],
+        refresh_token_lifetime=params["refresh_token_lifetime"],
+        client_credentials_refresh_token=params["client_credentials_refresh_token"],
+        always_issue_new_refresh_token=params["always_issue_new_refresh_token"],
+        unset_refresh_token_after_use=params["unset_refresh_token_after_use"],
+        revoke_on_refresh_token_reuse=params["revoke_on_refresh_token_reuse"],
+    )

@@ -17,25 +17,12 @@ from emulator import stores
 from emulator import throttle
 from emulator.clock import utcnow
 from emulator.db import connection
-from emulator.oauth import InvalidRequest
-from emulator.oauth import TokenPolicy
 from emulator.php import PhpInput
 from emulator.php import php_input
 
 from . import render
 from . import wire
-
-
-def policy(params: Mapping[str, Any]) -> TokenPolicy:
-    """The engine's token policy from the plugin's params."""
-    return TokenPolicy(
-        access_lifetime=params["access_lifetime"],
-        refresh_token_lifetime=params["refresh_token_lifetime"],
-        client_credentials_refresh_token=params["client_credentials_refresh_token"],
-        always_issue_new_refresh_token=params["always_issue_new_refresh_token"],
-        unset_refresh_token_after_use=params["unset_refresh_token_after_use"],
-        revoke_on_refresh_token_reuse=params["revoke_on_refresh_token_reuse"],
-    )
+from .params import token_policy
 
 
 def token(params: Mapping[str, Any]) -> Response:
@@ -43,7 +30,12 @@ def token(params: Mapping[str, Any]) -> Response:
     req = wire.token_request(php_input(), params)
     conn = connection()
     issued = oauth.issue_token(
-        conn, req, policy(params), clients=stores.clients(), guard=throttle.guard(), now=utcnow()
+        conn,
+        req,
+        token_policy(params),
+        clients=stores.clients(),
+        guard=throttle.guard(),
+        now=utcnow(),
     )
     conn.commit()
     return render.token(issued, params)
@@ -70,8 +62,10 @@ def revoke(params: Mapping[str, Any]) -> Response:
     inp = php_input()
     conn = connection()
     client = _authenticate(inp, params, allow_public=True)
-    raw = _token_to_act_on(inp, params, "revoke")
-    oauth.revoke_token(conn, client, raw, _hint(inp, params), cache=stores.access_tokens())
+    raw = wire.token_to_act_on(inp, params, "revoke")
+    oauth.revoke_token(
+        conn, client, raw, wire.token_type_hint(inp, params), cache=stores.access_tokens()
+    )
     conn.commit()
     return render.claims({"revoked": True})
 
@@ -80,8 +74,10 @@ def introspect(params: Mapping[str, Any]) -> Response:
     """option=introspect (RFC 7662): is this token of mine active, and what does it hold?"""
     inp = php_input()
     client = _authenticate(inp, params, allow_public=False)
-    raw = _token_to_act_on(inp, params, "introspect")
-    found = oauth.introspect_token(connection(), client, raw, _hint(inp, params), now=utcnow())
+    raw = wire.token_to_act_on(inp, params, "introspect")
+    found = oauth.introspect_token(
+        connection(), client, raw, wire.token_type_hint(inp, params), now=utcnow()
+    )
     return render.claims(found or {"active": False})
 
 
@@ -107,15 +103,3 @@ def _authenticate(
         allow_public=allow_public,
         body_allowed=params["allow_credentials_in_request_body"],
     )
-
-
-def _token_to_act_on(inp: PhpInput, params: Mapping[str, Any], verb: str) -> str:
-    raw = wire.string_param(wire.token_param(inp, params, "token"), "token")
-    if raw is None:
-        raise InvalidRequest(f"Missing token parameter to {verb}", reason="missing")
-    return raw
-
-
-def _hint(inp: PhpInput, params: Mapping[str, Any]) -> str | None:
-    hint = wire.token_param(inp, params, "token_type_hint")
-    return hint if isinstance(hint, str) else None

@@ -119,3 +119,17 @@ def required_scope(inp: PhpInput, params: Mapping[str, Any]) -> str | None:
     if not params["resource_scope_param"]:
         return None
     return string_param(inp.query.get("scope"), "scope")
+
+
+def token_to_act_on(inp: PhpInput, params: Mapping[str, Any], verb: str) -> str:
+    """The ``token`` a revocation or introspection acts on; InvalidRequest when missing."""
+    raw = string_param(token_param(inp, params, "token"), "token")
+    if raw is None:
+        raise InvalidRequest(f"Missing token parameter to {verb}", reason="missing")
+    return raw
+
+
+def token_type_hint(inp: PhpInput, params: Mapping[str, Any]) -> str | None:
+    """RFC 7009's ``token_type_hint`` (only a string counts)."""
+    hint = token_param(inp, params, "token_type_hint")
+    return hint if isinstance(hint, str) else None
