@@ -37,6 +37,7 @@ from emulator.cache import WorkerCache
 from emulator.db import DbHandle
 from emulator.models import Client
 from emulator.oauth.errors import InvalidClient
+from emulator.oauth.scopes import default_scope
 from emulator.oauth.text import has_control_characters
 
 # OWASP's argon2id parameters (Password Storage Cheat Sheet): m=19 MiB, t=2, p=1.
@@ -180,6 +181,7 @@ class ClientStore:
     Records are kept for at most ``max_age`` seconds, so an admin's change to a client (a
     new secret, other scopes) reaches every worker within it; 0 reads on every request.
     Verified secrets are kept as HMACs keyed by the stored hash, which cannot go stale.
+    The default scopes are kept like the records.
     ``scope_hooks`` supply the scope of a client that has none of its own (plugins').
     """
 
@@ -197,6 +199,8 @@ class ClientStore:
             max_age, max_clients, timer=timer
         )
         self._verified: WorkerCache[tuple[int, str], bytes] = WorkerCache(None, max_secrets)
+        # The scopes table's default set: what a token gets when nothing else decides.
+        self._defaults: WorkerCache[str, str] = WorkerCache(max_age, 1, timer=timer)
         self._key = secrets.token_bytes(32)
 
     def load(self, db: DbHandle, client_id: str) -> ClientRecord | None:
@@ -229,6 +233,14 @@ class ClientStore:
                 if supplied:
                     return replace(record, allowed_scope=supplied)
         return record
+
+    def default_scope(self, db: DbHandle) -> str | None:
+        """The default scopes (``scopes.default_scope``), read at most once per max_age."""
+        cached = self._defaults.get("default")
+        if cached is None:
+            cached = default_scope(db) or ""
+            self._defaults.put("default", cached)
+        return cached or None
 
     def forget(self, client_id: str) -> None:
         """Drop this worker's copy of a client (after an admin changed it here)."""

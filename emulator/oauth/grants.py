@@ -267,6 +267,7 @@ def resolve_scope(
     available: str | None,
     client: ClientRecord,
     policy: TokenPolicy = TokenPolicy(),
+    defaults: Callable[[DbHandle], str | None] = default_scope,
 ) -> str | None:
     """Decide the granted scope (bshaffer TokenController::grantAccessToken).
 
@@ -299,7 +300,7 @@ def resolve_scope(
         elif not scopes_exist(db, requested):
             raise InvalidScope("An unsupported scope was requested", reason="unsupported")
         return requested
-    return available or default_scope(db)
+    return available or defaults(db)
 
 
 def issue_token(
@@ -332,5 +333,7 @@ def issue_token(
     ctx = grant.validate(db, req, client, policy, now=now)
     if not client.allows_grant(grant.grant_type):
         raise UnauthorizedClient("The grant type is unauthorized for this client_id")
-    scope = resolve_scope(db, req.scope, ctx.available_scope, client, policy)
+    scope = resolve_scope(
+        db, req.scope, ctx.available_scope, client, policy, defaults=clients.default_scope
+    )
     return grant.issue(db, client, ctx, scope, policy, now=now)

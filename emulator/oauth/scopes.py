@@ -73,9 +73,16 @@ def scopes_exist(db: DbHandle, scope: str) -> bool:
     return set(found) == set(wanted)
 
 
+_DEFAULT_SCOPES = (
+    select(Scope.__table__.c.scope)
+    .where(Scope.__table__.c.is_default)
+    .order_by(Scope.__table__.c.id)
+)
+
+
 def default_scope(db: DbHandle) -> str | None:
     """Return the default scopes joined by spaces (table order), or None when there are none."""
-    names = db.scalars(select(Scope.scope).where(Scope.is_default).order_by(Scope.id)).all()
+    names = db.scalars(_DEFAULT_SCOPES).all()
     return " ".join(names) or None
 
 
