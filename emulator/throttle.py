@@ -69,7 +69,10 @@ class DatabaseStorage(Storage):
     """``limits``' fixed-window counters in the service's database (``rate_limit_counters``).
 
     Each call is its own short transaction on its own connection, so a count survives the
-    rollback of the request that failed.
+    rollback of the request that failed. On SQLite that connection queues for the file's
+    writer lock like any other (emulator/db.py), which a thread does not hold twice: a
+    count is only ever written before the request has written anything (authentication
+    comes first), and must stay so.
     """
 
     STORAGE_SCHEME = ["emulator-database"]
