@@ -8,7 +8,7 @@ from typing import ClassVar
 
 from flask import Response
 
-from emulator.php import json_encode
+from emulator.http import json_encode
 
 
 class PluginDeclarationError(Exception):

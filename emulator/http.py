@@ -1,6 +1,15 @@
-"""HTTP details every dialect needs alike: header values that cannot be broken out of."""
+"""Wire details the host and every dialect need alike: PHP's JSON, header values that
+cannot be broken out of."""
 
 from __future__ import annotations
+
+import json
+from typing import Any
+
+
+def json_encode(value: Any) -> str:
+    """PHP's json_encode defaults: no spaces, ``/`` as ``\\/``, non-ASCII as ``\\uXXXX``."""
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=True).replace("/", "\\/")
 
 
 def quoted_string(value: str) -> str:

@@ -45,12 +45,10 @@ from flask import Request
 from flask import current_app
 from flask import g
 from flask import request
-from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.formparser import MultiPartParser
 
 from emulator.body import read_body
-
-PHP_SCALARS = (str, int, float, bool)
+from emulator.errors import BodyTooLarge
 
 # php.ini defaults (PHP 8.2); the app's PHP_MAX_INPUT_VARS and PHP_MAX_INPUT_NESTING_LEVEL.
 MAX_INPUT_VARS = 1000
@@ -274,7 +272,7 @@ class PhpInput:
         query = parse_urlencoded(req.query_string, max_vars=max_vars, max_nesting=max_nesting)
         try:
             post, body = _read_body(req, content_type or "", max_vars, max_nesting)
-        except RequestEntityTooLarge:  # Content-Length is checked before anything is read
+        except BodyTooLarge:  # a declared Content-Length is checked before anything is read
             return cls(
                 query=query, post={}, body={}, content_type=content_type, body_too_large=True
             )
@@ -284,7 +282,7 @@ class PhpInput:
 def _read_body(
     req: Request, ct: str, max_vars: int, max_nesting: int
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """($_POST, the library's body parameters); raises RequestEntityTooLarge past the limit."""
+    """($_POST, the library's body parameters); raises BodyTooLarge past the limit."""
     method = req.method
     post: dict[str, Any] = {}
     if method == "POST":
@@ -400,8 +398,3 @@ def to_string(value: Any) -> str | None:
     if isinstance(value, (int, float)):
         return repr(value)
     raise TypeError("an array has no string value")
-
-
-def json_encode(value: Any) -> str:
-    """PHP's json_encode defaults: no spaces, ``/`` as ``\\/``, non-ASCII as ``\\uXXXX``."""
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=True).replace("/", "\\/")

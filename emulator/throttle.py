@@ -99,8 +99,8 @@ class DatabaseStorage(Storage):
                 statement = statement.on_conflict_do_update(
                     index_elements=[_COUNTERS.c.key],
                     set_={
-                        "count": _case(fresh, _COUNTERS.c.count + amount, amount),
-                        "expires_at": _case(fresh, _COUNTERS.c.expires_at, now + expiry),
+                        "count": case((fresh, _COUNTERS.c.count + amount), else_=amount),
+                        "expires_at": case((fresh, _COUNTERS.c.expires_at), else_=now + expiry),
                     },
                 ).returning(_COUNTERS.c.count)
                 return int(conn.execute(statement).scalar_one())
@@ -165,10 +165,6 @@ class DatabaseStorage(Storage):
             return conn.execute(
                 delete(_COUNTERS).where(_COUNTERS.c.expires_at <= self.clock())
             ).rowcount
-
-
-def _case(condition, when_true, when_false):  # noqa: ANN001, ANN202 - SQL expressions
-    return case((condition, when_true), else_=when_false)
 
 
 @dataclass(frozen=True)

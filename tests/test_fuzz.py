@@ -141,6 +141,13 @@ def requests(draw: st.DrawFn) -> dict:
     }
 
 
+@pytest.fixture(scope="module", autouse=True)
+def fuzz_summary():
+    """Print what the fuzzer sent, once its runs are over (-s shows it)."""
+    yield
+    print(f"\nfuzz: {seen['requests']} requests, {seen['5xx']} legacy 5xx answers")
+
+
 @pytest.fixture
 def fuzz_app(app, cli, make_client):
     """Both plugins on; a client the fuzzer knows; proxies none (no outbound calls)."""
@@ -190,8 +197,3 @@ def test_no_input_gets_a_5xx_or_a_traceback(fuzz_app, caplog, request) -> None:
     )
     assert not [r for r in caplog.records if UNEXPECTED in r.getMessage()]
     caplog.clear()
-
-
-def test_fuzz_summary() -> None:
-    """Print what the fuzzer sent (runs after it in file order; -s shows it)."""
-    print(f"\nfuzz: {seen['requests']} requests, {seen['5xx']} legacy 5xx answers")

@@ -98,13 +98,18 @@ def _fill_0003(conn: sa.Connection) -> None:
     )
 
 
+def _upgrade_a_filled_0003() -> None:
+    """Migrate to 0003, fill it as a site of that version was, then migrate to the head."""
+    upgrade(directory=str(MIGRATIONS_DIR), revision="0003")
+    with db.engine.begin() as conn:
+        _fill_0003(conn)
+    upgrade(directory=str(MIGRATIONS_DIR))
+
+
 def test_upgrade_from_0003_keeps_every_app_product_proxy_and_token(empty_database_url) -> None:
     app = make_app(empty_database_url)
     with app.app_context():
-        upgrade(directory=str(MIGRATIONS_DIR), revision="0003")
-        with db.engine.begin() as conn:
-            _fill_0003(conn)
-        upgrade(directory=str(MIGRATIONS_DIR))
+        _upgrade_a_filled_0003()
         with db.engine.connect() as conn:
             apps = conn.execute(
                 sa.text(
@@ -140,10 +145,7 @@ def test_upgrade_from_0003_keeps_every_app_product_proxy_and_token(empty_databas
 def test_downgrade_to_0003_puts_apps_and_products_back(empty_database_url) -> None:
     app = make_app(empty_database_url)
     with app.app_context():
-        upgrade(directory=str(MIGRATIONS_DIR), revision="0003")
-        with db.engine.begin() as conn:
-            _fill_0003(conn)
-        upgrade(directory=str(MIGRATIONS_DIR))
+        _upgrade_a_filled_0003()
         downgrade(directory=str(MIGRATIONS_DIR), revision="0003")
         with db.engine.connect() as conn:
             clients = conn.execute(

@@ -43,10 +43,10 @@ import urllib3
 import urllib3.connection
 from flask import Response
 from flask import request
-from werkzeug.exceptions import RequestEntityTooLarge
 
 from emulator.body import read_body as read_request_body
 from emulator.errors import BodyTooLarge
+from emulator.http import quoted_string
 from emulator.oauth import TokenInfo
 
 from .errors import Fault
@@ -155,10 +155,7 @@ def read_body(limit: int) -> bytes:
         raise BodyTooLarge(limit)
     if request.max_content_length is None:  # the host reads without a limit: ours applies
         return _read_stream(limit)
-    try:
-        body = read_request_body(request)
-    except RequestEntityTooLarge:
-        raise BodyTooLarge(request.max_content_length) from None
+    body = read_request_body(request)  # BodyTooLarge past MAX_CONTENT_LENGTH
     if len(body) > limit:
         raise BodyTooLarge(limit)
     return body
@@ -207,8 +204,7 @@ def forwarding_headers() -> dict[str, str]:
 def forwarded_element(client: str, host: str, proto: str) -> str:
     """RFC 7239 §4: ``for=`` (IPv6 bracketed and quoted), ``host=`` quoted, ``proto=``."""
     node = f'"[{client}]"' if ":" in client else client or "unknown"
-    quoted_host = host.replace("\\", "\\\\").replace('"', '\\"')
-    return f'for={node};host="{quoted_host}";proto={proto}'
+    return f"for={node};host={quoted_string(host)};proto={proto}"
 
 
 def identity_value(text: str) -> str:

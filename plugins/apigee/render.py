@@ -23,6 +23,7 @@ from flask import Response
 from emulator.errors import BodyTooLarge
 from emulator.errors import HostError
 from emulator.http import header_bytes
+from emulator.http import json_encode
 from emulator.oauth import ClientLocked
 from emulator.oauth import ExpiredToken
 from emulator.oauth import InsufficientScope
@@ -37,7 +38,6 @@ from emulator.oauth import TokenMissing
 from emulator.oauth import UnauthorizedClient
 from emulator.oauth import UnsupportedGrantType
 from emulator.oauth import scope_names
-from emulator.php import json_encode
 
 from .apps import App
 from .errors import Fault

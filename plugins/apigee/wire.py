@@ -21,11 +21,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from flask import request
-from werkzeug.exceptions import RequestEntityTooLarge
 
 from emulator import oauth
 from emulator.body import read_body
-from emulator.errors import BodyTooLarge
 from emulator.oauth import InvalidScope
 from emulator.oauth import TokenMissing
 from emulator.oauth import UnsupportedGrantType
@@ -42,10 +40,7 @@ BEARER_PREFIX = "Bearer "
 
 def body() -> bytes:
     """The request body, read within MAX_CONTENT_LENGTH; raise BodyTooLarge past it."""
-    try:
-        return read_body(request)
-    except RequestEntityTooLarge:
-        raise BodyTooLarge(request.max_content_length) from None
+    return read_body(request)
 
 
 def form() -> Mapping[str, str]:

@@ -22,6 +22,7 @@ from emulator.errors import UnknownOperation
 from emulator.errors import exception_response
 from emulator.errors import host_error_response
 from emulator.http import header_bytes
+from emulator.http import json_encode
 from emulator.http import quoted_string
 from emulator.oauth import GRANTS
 from emulator.oauth import ClientLocked
@@ -30,7 +31,6 @@ from emulator.oauth import IssuedToken
 from emulator.oauth import OAuthError
 from emulator.oauth import TokenInfo
 from emulator.oauth import TokenMissing
-from emulator.php import json_encode
 
 RFC6749 = "http://tools.ietf.org/html/rfc6749"
 DATETIME = "%Y-%m-%d %H:%M:%S"

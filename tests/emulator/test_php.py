@@ -17,10 +17,10 @@ import pytest
 from flask import Flask
 from flask import request
 
+from emulator.http import json_encode
 from emulator.php import PhpInput
 from emulator.php import is_truthy
 from emulator.php import json_depth_exceeds
-from emulator.php import json_encode
 from emulator.php import parse_php_pairs
 from emulator.php import parse_urlencoded
 from emulator.php import post_content_type
