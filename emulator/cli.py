@@ -23,6 +23,7 @@ from emulator import oauth
 from emulator import throttle
 from emulator.clock import utcnow
 from emulator.db import db
+from emulator.errors import PluginDeclarationError
 from emulator.models import Client
 from emulator.models import Scope
 from emulator.oauth.clients import MIN_SECRET_LENGTH
@@ -63,6 +64,8 @@ plugins = AppGroup("plugins", help="List, enable, disable and configure plugins.
 clients = AppGroup("clients", help="Register and list OAuth2 clients.")
 scopes = AppGroup("scopes", help="Manage the known scopes and the default ones.")
 tokens = AppGroup("tokens", help="Import legacy tokens and purge expired ones.")
+# The host's own `legacy` commands; init_app builds the group per app with the plugins'.
+LEGACY_COMMANDS: list[click.Command] = []
 
 
 def commit_change(change: Callable[[], T]) -> T:
@@ -323,6 +326,16 @@ def init_app(app: Flask) -> None:
     """Add the command groups, and each plugin's own group as `flask <plugin> ...`."""
     for group in (plugins, clients, scopes, tokens):
         app.cli.add_command(group)
+    legacy = AppGroup("legacy", help="Move off the legacy site: import, shadow report, usage.")
+    for command in LEGACY_COMMANDS:
+        legacy.add_command(command)
     for plugin in registry_of(app).plugins.values():
         if plugin.cli is not None:
             app.cli.add_command(plugin.cli, name=plugin.name)
+        for command in plugin.legacy_cli:
+            if command.name in legacy.commands:
+                raise PluginDeclarationError(
+                    f"Plugin {plugin.name!r}: `legacy {command.name}` is already taken."
+                )
+            legacy.add_command(command)
+    app.cli.add_command(legacy)

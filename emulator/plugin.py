@@ -94,6 +94,10 @@ class Plugin:
     operations: Mapping[str, Operation] = field(default_factory=dict)
     routes: Sequence[Route] = ()
     cli: click.Group | None = None  # mounted as `flask <name> ...`
+    # Commands for moving off the legacy site, mounted under `flask legacy ...` beside the
+    # host's own (e.g. an importer of the legacy database, a report of the plugin's).
+    legacy_cli: Sequence[click.Command] = ()
+
     enabled_on_install: bool = False
     render_error: ErrorRenderer | None = None  # None: the host's JSON errors
     client_scope: ClientScopeHook | None = None  # see "Hooks" above
