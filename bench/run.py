@@ -8,9 +8,12 @@ and prints requests/s and p50/p99 latency at 8 and 32 connections for:
   token     client_credentials at the legacy URL (default mode: access + refresh token)
   resource  option=resource with a valid bearer token
   refresh   the refresh_token grant, every request with a fresh refresh token
+  apigee_token  client_credentials at Apigee's /oauth/accesstoken (the sample's URL)
 
-and the ratios to noop. With --big-table the token figures are taken again with
-1,000,000 live rows already in each token table. Not part of the test suite.
+and the ratios to noop, each worker's RSS before and after the run, and whether each of
+the performance issue's targets is met (TARGETS below). With --big-table the token figures
+are taken again with 1,000,000 live rows already in each token table. Not part of the test
+suite.
 
 --soak SECONDS runs instead of the table (bench/soak.py): mixed traffic for SECONDS
 (token, resource, refresh and Apigee token requests, and a share of bad ones) against one
@@ -47,8 +50,34 @@ BIN = Path(sys.executable).parent
 CLIENT_ID, CLIENT_SECRET = "bench-client", "bench-secret-0123456789"
 TOKEN_PATH = "/index.php?option=token&api=oauth2"
 RESOURCE_PATH = "/index.php?option=resource&api=oauth2"
-SCENARIOS = ("noop", "token", "resource", "refresh")
-PHP_ORIGINAL = {"token": 540, "resource": 2000}  # req/s at 8 connections, same kind of machine
+APIGEE_TOKEN_PATH = "/oauth/accesstoken?grant_type=client_credentials"
+SCENARIOS = ("noop", "token", "resource", "refresh", "apigee_token")
+# The PHP original (redCORE), run side by side with this project on this kind of 2-core
+# machine, interleaved, strict mode both (issue 11's figures): req/s at c8 / c32.
+PHP_ORIGINAL = {"token": (707, 534), "resource": (3058, 2944)}
+PHP_ORIGINAL_WHERE = (
+    "PHP original, measured side by side on this kind of 2-core machine, interleaved, "
+    "strict mode both (issue 11)"
+)
+# The performance issue's targets: (scenario, what, threshold). "ratio" = req/s over noop's
+# in the same run at each connection count; "big" = the 1M-row figure over the empty-table
+# one; "p99_c32" = milliseconds; "purge" = issuance during the purge over issuance without.
+TARGETS = {
+    "sqlite": [
+        ("token", "ratio", 0.45),
+        ("refresh", "ratio", 0.40),
+        ("resource", "ratio", 0.85),
+        ("apigee_token", "ratio", 0.40),
+        ("*", "big", 0.95),
+        ("*", "p99_c32", 15.0),
+        ("token", "purge", 0.80),
+    ],
+    "postgresql": [
+        ("token", "ratio", 0.30),
+        ("resource", "ratio", 0.75),
+        ("refresh", "ratio", 0.25),
+    ],
+}
 
 
 def log(message: str) -> None:
@@ -96,6 +125,7 @@ def flask_cli(env: dict[str, str], *args: str) -> str:
 def prepare(env: dict[str, str]) -> None:
     """Migrate and register the benchmark's client and scopes through the real CLI."""
     flask_cli(env, "db", "upgrade")
+    flask_cli(env, "plugins", "enable", "apigee")  # for apigee_token; oauth2 is on already
     flask_cli(env, "scopes", "add", "site.read", "--default")
     flask_cli(env, "scopes", "add", "site.documentation")
     flask_cli(
@@ -385,7 +415,10 @@ def measure(
     connections: list[int],
     duration: int,
     scenarios: list[str],
+    memory: list[tuple[str, dict[str, float]]] | None = None,
+    label: str = "",
 ) -> dict[str, dict[str, Load]]:
+    """Run each scenario at each connection count; append each worker's RSS to ``memory``."""
     results: dict[str, dict[str, Load]] = {}
     access_token = fetch_token(server)["access_token"]
     for scenario in scenarios:
@@ -411,6 +444,17 @@ def measure(
                 target = server.base + TOKEN_PATH
                 script = workdir / "refresh.lua"
                 mint_refresh_tokens(url, workdir, script, duration)
+            elif scenario == "apigee_token":
+                target = server.base + APIGEE_TOKEN_PATH
+                script = workdir / "apigee_token.lua"
+                script.write_text(
+                    LUA_FIXED.format(
+                        method='"POST"',
+                        body="nil",
+                        headers=f'wrk.headers["Authorization"] = {lua_string(BASIC)}',
+                    )
+                )
+
             run_wrk(target, script, conns, min(2, duration))  # warm-up: caches, connection pools
             if scenario == "refresh":  # the warm-up used up tokens: a fresh set for the run
                 mint_refresh_tokens(url, workdir, script, duration)
@@ -420,6 +464,8 @@ def measure(
                 f"  {scenario:<9} c{conns:<3} {load.rps:>9.1f} req/s  p50 {load.p50_ms:7.2f} ms  "
                 f"p99 {load.p99_ms:7.2f} ms" + (f"  ERRORS {load.errors}" if load.errors else "")
             )
+        if memory is not None:
+            memory.append((scenario + label, worker_memory(server)))
     return results
 
 
@@ -497,15 +543,92 @@ def print_table(
             row += f"| {load.rps:>10.1f} {load.p50_ms:>8.2f} {load.p99_ms:>8.2f} {shown:>6} "
         print(row + ("  (errors!)" if any(v.errors for v in by_conn.values()) else ""))
     compared = [
-        f"{path} {results[path]['c8'].rps:,.0f} ({results[path]['c8'].rps / php:.1f}x)"
+        f"{path} {php[i]:,} -> {results[path][f'c{c}'].rps:,.0f} "
+        f"({results[path][f'c{c}'].rps / php[i]:.1f}x) at c{c}"
         for path, php in PHP_ORIGINAL.items()
-        if "c8" in results.get(path, {})
+        for i, c in enumerate((8, 32))
+        if f"c{c}" in results.get(path, {})
     ]
     if compared:
-        print(
-            "\nPHP original at c8: token ~540 req/s, resource ~2,000 req/s; here: "
-            + ", ".join(compared)
-        )
+        print(f"\n{PHP_ORIGINAL_WHERE}; here, on this run's machine:\n  " + "\n  ".join(compared))
+
+
+def check_targets(
+    results: dict[str, dict[str, Load]], connections: list[int], backend: str
+) -> list[tuple[str, float, float, bool]]:
+    """Each of the performance issue's targets that this run measured: (name, got, want, met)."""
+    checks: list[tuple[str, float, float, bool]] = []
+    noop = results.get("noop", {})
+    measured = [s for s in results if s != "noop" and not s.endswith(("_big", "_during_purge"))]
+    for scenario, what, want in TARGETS[backend]:
+        names = measured if scenario == "*" else [scenario]
+        for name in names:
+            by_conn = results.get(name, {})
+            for c in connections:
+                key = f"c{c}"
+                if key not in by_conn:
+                    continue
+                load = by_conn[key]
+                if what == "ratio" and key in noop:
+                    got = load.rps / noop[key].rps
+                    checks.append((f"{name} {key} / noop", got, want, got >= want))
+                elif what == "big" and key in results.get(f"{name}_big", {}):
+                    got = results[f"{name}_big"][key].rps / load.rps
+                    checks.append((f"{name} {key} 1M rows / empty", got, want, got >= want))
+                elif what == "purge" and key in results.get("token_during_purge", {}):
+                    got = results["token_during_purge"][key].rps / load.rps
+                    checks.append((f"{name} {key} during purge / without", got, want, got >= want))
+            if what == "p99_c32":
+                for variant in (name, f"{name}_big"):
+                    if "c32" in results.get(variant, {}):
+                        got = results[variant]["c32"].p99_ms
+                        checks.append((f"{variant} p99 c32 (ms)", got, want, got < want))
+    return checks
+
+
+def print_targets(checks: list[tuple[str, float, float, bool]]) -> None:
+    """The targets table: each target, the figure, met or missed."""
+    if not checks:
+        return
+    print("\nTargets (performance issue):")
+    for name, got, want, met in checks:
+        op = "<" if name.endswith("(ms)") else ">="
+        print(f"  {name:<44} {got:>8.2f}  want {op} {want:<6} {'met' if met else 'MISSED'}")
+    missed = sum(not met for *_, met in checks)
+    print(
+        f"  {len(checks) - missed} of {len(checks)} met" + (f", {missed} missed" if missed else "")
+    )
+
+
+def worker_memory(server: Server) -> dict[str, float]:
+    """Each worker's RSS in MiB, by pid (the server's child processes)."""
+    from bench.soak import children
+    from bench.soak import memory
+
+    rss = {}
+    for pid in children(server.process.pid):
+        mem = memory(pid)
+        if mem is not None:
+            rss[str(pid)] = mem["rss"]
+    return rss
+
+
+def print_memory(series: list[tuple[str, dict[str, float]]]) -> None:
+    """Each worker's RSS after each scenario, and its growth from the first to the last."""
+    if not series:
+        return
+    pids = sorted({pid for _, rss in series for pid in rss})
+    print("\nWorker RSS (MiB) after each scenario:")
+    print(f"  {'after':<22}" + "".join(f"{'pid ' + pid:>12}" for pid in pids))
+    for name, rss in series:
+        print(f"  {name:<22}" + "".join(f"{rss.get(pid, 0.0):>12.1f}" for pid in pids))
+    first, last = series[0][1], series[-1][1]
+    growth = [
+        f"pid {pid} {100 * (last[pid] - first[pid]) / first[pid]:+.1f}%"
+        for pid in pids
+        if first.get(pid) and last.get(pid)
+    ]
+    print(f"  growth from {series[0][0]} to {series[-1][0]}: {', '.join(growth) or 'n/a'}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -575,7 +698,10 @@ def main(argv: list[str] | None = None) -> int:
                 return soak_main(args, env, workdir)
             with serve(args.server, env, args.workers, args.threads, workdir) as server:
                 log(f"serving with {server.description} on port {server.port}")
-                results = measure(server, env, url, workdir, connections, args.duration, scenarios)
+                memory: list[tuple[str, dict[str, float]]] = []
+                results = measure(
+                    server, env, url, workdir, connections, args.duration, scenarios, memory
+                )
                 if args.big_table:
                     log(f"filling the token tables with {args.rows:,} rows each")
                     insert_tokens(url, "oauth_access_tokens", args.rows)
@@ -588,14 +714,20 @@ def main(argv: list[str] | None = None) -> int:
                         connections,
                         args.duration,
                         [s for s in scenarios if s != "noop"],
+                        memory,
+                        "_big",
                     )
                     results.update({f"{k}_big": v for k, v in big.items()})
                 if args.purge:
                     results.update(
                         measure_during_purge(server, env, url, workdir, connections, args)
                     )
+                    memory.append(("token_during_purge", worker_memory(server)))
             description = f"{server.description}; {'PostgreSQL' if args.postgres else 'SQLite'}"
     print_table(description, results, connections)
+    checks = check_targets(results, connections, "postgresql" if args.postgres else "sqlite")
+    print_targets(checks)
+    print_memory(memory)
     if args.json:
         payload = {
             "server": description,
@@ -606,6 +738,11 @@ def main(argv: list[str] | None = None) -> int:
                 }
                 for k, by in results.items()
             },
+            "targets": [
+                {"target": name, "value": round(got, 3), "want": want, "met": met}
+                for name, got, want, met in checks
+            ],
+            "worker_rss_mib": [{"after": name, "rss": rss} for name, rss in memory],
         }
         args.json.write_text(json.dumps(payload, indent=2) + "\n")
         log(f"wrote {args.json}")
