@@ -20,6 +20,8 @@ from marshmallow.validate import Range
 from emulator.plugin import HOST_PATHS
 from emulator.plugin import HTTP_METHODS
 
+# The plugin's name, and its name in the usage counts.
+NAME = "apigee"
 GENERATE = "GenerateAccessToken"
 REFRESH = "RefreshAccessToken"
 

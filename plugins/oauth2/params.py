@@ -16,6 +16,9 @@ from marshmallow.validate import Regexp
 
 from emulator.oauth import TokenPolicy
 
+# The plugin's name: the ?api= value, and its name in the usage counts.
+NAME = "oauth2"
+
 _NAME = Regexp(r"^[A-Za-z0-9_.\-]+$", error="Use letters, digits, '_', '.' or '-' only.")
 
 
