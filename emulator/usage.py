@@ -282,14 +282,25 @@ def finish(
     credentials: str | None = None,
     token: str | None = None,
 ) -> Response:
-    """Finish a dialect's answer to an identified client: count it.
+    """Finish a dialect's answer to an identified client: count it, add the notices.
 
     ``credentials`` and ``token`` are where the request carried them (the engine's
-    neutral words; None: it carried none); ``params`` are the plugin's.
+    neutral words; None: it carried none); ``params`` are the plugin's, whose
+    ``deprecations`` (``emulator.deprecation``) may add Deprecation, Sunset and Link
+    headers for those forms. A header the answer already has (a proxied target's own
+    Deprecation or Sunset) is kept; a Link is added beside any there is.
     """
     counter: UsageCounter | None = current_app.extensions[EXTENSION]
     if counter is not None:
         counter.record(client_pk, plugin, operation, credentials, token, epoch_seconds())
+    notices = params.get("deprecations")
+    if notices:
+        headers = response.headers
+        for name, value in notices.headers_for(credentials, token):
+            if name == "Link":
+                headers.add(name, value)
+            else:
+                headers.setdefault(name, value)
     return response
 
 
