@@ -36,6 +36,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     from emulator import registry
     from emulator import stores
     from emulator import throttle
+    from emulator import usage
 
     hops = int(app.config["TRUSTED_PROXIES"])
     if hops:
@@ -44,6 +45,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     registry.init_app(app)
     stores.init_app(app, registry.registry_of(app).plugins.values())
     throttle.init_app(app)
+    usage.init_app(app)
     dispatch.init_app(app)
     cli.init_app(app)
     return app

@@ -65,3 +65,13 @@ class Config:
     # writer long enough to cut issuance during a purge to a fifth (bench --purge).
     TOKEN_PURGE_BATCH_SIZE = 1000
     TOKEN_PURGE_PAUSE_SECONDS = 0.01
+
+    # Usage telemetry (emulator/usage.py, `flask legacy usage`): per client and URL form,
+    # a count per UTC day and the last time seen. Each worker counts in memory and adds its
+    # counts to the table every USAGE_FLUSH_SECONDS, in one transaction, and at exit; the
+    # request path never writes for it. 0: no background flush (tests flush themselves).
+    USAGE_TELEMETRY = True
+    USAGE_FLUSH_SECONDS = 5.0
+    # Distinct (client, form, day) keys a worker holds between flushes; past it, requests
+    # of new keys are not counted (and a warning says how many were not).
+    USAGE_MAX_KEYS = 10_000

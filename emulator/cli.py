@@ -7,7 +7,9 @@ one useful line; a user error exits non-zero with the reason (never a traceback)
 from __future__ import annotations
 
 import json
+import re
 import secrets
+import shutil
 from collections.abc import Callable
 from datetime import datetime
 from datetime import timedelta
@@ -17,10 +19,12 @@ import click
 from flask import Flask
 from flask import current_app
 from flask.cli import AppGroup
+from flask.cli import with_appcontext
 from sqlalchemy import select
 
 from emulator import oauth
 from emulator import throttle
+from emulator import usage
 from emulator.clock import utcnow
 from emulator.db import db
 from emulator.errors import PluginDeclarationError
@@ -320,6 +324,146 @@ def _purge_progress(table: str, total: int) -> None:
     batch = current_app.config["TOKEN_PURGE_BATCH_SIZE"]
     if total <= batch or total % 10_000 < batch:
         click.echo(f"  {table}: {total} removed so far", err=True)
+
+
+# --- legacy usage ----------------------------------------------------------------------
+
+_WINDOW = re.compile(r"([0-9]{1,9})([mhd])")
+_UNITS = {"m": "minutes", "h": "hours", "d": "days"}
+MAX_WINDOW = timedelta(days=10 * 366)
+
+
+class Window(click.ParamType):
+    """How far back a report looks: ``30m``, ``12h``, ``7d`` (minutes, hours, days) or ``all``."""
+
+    name = "window"
+
+    def convert(
+        self, value: object, param: click.Parameter | None, ctx: click.Context | None
+    ) -> timedelta | None:
+        """Return the window (None for ``all``), or exit with why (exit status 1)."""
+        if value is None or isinstance(value, timedelta):
+            return value
+        text = str(value).strip().lower()
+        if text == "all":
+            return None
+        match = _WINDOW.fullmatch(text)
+        if match is None or int(match[1]) == 0:
+            raise click.ClickException(
+                f"--since {value!r} is not a window: use a number of minutes, hours or days "
+                "(30m, 12h, 7d) or all."
+            )
+        window = timedelta(**{_UNITS[match[2]]: int(match[1])})
+        if window > MAX_WINDOW:
+            raise click.ClickException(f"--since {value!r} is longer than 10 years; use all.")
+        return window
+
+
+@click.command("usage")
+@click.option(
+    "--since",
+    "window",
+    type=Window(),
+    default="7d",
+    show_default=True,
+    help="How far back: 30m, 12h, 7d (minutes, hours, days) or all.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (for scripts).")
+@with_appcontext
+def legacy_usage(window: timedelta | None, as_json: bool) -> None:
+    """Which client uses which URL form: count and last time seen, per client and form.
+
+    A form is a plugin's operation (an option=, a token flow, a proxy's base path) with
+    where the request carried its credentials (basic, body, json, query) and its token
+    (header, query, body, json). Only identified clients are counted. Counts are kept per
+    UTC day, so a window counts the whole days it touches, for the forms seen within it.
+
+    Each worker adds its counts to the table every USAGE_FLUSH_SECONDS (5 s by default)
+    and when it stops; this command reads the table and flushes nothing, so requests of
+    the last USAGE_FLUSH_SECONDS may not show yet.
+    """
+    since = None if window is None else utcnow() - window
+    lines = usage.report(db.session, since=since)
+    if as_json:
+        click.echo(json.dumps(_usage_json(lines, since), indent=2))
+        return
+    since_text = "(all kept)" if since is None else f"since {since:%Y-%m-%d %H:%M} UTC"
+    if not lines:
+        click.echo(f"No usage recorded {since_text}.")
+        return
+    click.echo(f"Usage {since_text}{'' if since is None else ' (counted per UTC day)'}:")
+    # The terminal's width (or COLUMNS); 0 when the output is not a terminal: no cutting.
+    for text in usage_table(lines, shutil.get_terminal_size((0, 0)).columns):
+        click.echo(text)
+
+
+USAGE_COLUMNS = (
+    "CLIENT",
+    "PLUGIN",
+    "OPERATION",
+    "CREDENTIALS",
+    "TOKEN",
+    "COUNT",
+    "LAST SEEN (UTC)",
+)
+_MIN_SHRUNK = 8  # the narrowest a client id or operation column becomes
+
+
+def usage_table(lines: list[usage.UsageLine], width: int) -> list[str]:
+    """The report as aligned columns within ``width`` (0: as wide as they are): the client
+    id and operation columns give up room first (cut with "..."), never below 8 characters."""
+    cells = [
+        [
+            line.client_id,
+            line.plugin,
+            line.operation,
+            line.credentials or "-",
+            line.token or "-",
+            f"{line.count:,}",
+            f"{line.last_seen:%Y-%m-%d %H:%M:%S}",
+        ]
+        for line in lines
+    ]
+    widths = [max(len(row[i]) for row in [list(USAGE_COLUMNS), *cells]) for i in range(7)]
+    over = sum(widths) + 2 * (len(widths) - 1) - width if width > 0 else 0
+    for column in (0, 2):  # the client id, then the operation
+        if over <= 0:
+            break
+        room = min(over, widths[column] - max(_MIN_SHRUNK, len(USAGE_COLUMNS[column])))
+        if room > 0:
+            widths[column] -= room
+            over -= room
+    out = []
+    for row in [list(USAGE_COLUMNS), *cells]:
+        shown = [_fit(text, widths[i]) for i, text in enumerate(row)]
+        shown[5] = shown[5].rjust(widths[5])  # counts right-aligned
+        out.append("  ".join(s.ljust(w) for s, w in zip(shown, widths, strict=True)).rstrip())
+    return out
+
+
+def _fit(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 3] + "..."
+
+
+def _usage_json(lines: list[usage.UsageLine], since: datetime | None) -> dict[str, object]:
+    return {
+        "since": None if since is None else f"{since:%Y-%m-%dT%H:%M:%S}Z",
+        "rows": [
+            {
+                "client_id": line.client_id,
+                "plugin": line.plugin,
+                "operation": line.operation,
+                "credentials": line.credentials,
+                "token": line.token,
+                "count": line.count,
+                "last_seen": f"{line.last_seen:%Y-%m-%dT%H:%M:%S}Z",
+            }
+            for line in lines
+        ],
+    }
+
+
+LEGACY_COMMANDS.append(legacy_usage)
 
 
 def init_app(app: Flask) -> None:

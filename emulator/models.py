@@ -10,9 +10,12 @@ secret is kept as a slow salted hash.
 
 from __future__ import annotations
 
+from datetime import date
 from datetime import datetime
 
+from sqlalchemy import BigInteger
 from sqlalchemy import Boolean
+from sqlalchemy import Date
 from sqlalchemy import ForeignKey
 from sqlalchemy import Integer
 from sqlalchemy import String
@@ -135,3 +138,29 @@ class RateLimitCounter(db.Model):
     key: Mapped[str] = mapped_column(ExactString(255), primary_key=True)
     count: Mapped[int] = mapped_column(Integer)
     expires_at: Mapped[float] = mapped_column(EpochSeconds)  # epoch seconds the window ends
+
+
+class UsageCount(db.Model):
+    """How often a client used one form of a plugin's URL on one UTC day (emulator/usage.py).
+
+    Keyed by the client's row (an authenticated client, a verified token's client: never
+    an id a request merely presented), the plugin, its operation, where the credentials
+    and the token came from (``""``: the request carried none there) and the day. Each
+    worker adds its counts in batches (one transaction every ``USAGE_FLUSH_SECONDS``),
+    never on the request path.
+    """
+
+    __tablename__ = "usage_counts"
+
+    client_id: Mapped[int] = mapped_column(
+        ForeignKey("oauth_clients.id", ondelete="CASCADE"), primary_key=True
+    )
+    plugin: Mapped[str] = mapped_column(String(64), primary_key=True)
+    # The plugin's operation: an ``option=`` value, a token flow, a proxy's base path
+    # (compared exactly on MySQL/MariaDB too, whose default collations ignore case).
+    operation: Mapped[str] = mapped_column(ExactString(255), primary_key=True)
+    credential_form: Mapped[str] = mapped_column(String(16), primary_key=True)
+    token_form: Mapped[str] = mapped_column(String(16), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True, index=True)
+    count: Mapped[int] = mapped_column(BigInteger)
+    last_seen: Mapped[datetime] = mapped_column(Timestamp)

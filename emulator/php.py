@@ -254,6 +254,8 @@ class PhpInput:
     content_type: str | None
     # The body was over MAX_CONTENT_LENGTH and was not read: it carries no parameters.
     body_too_large: bool = False
+    # ``body`` came from a JSON body (else from a form body, or there was none).
+    body_is_json: bool = False
 
     def request_value(self, name: str) -> Any:
         """Joomla's ``$_REQUEST[name]``: the POST form value, else the query value."""
@@ -271,18 +273,21 @@ class PhpInput:
         content_type = req.headers.get("Content-Type")
         query = parse_urlencoded(req.query_string, max_vars=max_vars, max_nesting=max_nesting)
         try:
-            post, body = _read_body(req, content_type or "", max_vars, max_nesting)
+            post, body, is_json = _read_body(req, content_type or "", max_vars, max_nesting)
         except BodyTooLarge:  # a declared Content-Length is checked before anything is read
             return cls(
                 query=query, post={}, body={}, content_type=content_type, body_too_large=True
             )
-        return cls(query=query, post=post, body=body, content_type=content_type)
+        return cls(
+            query=query, post=post, body=body, content_type=content_type, body_is_json=is_json
+        )
 
 
 def _read_body(
     req: Request, ct: str, max_vars: int, max_nesting: int
-) -> tuple[dict[str, Any], dict[str, Any]]:
-    """($_POST, the library's body parameters); raises BodyTooLarge past the limit."""
+) -> tuple[dict[str, Any], dict[str, Any], bool]:
+    """($_POST, the library's body parameters, whether those came from JSON); raises
+    BodyTooLarge past the limit."""
     method = req.method
     post: dict[str, Any] = {}
     if method == "POST":
@@ -295,11 +300,11 @@ def _read_body(
             post = parse_php_pairs(fields, max_nesting=max_nesting)
     body = post
     if ct.startswith("application/json") and method in ("POST", "PUT", "DELETE"):
-        body = _json_object(read_body(req))
-    elif ct.startswith("application/x-www-form-urlencoded") and method in ("PUT", "DELETE"):
+        return post, _json_object(read_body(req)), True
+    if ct.startswith("application/x-www-form-urlencoded") and method in ("PUT", "DELETE"):
         raw = read_body(req)  # bshaffer's parse_str: counted as a query string
         body = parse_urlencoded(raw, max_vars=max_vars, max_nesting=max_nesting)
-    return post, body
+    return post, body, False
 
 
 def php_input() -> PhpInput:

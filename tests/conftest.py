@@ -28,7 +28,7 @@ from app import create_app
 from emulator.db import db
 
 # Fixtures shared by folders that are not nested (pytest shares a conftest only downwards).
-pytest_plugins = ("tests.plugins.apigee.fixtures",)
+pytest_plugins = ("tests.plugins.apigee.fixtures", "tests.emulator.usage_fixtures")
 
 # The lowest argon2id cost argon2-cffi takes (see cheap_secret_hashes).
 CHEAP_HASHER = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
@@ -49,6 +49,9 @@ def make_app(database_url: str, **config: object) -> Flask:
             "TESTING": True,
             "SECRET_KEY": "test",
             "CACHE_MAX_AGE": 0,
+            # No background flush: a test's app must not write into the next test's
+            # database; tests of usage telemetry flush themselves (emulator/usage.py).
+            "USAGE_FLUSH_SECONDS": 0,
             **config,
         }
     )

@@ -8,12 +8,14 @@ module is the engine's public API.
 """
 
 from emulator.oauth.bearer import BearerSources
+from emulator.oauth.bearer import TokenSource
 from emulator.oauth.bearer import extract_bearer_token
 from emulator.oauth.clients import AuthGuard
 from emulator.oauth.clients import ClientCredentials
 from emulator.oauth.clients import ClientRecord
 from emulator.oauth.clients import ClientScopeHook
 from emulator.oauth.clients import ClientStore
+from emulator.oauth.clients import CredentialSource
 from emulator.oauth.clients import authenticate_client
 from emulator.oauth.clients import find_client
 from emulator.oauth.errors import ClientLocked
@@ -63,6 +65,7 @@ __all__ = [
     "ClientRecord",
     "ClientScopeHook",
     "ClientStore",
+    "CredentialSource",
     "ExpiredToken",
     "InsufficientScope",
     "InvalidClient",
@@ -75,6 +78,7 @@ __all__ = [
     "TokenInfo",
     "TokenMissing",
     "TokenPolicy",
+    "TokenSource",
     "TokenRequest",
     "UnauthorizedClient",
     "UnsupportedGrantType",

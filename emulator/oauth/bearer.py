@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Literal
 
 from emulator.oauth.errors import InvalidRequest
 from emulator.oauth.errors import InvalidToken
 from emulator.oauth.errors import TokenMissing
+
+# Where a request carried a token, in neutral words: the Authorization header, the query
+# string, a form body, a JSON body (a parameter such as RFC 7009's ``token`` may be in one).
+TokenSource = Literal["header", "query", "body", "json"]
 
 # PCRE's \s and \S without the /u flag: ASCII whitespace only.
 _WS = " \t\n\r\f\v"
@@ -26,6 +31,17 @@ class BearerSources:
     body_token: object
     method: str
     content_type: str | None
+
+    @property
+    def source(self) -> TokenSource | None:
+        """Where the token was (once ``extract_bearer_token`` accepted it); None: nowhere."""
+        if self.authorization is not None:
+            return "header"
+        if self.query_token is not None:
+            return "query"
+        if self.body_token is not None:
+            return "body"
+        return None
 
 
 def extract_bearer_token(src: BearerSources, *, scheme: str = "Bearer") -> str:

@@ -23,6 +23,7 @@ from collections.abc import Callable
 from collections.abc import Sequence
 from dataclasses import dataclass
 from dataclasses import replace
+from typing import Literal
 from typing import Protocol
 
 from argon2 import PasswordHasher
@@ -48,6 +49,10 @@ _SALT_CHARS = string.ascii_letters + string.digits
 _SALT_LENGTH = 16
 # A secret shorter than this is a legacy secret (the CLI warns about it).
 MIN_SECRET_LENGTH = 32
+
+# Where a request carried its client credentials, in neutral words (a dialect's wire sets
+# it): an HTTP Basic header, a form body, a JSON body, the query string.
+CredentialSource = Literal["basic", "body", "json", "query"]
 
 # Scopes a client without a scope of its own may ask for, supplied by a plugin from its
 # own records: (db, client primary key) -> scope or None (emulator.plugin, "Hooks").
@@ -84,11 +89,14 @@ class ClientCredentials:
     """What a request presented to authenticate a client.
 
     ``client_secret`` is kept as it arrived (a JSON body may carry ``true`` or ``0``):
-    only a non-empty string can ever match.
+    only a non-empty string can ever match. ``source`` says where the credentials came
+    from (the secret's place when there is one, else the client id's); the engine never
+    reads it: it is for the host's usage counts and deprecation notices.
     """
 
     client_id: str
     client_secret: object = None
+    source: CredentialSource | None = None
 
 
 _CLIENTS = Client.__table__

@@ -17,10 +17,11 @@ from . import render
 from . import views
 from .apps import app_scope
 from .cli import apigee as apigee_cli
+from .params import NAME
 from .params import ApigeeParams
 
 plugin = Plugin(
-    name="apigee",
+    name=NAME,
     title="Apigee Edge OAuth proxy",
     version="1.0.0",
     params=ApigeeParams,

@@ -17,9 +17,12 @@ from marshmallow.validate import Length
 from marshmallow.validate import OneOf
 from marshmallow.validate import Range
 
+from emulator.deprecation import Deprecations
 from emulator.plugin import HOST_PATHS
 from emulator.plugin import HTTP_METHODS
 
+# The plugin's name, and its name in the usage counts.
+NAME = "apigee"
 GENERATE = "GenerateAccessToken"
 REFRESH = "RefreshAccessToken"
 
@@ -120,3 +123,5 @@ class ApigeeParams(Schema):
     )
     # The whole target call, first connect to last byte (each read has target_timeout_ms).
     proxy_deadline_ms = fields.Integer(load_default=60_000, validate=Range(min=1, max=3_600_000))
+    # Deprecation/Sunset notices per credential or token form (emulator/deprecation.py).
+    deprecations = Deprecations()

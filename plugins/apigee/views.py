@@ -2,7 +2,8 @@
 
 Each flow is thin: read the request, call the engine, commit, render. One ``now`` per
 request. Every handler runs on the request's Core connection; the dispatcher rolls back
-when one raises.
+when one raises. An answer to an identified client ends with ``usage.finish``: counted (in
+memory) by flow (a proxy by its base path) and form, with the params' deprecation notices.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from flask import Response
 from emulator import oauth
 from emulator import stores
 from emulator import throttle
+from emulator import usage
 from emulator.clock import utcnow
 from emulator.db import connection
 from emulator.db import release_connection
@@ -29,6 +31,7 @@ from .flows import NoRoute
 from .flows import ProxyFlow
 from .flows import TokenFlow
 from .flows import resolve
+from .params import NAME
 
 
 def gateway_entry(params: Mapping[str, Any]) -> Response:
@@ -53,8 +56,19 @@ def token(params: Mapping[str, Any], operation: str, *, now: datetime) -> Respon
     )
     conn.commit()  # before the app lookup: a writer's lock is held no longer than needed
     app = find_app(conn, issued.client_pk, issued.client_id)
-    return render.token(
-        issued, app, params, now=now, refresh_expires_at=tokens.refresh_expires_at(issued, params)
+    return usage.finish(
+        render.token(
+            issued,
+            app,
+            params,
+            now=now,
+            refresh_expires_at=tokens.refresh_expires_at(issued, params),
+        ),
+        params,
+        NAME,
+        operation,
+        issued.client_pk,
+        credentials=req.credentials.source,
     )
 
 
@@ -73,4 +87,11 @@ def protected(params: Mapping[str, Any], flow: ProxyFlow, *, now: datetime) -> R
     release_connection()
     limits = gateway.proxy_limits(params)
     outbound = gateway.outbound_request(flow.proxy, flow.path, caller, limits)
-    return gateway.forward(outbound, limits)
+    return usage.finish(
+        gateway.forward(outbound, limits),
+        params,
+        NAME,
+        flow.proxy.base_path,
+        caller.client_pk,
+        token="header",  # VerifyAccessToken reads the Authorization header only
+    )

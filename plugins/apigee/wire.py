@@ -6,6 +6,8 @@
 - ``scope`` and ``refresh_token``: the form body (the policies' default locations).
 - The access token at a protected proxy: ``Authorization: Bearer <token>``, prefix
   case-sensitive (VerifyAccessToken's default ``<AccessTokenPrefix>``).
+- Where the credentials were is kept in the engine's neutral words
+  (``ClientCredentials.source``: ``basic`` or ``body``), for the host's usage counts.
 - The path, decoded and as sent: the flow is picked by it and a proxy's target gets it.
 
 A "form body" is an ``application/x-www-form-urlencoded`` body of any method; repeated
@@ -71,7 +73,7 @@ def basic_credentials(header: str | None) -> oauth.ClientCredentials | None:
     client_id, colon, secret = decoded.partition(":")
     if not colon or not client_id:
         return None
-    return oauth.ClientCredentials(client_id=client_id, client_secret=secret)
+    return oauth.ClientCredentials(client_id=client_id, client_secret=secret, source="basic")
 
 
 def client_credentials() -> oauth.ClientCredentials | None:
@@ -83,7 +85,9 @@ def client_credentials() -> oauth.ClientCredentials | None:
     client_id = body.get("client_id")
     if not client_id:
         return None
-    return oauth.ClientCredentials(client_id=client_id, client_secret=body.get("client_secret"))
+    return oauth.ClientCredentials(
+        client_id=client_id, client_secret=body.get("client_secret"), source="body"
+    )
 
 
 def token_request(params: Mapping[str, Any], operation: str) -> oauth.TokenRequest:

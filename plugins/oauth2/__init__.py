@@ -8,11 +8,12 @@ from emulator.plugin import Route
 
 from . import render
 from . import views
+from .params import NAME
 from .params import OAuth2Params
 from .params import advise
 
 plugin = Plugin(
-    name="oauth2",
+    name=NAME,
     title="redCORE OAuth2 server",
     version="1.0.0",
     params=OAuth2Params,

@@ -14,7 +14,11 @@ from marshmallow import fields
 from marshmallow.validate import Range
 from marshmallow.validate import Regexp
 
+from emulator.deprecation import Deprecations
 from emulator.oauth import TokenPolicy
+
+# The plugin's name: the ?api= value, and its name in the usage counts.
+NAME = "oauth2"
 
 _NAME = Regexp(r"^[A-Za-z0-9_.\-]+$", error="Use letters, digits, '_', '.' or '-' only.")
 
@@ -55,6 +59,9 @@ class OAuth2Params(Schema):
             r"^(https?://[^?#\s]+)?$", error="Use an http(s) URL without query or fragment."
         ),
     )
+
+    # Ours: Deprecation/Sunset notices per credential or token form (emulator/deprecation.py).
+    deprecations = Deprecations()
 
 
 def advise(params: Mapping[str, Any]) -> list[str]:

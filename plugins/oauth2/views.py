@@ -2,6 +2,8 @@
 
 Every handler runs on the request's Core connection (``emulator.db.connection``) with the
 worker's stores (``emulator.stores``); the dispatcher rolls back when a handler raises.
+An answer to an identified client ends with ``usage.finish``: counted (in memory) by
+operation and form, with the deprecation notices the params give for its form.
 """
 
 from __future__ import annotations
@@ -15,13 +17,14 @@ from flask import request
 from emulator import oauth
 from emulator import stores
 from emulator import throttle
+from emulator import usage
 from emulator.clock import utcnow
 from emulator.db import connection
-from emulator.php import PhpInput
 from emulator.php import php_input
 
 from . import render
 from . import wire
+from .params import NAME
 from .params import token_policy
 
 
@@ -38,15 +41,21 @@ def token(params: Mapping[str, Any]) -> Response:
         now=utcnow(),
     )
     conn.commit()
-    return render.token(issued, params)
+    return usage.finish(
+        render.token(issued, params),
+        params,
+        NAME,
+        "token",
+        issued.client_pk,
+        credentials=req.credentials.source,
+    )
 
 
 def resource(params: Mapping[str, Any]) -> Response:
     """option=resource: is the bearer token valid (and, in default mode, does it hold ?scope=)?"""
     inp = php_input()
-    raw = oauth.extract_bearer_token(
-        wire.bearer_sources(inp, params), scheme=params["token_bearer_header_name"]
-    )
+    sources = wire.bearer_sources(inp, params)
+    raw = oauth.extract_bearer_token(sources, scheme=params["token_bearer_header_name"])
     info = oauth.verify_access_token(
         connection(),
         raw,
@@ -54,31 +63,51 @@ def resource(params: Mapping[str, Any]) -> Response:
         now=utcnow(),
         cache=stores.access_tokens(),
     )
-    return render.resource(info)
+    return usage.finish(
+        render.resource(info), params, NAME, "resource", info.client_pk, token=sources.source
+    )
 
 
 def revoke(params: Mapping[str, Any]) -> Response:
     """option=revoke (RFC 7009): end one of the client's tokens; unknown tokens are fine."""
     inp = php_input()
     conn = connection()
-    client = _authenticate(inp, params, allow_public=True)
+    credentials = wire.client_credentials(inp, params)
+    client = _authenticate(credentials, params, allow_public=True)
     raw = wire.token_to_act_on(inp, params, "revoke")
     oauth.revoke_token(
         conn, client, raw, wire.token_type_hint(inp, params), cache=stores.access_tokens()
     )
     conn.commit()
-    return render.claims({"revoked": True})
+    return usage.finish(
+        render.claims({"revoked": True}),
+        params,
+        NAME,
+        "revoke",
+        client.id,
+        credentials=credentials.source,
+        token=wire.param_source(inp, params, "token"),
+    )
 
 
 def introspect(params: Mapping[str, Any]) -> Response:
     """option=introspect (RFC 7662): is this token of mine active, and what does it hold?"""
     inp = php_input()
-    client = _authenticate(inp, params, allow_public=False)
+    credentials = wire.client_credentials(inp, params)
+    client = _authenticate(credentials, params, allow_public=False)
     raw = wire.token_to_act_on(inp, params, "introspect")
     found = oauth.introspect_token(
         connection(), client, raw, wire.token_type_hint(inp, params), now=utcnow()
     )
-    return render.claims(found or {"active": False})
+    return usage.finish(
+        render.claims(found or {"active": False}),
+        params,
+        NAME,
+        "introspect",
+        client.id,
+        credentials=credentials.source,
+        token=wire.param_source(inp, params, "token"),
+    )
 
 
 def metadata(params: Mapping[str, Any]) -> Response:
@@ -93,11 +122,11 @@ def metadata(params: Mapping[str, Any]) -> Response:
 
 
 def _authenticate(
-    inp: PhpInput, params: Mapping[str, Any], *, allow_public: bool
+    credentials: oauth.ClientCredentials | None, params: Mapping[str, Any], *, allow_public: bool
 ) -> oauth.ClientRecord:
     return oauth.authenticate_client(
         connection(),
-        wire.client_credentials(inp, params),
+        credentials,
         clients=stores.clients(),
         guard=throttle.guard(),
         allow_public=allow_public,

@@ -4,6 +4,10 @@ Parameter sources (compat/redcore.md): the library's body parameters; with
 ``token_params_in_query`` the query string fills in what the body does not carry (a
 parameter the body carries, even empty, wins; a JSON null is not carried). Client
 credentials: a usable HTTP Basic header first, else ``client_id``/``client_secret``.
+
+Where a value was found is kept in the engine's neutral words (``ClientCredentials.source``,
+``BearerSources.source``, ``param_source``) for the host's usage counts and deprecation
+notices: ``basic``, ``header``, ``body`` (a form body), ``json`` (a JSON body), ``query``.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import binascii
 import re
 from collections.abc import Mapping
 from typing import Any
+from typing import Literal
 
 from flask import request
 
@@ -27,10 +32,28 @@ _BASE64_JUNK = re.compile(rb"[^A-Za-z0-9+/]")
 
 def token_param(inp: PhpInput, params: Mapping[str, Any], name: str) -> Any:
     """The library's ``$request->request(name)``, falling back to the query in default mode."""
+    return located_param(inp, params, name)[0]
+
+
+def located_param(
+    inp: PhpInput, params: Mapping[str, Any], name: str
+) -> tuple[Any, Literal["body", "json", "query"] | None]:
+    """``token_param`` and where it was found: ``body``, ``json``, ``query`` (None: nowhere)."""
     value = inp.body.get(name)
-    if value is None and params["token_params_in_query"]:
+    if value is not None:
+        return value, "json" if inp.body_is_json else "body"
+    if params["token_params_in_query"]:
         value = inp.query.get(name)
-    return value
+        if value is not None:
+            return value, "query"
+    return None, None
+
+
+def param_source(
+    inp: PhpInput, params: Mapping[str, Any], name: str
+) -> Literal["body", "json", "query"] | None:
+    """Where ``token_param`` finds ``name`` (for the usage counts)."""
+    return located_param(inp, params, name)[1]
 
 
 def string_param(value: Any, name: str) -> str | None:
@@ -59,7 +82,9 @@ def basic_credentials(header: str | None) -> oauth.ClientCredentials | None:
         return None
     password = password.split(b"\0", 1)[0]
     return oauth.ClientCredentials(
-        client_id=user.decode("utf-8", "replace"), client_secret=password.decode("utf-8", "replace")
+        client_id=user.decode("utf-8", "replace"),
+        client_secret=password.decode("utf-8", "replace"),
+        source="basic",
     )
 
 
@@ -70,15 +95,17 @@ def client_credentials(inp: PhpInput, params: Mapping[str, Any]) -> oauth.Client
         return basic
     if not params["allow_credentials_in_request_body"]:
         return None
-    client_id = token_param(inp, params, "client_id")
+    client_id, id_source = located_param(inp, params, "client_id")
     if client_id is None:
         return None
     if isinstance(client_id, (list, dict)):
         raise InvalidRequest('The parameter "client_id" must be a single value', reason="array")
-    secret = token_param(inp, params, "client_secret")
+    secret, secret_source = located_param(inp, params, "client_secret")
     if isinstance(secret, (list, dict)):
         secret = True  # an array is no secret: it fails like any non-string
-    return oauth.ClientCredentials(client_id=to_string(client_id), client_secret=secret)
+    return oauth.ClientCredentials(
+        client_id=to_string(client_id), client_secret=secret, source=secret_source or id_source
+    )
 
 
 def token_request(inp: PhpInput, params: Mapping[str, Any]) -> oauth.TokenRequest:

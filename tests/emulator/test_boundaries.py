@@ -29,6 +29,8 @@ PLUGIN_HOST_API = (
     "emulator.stores",
     "emulator.throttle",
     "emulator.cli",
+    "emulator.usage",
+    "emulator.deprecation",
 )
 # Words of one dialect that no other part of the tree may use.
 APIGEE_WORDS = re.compile(r"apigee|\bproducts?\b|developer|app_id|application_name", re.I)

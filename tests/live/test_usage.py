@@ -1,0 +1,110 @@
+"""Usage telemetry on real servers: counts reach the table within USAGE_FLUSH_SECONDS while
+serving, and a clean stop (SIGTERM) writes what the workers still held.
+
+Both servers the project runs: gunicorn (gthread workers end through sys.exit, so atexit
+runs) and granian through bin/serve (multiprocessing workers end with os._exit, so only
+multiprocessing's finalizers run). ``flask legacy usage`` is run as an operator would.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import empty_database
+from tests.conftest import make_app
+from tests.live.server import BIN
+from tests.live.server import HOST
+from tests.live.server import ROOT
+from tests.live.server import LiveServer
+from tests.live.server import request
+from tests.live.server import run_cli
+from tests.live.server import subprocess_env
+from tests.live.server import wait_until
+
+pytestmark = pytest.mark.slow
+
+CLIENT = ("usage-client", "usage-secret-1")
+TOKEN_PATH = "/index.php?option=token&api=oauth2"
+REQUESTS = 12
+
+
+class GranianServer(LiveServer):
+    """The production server: bin/serve (granian, 2 workers), on a free port."""
+
+    def _spawn(self) -> None:
+        stdout = open(self.stdout_path, "ab")  # closed in stop()
+        stderr = open(self.stderr_path, "ab")  # closed in stop()
+        self._logs = [stdout, stderr]
+        env = {**self.env, "HOST": HOST, "PORT": str(self.port), "WEB_CONCURRENCY": "2"}
+        self.process = subprocess.Popen(
+            [str(ROOT / "bin" / "serve")],
+            cwd=ROOT,
+            env={**env, "THREADS": "2", "PATH": f"{BIN}:/usr/bin:/bin"},
+            stdin=subprocess.DEVNULL,
+            stdout=stdout,
+            stderr=stderr,
+            start_new_session=True,
+        )
+
+
+SERVERS = {"gunicorn": LiveServer, "granian": GranianServer}
+
+
+@pytest.fixture
+def env(database_url: str) -> dict[str, str]:
+    app = make_app(database_url)
+    empty_database(app)
+    with app.app_context():
+        from emulator.db import db
+
+        db.engine.dispose()
+    environment = subprocess_env(database_url)
+    run_cli(environment, "clients", "create", CLIENT[0], "--secret", CLIENT[1])
+    return environment
+
+
+def reported(env: dict[str, str]) -> dict[tuple, int]:
+    report = json.loads(run_cli(env, "legacy", "usage", "--since", "30m", "--json"))
+    return {(r["client_id"], r["operation"], r["credentials"]): r["count"] for r in report["rows"]}
+
+
+def send_tokens(server: LiveServer) -> None:
+    """REQUESTS token requests with the secret in the query, each on a fresh connection."""
+    url = f"{server.base_url}{TOKEN_PATH}&grant_type=client_credentials"
+    url += f"&client_id={CLIENT[0]}&client_secret={CLIENT[1]}"
+    for _ in range(REQUESTS):
+        response = request("POST", url)
+        assert response.status_code == 200, response.text
+
+
+@pytest.mark.parametrize("kind", SERVERS)
+def test_counts_reach_the_table_while_serving(env, tmp_path: Path, kind: str) -> None:
+    server = SERVERS[kind]({**env, "FLASK_USAGE_FLUSH_SECONDS": "1"}, tmp_path)
+    server.start()
+    try:
+        send_tokens(server)
+        wait_until(
+            lambda: reported(env) == {(CLIENT[0], "token", "query"): REQUESTS},
+            "the counts in the table",
+            timeout=20,
+        )
+    finally:
+        server.stop()
+    assert "Traceback" not in server.stderr(), server.stderr()
+
+
+@pytest.mark.parametrize("kind", SERVERS)
+def test_a_clean_stop_writes_what_the_workers_held(env, tmp_path: Path, kind: str) -> None:
+    server = SERVERS[kind]({**env, "FLASK_USAGE_FLUSH_SECONDS": "3600"}, tmp_path)
+    server.start()
+    try:
+        send_tokens(server)
+        assert reported(env) == {}  # nothing flushed while serving
+    finally:
+        server.stop()  # SIGTERM: a graceful stop
+    assert reported(env) == {(CLIENT[0], "token", "query"): REQUESTS}
+    assert "Traceback" not in server.stderr(), server.stderr()
