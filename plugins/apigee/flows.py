@@ -23,13 +23,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from emulator.db import DbHandle
+from emulator.outbound import RequestPath
+from emulator.outbound import is_plain_path
 
 from .errors import InvalidPath
 from .errors import ProxyNotFound
 from .params import parse_flow
 from .proxies import ProxyRoute
-from .proxies import RequestPath
-from .proxies import is_plain_path
 from .proxies import match_proxy
 
 
