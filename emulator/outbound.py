@@ -1,7 +1,7 @@
 """Outbound HTTP: passing a request on to another server and its answer back, for any plugin.
 
-What every forwarding plugin needs alike, whatever its dialect (the apigee plugin's protected
-proxies, the passthrough plugin's legacy site):
+What every plugin that forwards needs alike, whatever its dialect (protected API proxies
+in front of a backend, a legacy site behind this service):
 
 - which request paths may be passed on (``is_plain_path``: no dot segment, encoded separator,
   backslash or ``//`` that a server behind could read as another place) and in which encoding
@@ -78,7 +78,7 @@ HOP_BY_HOP = frozenset(
 FORWARDING = frozenset({"forwarded", "x-real-ip"})
 # Never passed on: requests sets Host (the target's) and Content-Length (of the body sent).
 NOT_FORWARDED = HOP_BY_HOP | FORWARDING | {"host", "content-length"}
-CONNECT_TIMEOUT = 3.0  # seconds; Apigee Edge's default connect.timeout.millis
+CONNECT_TIMEOUT = 3.0  # seconds (the default connect.timeout.millis of the gateways we replace)
 CHUNK_SIZE = 64 * 1024
 _DECIMAL = re.compile(r"[0-9]+")
 
@@ -587,8 +587,20 @@ class _GuardedAdapter(requests.adapters.HTTPAdapter):
         }
 
 
+class _Session(requests.Session):
+    """A session that never follows a redirect, nor reads one's body to that end."""
+
+    def get_redirect_target(self, resp: requests.Response) -> None:
+        """No redirect is followed: a 3xx answer is passed back as it is.
+
+        ``allow_redirects=False`` alone does not do it: requests still reads (and decodes)
+        a redirect's body to prepare ``Response.next``, so it would be lost for the client.
+        """
+        return None
+
+
 def _outbound_session() -> requests.Session:
-    session = requests.Session()
+    session = _Session()
     session.trust_env = False  # no environment proxies or .netrc credentials
     session.headers.clear()  # no requests defaults (Accept-Encoding: gzip, User-Agent)
     adapter = _GuardedAdapter()
@@ -599,7 +611,9 @@ def _outbound_session() -> requests.Session:
 
 def described(error: object) -> str:
     """An outbound error as logged: its kind only (requests' texts repeat the URL, query
-    and all, which may carry keys)."""
+    and all, which may carry keys); urllib3's "max retries" names the one that counts."""
+    if isinstance(error, urllib3.exceptions.MaxRetryError) and error.reason is not None:
+        return type(error.reason).__name__
     return type(error).__name__
 
 
