@@ -123,10 +123,15 @@ def plugins_show(name: str) -> None:
 @plugins.command("enable")
 @click.argument("name", type=TEXT)
 def plugins_enable(name: str) -> None:
-    """Enable a plugin."""
-    get_registry().set_enabled(db.session, _plugin_name(name), True, now=utcnow())
+    """Enable a plugin (and say what its current params risk, as `plugins show` does)."""
+    registry = get_registry()
+    registry.set_enabled(db.session, _plugin_name(name), True, now=utcnow())
     db.session.commit()
     click.echo(f"Plugin {name} enabled.")
+    status = registry.status(db.session, name)
+    if status.plugin.advise is not None:
+        for advice in status.plugin.advise(status.params):
+            click.echo(f"Warning: {advice}", err=True)
 
 
 @plugins.command("disable")

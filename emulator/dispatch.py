@@ -7,6 +7,12 @@ engine and host errors, and either way the request's writes are rolled back (unl
 error says they are a security measure that must stand) and the error is rendered once:
 by the resolved plugin's ``render_error``, or in the host's shape when no plugin was
 resolved (or the plugin has no renderer).
+
+An error marked ``unanswered`` (no enabled plugin answers the request: an unknown api,
+option or path) first goes to the first enabled plugin with a ``fallback`` hook, through
+``call`` again; only without one is it rendered as above. Werkzeug's 404 for a path no
+rule matches takes the same way. After a plugin answered (not a fallback), the enabled
+plugins' ``observe`` hooks are told (emulator/plugin.py, "Request hooks").
 """
 
 from __future__ import annotations
@@ -18,8 +24,10 @@ from typing import Any
 
 from flask import Flask
 from flask import Response
+from flask import g
 from flask import request
 from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import NotFound
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from emulator.db import commit
@@ -35,10 +43,13 @@ from emulator.errors import UnknownOperation
 from emulator.errors import exception_response
 from emulator.errors import host_error_response
 from emulator.oauth import OAuthError
+from emulator.outbound import request_path
 from emulator.php import php_input
 from emulator.plugin import HEALTH_PATH
 from emulator.plugin import HTTP_METHODS
 from emulator.plugin import LEGACY_PATHS
+from emulator.plugin import OBSERVED_BODY_LIMIT
+from emulator.plugin import Exchange
 from emulator.plugin import Handler
 from emulator.plugin import Operation
 from emulator.plugin import Plugin
@@ -59,6 +70,9 @@ class Resolution:
 
     status: PluginStatus | None = None
     operation: str | None = None  # the option name; None for a path route
+    # What no plugin answered, once the fallback's turn has come (it comes only once).
+    unanswered: HostError | None = None
+    forwarded: bool = False  # a fallback took the request: its answer is not a plugin's
 
 
 Resolver = Callable[[Resolution], Handler]
@@ -70,13 +84,108 @@ def call(resolve: Resolver) -> Response:
     try:
         handler = resolve(found)
         assert found.status is not None  # a resolver that returns a handler found its plugin
-        return handler(found.status.params)
+        rv = handler(found.status.params)
     except (OAuthError, HostError) as error:
         if getattr(error, "commit_writes", False):
             commit()  # a security measure the failure took (e.g. a revoked token chain)
         else:
             rollback()
-        return render_error(found, error)
+        if isinstance(error, HostError) and error.unanswered and found.unanswered is None:
+            return call(fallback_resolver(found, error))
+        rv = render_error(found, error)
+    else:
+        if found.forwarded:
+            g._forwarded = True  # another site's answer, sent as it is (_security_headers)
+    if found.status is not None and not found.forwarded:
+        _observe(found.status.plugin.name, rv)
+    return rv
+
+
+def fallback_resolver(unanswered: Resolution, error: HostError) -> Resolver:
+    """The resolver of a request no plugin answered: the first enabled plugin's fallback.
+
+    Without one, ``error`` is raised again, with what was resolved before, so it is
+    rendered exactly as it was before fallbacks existed.
+    """
+
+    def resolve(found: Resolution) -> Handler:
+        found.unanswered = error
+        status = fallback_status()
+        if status is None:
+            found.status, found.operation = unanswered.status, unanswered.operation
+            raise error
+        assert status.plugin.fallback is not None
+        found.status, found.forwarded = status, True
+        return status.plugin.fallback
+
+    return resolve
+
+
+def fallback_status() -> PluginStatus | None:
+    """The status of the first enabled plugin (by name) that has a fallback, if any."""
+    registry = get_registry()
+    for name in sorted(registry.plugins):
+        if registry.plugins[name].fallback is not None:
+            status = registry.current(name, connection)
+            if status.enabled:
+                return status
+    return None
+
+
+def _observe(plugin: str, rv: Response) -> None:
+    """Tell the enabled plugins' ``observe`` hooks of the answer ``plugin`` gave.
+
+    An observer never changes the answer: one that fails is logged, and the answer goes out.
+    """
+    registry = get_registry()
+    try:
+        observers = [
+            status
+            for name in sorted(registry.plugins)
+            if registry.plugins[name].observe is not None
+            and (status := registry.current(name, connection)).enabled
+        ]
+        if not observers:
+            return
+        exchange = exchange_of(plugin, rv)
+        for status in observers:
+            assert status.plugin.observe is not None
+            status.plugin.observe(exchange, status.params)
+    except Exception:
+        log.exception("an observer failed on %s %s", request.method, request.path)
+
+
+def exchange_of(plugin: str, rv: Response) -> Exchange:
+    """The snapshot of the current request and ``plugin``'s answer ``rv``."""
+    path = request_path()
+    return Exchange(
+        plugin=plugin,
+        method=request.method,
+        path=path.decoded,
+        raw_path=path.raw,
+        query_string=request.query_string,
+        headers=tuple(request.headers.items()),
+        body=_observed_body(),
+        client=request.remote_addr or "",
+        host=request.host,
+        scheme=request.scheme,
+        status=rv.status_code,
+        response_headers=tuple(rv.headers.items()),
+        response_body=None if rv.is_streamed else rv.get_data(),
+    )
+
+
+def _observed_body() -> bytes | None:
+    """The request body for an Exchange, when it is within OBSERVED_BODY_LIMIT.
+
+    Read now only when its declared length says it is (the plugin has mostly read it
+    already: then it is cached); a chunked body not read yet is not waited for.
+    """
+    declared = request.content_length
+    if declared is None:
+        return None if "chunked" in request.headers.get("Transfer-Encoding", "").lower() else b""
+    limit = min(OBSERVED_BODY_LIMIT, request.max_content_length or OBSERVED_BODY_LIMIT)
+    return request.get_data(cache=True) if declared <= limit else None
 
 
 def render_error(found: Resolution, error: OAuthError | HostError) -> Response:
@@ -205,7 +314,13 @@ SECURITY_HEADERS = {
 
 
 def _security_headers(response: Response) -> Response:
-    """Add the security headers (a proxied target's own values are kept)."""
+    """Add the security headers (a proxied target's own values are kept).
+
+    Not to a fallback's answer: it is another site's, passed on unchanged (a Joomla page
+    under ``default-src 'none'`` would lose its scripts, styles and images).
+    """
+    if g.get("_forwarded"):
+        return response
     for name, value in SECURITY_HEADERS.items():
         response.headers.setdefault(name, value)
     return response
@@ -221,9 +336,12 @@ def _route_view(resolve: Resolver) -> Callable[..., Response]:
 def _http_error(error: HTTPException) -> Response:
     """Werkzeug's errors (unknown path, body too large) in the same JSON shape, no HTML page.
 
-    A body found too large outside a plugin's handler (no dialect to word it) gets the
-    host's BodyTooLarge bytes.
+    A path no rule matches is unanswered: ``call`` gives it to a fallback, else answers
+    the host's PathNotFound (Werkzeug's text). A body found too large outside a plugin's
+    handler (no dialect to word it) gets the host's BodyTooLarge bytes.
     """
+    if isinstance(error, NotFound):
+        return call(_raise(PathNotFound(error.description)))
     if isinstance(error, RequestEntityTooLarge):
         return host_error_response(BodyTooLarge(request.max_content_length))
     rv = exception_response(error.description or error.name, error.code or 500)
@@ -231,6 +349,15 @@ def _http_error(error: HTTPException) -> Response:
         if name.lower() != "content-type":
             rv.headers[name] = value
     return rv
+
+
+def _raise(error: HostError) -> Resolver:
+    """A resolver that finds nothing: ``error`` (Werkzeug found no rule)."""
+
+    def resolve(_found: Resolution) -> Handler:
+        raise error
+
+    return resolve
 
 
 def _unexpected_error(error: Exception) -> Response:

@@ -29,9 +29,17 @@ class ParamsError(ValueError):
 
 
 class HostError(Exception):
-    """A request the host answers for itself (or lets the resolved plugin word)."""
+    """A request the host answers for itself (or lets the resolved plugin word).
+
+    ``unanswered`` marks the errors that say no enabled plugin answers the request at all
+    (an unknown api, option or path), as opposed to a plugin's answer in its dialect (a
+    wrong method, an empty option, a body too large): the dispatcher gives an unanswered
+    request to the first enabled plugin with a ``fallback``, and renders the error only
+    when there is none.
+    """
 
     status: ClassVar[int] = 500
+    unanswered: ClassVar[bool] = False
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -42,18 +50,22 @@ class UnknownApi(HostError):
     """No enabled plugin answers this ``api`` (unknown, disabled, or none given)."""
 
     status = 404
+    unanswered = True
 
 
 class PathNotFound(HostError):
     """No route answers this path (a disabled plugin's paths do not exist)."""
 
     status = 404
+    unanswered = True
+    # Werkzeug's NotFound text, which the host answered unknown paths with.
+    DESCRIPTION = (
+        "The requested URL was not found on the server. If you entered the URL manually "
+        "please check your spelling and try again."
+    )
 
-    def __init__(self) -> None:
-        super().__init__(
-            "The requested URL was not found on the server. If you entered the URL manually "
-            "please check your spelling and try again."
-        )
+    def __init__(self, description: str | None = None) -> None:
+        super().__init__(description or self.DESCRIPTION)
 
 
 class OperationMissing(HostError):
@@ -66,6 +78,7 @@ class UnknownOperation(HostError):
     """The plugin has no such operation."""
 
     status = 404
+    unanswered = True
 
 
 class MethodNotAllowed(HostError):

@@ -13,6 +13,20 @@ belongs to the clients, and a client may be served in several dialects):
   own may ask for (a dialect whose own records grant clients scopes supplies them here).
   The first hook that returns a non-empty scope wins. It runs when a worker reads the
   client, so its answer is kept as long as the client record (``CACHE_MAX_AGE``).
+
+Request hooks (the dispatcher calls them, only those of enabled plugins):
+
+- ``fallback(params) -> Response``: answers what no enabled plugin answers (an unknown or
+  disabled ``api``, none at all, an ``option`` the plugin does not have, a path no route
+  claims: the host errors marked ``unanswered``). The first enabled plugin with one takes
+  the request (by plugin name); without one the error is rendered as it always was. Its
+  answer is sent as it is: the host adds no header to it (it is another site's answer),
+  and its errors are rendered by its own ``render_error``.
+- ``observe(exchange, params) -> None``: told of every request a plugin answered (not
+  those a fallback took), after the answer was made and before it is sent, with an
+  immutable snapshot (``Exchange``). It must return at once (hand the work to a thread of
+  its own) and must not keep or log the snapshot's credentials; an observer that raises
+  is logged and never changes the answer.
 """
 
 from __future__ import annotations
@@ -44,6 +58,30 @@ HOST_PATHS = (*LEGACY_PATHS, HEALTH_PATH)
 
 # A handler gets the plugin's effective (validated, defaulted) params.
 Handler = Callable[[Mapping[str, Any]], Response]
+# The longest request body an Exchange carries; a longer (or chunked, unread) one is None.
+OBSERVED_BODY_LIMIT = 64 * 1024
+
+
+@dataclass(frozen=True)
+class Exchange:
+    """One answered request and its answer, as ``observe`` hooks see them (a snapshot)."""
+
+    plugin: str  # the plugin that answered
+    method: str
+    path: str  # decoded, as matched
+    raw_path: str | None  # as sent, where the server keeps it
+    query_string: bytes
+    headers: tuple[tuple[str, str], ...]  # as received, credentials included: never keep them
+    body: bytes | None  # None: longer than OBSERVED_BODY_LIMIT, or not read
+    client: str  # the address the app trusts (TRUSTED_PROXIES)
+    host: str
+    scheme: str
+    status: int
+    response_headers: tuple[tuple[str, str], ...]
+    response_body: bytes | None  # None: streamed
+
+
+Observer = Callable[[Exchange, Mapping[str, Any]], None]
 # render_error(error, operation, params): operation is the option name (None for a path
 # route); params are the effective params (None when they could not be loaded).
 ErrorRenderer = Callable[[Exception, "str | None", "Mapping[str, Any] | None"], Response]
@@ -101,6 +139,8 @@ class Plugin:
     enabled_on_install: bool = False
     render_error: ErrorRenderer | None = None  # None: the host's JSON errors
     client_scope: ClientScopeHook | None = None  # see "Hooks" above
+    fallback: Handler | None = None  # see "Request hooks" above
+    observe: Observer | None = None  # see "Request hooks" above
     # Warnings about a configuration that works but is risky, shown by `plugins show`.
     advise: Callable[[Mapping[str, Any]], Sequence[str]] | None = None
 

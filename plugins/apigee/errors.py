@@ -22,13 +22,28 @@ class Fault(HostError):
 
 
 class ProxyNotFound(Fault):
-    """No token flow and no protected proxy has this path (compat/apigee.md §2.4)."""
+    """No token flow and no protected proxy has this path (compat/apigee.md §2.4).
+
+    Unanswered: a plugin that answers what no other does may take the request instead.
+    """
 
     status = 404
+    unanswered = True
     errorcode = "messaging.adaptors.http.flow.ApplicationNotFound"
 
     def __init__(self, path: str, virtual_host: str = "secure") -> None:
         super().__init__(f"Unable to identify proxy for host: {virtual_host} and url: {path}")
+
+
+class NoRoute(Fault):
+    """A path under a token proxy that no flow takes: Edge's NoRoute proxy answers an empty
+    200 (§8.10; ``render.no_route``). Unanswered, like ProxyNotFound."""
+
+    status = 200
+    unanswered = True
+
+    def __init__(self) -> None:
+        super().__init__("No flow takes this path")
 
 
 class ServiceUnavailable(Fault):

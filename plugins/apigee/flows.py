@@ -12,8 +12,12 @@ route and each request's path is resolved here against the current params and pr
 3. the protected proxy with the longest base path owning the path -> VerifyAccessToken,
    then the target;
 4. any other path under a token proxy's base path (``/oauth/...``, or a wrong verb on a
-   POST-only flow) -> the empty 200 of a flow-less NoRoute proxy;
+   POST-only flow) -> the empty 200 of a flow-less NoRoute proxy (``NoRoute``);
 5. anything else -> 404 "Unable to identify proxy" (``ProxyNotFound``).
+
+The last two are raised, not answered: no flow of the plugin takes the path, so a plugin
+that answers what no other does (the host's fallback) may take it; without one, the
+plugin's ``render.error`` words them as Edge did.
 """
 
 from __future__ import annotations
@@ -23,13 +27,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from emulator.db import DbHandle
+from emulator.outbound import RequestPath
+from emulator.outbound import is_plain_path
 
 from .errors import InvalidPath
+from .errors import NoRoute
 from .errors import ProxyNotFound
 from .params import parse_flow
 from .proxies import ProxyRoute
-from .proxies import RequestPath
-from .proxies import is_plain_path
 from .proxies import match_proxy
 
 
@@ -57,16 +62,11 @@ class ProxyFlow:
     path: RequestPath
 
 
-@dataclass(frozen=True)
-class NoRoute:
-    """A path under a token proxy that no flow takes."""
-
-
-Flow = TokenFlow | ProxyFlow | NoRoute
+Flow = TokenFlow | ProxyFlow
 
 
 def resolve(db: DbHandle, line: RequestLine, params: Mapping[str, Any]) -> Flow:
-    """The flow the request takes; raise InvalidPath or ProxyNotFound when there is none."""
+    """The flow the request takes; raise InvalidPath, NoRoute or ProxyNotFound when none."""
     path = line.path.decoded
     flow = params["base_paths"].get(path)
     if flow is not None:
@@ -79,7 +79,7 @@ def resolve(db: DbHandle, line: RequestLine, params: Mapping[str, Any]) -> Flow:
     if proxy is not None:
         return ProxyFlow(proxy, line.path)
     if flow is not None or under_token_proxy(path, params):
-        return NoRoute()
+        raise NoRoute()
     raise ProxyNotFound(path)
 
 

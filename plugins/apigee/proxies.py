@@ -8,16 +8,14 @@ A path is matched only when it can mean nothing but itself (``is_plain_path``): 
 segment, an empty segment, a backslash or an encoded ``/`` or ``\\`` would let a server
 behind the proxy (or one that decodes twice) resolve it to a place outside the base path
 that was matched, so such paths are refused before any proxy is looked at. The target
-then gets the suffix of the very path that was matched (``RequestPath.suffix``).
+then gets the suffix of the very path that was matched (``RequestPath.suffix``). Both rules
+are the host's (``emulator.outbound``), shared with every plugin that forwards.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import datetime
-from urllib.parse import quote
-from urllib.parse import unquote
 from urllib.parse import urlsplit
 
 from sqlalchemy import func
@@ -28,80 +26,14 @@ from emulator.db import DbHandle
 from emulator.oauth import has_control_characters
 from emulator.oauth import normalize_scope
 from emulator.oauth import validate_plain_text
+from emulator.outbound import RequestPath as RequestPath  # re-exported: the proxies' paths
+from emulator.outbound import is_plain_path as is_plain_path  # re-exported: which are matched
 from emulator.plugin import HOST_PATHS
 
 from .models import ApigeeProxy
 from .params import PATH
 
 _PROXIES = ApigeeProxy.__table__
-# What quote() may leave as is in a path (RFC 3986 pchar and '/').
-_PATH_SAFE = "/:@!$&'()*+,;=~"
-# An encoded separator in the raw path: %2F is '/' and %5C is '\\' to many servers.
-_ENCODED_SEPARATOR = re.compile(r"%(2f|5c)", re.IGNORECASE)
-_DOT_SEGMENTS = frozenset({".", ".."})
-
-
-@dataclass(frozen=True)
-class RequestPath:
-    """A request's path: decoded (what is matched) and as the client encoded it.
-
-    ``decoded`` is the server's PATH_INFO read as UTF-8, leading slashes and all.
-    ``raw`` is the path as it came on the request line (gunicorn's ``RAW_URI``,
-    Werkzeug's ``REQUEST_URI``), or None where the server gives only the decoded path
-    (granian).
-    """
-
-    decoded: str
-    raw: str | None = None
-
-    @property
-    def sent(self) -> str:
-        """The path as the client sent it, as far as the server tells."""
-        return self.raw if self.raw is not None else self.decoded
-
-    def suffix(self, base_path: str) -> str:
-        """The path below ``base_path`` (which owns it), keeping the client's encoding.
-
-        The raw form is used only when it is an encoding of exactly the decoded path that
-        was matched; otherwise the decoded suffix is percent-encoded again.
-        """
-        depth = base_path.count("/")
-        if self.raw is not None and unquote(self.raw) == self.decoded:
-            return _tail(self.raw, depth)
-        return quote(_tail(self.decoded, depth), safe=_PATH_SAFE)
-
-
-def _tail(path: str, depth: int) -> str:
-    """``path`` without its first ``depth`` segments: /a/b/c, 1 -> /b/c."""
-    return "".join("/" + segment for segment in path.split("/")[depth + 1 :])
-
-
-def is_plain_path(path: RequestPath) -> bool:
-    """Whether ``path`` names one place for every server that reads it.
-
-    Refused: a dot segment (``.``, ``..``, also ``..;x``, which Tomcat reads as ``..``),
-    an empty segment other than a trailing slash (``//``), a backslash, and an encoded
-    ``/`` or ``\\`` (``%2F``, ``%5C``), in the path and in the path decoded once more (for
-    servers that decode twice: ``%252e%252e``).
-    """
-    if path.raw is not None and _ENCODED_SEPARATOR.search(path.raw):
-        return False
-    once_more = unquote(path.decoded)
-    return _ENCODED_SEPARATOR.search(path.decoded) is None and all(
-        _is_plain(form) for form in (path.decoded, once_more)
-    )
-
-
-def _is_plain(decoded: str) -> bool:
-    if not decoded.startswith("/") or "\\" in decoded:
-        return False
-    segments = decoded.split("/")[1:]
-    for position, segment in enumerate(segments, start=1):
-        if segment.split(";", 1)[0] in _DOT_SEGMENTS:
-            return False
-        if not segment and position < len(segments):
-            return False
-    return True
 
 
 @dataclass(frozen=True)

@@ -41,6 +41,7 @@ from emulator.oauth import scope_names
 
 from .apps import App
 from .errors import Fault
+from .errors import NoRoute
 
 EPOCH = datetime(1970, 1, 1)
 JSON = "application/json"
@@ -219,6 +220,8 @@ def error(err: Exception, operation: str | None, params: Mapping[str, Any] | Non
     profile = (params or {}).get("response_profile", "edge-2014")
     if isinstance(err, (TokenMissing, InvalidToken, ExpiredToken, InsufficientScope)):
         return verify_fault(err, profile)
+    if isinstance(err, NoRoute):
+        return no_route()
     if isinstance(err, Fault):
         return fault(err.status, err.message, err.errorcode)
     if isinstance(err, BodyTooLarge):

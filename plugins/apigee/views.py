@@ -27,7 +27,6 @@ from . import render
 from . import tokens
 from . import wire
 from .apps import find_app
-from .flows import NoRoute
 from .flows import ProxyFlow
 from .flows import TokenFlow
 from .flows import resolve
@@ -35,15 +34,13 @@ from .params import NAME
 
 
 def gateway_entry(params: Mapping[str, Any]) -> Response:
-    """Answer any path of the plugin: a token flow, a protected proxy, or NoRoute."""
+    """Answer any path of the plugin: a token flow or a protected proxy (else resolve raises)."""
     now = utcnow()
     flow = resolve(connection(), wire.request_line(), params)
     if isinstance(flow, TokenFlow):
         return token(params, flow.operation, now=now)
-    if isinstance(flow, ProxyFlow):
-        return protected(params, flow, now=now)
-    assert isinstance(flow, NoRoute)
-    return render.no_route()
+    assert isinstance(flow, ProxyFlow)
+    return protected(params, flow, now=now)
 
 
 def token(params: Mapping[str, Any], operation: str, *, now: datetime) -> Response:

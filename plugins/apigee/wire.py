@@ -29,11 +29,11 @@ from emulator.body import read_body
 from emulator.oauth import InvalidScope
 from emulator.oauth import TokenMissing
 from emulator.oauth import UnsupportedGrantType
+from emulator.outbound import request_path
 
 from .flows import RequestLine
 from .params import GENERATE
 from .params import REFRESH
-from .proxies import RequestPath
 
 # The one grant each policy supports (the sample's <SupportedGrantTypes>, Edge's refresh flow).
 SUPPORTED_GRANT = {GENERATE: oauth.CLIENT_CREDENTIALS, REFRESH: oauth.REFRESH_TOKEN}
@@ -131,14 +131,8 @@ def bearer_token() -> str:
 
 def request_line() -> RequestLine:
     """The method, the path (decoded, and raw where the server keeps it) and the version."""
-    environ = request.environ
-    # PEP 3333 hands PATH_INFO over as latin-1; Werkzeug reads it as UTF-8, and so do we,
-    # but keep the leading slashes Werkzeug's request.path folds into one.
-    decoded = environ.get("PATH_INFO", "").encode("latin-1").decode("utf-8", "replace")
-    raw_uri = environ.get("RAW_URI") or environ.get("REQUEST_URI") or ""
-    raw = raw_uri.split("?", 1)[0] or None
     return RequestLine(
         method=request.method,
-        path=RequestPath(decoded=decoded or "/", raw=raw),
-        protocol=environ.get("SERVER_PROTOCOL") or "HTTP/1.1",
+        path=request_path(),
+        protocol=request.environ.get("SERVER_PROTOCOL") or "HTTP/1.1",
     )

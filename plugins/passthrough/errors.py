@@ -1,0 +1,54 @@
+"""What the passthrough plugin answers itself: the legacy site is not set, not reachable, or
+may not be asked for this path. Host errors, so the dispatcher renders them once
+(``render.error``)."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from emulator.errors import HostError
+from emulator.outbound import Trouble
+
+
+class PassthroughError(HostError):
+    """A request the plugin does not forward; ``code`` is the JSON body's ``error``."""
+
+    code: ClassVar[str] = "bad_gateway"
+
+
+class NotConfigured(PassthroughError):
+    """The plugin is enabled, but legacy_url is empty."""
+
+    status = 502
+    code = "not_configured"
+
+    def __init__(self) -> None:
+        super().__init__("The legacy site is not configured")
+
+
+class LegacyUnavailable(PassthroughError):
+    """The legacy site did not give an answer to pass on (before the answer started)."""
+
+    status = 502
+    MESSAGES: ClassVar[dict[Trouble, str]] = {
+        Trouble.UNREACHABLE: "The legacy site could not be reached",
+        Trouble.TIMEOUT: "The legacy site did not answer in time",
+        Trouble.CUT_OFF: "The legacy site's answer broke off",
+        Trouble.TOO_LARGE: "The legacy site's answer is too large",
+    }
+
+    def __init__(self, trouble: Trouble) -> None:
+        super().__init__(self.MESSAGES[trouble])
+        self.trouble = trouble
+
+
+class InvalidPath(PassthroughError):
+    """A path that could name another place than itself (emulator.outbound.is_plain_path)."""
+
+    status = 400
+    code = "invalid_path"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "The path may not hold dot segments, empty segments, backslashes or encoded slashes"
+        )

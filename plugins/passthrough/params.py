@@ -1,0 +1,121 @@
+"""The options of the passthrough plugin: where the legacy site is, the limits, shadow mode."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import urlsplit
+
+from marshmallow import Schema
+from marshmallow import ValidationError
+from marshmallow import fields
+from marshmallow.validate import Range
+
+from emulator.oauth import has_control_characters
+from emulator.outbound import Limits
+from emulator.outbound import RequestPath
+from emulator.outbound import is_plain_path
+
+MIB = 1024 * 1024
+MAX_BODY_BYTES = 1024 * MIB
+MAX_MS = 3_600_000
+SET_URL = "flask --app app plugins set passthrough legacy_url=https://old.example.com"
+
+
+def validate_legacy_url(url: str) -> None:
+    """Empty, or ``http(s)://host[:port][/base/path]``: no query, fragment or credentials.
+
+    A base path (``/site``) is kept in front of every forwarded path; it must be a plain
+    path (no dot or empty segment, no encoded separator), so that nothing can climb out of
+    it.
+    """
+    if not url:
+        return
+    error = ValidationError(
+        f"{url!r} is not a legacy site URL: give http(s)://host[:port][/base/path], "
+        "without query, fragment or user:password@."
+    )
+    if has_control_characters(url) or " " in url:
+        raise error
+    parts = urlsplit(url)
+    try:
+        parts.port  # noqa: B018 - a port that is not a number raises ValueError here
+    except ValueError:
+        raise error from None
+    if (
+        parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or parts.username is not None
+        or parts.query
+        or parts.fragment
+        or "?" in url
+        or "#" in url
+    ):
+        raise error
+    base = parts.path.rstrip("/")
+    if base and not is_plain_path(RequestPath(base, base)):
+        raise error
+
+
+class PassthroughParams(Schema):
+    """Admin options of the passthrough plugin."""
+
+    # The old site: every request no enabled plugin answers goes there (empty: none does,
+    # and the plugin answers 502 until it is set).
+    legacy_url = fields.String(load_default="", validate=validate_legacy_url)
+    # How long the legacy site may take for each read, and for the whole call (first
+    # connect to last byte); the connect timeout is 3 s within them.
+    timeout_ms = fields.Integer(load_default=30_000, validate=Range(min=1, max=MAX_MS))
+    deadline_ms = fields.Integer(load_default=60_000, validate=Range(min=1, max=MAX_MS))
+    # The longest client body passed on (also bounded by MAX_CONTENT_LENGTH); longer: 413.
+    max_request_bytes = fields.Integer(
+        load_default=10 * MIB, validate=Range(min=0, max=MAX_BODY_BYTES)
+    )
+    # The longest answer passed back: a longer declared one is a 502, an undeclared one is
+    # cut off there. Generous: the old site may serve downloads.
+    max_response_bytes = fields.Integer(
+        load_default=100 * MIB, validate=Range(min=0, max=MAX_BODY_BYTES)
+    )
+    # Shadow mode: requests a plugin answers are also sent to the legacy site, off the
+    # request path, and the two answers compared (meant for a staging copy of the old site).
+    shadow = fields.Boolean(load_default=False)
+    # Requests waiting to be shadowed, per worker; past it they are dropped (and counted).
+    shadow_queue_size = fields.Integer(load_default=100, validate=Range(min=1, max=10_000))
+    # Kinds of difference kept (one row each); new kinds past it are only counted.
+    shadow_max_kinds = fields.Integer(load_default=100, validate=Range(min=1, max=10_000))
+
+
+def limits(params: Mapping[str, Any]) -> Limits:
+    """The forwarding limits in the plugin's params."""
+    return Limits(
+        read_timeout=params["timeout_ms"] / 1000,
+        deadline=params["deadline_ms"] / 1000,
+        max_request_bytes=params["max_request_bytes"],
+        max_response_bytes=params["max_response_bytes"],
+    )
+
+
+def advise(params: Mapping[str, Any]) -> list[str]:
+    """What `plugins show passthrough` (and `plugins enable`) warn about."""
+    advice = []
+    url = params["legacy_url"]
+    if not url:
+        advice.append(
+            f"legacy_url is empty: the plugin refuses to forward (502) until it is set ({SET_URL})."
+        )
+    elif urlsplit(url).scheme == "http" and urlsplit(url).hostname not in (
+        "127.0.0.1",
+        "::1",
+        "localhost",
+    ):
+        advice.append(
+            "legacy_url is http: forwarded credentials (client secrets, cookies) cross the "
+            "network unencrypted; use https unless the old site is on a private network."
+        )
+    if params["shadow"]:
+        advice.append(
+            "shadow is on: every request a plugin answers is sent to legacy_url too, token "
+            "requests included, which creates tokens there. Point legacy_url at a staging "
+            "copy of the old site, not the live one."
+        )
+    return advice

@@ -1,0 +1,55 @@
+"""The plugin's two request hooks: the fallback (forward) and the observer (shadow)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Response
+from flask import current_app
+from flask import request
+
+from emulator import outbound
+from emulator.db import release_connection
+from emulator.outbound import Outbound
+from emulator.plugin import Exchange
+
+from . import shadow
+from .errors import InvalidPath
+from .errors import LegacyUnavailable
+from .legacy import legacy_base
+from .legacy import legacy_headers
+from .legacy import legacy_url
+from .params import limits
+
+log = logging.getLogger(__name__)
+
+
+def forward(params: Mapping[str, Any]) -> Response:
+    """Pass a request no plugin answers on to the legacy site; its answer back, unchanged."""
+    base = legacy_base(params)
+    path = outbound.request_path()
+    if not outbound.is_plain_path(path):
+        raise InvalidPath()
+    # No transaction or pooled connection is held while the body and the answer come in.
+    release_connection()
+    bounds = limits(params)
+    request_out = Outbound(
+        method=request.method,
+        url=legacy_url(base, path, request.query_string),
+        headers=legacy_headers(
+            request.headers.items(), request.remote_addr or "", request.host, request.scheme
+        ),
+        body=outbound.read_body(bounds.max_request_bytes),
+    )
+    return outbound.forward(
+        request_out, bounds, fault=LegacyUnavailable, log=log, label="legacy site"
+    )
+
+
+def observe(exchange: Exchange, params: Mapping[str, Any]) -> None:
+    """With ``shadow`` on, queue a plugin's answered request for comparison (never waits)."""
+    if not params["shadow"] or not params["legacy_url"]:
+        return
+    shadow.offer(current_app._get_current_object(), exchange, params)  # type: ignore[attr-defined]

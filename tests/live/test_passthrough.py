@@ -1,0 +1,192 @@
+"""Passthrough and shadow end to end: gunicorn serves the app, a real HTTP server on
+127.0.0.1 plays the old Joomla site, and the site owner's commands run as subprocesses.
+
+What a browser or an API client sees through the service: the old site's redirect and
+cookies unchanged, a 502 when the old site is down; and what the owner sees after shadow
+mode compared our answers with the old site's: ``flask legacy shadow-report``.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from dataclasses import field
+from http.server import BaseHTTPRequestHandler
+from http.server import ThreadingHTTPServer
+
+import pytest
+
+from tests.live.server import HOST
+from tests.live.server import TARGET_STOP_TIMEOUT
+from tests.live.server import LiveServer
+from tests.live.server import free_port
+from tests.live.server import request
+from tests.live.server import run_cli
+from tests.live.server import subprocess_env
+from tests.live.server import wait_until
+
+pytestmark = pytest.mark.slow
+
+SECRET = "live-Secret-0042"
+INVALID_CLIENT = (
+    b'{"error":"invalid_client","error_description":"The client credentials are invalid"}'
+)
+
+
+@dataclass
+class OldSite:
+    """The legacy Joomla site: records each request; a login form that redirects with two
+    cookies, and an OAuth2 token endpoint that refuses every client."""
+
+    base_url: str = ""
+    received: list[dict] = field(default_factory=list)
+
+
+@pytest.fixture(scope="module")
+def env(database_url: str) -> dict[str, str]:
+    # Every cache off: the tests change things through the CLI and want the server to see
+    # them at once.
+    return subprocess_env(database_url, caches=False)
+
+
+@pytest.fixture(scope="module")
+def server(env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    live = LiveServer(env, tmp_path_factory.mktemp("passthrough-live"))
+    live.start()
+    try:
+        yield live
+    finally:
+        live.stop()
+
+
+@pytest.fixture
+def old_site() -> Iterator[OldSite]:
+    site = OldSite()
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def _answer(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length else b""
+            site.received.append(
+                {"method": self.command, "path": self.path, "headers": dict(self.headers.items())}
+            )
+            if "option=token" in self.path:
+                status, payload = 400, INVALID_CLIENT
+                headers = [("Content-Type", "application/json"), ("Cache-Control", "no-store")]
+            elif self.command == "POST" and "task=user.login" in self.path:
+                status, payload = 303, b"<html>see other</html>"
+                headers = [
+                    ("Location", f"{site.base_url}/index.php?option=com_users&view=profile"),
+                    ("Set-Cookie", "joomla_session=abc123; path=/; HttpOnly"),
+                    ("Set-Cookie", "joomla_user_state=logged_in; path=/"),
+                    ("Content-Type", "text/html; charset=utf-8"),
+                ]
+            else:
+                status, payload = 200, b"<html>" + body + b"</html>"
+                headers = [("Content-Type", "text/html; charset=utf-8")]
+            self.send_response(status)
+            for name, value in headers:
+                self.send_header(name, value)
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        do_GET = do_POST = _answer
+
+        def log_message(self, *_args: object) -> None:  # quiet
+            return
+
+    http_server = ThreadingHTTPServer((HOST, 0), Handler)
+    http_server.daemon_threads = True
+    site.base_url = f"http://{HOST}:{http_server.server_address[1]}"
+    thread = threading.Thread(
+        target=http_server.serve_forever,
+        kwargs={"poll_interval": 0.05},
+        name="passthrough-old-site",
+        daemon=True,
+    )
+    thread.start()
+    try:
+        yield site
+    finally:
+        http_server.shutdown()
+        http_server.server_close()
+        thread.join(timeout=TARGET_STOP_TIMEOUT)
+
+
+def test_a_login_redirect_and_its_cookies_pass_through(server, old_site, cli) -> None:
+    cli("plugins", "set", "passthrough", f"legacy_url={old_site.base_url}")
+    cli("plugins", "enable", "passthrough")
+    rv = request(
+        "POST",
+        f"{server.base_url}/index.php?option=com_users&task=user.login",
+        data={"username": "admin", "password": "pw"},
+        cookies={"joomla_session": "before"},
+        allow_redirects=False,
+    )
+    assert rv.status_code == 303
+    assert rv.headers["Location"] == f"{old_site.base_url}/index.php?option=com_users&view=profile"
+    assert rv.raw.headers.getlist("Set-Cookie") == [
+        "joomla_session=abc123; path=/; HttpOnly",
+        "joomla_user_state=logged_in; path=/",
+    ]
+    assert rv.content == b"<html>see other</html>"
+    assert "Content-Security-Policy" not in rv.headers
+    [seen] = old_site.received
+    assert seen["path"] == "/index.php?option=com_users&task=user.login"
+    assert seen["headers"]["Host"] == old_site.base_url.removeprefix("http://")
+    assert seen["headers"]["X-Forwarded-Host"] == server.base_url.removeprefix("http://")
+    assert seen["headers"]["X-Forwarded-For"] == "127.0.0.1"
+    assert seen["headers"]["Cookie"] == "joomla_session=before"
+
+
+def test_the_joomla_site_itself_passes_through(server, old_site, cli) -> None:
+    cli("plugins", "set", "passthrough", f"legacy_url={old_site.base_url}")
+    cli("plugins", "enable", "passthrough")
+    rv = request("GET", f"{server.base_url}/index.php?option=com_content&view=article&id=1")
+    assert (rv.status_code, rv.content) == (200, b"<html></html>")
+
+
+def test_a_site_that_is_down_gives_a_502(server, cli) -> None:
+    cli("plugins", "set", "passthrough", f"legacy_url=http://{HOST}:{free_port()}")
+    cli("plugins", "enable", "passthrough")
+    rv = request("GET", f"{server.base_url}/index.php?option=com_content")
+    assert rv.status_code == 502
+    assert rv.headers["Content-Type"] == "application/json"
+    assert rv.json() == {"error": "bad_gateway", "message": "The legacy site could not be reached"}
+    assert "legacy site http://127.0.0.1:" in server.stderr()
+
+
+def test_shadow_records_a_difference_and_the_report_prints_it(
+    server, old_site, cli, env, make_client
+) -> None:
+    make_client("live-shop", secret=SECRET, scope="catalog.read")
+    cli("plugins", "set", "passthrough", f"legacy_url={old_site.base_url}", "shadow=true")
+    cli("plugins", "enable", "passthrough")
+    rv = request(
+        "POST",
+        f"{server.base_url}/index.php?option=token&api=oauth2",
+        data={
+            "grant_type": "client_credentials",
+            "client_id": "live-shop",
+            "client_secret": SECRET,
+        },
+    )
+    assert rv.status_code == 200  # ours, whatever the old site says
+    token = rv.json()["access_token"]
+
+    def reported() -> bool:
+        return "1 requests compared" in run_cli(env, "legacy", "shadow-report")
+
+    wait_until(reported, "the shadow comparison is written")
+    out = run_cli(env, "legacy", "shadow-report")
+    assert "0 matched, 1 differed (1 kinds kept)" in out
+    assert "\n1 x POST /index.php?api=oauth2&option=token: status 200 vs 400; body" in out
+    assert json.dumps("invalid_client")[1:-1] in out
+    assert SECRET not in out and token not in out
+    [seen] = old_site.received  # the shadow's request, as a forward would send it
+    assert seen["method"] == "POST" and seen["path"] == "/index.php?option=token&api=oauth2"
