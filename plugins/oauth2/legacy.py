@@ -108,6 +108,8 @@ def check_prefix(prefix: str) -> str:
 
 
 def _parse_url(text: str) -> URL:
+    if oauth.has_control_characters(text):
+        raise LegacyError("--from holds a control character (such as a line break).")
     try:
         url = sa.make_url(text)
     except (ArgumentError, ValueError):

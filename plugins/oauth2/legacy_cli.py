@@ -49,10 +49,12 @@ NAMED_CLIENTS = 20  # imported clients named one by one; past this, a count
     "--from",
     "source_url",
     required=True,
-    metavar="URL",
-    type=TEXT,
+    metavar="URL",  # checked by LegacySource.open, which never echoes a password
+    envvar="LEGACY_DATABASE_URL",
+    show_envvar=True,
     help="The redCORE database: mysql+pymysql://user:password@host/db, "
-    "postgresql+psycopg://user@host/db or sqlite:///path.",
+    "postgresql+psycopg://user@host/db or sqlite:///path (from the environment, a password "
+    "stays out of the process list).",
 )
 @click.option(
     "--prefix", default="jos_", show_default=True, type=TEXT, help="Joomla's table prefix."
@@ -88,7 +90,12 @@ def import_command(
     now = utcnow()
     click.echo(
         f"Importing from {source.shown_url} (tables {prefix}redcore_oauth_*), "
-        f"expiry times read as {zone.key}."
+        f"expiry times read as {zone.key}"
+        + (
+            " (the default: give --timezone if PHP ran in another zone)."
+            if zone_name == "UTC"
+            else "."
+        )
     )
     click.echo(
         "Dry run: every change is computed and printed, none is written."
@@ -207,12 +214,12 @@ def _client_lines(report: ImportReport, would: str) -> list[str]:
         lines.append(f"  {would}updated {change.client_id}: {', '.join(change.fields)}")
     for change in by_action.get(oauth.REMOVED, []):
         lines.append(
-            f"  {would}removed {change.client_id} with its {change.tokens} tokens "
+            f"  {would}removed {change.client_id} and its {_tokens(change.tokens)} "
             "(not on the old site)"
         )
     for change in by_action.get(oauth.MISSING, []):
         lines.append(
-            f"  not on the old site, kept: {change.client_id} ({change.tokens} tokens; "
+            f"  not on the old site, kept: {change.client_id} ({_tokens(change.tokens)}; "
             "--prune removes it)"
         )
     return ["", "Clients:", *lines] if lines else []
@@ -225,21 +232,22 @@ def _time_lines(report: ImportReport, zone_name: str) -> list[str]:
             continue
         local, utc, client_id = note.example
         if kind == GAP:
-            what = (
-                "in a DST gap (a local time that never happened: clocks went forward); read with "
-                "the offset before the change, as PHP's strtotime read it (the same instant as "
-                "that wall-clock time after the change)"
+            what = "in a DST gap (a local time that never happened: clocks went forward)"
+            why = (
+                "read with the offset before the change, as PHP's strtotime read it: the same "
+                "instant as that wall-clock time after the change (02:30 is 03:30 summer time)"
             )
         else:
-            what = (
-                "in a DST overlap (a local time that happened twice: clocks went back); read as "
-                "the first occurrence (the offset before the change), as PHP's strtotime read it, "
-                "so the token ends no later than on the old site"
+            what = "in a DST overlap (a local time that happened twice: clocks went back)"
+            why = (
+                "read as the first occurrence (the offset before the change), as PHP's "
+                "strtotime read it: the token ends no later than it did on the old site"
             )
         lines.append(
-            f"  {note.count} {what}; e.g. {local:%Y-%m-%d %H:%M:%S} -> "
-            f"{utc:%Y-%m-%d %H:%M:%S} UTC (a token of {client_id})."
+            f"  {note.count} {what}, e.g. {local:%Y-%m-%d %H:%M:%S} -> "
+            f"{utc:%Y-%m-%d %H:%M:%S} UTC (a token of {client_id}):"
         )
+        lines.append(f"    {why}.")
     if len(lines) == 2:
         lines.append("  None fell in a DST gap or overlap.")
     return lines
@@ -281,6 +289,10 @@ def _option_lines(report: ImportReport, would: str) -> list[str]:
                 f"({would}set; was {_json(outcome.before)})"
             )
     return lines
+
+
+def _tokens(count: int) -> str:
+    return "1 token" if count == 1 else f"{count} tokens"
 
 
 def _json(value: object) -> str:

@@ -136,8 +136,15 @@ def test_import_carries_the_site_over(legacy, legacy_import, client, cli, count_
     assert (
         "Not carried over: 1 row of " + legacy.prefix + "redcore_oauth_authorization_codes" in out
     )
-    assert "1 in a DST gap" in out and "2031-03-30 02:30:00 -> 2031-03-30 01:30:00 UTC" in out
-    assert "1 in a DST overlap" in out and "2031-10-26 02:30:00 -> 2031-10-26 00:30:00 UTC" in out
+    assert (
+        "  1 in a DST gap (a local time that never happened: clocks went forward), "
+        "e.g. 2031-03-30 02:30:00 -> 2031-03-30 01:30:00 UTC (a token of conf-client):"
+    ) in out
+    assert (
+        "  1 in a DST overlap (a local time that happened twice: clocks went back), "
+        "e.g. 2031-10-26 02:30:00 -> 2031-10-26 00:30:00 UTC (a token of conf-client):\n"
+        "    read as the first occurrence (the offset before the change)"
+    ) in out
     assert out.rstrip().splitlines()[-1].startswith("Committed, in one transaction")
     for secret in SECRETS.values():
         assert secret not in out
@@ -297,7 +304,7 @@ def test_clients_gone_from_the_old_site_are_removed_only_with_prune(
     out = ok(legacy_import(legacy, "--prune"))
     assert table(out)["clients"] == (0, 0, 4, 3, 1)
     assert table(out)["scopes"] == (0, 0, 12, 2, 1)
-    assert "removed conf-client with its 4 tokens (not on the old site)" in out
+    assert "removed conf-client and its 4 tokens (not on the old site)" in out
     assert count_rows("oauth_clients") == 4
     assert_resource_error(client.get(RESOURCE_URL, headers=bearer(AT_LIVE)), INVALID_TOKEN)
     assert "local.only" not in cli("scopes", "list")
@@ -326,7 +333,7 @@ def test_a_dry_run_writes_nothing(legacy, legacy_import, app, client) -> None:
     before = dump(app)
     out = ok(legacy_import(legacy, "--dry-run", "--prune"))
     assert "would be updated conf-client: secret" in out
-    assert "would be removed cc-only with its 1 tokens" in out
+    assert "would be removed cc-only and its 1 token" in out
     assert table(out)["clients"] == (0, 1, 3, 3, 1)
     assert dump(app) == before
     assert cc(client, *CONF.values()).status_code == 200  # the old secret still works
@@ -405,3 +412,12 @@ def test_a_large_token_table_streams_with_a_progress_bar(
     assert count_rows(f"oauth_{kind}_tokens") == 6000
     # click shows the bar's label alone when stderr is not a terminal.
     assert f"{kind + ' tokens':<15}" in out.splitlines()
+
+
+def test_the_source_url_may_come_from_the_environment(make_legacy, runner, count_rows) -> None:
+    """A password in LEGACY_DATABASE_URL stays out of the process list."""
+    site = make_legacy()
+    site.add_client("one", "one-Pass")
+    result = runner.invoke(args=["legacy", "import"], env={"LEGACY_DATABASE_URL": site.url})
+    assert table(ok(result))["clients"] == (1, 0, 0, 0, 0)
+    assert count_rows("oauth_clients") == 1
