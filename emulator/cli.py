@@ -11,8 +11,10 @@ import re
 import secrets
 import shutil
 from collections.abc import Callable
+from collections.abc import Mapping
 from datetime import datetime
 from datetime import timedelta
+from typing import Any
 from typing import TypeVar
 
 import click
@@ -81,6 +83,28 @@ def commit_change(change: Callable[[], T]) -> T:
         raise click.ClickException(f"{error} (nothing was stored)") from None
     db.session.commit()
     return result
+
+
+def plugin_state(name: str) -> tuple[bool, Mapping[str, Any]]:
+    """A plugin's enabled flag and effective params, for a plugin's own admin commands."""
+    status = get_registry().status(db.session, name)
+    return status.enabled, status.params
+
+
+def set_plugin_state(
+    name: str,
+    *,
+    enabled: bool | None = None,
+    params: Mapping[str, Any] | None = None,
+    now: datetime,
+) -> None:
+    """Set a plugin's enabled flag and params through the registry, in the caller's
+    transaction (not committed). Params are validated; a refused one raises ParamsError."""
+    registry = get_registry()
+    if params:
+        registry.set_params(db.session, name, params, now=now)
+    if enabled is not None:
+        registry.set_enabled(db.session, name, enabled, now=now)
 
 
 def _plugin_name(name: str) -> str:

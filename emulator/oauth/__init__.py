@@ -36,35 +36,61 @@ from emulator.oauth.grants import REFRESH_TOKEN
 from emulator.oauth.grants import TokenPolicy
 from emulator.oauth.grants import TokenRequest
 from emulator.oauth.grants import issue_token
+from emulator.oauth.registration import MISSING
+from emulator.oauth.registration import REMOVED
+from emulator.oauth.registration import ClientChange
+from emulator.oauth.registration import ClientSpec
+from emulator.oauth.registration import ClientSync
+from emulator.oauth.registration import check_client_spec
 from emulator.oauth.registration import register_client
+from emulator.oauth.registration import sync_clients
 from emulator.oauth.scopes import add_scope
 from emulator.oauth.scopes import known_scopes
 from emulator.oauth.scopes import normalize_scope
+from emulator.oauth.scopes import remove_scope
+from emulator.oauth.scopes import scope_defaults
 from emulator.oauth.scopes import scope_names
 from emulator.oauth.scopes import set_default_scopes
+from emulator.oauth.scopes import validate_scope
+from emulator.oauth.scopes import validate_scope_name
 from emulator.oauth.text import has_control_characters
 from emulator.oauth.text import validate_plain_text
+from emulator.oauth.tokens import IMPORTED
+from emulator.oauth.tokens import UNCHANGED
+from emulator.oauth.tokens import UPDATED
 from emulator.oauth.tokens import AccessTokenCache
 from emulator.oauth.tokens import IssuedToken
+from emulator.oauth.tokens import TokenImport
 from emulator.oauth.tokens import TokenInfo
+from emulator.oauth.tokens import check_token_import
 from emulator.oauth.tokens import import_token
 from emulator.oauth.tokens import introspect_token
+from emulator.oauth.tokens import is_expired
 from emulator.oauth.tokens import purge_expired
 from emulator.oauth.tokens import revoke_token
+from emulator.oauth.tokens import sync_tokens
 from emulator.oauth.tokens import verify_access_token
 
 __all__ = [
     "CLIENT_CREDENTIALS",
     "GRANTS",
+    "IMPORTED",
+    "MISSING",
     "REFRESH_TOKEN",
+    "REMOVED",
+    "UNCHANGED",
+    "UPDATED",
     "AccessTokenCache",
     "AuthGuard",
     "BearerSources",
+    "ClientChange",
     "ClientCredentials",
     "ClientLocked",
     "ClientRecord",
     "ClientScopeHook",
+    "ClientSpec",
     "ClientStore",
+    "ClientSync",
     "CredentialSource",
     "ExpiredToken",
     "InsufficientScope",
@@ -75,6 +101,7 @@ __all__ = [
     "InvalidToken",
     "IssuedToken",
     "OAuthError",
+    "TokenImport",
     "TokenInfo",
     "TokenMissing",
     "TokenPolicy",
@@ -84,19 +111,28 @@ __all__ = [
     "UnsupportedGrantType",
     "add_scope",
     "authenticate_client",
+    "check_client_spec",
+    "check_token_import",
     "extract_bearer_token",
     "find_client",
     "has_control_characters",
     "import_token",
     "introspect_token",
+    "is_expired",
     "issue_token",
     "known_scopes",
     "normalize_scope",
     "purge_expired",
     "register_client",
+    "remove_scope",
     "revoke_token",
+    "scope_defaults",
     "scope_names",
     "set_default_scopes",
+    "sync_clients",
+    "sync_tokens",
     "validate_plain_text",
+    "validate_scope",
+    "validate_scope_name",
     "verify_access_token",
 ]

@@ -12,6 +12,7 @@ is never held and never exists, whatever trim() would have left of it.
 
 from __future__ import annotations
 
+from sqlalchemy import delete
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -89,6 +90,19 @@ def default_scope(db: DbHandle) -> str | None:
 def known_scopes(db: DbHandle) -> list[str]:
     """Every scope in the scopes table, in table order."""
     return list(db.scalars(select(Scope.scope).order_by(Scope.id)))
+
+
+def scope_defaults(db: DbHandle) -> dict[str, bool]:
+    """Every scope in the scopes table (table order) and whether it is a default one."""
+    return {
+        row.scope: row.is_default
+        for row in db.execute(select(Scope.scope, Scope.is_default).order_by(Scope.id))
+    }
+
+
+def remove_scope(session: Session, name: str) -> None:
+    """Remove a scope from the scopes table (clients and tokens naming it keep their scope)."""
+    session.execute(delete(Scope).where(Scope.scope == name))
 
 
 def add_scope(session: Session, name: str, *, is_default: bool = False) -> Scope:

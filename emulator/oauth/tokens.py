@@ -1,5 +1,7 @@
 """Access and refresh tokens: generate, hash, issue, verify, revoke, introspect, import, purge.
 
+Imports come one by one (``import_token``, the CLI) or in batches by hash (``sync_tokens``).
+
 A token is 40 lowercase hex characters (redCORE's shape; clients and legacy databases size
 their columns for it) and is stored only as its SHA-256: tokens are random, so a fast hash
 is enough, and a stolen database holds no usable token.
@@ -11,6 +13,7 @@ import hashlib
 import secrets
 import time
 from collections.abc import Callable
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from datetime import timedelta
@@ -20,6 +23,7 @@ from sqlalchemy import bindparam
 from sqlalchemy import delete
 from sqlalchemy import insert
 from sqlalchemy import select
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from emulator.cache import WorkerCache
@@ -34,6 +38,7 @@ from emulator.oauth.errors import InsufficientScope
 from emulator.oauth.errors import InvalidToken
 from emulator.oauth.scopes import check_scope
 from emulator.oauth.scopes import check_scope_any
+from emulator.oauth.scopes import validate_scope
 from emulator.oauth.text import validate_plain_text
 
 TOKEN_TYPE = "Bearer"
@@ -400,9 +405,10 @@ def import_token(
     now: datetime,
 ) -> None:
     """Carry a live legacy token over (by hash); raises ValueError if it is known or malformed."""
-    for what, text in (("The token", raw), ("The scope", scope), ("user_id", user_id)):
-        if text is not None:
-            validate_plain_text(text, what)
+    token = TokenImport(
+        raw=raw, client_pk=client_pk, user_id=user_id, scope=scope, expires_at=expires_at
+    )
+    check_token_import(token)
     model = {"access": AccessToken, "refresh": RefreshToken}[token_type]
     token_hash = hash_token(raw)
     if session.get(model, token_hash) is not None:
@@ -417,6 +423,118 @@ def import_token(
             expires_at=expires_at,
         )
     )
+
+
+@dataclass(frozen=True)
+class TokenImport:
+    """A token carried over from another server: its plain value (stored only by hash).
+
+    ``client_pk`` is None for a client a dry run has not created (nothing is written then).
+    """
+
+    raw: str
+    client_pk: int | None
+    user_id: str | None
+    scope: str | None
+    expires_at: datetime
+
+
+def check_token_import(token: TokenImport) -> None:
+    """Raise ValueError unless the token can be stored: no control characters, a valid
+    scope (single spaces between RFC 6749 scope tokens), a user id of at most 255."""
+    for what, text in (
+        ("The token", token.raw),
+        ("The scope", token.scope),
+        ("user_id", token.user_id),
+    ):
+        if text is not None:
+            validate_plain_text(text, what)
+    if not token.raw:
+        raise ValueError("The token is empty.")
+    if token.scope:
+        validate_scope(token.scope)
+    if token.user_id is not None and len(token.user_id) > 255:
+        raise ValueError("user_id must be at most 255 characters.")
+
+
+TOKEN_TABLES = {"access": _ACCESS, "refresh": _REFRESH}
+IMPORTED = "imported"
+UPDATED = "updated"
+UNCHANGED = "unchanged"
+
+
+def sync_tokens(
+    session: Session,
+    token_type: str,
+    tokens: Sequence[TokenImport],
+    *,
+    write: bool = True,
+    now: datetime,
+) -> list[str]:
+    """Carry a batch of tokens over by hash; return, per token, what was (or would be) done.
+
+    ``imported``: new; ``updated``: a token with this hash is stored but its client, user,
+    scope or expiry differs (its issue time and links stay); ``unchanged``. Each token must
+    pass ``check_token_import``. One SELECT and at most one executemany INSERT and one
+    UPDATE per batch: give batches of about a thousand. ``write=False`` only compares.
+    """
+    table = TOKEN_TABLES[token_type]
+    for token in tokens:
+        check_token_import(token)
+    hashes = [hash_token(token.raw) for token in tokens]
+    stored = {
+        row.token_hash: row
+        for row in session.execute(
+            select(
+                table.c.token_hash,
+                table.c.client_id,
+                table.c.user_id,
+                table.c.scope,
+                table.c.expires_at,
+            ).where(table.c.token_hash.in_(set(hashes)))
+        )
+    }
+    outcomes: list[str] = []
+    inserts: list[dict] = []
+    updates: list[dict] = []
+    seen: set[str] = set()
+    for token, token_hash in zip(tokens, hashes, strict=True):
+        if token_hash in seen:
+            raise ValueError("The same token twice in one batch.")
+        seen.add(token_hash)
+        values = {
+            "client_id": token.client_pk,
+            "user_id": token.user_id,
+            "scope": token.scope or None,
+            "expires_at": token.expires_at,
+        }
+        row = stored.get(token_hash)
+        if row is None:
+            outcomes.append(IMPORTED)
+            inserts.append({"token_hash": token_hash, "issued_at": now, **values})
+        elif any(getattr(row, key) != value for key, value in values.items()):
+            outcomes.append(UPDATED)
+            updates.append({"b_hash": token_hash, **{f"b_{k}": v for k, v in values.items()}})
+        else:
+            outcomes.append(UNCHANGED)
+    if write:
+        if any(token.client_pk is None for token in tokens):
+            raise ValueError("A token to write needs its client's primary key.")
+        if inserts:
+            session.execute(insert(table), inserts)
+        if updates:
+            session.execute(
+                update(table)
+                .where(table.c.token_hash == bindparam("b_hash"))
+                .values(
+                    {
+                        key: bindparam(f"b_{key}")
+                        for key in ("client_id", "user_id", "scope", "expires_at")
+                    }
+                ),
+                updates,
+            )
+    return outcomes
 
 
 def purge_expired(

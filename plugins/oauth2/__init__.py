@@ -8,6 +8,7 @@ from emulator.plugin import Route
 
 from . import render
 from . import views
+from .legacy_cli import import_command
 from .params import NAME
 from .params import OAuth2Params
 from .params import advise
@@ -24,6 +25,7 @@ plugin = Plugin(
         "introspect": Operation(views.introspect, methods=POST),
     },
     routes=(Route("/.well-known/oauth-authorization-server", "metadata", views.metadata),),
+    legacy_cli=(import_command,),
     enabled_on_install=True,
     render_error=render.error,
     advise=advise,

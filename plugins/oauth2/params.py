@@ -6,7 +6,9 @@ the behaviour redCORE's manual documents (the defaults); see compat/redcore.md.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from marshmallow import Schema
@@ -16,6 +18,8 @@ from marshmallow.validate import Regexp
 
 from emulator.deprecation import Deprecations
 from emulator.oauth import TokenPolicy
+from emulator.php import is_truthy
+from emulator.php import to_string
 
 # The plugin's name: the ?api= value, and its name in the usage counts.
 NAME = "oauth2"
@@ -85,3 +89,168 @@ def token_policy(params: Mapping[str, Any]) -> TokenPolicy:
         unset_refresh_token_after_use=params["unset_refresh_token_after_use"],
         revoke_on_refresh_token_reuse=params["revoke_on_refresh_token_reuse"],
     )
+
+
+# --- redCORE's options (compat/legacy-schema.md "The OAuth2 server's options") -------------
+
+# The param name that stands for the plugin's enabled flag in REDCORE_OPTIONS.
+ENABLED = "enabled"
+ABSENT = object()  # a key redCORE's options form never saved
+_WHOLE_NUMBER = re.compile(r"[+-]?[0-9]+")
+
+
+@dataclass(frozen=True)
+class RedcoreOption:
+    """One key of the com_redcore row's params, redCORE's default, and what it sets here.
+
+    ``param`` is an oauth2 param, ``ENABLED`` for the plugin's flag, or None when this
+    service has no counterpart (``note`` says why). ``kind`` is how redCORE read it.
+    """
+
+    key: str
+    default: object
+    param: str | None
+    kind: type
+    note: str = ""
+
+
+REDCORE_OPTIONS = (
+    RedcoreOption("enable_oauth2_server", "0", ENABLED, bool),
+    RedcoreOption("oauth2_access_lifetime", 3600, "access_lifetime", int),
+    RedcoreOption("oauth2_token_param_name", "access_token", "token_param_name", str),
+    RedcoreOption("oauth2_token_bearer_header_name", "Bearer", "token_bearer_header_name", str),
+    RedcoreOption(
+        "oauth2_allow_credentials_in_request_body", "1", "allow_credentials_in_request_body", bool
+    ),
+    RedcoreOption(
+        "oauth2_always_issue_new_refresh_token", "0", "always_issue_new_refresh_token", bool
+    ),
+    RedcoreOption(
+        "oauth2_unset_refresh_token_after_use", "1", "unset_refresh_token_after_use", bool
+    ),
+    RedcoreOption(
+        "oauth2_allow_public_clients", "1", None, bool, "public clients are always allowed here"
+    ),
+    RedcoreOption("oauth2_allow_implicit", "0", None, bool, "no implicit grant here yet"),
+    RedcoreOption("oauth2_enforce_state", "1", None, bool, "no authorization endpoint here yet"),
+    RedcoreOption(
+        "oauth2_require_exact_redirect_uri", "1", None, bool, "no authorization endpoint here yet"
+    ),
+    RedcoreOption(
+        "oauth2_redirect_with_token", "0", None, bool, "no authorization endpoint here yet"
+    ),
+    RedcoreOption("oauth2_use_jwt_access_tokens", "0", None, bool, "JWT tokens are not supported"),
+    RedcoreOption(
+        "oauth2_store_encrypted_token_string", "1", None, bool, "JWT tokens are not supported"
+    ),
+    RedcoreOption("oauth2_use_openid_connect", "0", None, bool, "OpenID Connect is not supported"),
+    RedcoreOption("oauth2_id_lifetime", 3600, None, int, "OpenID Connect is not supported"),
+)
+# What redCORE did not let an admin change, as the params that reproduce it.
+REDCORE_FIXED = {"www_realm": "Service", "refresh_token_lifetime": 1_209_600}
+# The redCORE option whose stored JSON type decides ``expires_in_as_string``.
+LIFETIME_KEY = "oauth2_access_lifetime"
+
+
+@dataclass(frozen=True)
+class MappedOption:
+    """What one redCORE option becomes here.
+
+    ``stored`` is the JSON value found (``ABSENT``: never saved, redCORE used its default).
+    ``value`` is what ``param`` is to be; ``refused`` the schema's reason not to store it.
+    For an option without a counterpart, ``non_default`` says whether it held another value
+    than redCORE's default (then the old site behaved in a way this service does not).
+    """
+
+    key: str
+    stored: object
+    param: str | None
+    value: object = None
+    refused: str | None = None
+    non_default: bool = False
+    note: str = ""
+
+
+def map_redcore_options(stored: Mapping[str, Any]) -> list[MappedOption]:
+    """Map the com_redcore row's params (a decoded JSON object) onto the plugin's params.
+
+    Values are as Joomla's options form saved them (``"3600"``, ``"1"``), read the way
+    redCORE read them (PHP's truthiness for switches); an absent key is redCORE's default.
+    Each value is checked by the params schema; a refused one carries the reason.
+    """
+    mapped: list[MappedOption] = []
+    for option in REDCORE_OPTIONS:
+        found = stored.get(option.key, ABSENT)
+        raw = option.default if found is ABSENT else found
+        value, problem = _php_value(raw, option.kind)
+        if option.param is None:
+            default, _ = _php_value(option.default, option.kind)
+            mapped.append(
+                MappedOption(
+                    option.key,
+                    found,
+                    None,
+                    value,
+                    non_default=problem is not None or value != default,
+                    note=option.note,
+                )
+            )
+            continue
+        if problem is None and option.param != ENABLED:
+            problem = _refusal(option.param, value)
+        mapped.append(MappedOption(option.key, found, option.param, value, refused=problem))
+        if option.key == LIFETIME_KEY:
+            # Joomla's form saved "3600", and PHP then sent "expires_in":"3600" (redcore.md).
+            as_string = isinstance(found, str)
+            mapped.append(
+                MappedOption(
+                    option.key,
+                    found,
+                    "expires_in_as_string",
+                    as_string,
+                    note="stored as a JSON string" if as_string else "not stored as a string",
+                )
+            )
+    for param, value in REDCORE_FIXED.items():
+        mapped.append(
+            MappedOption("", ABSENT, param, value, refused=_refusal(param, value), note="fixed")
+        )
+    known = {option.key for option in REDCORE_OPTIONS}
+    for key in sorted(stored):
+        if key.startswith("oauth2_") and key not in known:
+            mapped.append(
+                MappedOption(
+                    key,
+                    stored[key],
+                    None,
+                    stored[key],
+                    non_default=True,
+                    note="not an option this service knows",
+                )
+            )
+    return mapped
+
+
+def _php_value(raw: object, kind: type) -> tuple[object, str | None]:
+    """``raw`` read as redCORE read it, or (None, why it cannot be)."""
+    if isinstance(raw, (list, dict)):
+        return None, "an array or object, not a value"
+    if kind is bool:
+        return is_truthy(raw), None
+    if kind is int:
+        if isinstance(raw, int) and not isinstance(raw, bool):
+            return raw, None
+        if isinstance(raw, str) and _WHOLE_NUMBER.fullmatch(raw.strip()):
+            return int(raw.strip()), None
+        return None, f"{raw!r} is not a whole number"
+    text = to_string(raw)
+    return ("" if text is None else text), None
+
+
+def _refusal(param: str, value: object) -> str | None:
+    """The params schema's reason to refuse ``param=value``, or None."""
+    errors = OAuth2Params().validate({param: value})
+    if not errors:
+        return None
+    why = errors.get(param, errors)
+    return " ".join(map(str, why)) if isinstance(why, list) else str(why)

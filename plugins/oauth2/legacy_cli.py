@@ -1,0 +1,303 @@
+"""``flask --app app legacy import``: carry a redCORE site's OAuth2 server over.
+
+The command is thin: check the options, open the source, run the import in one
+transaction (``legacy_import``), commit it (or, in a dry run, roll it back), print the
+summary. Bad input is one ``Error:`` line and exit status 1; a failure half-way rolls
+everything back.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Callable
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import click
+from flask.cli import with_appcontext
+from sqlalchemy.exc import SQLAlchemyError
+
+from emulator import oauth
+from emulator.cli import TEXT
+from emulator.clock import utcnow
+from emulator.db import db
+
+from .legacy import GAP
+from .legacy import NOT_CARRIED
+from .legacy import LegacyError
+from .legacy import LegacySource
+from .legacy import check_prefix
+from .legacy import describe_error
+from .legacy import parse_zone
+from .legacy_import import TABLES
+from .legacy_import import THREADS
+from .legacy_import import ImportReport
+from .legacy_import import run_import
+from .params import ABSENT
+from .params import ENABLED
+
+PROGRESS_MIN = 5000  # a token table this large gets a progress bar on stderr
+COLUMNS = ("imported", "updated", "unchanged", "skipped", "removed")
+NAMED_CLIENTS = 20  # imported clients named one by one; past this, a count
+
+
+@click.command("import")
+@with_appcontext
+@click.option(
+    "--from",
+    "source_url",
+    required=True,
+    metavar="URL",  # checked by LegacySource.open, which never echoes a password
+    envvar="LEGACY_DATABASE_URL",
+    show_envvar=True,
+    help="The redCORE database: mysql+pymysql://user:password@host/db, "
+    "postgresql+psycopg://user@host/db or sqlite:///path (from the environment, a password "
+    "stays out of the process list).",
+)
+@click.option(
+    "--prefix", default="jos_", show_default=True, type=TEXT, help="Joomla's table prefix."
+)
+@click.option(
+    "--timezone",
+    "zone_name",
+    default="UTC",
+    show_default=True,
+    type=TEXT,
+    help="The PHP server's time zone: token expiry times are its local time.",
+)
+@click.option("--dry-run", is_flag=True, help="Write nothing; print what a run would change.")
+@click.option(
+    "--prune",
+    is_flag=True,
+    help="Remove the clients (with their tokens) and scopes the old site no longer has.",
+)
+def import_command(
+    source_url: str, prefix: str, zone_name: str, dry_run: bool, prune: bool
+) -> None:
+    """Import clients, scopes, live tokens and OAuth2 options from a redCORE database.
+
+    Run it again at any time: it updates what changed on the old site and reports the rest
+    unchanged.
+    """
+    started = time.perf_counter()
+    try:
+        zone = parse_zone(zone_name)
+        source = LegacySource.open(source_url, check_prefix(prefix))
+    except LegacyError as error:
+        raise click.ClickException(str(error)) from None
+    now = utcnow()
+    click.echo(
+        f"Importing from {source.shown_url} (tables {prefix}redcore_oauth_*), "
+        f"expiry times read as {zone.key}"
+        + (
+            " (the default: give --timezone if PHP ran in another zone)."
+            if zone_name == "UTC"
+            else "."
+        )
+    )
+    click.echo(
+        "Dry run: every change is computed and printed, none is written."
+        if dry_run
+        else "One transaction for the whole run: nothing is stored unless every table imports."
+    )
+    for note in source.notes:
+        click.echo(note)
+    try:
+        report = run_import(
+            db.session,
+            source,
+            zone=zone,
+            write=not dry_run,
+            prune=prune,
+            now=now,
+            progress=_progress,
+        )
+        if dry_run:
+            db.session.rollback()
+        else:
+            db.session.commit()
+    except (SQLAlchemyError, LegacyError, ValueError) as error:
+        db.session.rollback()
+        raise click.ClickException(
+            f"the import stopped and was rolled back, nothing was written: {describe_error(error)}"
+        ) from None
+    except BaseException:
+        db.session.rollback()
+        raise
+    finally:
+        source.close()
+    for line in summary_lines(report, zone_name=zone.key, prefix=prefix):
+        click.echo(line)
+    elapsed = time.perf_counter() - started
+    click.echo(
+        f"Dry run: nothing was written ({elapsed:.1f} s)."
+        if dry_run
+        else f"Committed, in one transaction ({elapsed:.1f} s)."
+    )
+
+
+@contextmanager
+def _progress(label: str, total: int) -> Iterator[Callable[[int], None]]:
+    """A progress bar on stderr for a large table (click hides it when stderr is no terminal)."""
+    if total < PROGRESS_MIN:
+        yield lambda _n: None
+        return
+    with click.progressbar(length=total, label=f"{label:<15}", file=sys.stderr) as bar:
+        yield bar.update
+
+
+# --- the summary ------------------------------------------------------------------------
+
+
+def summary_lines(report: ImportReport, *, zone_name: str, prefix: str) -> list[str]:
+    """The summary of a run: the table of outcomes, each skip reason, changes, times, options."""
+    would = "" if report.write else "would be "
+    lines = ["", f"{'':<16}" + "".join(f"{column:>11}" for column in COLUMNS)]
+    for name in TABLES:
+        counts = report.tallies[name].counts
+        lines.append(f"{name:<16}" + "".join(f"{counts[column]:>11}" for column in COLUMNS))
+    reasons = [
+        (name, reason, count, report.tallies[name].examples.get(reason, []))
+        for name in TABLES
+        for reason, count in sorted(report.tallies[name].reasons.items())
+    ]
+    if reasons:
+        lines += ["", "Skipped, by reason:"]
+        for name, reason, count, named in reasons:
+            more = ", ..." if count > len(named) and named else ""
+            rows = f" ({', '.join(named)}{more})" if named else ""
+            lines.append(f"  {name:<15} {count:>7}  {reason}{rows}")
+    lines += _client_lines(report, would)
+    if report.scope_changes:
+        lines += ["", "Scopes:"] + [
+            f"  {would}{change}" if would else f"  {change}" for change in report.scope_changes
+        ]
+    lines += _time_lines(report, zone_name)
+    lines += _option_lines(report, would)
+    for name, count in report.not_carried.items():
+        rows = "1 row" if count == 1 else f"{count} rows"
+        lines.append(f"Not carried over: {rows} of {prefix}{name} ({NOT_CARRIED[name]}).")
+    sync = report.client_sync
+    if sync is not None and (sync.secrets_checked or sync.secrets_hashed):
+        lines.append("")
+        if sync.secrets_checked:
+            each = sync.check_seconds / sync.secrets_checked * 1000
+            lines.append(
+                f"Secrets: {sync.secrets_checked} checked against their stored hash in "
+                f"{sync.check_seconds:.2f} s ({each:.0f} ms a client, {THREADS} threads)."
+            )
+        if sync.secrets_hashed:
+            each = sync.hash_seconds / sync.secrets_hashed * 1000
+            lines.append(
+                f"Secrets: {sync.secrets_hashed} hashed (argon2id) in {sync.hash_seconds:.2f} s "
+                f"({each:.0f} ms a client, {THREADS} threads)."
+            )
+    return lines
+
+
+def _client_lines(report: ImportReport, would: str) -> list[str]:
+    sync = report.client_sync
+    if sync is None:
+        return []
+    by_action: dict[str, list[oauth.ClientChange]] = {}
+    for change in sync.changes:
+        by_action.setdefault(change.action, []).append(change)
+    lines: list[str] = []
+    imported = [change.client_id for change in by_action.get(oauth.IMPORTED, [])]
+    if imported:
+        shown = ", ".join(imported[:NAMED_CLIENTS])
+        more = f" and {len(imported) - NAMED_CLIENTS} more" if len(imported) > NAMED_CLIENTS else ""
+        lines.append(f"  {would}imported: {shown}{more}")
+    for change in by_action.get(oauth.UPDATED, []):
+        lines.append(f"  {would}updated {change.client_id}: {', '.join(change.fields)}")
+    for change in by_action.get(oauth.REMOVED, []):
+        lines.append(
+            f"  {would}removed {change.client_id} and its {_tokens(change.tokens)} "
+            "(not on the old site)"
+        )
+    for change in by_action.get(oauth.MISSING, []):
+        lines.append(
+            f"  not on the old site, kept: {change.client_id} ({_tokens(change.tokens)}; "
+            "--prune removes it)"
+        )
+    return ["", "Clients:", *lines] if lines else []
+
+
+def _time_lines(report: ImportReport, zone_name: str) -> list[str]:
+    lines = ["", f"Expiry times: read as {zone_name} wall-clock time, stored as UTC."]
+    for kind, note in report.times.items():
+        if not note.count or note.example is None:
+            continue
+        local, utc, client_id = note.example
+        if kind == GAP:
+            what = "in a DST gap (a local time that never happened: clocks went forward)"
+            why = (
+                "read with the offset before the change, as PHP's strtotime read it: the same "
+                "instant as that wall-clock time after the change (02:30 is 03:30 summer time)"
+            )
+        else:
+            what = "in a DST overlap (a local time that happened twice: clocks went back)"
+            why = (
+                "read as the first occurrence (the offset before the change), as PHP's "
+                "strtotime read it: the token ends no later than it did on the old site"
+            )
+        lines.append(
+            f"  {note.count} {what}, e.g. {local:%Y-%m-%d %H:%M:%S} -> "
+            f"{utc:%Y-%m-%d %H:%M:%S} UTC (a token of {client_id}):"
+        )
+        lines.append(f"    {why}.")
+    if len(lines) == 2:
+        lines.append("  None fell in a DST gap or overlap.")
+    return lines
+
+
+def _option_lines(report: ImportReport, would: str) -> list[str]:
+    if report.options_problem:
+        return [
+            "",
+            f"Options: not imported ({report.options_problem}); the plugin's stay as they are.",
+        ]
+    if not report.options:
+        return []
+    lines = ["", "Options (com_redcore params -> the oauth2 plugin):"]
+    for outcome in report.options:
+        mapped = outcome.mapped
+        if mapped.note == "fixed":
+            origin = "(fixed in redCORE)"
+        elif mapped.param == "expires_in_as_string":
+            origin = f"{mapped.key} ({mapped.note})"
+        elif mapped.stored is ABSENT:
+            origin = f"{mapped.key} (absent: redCORE's default)"
+        else:
+            origin = f"{mapped.key} = {_json(mapped.stored)}"
+        param = "plugin enabled" if mapped.param == ENABLED else mapped.param
+        if outcome.status == "default":
+            continue
+        if outcome.status == "not reproduced":
+            lines.append(f"  {origin}: no counterpart here ({mapped.note}); not reproduced")
+        elif outcome.status == "refused":
+            lines.append(
+                f"  {origin} -> {param}: refused ({mapped.refused}); stays {_json(outcome.before)}"
+            )
+        elif outcome.status == "unchanged":
+            lines.append(f"  {origin} -> {param} = {_json(mapped.value)} (unchanged)")
+        else:
+            lines.append(
+                f"  {origin} -> {param} = {_json(mapped.value)} "
+                f"({would}set; was {_json(outcome.before)})"
+            )
+    return lines
+
+
+def _tokens(count: int) -> str:
+    return "1 token" if count == 1 else f"{count} tokens"
+
+
+def _json(value: object) -> str:
+    """A value as JSON text (how redCORE stored it, how `plugins show` prints it)."""
+    try:
+        return json.dumps(value)
+    except TypeError:
+        return repr(value)

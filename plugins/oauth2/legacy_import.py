@@ -1,0 +1,299 @@
+"""One import run: the redCORE database's clients, scopes, options and live tokens, here.
+
+Order, inside the caller's one transaction: clients (their secrets verified and hashed on
+threads before the first write, so no writer lock is held meanwhile), scopes, options,
+then the access and refresh tokens, streamed in batches. With ``write=False`` (a dry
+run) every step only compares and nothing is written; the caller rolls back anyway.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from contextlib import nullcontext
+from dataclasses import dataclass
+from dataclasses import field
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.orm import Session
+
+from emulator import oauth
+from emulator.cli import plugin_state
+from emulator.cli import set_plugin_state
+
+from .legacy import GAP
+from .legacy import OVERLAP
+from .legacy import TOKEN_TABLES
+from .legacy import LegacySource
+from .legacy import MappedToken
+from .legacy import Skip
+from .legacy import map_client
+from .legacy import map_scope
+from .legacy import map_token
+from .params import ENABLED
+from .params import MappedOption
+from .params import map_redcore_options
+
+PLUGIN = "oauth2"
+BATCH = 1000  # token rows per read, per SELECT of ours and per executemany
+# Secrets are checked and hashed on this many threads (argon2 leaves the GIL).
+THREADS = max(1, min(4, os.cpu_count() or 1))
+TABLES = ("clients", "scopes", "access tokens", "refresh tokens", "options")
+TOKEN_TALLIES = {"access": "access tokens", "refresh": "refresh tokens"}
+EXAMPLES = 5  # rows named per skip reason
+
+# progress(label, total) -> a context whose value advances the bar by n rows.
+Progress = Callable[[str, int], AbstractContextManager[Callable[[int], None]]]
+
+
+def no_progress(_label: str, _total: int) -> AbstractContextManager[Callable[[int], None]]:
+    """A progress display that shows nothing."""
+    return nullcontext(lambda _n: None)
+
+
+@dataclass
+class Tally:
+    """One table's outcomes (imported, updated, unchanged, skipped, removed) and skip reasons."""
+
+    counts: Counter[str] = field(default_factory=Counter)
+    reasons: Counter[str] = field(default_factory=Counter)
+    examples: dict[str, list[str]] = field(default_factory=dict)
+
+    def skip(self, skip: Skip) -> None:
+        """Count a skipped row under its reason, naming the row (a few per reason)."""
+        self.counts["skipped"] += 1
+        self.reasons[skip.reason] += 1
+        named = self.examples.setdefault(skip.reason, [])
+        if skip.detail and len(named) < EXAMPLES and skip.detail not in named:
+            named.append(skip.detail)
+
+
+@dataclass(frozen=True)
+class OptionOutcome:
+    """One redCORE option: what it maps to, the value here before, and what was done."""
+
+    mapped: MappedOption
+    before: object
+    status: str  # "set", "unchanged", "refused", "not reproduced", "default"
+
+
+@dataclass
+class TimeNote:
+    """Expiry times that fell on a change of offset: how many, and the first one seen."""
+
+    count: int = 0
+    example: tuple[datetime, datetime, str] | None = None  # (local, UTC, client_id)
+
+
+@dataclass
+class ImportReport:
+    """Everything a run did (or, in a dry run, would do), for the summary."""
+
+    write: bool
+    tallies: dict[str, Tally] = field(default_factory=lambda: {name: Tally() for name in TABLES})
+    client_sync: oauth.ClientSync | None = None
+    scope_changes: list[str] = field(default_factory=list)
+    options: list[OptionOutcome] = field(default_factory=list)
+    options_problem: str = ""
+    times: dict[str, TimeNote] = field(
+        default_factory=lambda: {GAP: TimeNote(), OVERLAP: TimeNote()}
+    )
+    not_carried: dict[str, int] = field(default_factory=dict)
+
+
+def run_import(
+    session: Session,
+    source: LegacySource,
+    *,
+    zone: ZoneInfo,
+    write: bool,
+    prune: bool,
+    now: datetime,
+    progress: Progress = no_progress,
+    threads: int = THREADS,
+) -> ImportReport:
+    """Import everything in the caller's transaction (the caller commits or rolls back)."""
+    report = ImportReport(write=write, not_carried=dict(source.counts_not_carried))
+    specs, skipped_ids = _read_clients(source, report.tallies["clients"])
+    sync = oauth.sync_clients(
+        session,
+        specs,
+        keep=skipped_ids,
+        remove_missing=prune,
+        write=write,
+        threads=threads,
+        now=now,
+    )
+    report.client_sync = sync
+    for change in sync.changes:
+        if change.action != oauth.MISSING:
+            report.tallies["clients"].counts[change.action] += 1
+    _import_scopes(session, source, report, write=write, prune=prune)
+    _import_options(source, report, write=write, now=now)
+    client_pks = {spec.client_id: sync.pks.get(spec.client_id) for spec in specs}
+    for kind in TOKEN_TABLES:
+        _import_tokens(
+            session,
+            source,
+            kind,
+            report,
+            zone=zone,
+            now=now,
+            client_pks=client_pks,
+            skipped_clients=skipped_ids,
+            write=write,
+            progress=progress,
+        )
+    return report
+
+
+def _read_clients(source: LegacySource, tally: Tally) -> tuple[list[oauth.ClientSpec], set[str]]:
+    """The client rows as specs; the ids of rows that were skipped (kept here, not pruned)."""
+    specs: dict[str, oauth.ClientSpec] = {}
+    skipped: set[str] = set()
+    for row in source.clients():
+        mapped = map_client(row)
+        if isinstance(mapped, Skip):
+            tally.skip(mapped)
+            if isinstance(row.client_id, str) and row.client_id:
+                skipped.add(row.client_id)
+        elif mapped.client_id in specs:  # only where no unique key kept it out (not MySQL)
+            tally.skip(Skip("duplicate client_id", mapped.client_id))
+        else:
+            specs[mapped.client_id] = mapped
+    return list(specs.values()), skipped - specs.keys()
+
+
+def _import_scopes(
+    session: Session, source: LegacySource, report: ImportReport, *, write: bool, prune: bool
+) -> None:
+    """The scopes table with its defaults; scopes only here are kept, or removed on --prune."""
+    tally = report.tallies["scopes"]
+    wanted: dict[str, bool] = {}
+    for row in source.scopes():
+        mapped = map_scope(row)
+        if isinstance(mapped, Skip):
+            tally.skip(mapped)
+            continue
+        name, is_default = mapped
+        if name in wanted:  # the table has no key; bshaffer took any default row as default
+            tally.skip(Skip("duplicate row (merged)", name))
+            wanted[name] = wanted[name] or is_default
+        else:
+            wanted[name] = is_default
+    current = oauth.scope_defaults(session)
+    for name, is_default in wanted.items():
+        mark = " (default)" if is_default else ""
+        if name not in current:
+            tally.counts[oauth.IMPORTED] += 1
+            report.scope_changes.append(f"add {name}{mark}")
+        elif current[name] != is_default:
+            tally.counts[oauth.UPDATED] += 1
+            report.scope_changes.append(f"{name}: {'now' if is_default else 'no longer'} default")
+        else:
+            tally.counts[oauth.UNCHANGED] += 1
+            continue
+        if write:
+            oauth.add_scope(session, name, is_default=is_default)
+    for name in current:
+        if name in wanted:
+            continue
+        if prune:
+            tally.counts[oauth.REMOVED] += 1
+            report.scope_changes.append(f"remove {name} (not on the old site)")
+            if write:
+                oauth.remove_scope(session, name)
+        else:
+            report.scope_changes.append(f"keep {name} (not on the old site; --prune removes it)")
+
+
+def _import_options(
+    source: LegacySource, report: ImportReport, *, write: bool, now: datetime
+) -> None:
+    """The com_redcore options onto the plugin's enabled flag and params (validated)."""
+    stored, problem = source.options()
+    if stored is None:
+        report.options_problem = problem
+        return
+    tally = report.tallies["options"]
+    enabled, params = plugin_state(PLUGIN)
+    updates: dict[str, Any] = {}
+    new_enabled: bool | None = None
+    for mapped in map_redcore_options(stored):
+        before: object = None
+        if mapped.param is None:
+            status = "not reproduced" if mapped.non_default else "default"
+            if mapped.non_default:
+                tally.skip(Skip("no counterpart here, holds a non-default value", mapped.key))
+        elif mapped.refused is not None:
+            status = "refused"
+            before = enabled if mapped.param == ENABLED else params[mapped.param]
+            tally.skip(Skip("refused by the params schema", mapped.key or mapped.param))
+        else:
+            before = enabled if mapped.param == ENABLED else params[mapped.param]
+            if before == mapped.value:
+                status = "unchanged"
+                tally.counts[oauth.UNCHANGED] += 1
+            else:
+                status = "set"
+                tally.counts[oauth.UPDATED] += 1
+                if mapped.param == ENABLED:
+                    new_enabled = bool(mapped.value)
+                else:
+                    updates[mapped.param] = mapped.value
+        report.options.append(OptionOutcome(mapped, before, status))
+    if write and (updates or new_enabled is not None):
+        set_plugin_state(PLUGIN, enabled=new_enabled, params=updates, now=now)
+
+
+def _import_tokens(
+    session: Session,
+    source: LegacySource,
+    kind: str,
+    report: ImportReport,
+    *,
+    zone: ZoneInfo,
+    now: datetime,
+    client_pks: dict[str, int | None],
+    skipped_clients: set[str],
+    write: bool,
+    progress: Progress,
+) -> None:
+    """One token table, streamed in batches: each batch mapped, compared and written."""
+    tally = report.tallies[TOKEN_TALLIES[kind]]
+    total = source.count(TOKEN_TABLES[kind])
+    with progress(TOKEN_TALLIES[kind], total) as advance:
+        for rows in source.token_batches(kind, BATCH):
+            batch: list[MappedToken] = []
+            for row in rows:
+                mapped = map_token(
+                    row,
+                    kind,
+                    zone=zone,
+                    now=now,
+                    client_pks=client_pks,
+                    skipped_clients=skipped_clients,
+                )
+                if isinstance(mapped, Skip):
+                    tally.skip(mapped)
+                else:
+                    batch.append(mapped)
+                    _note_time(report, mapped)
+            if batch:
+                outcomes = oauth.sync_tokens(
+                    session, kind, [m.token for m in batch], write=write, now=now
+                )
+                tally.counts.update(outcomes)
+            advance(len(rows))
+
+
+def _note_time(report: ImportReport, mapped: MappedToken) -> None:
+    if mapped.time_kind and mapped.local is not None:
+        note = report.times[mapped.time_kind]
+        note.count += 1
+        if note.example is None:
+            note.example = (mapped.local, mapped.token.expires_at, mapped.client_id)
