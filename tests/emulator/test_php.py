@@ -314,17 +314,19 @@ def cpu_seconds(run: Callable[[], object], repeat: int = 3) -> float:
 def test_parsing_takes_linear_time(post: bool) -> None:
     """With no variable limit, 8 times the input costs about 8 times the work: the old
     fold of ``k[]=`` copied the list on every append (64 times here, 12.3 s for 976 KiB).
-    The whole 1 MiB body (209,715 variables) also stays under a second."""
+
+    A ratio of two measurements in one run, so a loaded machine slows both alike (an
+    absolute bound in seconds failed on a busy box); the whole 1 MiB body is parsed too,
+    to show it completes with every variable."""
     small = b"a[]=&" * 16_384
     big = small * 8
     unlimited = 10**9
     small_cost = cpu_seconds(lambda: parse_urlencoded(small, post=post, max_vars=unlimited))
     big_cost = cpu_seconds(lambda: parse_urlencoded(big, post=post, max_vars=unlimited))
     assert big_cost < 24 * max(small_cost, 0.001), (small_cost, big_cost)
-    whole = cpu_seconds(
-        lambda: parse_urlencoded(MEBIBYTE_OF_EMPTY_BRACKETS, post=post, max_vars=unlimited), 1
-    )
-    assert whole < 1.0
+    whole = parse_urlencoded(MEBIBYTE_OF_EMPTY_BRACKETS, post=post, max_vars=unlimited)
+    assert len(whole["a"]) == len(MEBIBYTE_OF_EMPTY_BRACKETS) // len(b"a[]=&")
+
 
 
 # --- post_content_type -------------------------------------------------------------------
