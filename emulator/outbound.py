@@ -224,12 +224,7 @@ def end_to_end_headers(
     ``Content-Length``, and not in ``drop`` (lower-case names). Repeated names are joined
     with ``", "`` (RFC 9110 §5.3)."""
     pairs = list(headers)
-    connection_tokens = {
-        token.strip().lower()
-        for name, value in pairs
-        if name.lower() == "connection"
-        for token in value.split(",")
-    }
+    connection_tokens = named_by_connection(pairs)
     kept: dict[str, str] = {}
     for name, value in pairs:
         lower = name.lower()
@@ -242,6 +237,16 @@ def end_to_end_headers(
             continue
         kept[name] = f"{kept[name]}, {value}" if name in kept else value
     return kept
+
+
+def named_by_connection(headers: Iterable[tuple[str, str]]) -> set[str]:
+    """The header names a ``Connection`` header lists: hop-by-hop too (RFC 9110 §7.6.1)."""
+    return {
+        token.strip().lower()
+        for name, value in headers
+        if name.lower() == "connection"
+        for token in value.split(",")
+    }
 
 
 def forwarding_headers(client: str, host: str, scheme: str) -> dict[str, str]:
@@ -349,12 +354,7 @@ def forward(
 def answer_headers(headers: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
     """An answer's end-to-end headers, every value apart, without Content-Length."""
     pairs = list(headers)
-    connection_tokens = {
-        token.strip().lower()
-        for name, value in pairs
-        if name.lower() == "connection"
-        for token in value.split(",")
-    }
+    connection_tokens = named_by_connection(pairs)
     return [
         (name, value)
         for name, value in pairs
