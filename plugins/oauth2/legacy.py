@@ -516,9 +516,7 @@ def map_token(
     for column, text in (("client_id", client_id), ("user_id", user_id), ("scope", scope)):
         if text is not None and oauth.has_control_characters(text):
             return Skip(f"malformed row: control character in {column}")
-    scope = scope or None
-    if scope is not None and scope != scope.strip(" "):
-        scope = scope.strip(" ") or None  # bshaffer trimmed a token's scope before checks
+    scope = (scope or "").strip(" ") or None  # bshaffer trimmed a scope before splitting it
     expires = parse_expires(row.expires)
     if expires is None:
         return Skip("malformed row: expires is not a date and time", client_id)
