@@ -578,7 +578,6 @@ def check_targets(
     noop = results.get("noop", {})
     measured = [s for s in results if s != "noop" and not s.endswith(("_big", "_during_purge"))]
     for scenario, what, want in TARGETS.get(backend, []):
-
         names = measured if scenario == "*" else [scenario]
         for name in names:
             by_conn = results.get(name, {})

@@ -11,13 +11,13 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import BigInteger
-from sqlalchemy import DateTime
 from sqlalchemy import Integer
 from sqlalchemy import String
-from sqlalchemy import Text
 from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import mapped_column
 
+from emulator.db import LongText
+from emulator.db import Timestamp
 from emulator.db import db
 
 
@@ -29,11 +29,11 @@ class ShadowDifference(db.Model):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     # sha256 of ``kind``: the unique key (a kind may be longer than an index allows).
     kind_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    kind: Mapped[str] = mapped_column(Text)
+    kind: Mapped[str] = mapped_column(LongText)
     count: Mapped[int] = mapped_column(BigInteger)
-    first_seen: Mapped[datetime] = mapped_column(DateTime)
-    last_seen: Mapped[datetime] = mapped_column(DateTime)
-    example: Mapped[str] = mapped_column(Text)  # JSON, masked (compare.Difference.example)
+    first_seen: Mapped[datetime] = mapped_column(Timestamp)
+    last_seen: Mapped[datetime] = mapped_column(Timestamp)
+    example: Mapped[str] = mapped_column(LongText)  # JSON, masked (compare.Difference.example)
 
 
 class ShadowCounter(db.Model):
@@ -43,4 +43,4 @@ class ShadowCounter(db.Model):
 
     name: Mapped[str] = mapped_column(String(32), primary_key=True)
     count: Mapped[int] = mapped_column(BigInteger)
-    updated_at: Mapped[datetime] = mapped_column(DateTime)
+    updated_at: Mapped[datetime] = mapped_column(Timestamp)

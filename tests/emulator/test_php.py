@@ -328,7 +328,6 @@ def test_parsing_takes_linear_time(post: bool) -> None:
     assert len(whole["a"]) == len(MEBIBYTE_OF_EMPTY_BRACKETS) // len(b"a[]=&")
 
 
-
 # --- post_content_type -------------------------------------------------------------------
 
 
