@@ -1,4 +1,5 @@
-"""The SQLAlchemy handle, constraint naming and per-backend connection settings."""
+"""The SQLAlchemy handle, constraint naming, portable column types and per-backend
+connection settings."""
 
 from __future__ import annotations
 
@@ -16,11 +17,19 @@ from flask import g
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import Connection
+from sqlalchemy import DateTime
+from sqlalchemy import Dialect
+from sqlalchemy import Float
 from sqlalchemy import MetaData
+from sqlalchemy import String
+from sqlalchemy import Text
 from sqlalchemy import event
 from sqlalchemy import make_url
+from sqlalchemy.dialects import mysql
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.compiler import TypeCompiler
 
 # Stable constraint names, so Alembic migrations are the same on every backend.
 NAMING_CONVENTION = {
@@ -37,6 +46,52 @@ NAMING_CONVENTION = {
 DbHandle = Session | Connection
 
 
+# The names SQLAlchemy gives MySQL's dialect: "mariadb" for a mariadb:// URL, else "mysql"
+# (a mysql:// URL on a MariaDB server too).
+MYSQL_DIALECTS = ("mysql", "mariadb")
+
+# MySQL/MariaDB keep what SQLite and PostgreSQL keep without being asked:
+# - Times with microseconds: a bare DATETIME drops the fraction (MariaDB cuts it, MySQL
+#   rounds it, up to the next second), so an issue time would read back other than it was
+#   handed out, and `expires_at` could move a second later.
+# - Double-precision floats: a bare FLOAT is 4 bytes there, 128 s apart at today's epoch
+#   seconds, so a throttle window would end anywhere within two minutes.
+# - Long text: TEXT holds 64 KiB there, so a scope list the others store would be refused;
+#   MEDIUMTEXT (16 MiB) holds more than any request (MAX_CONTENT_LENGTH) or argument can carry.
+Timestamp = DateTime().with_variant(mysql.DATETIME(fsp=6), *MYSQL_DIALECTS)
+EpochSeconds = Float().with_variant(mysql.DOUBLE(asdecimal=False), *MYSQL_DIALECTS)
+LongText = Text().with_variant(mysql.MEDIUMTEXT(), *MYSQL_DIALECTS)
+
+
+class ExactString(String):
+    """A string that matches only itself, byte for byte: ids and names that find a row.
+
+    SQLite and PostgreSQL compare text by its bytes; MySQL/MariaDB's default collations
+    ignore case and trailing spaces (``CONF-CLIENT`` found ``conf-client``). There the
+    column gets the server's binary collation that pads nothing (``binary_collation``), so
+    both lookups and UNIQUE are exact, as the compat rules want (compat/redcore.md).
+    """
+
+
+def binary_collation(dialect: Dialect) -> str:
+    """The utf8mb4 collation of this MySQL/MariaDB server that compares bytes, no padding.
+
+    MariaDB 10.2+ and MySQL 8.0.17+ have one; older MySQL only ``utf8mb4_bin``, which still
+    ignores trailing spaces (the client lookup checks the id it found, emulator.oauth.clients).
+    """
+    if getattr(dialect, "is_mariadb", False):
+        return "utf8mb4_nopad_bin"
+    if (dialect.server_version_info or ()) >= (8, 0, 17):
+        return "utf8mb4_0900_bin"
+    return "utf8mb4_bin"
+
+
+@compiles(ExactString, *MYSQL_DIALECTS)
+def _exact_string_on_mysql(type_: ExactString, compiler: TypeCompiler, **_kw: Any) -> str:
+    collation = binary_collation(compiler.dialect)
+    return f"VARCHAR({type_.length}) CHARACTER SET utf8mb4 COLLATE {collation}"
+
+
 class Base(DeclarativeBase):
     """Declarative base for every model."""
 
@@ -49,17 +104,50 @@ db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
 
 
-def init_app(app: Flask) -> None:
-    """Bind the database and migrations; tune SQLite for several worker processes."""
-    url = make_url(app.config["SQLALCHEMY_DATABASE_URI"])
-    if url.get_backend_name() == "sqlite":
-        options = dict(app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
+# MySQL/MariaDB connections (README, "MariaDB / MySQL"):
+# - utf8mb4 on the wire: a server's default may be 3-byte utf8 or latin1, which cannot
+#   carry every character a client id, a scope or a user id may hold.
+# - TRADITIONAL sql_mode (strict): a value too long for its column is refused, as on
+#   PostgreSQL, instead of being cut short with a warning on a server that is not strict.
+# - READ COMMITTED, PostgreSQL's default, which the writer paths were written and tested
+#   on: each statement sees what was committed before it began (not a snapshot from the
+#   transaction's first read), and InnoDB takes no gap locks, so a DELETE that finds no
+#   row (a refresh token another request used first, an unknown token revoked) does not
+#   hold up, or deadlock with, other requests' token INSERTs as under InnoDB's default
+#   REPEATABLE READ. (The exactly-once rotation rests on the DELETE's row count, which
+#   reads the latest row at either level.) Needs binlog_format ROW or MIXED, the defaults.
+# - Connections recycled after an hour, below the server's default wait_timeout (8 h) and
+#   most proxies' idle limits; pre-ping (config.py) catches one the server closed sooner.
+MYSQL_SQL_MODE = "TRADITIONAL"
+MYSQL_ISOLATION_LEVEL = "READ COMMITTED"
+MYSQL_POOL_RECYCLE = 3600
+
+
+def engine_options(database_uri: str, options: dict[str, Any] | None) -> dict[str, Any]:
+    """The engine options for this database: the configured ones, tuned per backend."""
+    url = make_url(database_uri)
+    backend = url.get_backend_name()
+    options = dict(options or {})
+    connect_args = dict(options.get("connect_args") or {})
+    if backend == "sqlite":
         options.pop("pool_pre_ping", None)  # a file needs no liveness check
         if url.database and url.database != ":memory:":
-            connect_args = dict(options.get("connect_args") or {})
             connect_args["factory"] = SerializedWriteConnection
-            options["connect_args"] = connect_args
-        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
+    elif backend in MYSQL_DIALECTS:
+        connect_args["charset"] = "utf8mb4"
+        connect_args["init_command"] = f"SET SESSION sql_mode = '{MYSQL_SQL_MODE}'"
+        options.setdefault("isolation_level", MYSQL_ISOLATION_LEVEL)
+        options.setdefault("pool_recycle", MYSQL_POOL_RECYCLE)
+    if connect_args:
+        options["connect_args"] = connect_args
+    return options
+
+
+def init_app(app: Flask) -> None:
+    """Bind the database and migrations with each backend's connection settings."""
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options(
+        app.config["SQLALCHEMY_DATABASE_URI"], app.config.get("SQLALCHEMY_ENGINE_OPTIONS")
+    )
     db.init_app(app)
     migrate.init_app(app, db, directory=str(MIGRATIONS_DIR))
     app.teardown_appcontext(_close_connection)

@@ -2,8 +2,10 @@
 
 They know no legacy system: a plugin that needs more keeps its own tables in its own
 ``models.py``, and reaches the engine through a declared hook (``emulator.plugin``).
-Times are naive UTC datetimes. Secrets and tokens are never stored: a token row is keyed
-by the SHA-256 of the token, a client secret is kept as a slow salted hash.
+Times are naive UTC datetimes, kept to the microsecond on every backend (``Timestamp``);
+ids and names that find a row compare exactly on every backend (``ExactString``). Secrets
+and tokens are never stored: a token row is keyed by the SHA-256 of the token, a client
+secret is kept as a slow salted hash.
 """
 
 from __future__ import annotations
@@ -11,15 +13,16 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import Boolean
-from sqlalchemy import DateTime
-from sqlalchemy import Float
 from sqlalchemy import ForeignKey
 from sqlalchemy import Integer
 from sqlalchemy import String
-from sqlalchemy import Text
 from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import mapped_column
 
+from emulator.db import EpochSeconds
+from emulator.db import ExactString
+from emulator.db import LongText
+from emulator.db import Timestamp
 from emulator.db import db
 
 
@@ -31,8 +34,8 @@ class PluginState(db.Model):
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     enabled: Mapped[bool] = mapped_column(Boolean, default=False)
     # JSON object of the params an admin set; defaults are filled in when loaded.
-    params: Mapped[str] = mapped_column(Text, default="{}")
-    updated_at: Mapped[datetime] = mapped_column(DateTime)
+    params: Mapped[str] = mapped_column(LongText, default="{}")
+    updated_at: Mapped[datetime] = mapped_column(Timestamp)
 
 
 class Client(db.Model):
@@ -41,16 +44,16 @@ class Client(db.Model):
     __tablename__ = "oauth_clients"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    client_id: Mapped[str] = mapped_column(String(80), unique=True)
+    client_id: Mapped[str] = mapped_column(ExactString(80), unique=True)
     # Salted scrypt hash of the secret (werkzeug's format); None for a public client.
     secret_hash: Mapped[str | None] = mapped_column(String(255))
     redirect_uri: Mapped[str] = mapped_column(String(2000), default="")
     # Space-separated; None = every grant allowed, "" = none (bshaffer's rule).
     grant_types: Mapped[str | None] = mapped_column(String(80))
     # Space-separated; None (or "") = no client scope.
-    scope: Mapped[str | None] = mapped_column(Text)
+    scope: Mapped[str | None] = mapped_column(LongText)
     user_id: Mapped[str | None] = mapped_column(String(80))
-    created_at: Mapped[datetime] = mapped_column(DateTime)
+    created_at: Mapped[datetime] = mapped_column(Timestamp)
 
     @property
     def is_public(self) -> bool:
@@ -64,7 +67,7 @@ class Scope(db.Model):
     __tablename__ = "oauth_scopes"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    scope: Mapped[str] = mapped_column(String(255), unique=True)
+    scope: Mapped[str] = mapped_column(ExactString(255), unique=True)
     is_default: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
@@ -78,9 +81,9 @@ class AccessToken(db.Model):
         ForeignKey("oauth_clients.id", ondelete="CASCADE"), index=True
     )
     user_id: Mapped[str | None] = mapped_column(String(255))
-    scope: Mapped[str | None] = mapped_column(Text)
-    issued_at: Mapped[datetime] = mapped_column(DateTime)
-    expires_at: Mapped[datetime] = mapped_column(DateTime, index=True)
+    scope: Mapped[str | None] = mapped_column(LongText)
+    issued_at: Mapped[datetime] = mapped_column(Timestamp)
+    expires_at: Mapped[datetime] = mapped_column(Timestamp, index=True)
     # The refresh token issued with this one (or used to get it): revoking that
     # refresh token ends this access token too (RFC 7009 §2.1).
     refresh_token_hash: Mapped[str | None] = mapped_column(String(64), index=True)
@@ -96,9 +99,9 @@ class RefreshToken(db.Model):
         ForeignKey("oauth_clients.id", ondelete="CASCADE"), index=True
     )
     user_id: Mapped[str | None] = mapped_column(String(255))
-    scope: Mapped[str | None] = mapped_column(Text)
-    issued_at: Mapped[datetime] = mapped_column(DateTime)
-    expires_at: Mapped[datetime] = mapped_column(DateTime, index=True)
+    scope: Mapped[str | None] = mapped_column(LongText)
+    issued_at: Mapped[datetime] = mapped_column(Timestamp)
+    expires_at: Mapped[datetime] = mapped_column(Timestamp, index=True)
     # The first refresh token of the chain this one was rotated from (None: it is the
     # first); reuse detection revokes a whole chain.
     family_hash: Mapped[str | None] = mapped_column(String(64), index=True)
@@ -117,7 +120,7 @@ class UsedRefreshToken(db.Model):
         ForeignKey("oauth_clients.id", ondelete="CASCADE"), index=True
     )
     family_hash: Mapped[str] = mapped_column(String(64), index=True)
-    expires_at: Mapped[datetime] = mapped_column(DateTime, index=True)
+    expires_at: Mapped[datetime] = mapped_column(Timestamp, index=True)
 
 
 class RateLimitCounter(db.Model):
@@ -129,6 +132,6 @@ class RateLimitCounter(db.Model):
 
     __tablename__ = "rate_limit_counters"
 
-    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    key: Mapped[str] = mapped_column(ExactString(255), primary_key=True)
     count: Mapped[int] = mapped_column(Integer)
-    expires_at: Mapped[float] = mapped_column(Float)  # epoch seconds the window ends
+    expires_at: Mapped[float] = mapped_column(EpochSeconds)  # epoch seconds the window ends

@@ -163,3 +163,72 @@ def test_downgrade_to_0003_puts_apps_and_products_back(empty_database_url) -> No
         ("plain-client", "22222222-2222-4222-8222-222222222222", None),
     ]
     assert [r.name for r in products] == ["Zeta", "Alpha", "Mid"]
+
+
+def test_upgrade_from_0006_keeps_every_row_and_makes_ids_exact(empty_database_url) -> None:
+    """0007 on MySQL/MariaDB turns the latin1, case-insensitive tables of a 0006 database
+    (the scratch database is latin1) into utf8mb4 with exact ids, keeping every row; on the
+    other backends it changes nothing, and the same holds."""
+    app = make_app(empty_database_url)
+    with app.app_context():
+        upgrade(directory=str(MIGRATIONS_DIR), revision="0006")
+        with db.engine.begin() as conn:
+            conn.execute(
+                sa.text(
+                    "INSERT INTO oauth_clients (id, client_id, secret_hash, redirect_uri, "
+                    "scope, user_id, created_at) VALUES (1, 'Bjørn-App', 'h', '', 'a b', "
+                    "'Søren', :t)"
+                ),
+                {"t": CREATED},
+            )
+            conn.execute(
+                sa.text("INSERT INTO oauth_scopes (scope, is_default) VALUES ('Orders.Read', :f)"),
+                {"f": False},
+            )
+            conn.execute(
+                sa.text(
+                    "INSERT INTO oauth_access_tokens (token_hash, client_id, scope, issued_at, "
+                    "expires_at) VALUES (:h, 1, 'a', :t, :x)"
+                ),
+                {"h": "a" * 64, "t": CREATED, "x": EXPIRES},
+            )
+        upgrade(directory=str(MIGRATIONS_DIR))
+        with db.engine.begin() as conn:
+            for pk, client_id, user_id in (
+                (2, "bjørn-app", None),
+                (3, "Bjørn-App ", None),
+                (4, "kunde-😀", "用户😀"),
+            ):
+                conn.execute(
+                    sa.text(
+                        "INSERT INTO oauth_clients (id, client_id, secret_hash, redirect_uri, "
+                        "user_id, created_at) VALUES (:pk, :c, 'h', '', :u, :t)"
+                    ),
+                    {"pk": pk, "c": client_id, "u": user_id, "t": CREATED},
+                )
+            conn.execute(
+                sa.text("INSERT INTO oauth_scopes (scope, is_default) VALUES ('orders.read', :f)"),
+                {"f": False},
+            )
+        with db.engine.connect() as conn:
+            clients = conn.execute(
+                sa.text("SELECT client_id, user_id, scope FROM oauth_clients ORDER BY id")
+            ).all()
+            found = conn.execute(
+                sa.text("SELECT id FROM oauth_clients WHERE client_id = 'bjørn-app'")
+            ).all()
+            scopes = conn.execute(sa.text("SELECT scope FROM oauth_scopes ORDER BY id")).all()
+            token = conn.execute(
+                sa.text("SELECT client_id, issued_at, expires_at FROM oauth_access_tokens")
+            ).one()
+        db.engine.dispose()
+    assert [tuple(r) for r in clients] == [
+        ("Bjørn-App", "Søren", "a b"),
+        ("bjørn-app", None, None),
+        ("Bjørn-App ", None, None),
+        ("kunde-😀", "用户😀", None),
+    ]
+    assert [r.id for r in found] == [2]
+    assert [r.scope for r in scopes] == ["Orders.Read", "orders.read"]
+    assert token.client_id == 1
+    assert [str(token.issued_at), str(token.expires_at)] == [CREATED, EXPIRES]

@@ -217,7 +217,10 @@ class ClientStore:
         if has_control_characters(client_id):  # no client id holds one (and NUL: PostgreSQL)
             return None
         row = db.execute(_LOAD_CLIENT, {"client_id": client_id}).first()
-        if row is None:
+        # The column's collation is exact on every backend we create (emulator.db
+        # ExactString); a server without such a collation (MySQL before 8.0.17: trailing
+        # spaces ignored) may still find another id, which is no match.
+        if row is None or row.client_id != client_id:
             return None
         record = ClientRecord(
             id=row.id,
@@ -336,4 +339,6 @@ def find_client(session: Session, client_id: str) -> Client | None:
     """Return the client model with exactly this client_id, for admin work (CLI)."""
     if has_control_characters(client_id):
         return None
-    return session.scalar(select(Client).where(Client.client_id == client_id))
+    client = session.scalar(select(Client).where(Client.client_id == client_id))
+    # Exact whatever the column's collation, as in ClientStore.read.
+    return client if client is not None and client.client_id == client_id else None

@@ -10,15 +10,16 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import Column
-from sqlalchemy import DateTime
 from sqlalchemy import ForeignKey
 from sqlalchemy import Integer
 from sqlalchemy import String
 from sqlalchemy import Table
-from sqlalchemy import Text
 from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import mapped_column
 
+from emulator.db import ExactString
+from emulator.db import LongText
+from emulator.db import Timestamp
 from emulator.db import db
 
 
@@ -42,8 +43,8 @@ class ApigeeProduct(db.Model):
     __tablename__ = "apigee_products"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    name: Mapped[str] = mapped_column(String(255), unique=True)
-    scopes: Mapped[str | None] = mapped_column(Text)  # space-separated; None: no scopes
+    name: Mapped[str] = mapped_column(ExactString(255), unique=True)
+    scopes: Mapped[str | None] = mapped_column(LongText)  # space-separated; None: no scopes
 
 
 # Which API products an app has, in the order the admin gave them (api_product_list).
@@ -65,9 +66,11 @@ class ApigeeProxy(db.Model):
     __tablename__ = "apigee_proxies"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    base_path: Mapped[str] = mapped_column(String(255), unique=True)  # "/weather", no trailing "/"
+    base_path: Mapped[str] = mapped_column(
+        ExactString(255), unique=True
+    )  # "/weather", no trailing "/"
     target_url: Mapped[str] = mapped_column(String(2000))
     # Space-separated; the token must hold at least one (VerifyAccessToken's <Scope>).
     # None: any valid token passes.
-    scope: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(DateTime)
+    scope: Mapped[str | None] = mapped_column(LongText)
+    created_at: Mapped[datetime] = mapped_column(Timestamp)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from datetime import datetime
 from datetime import timedelta
 
 import pytest
@@ -64,6 +65,29 @@ def test_access_token_is_valid_through_its_last_second(session, new_client) -> N
         oauth.verify_access_token(session, issued.access_token, now=last + timedelta(seconds=1))
     with pytest.raises(InvalidToken):
         oauth.verify_access_token(session, issued.access_token.upper(), now=NOW)
+
+
+def test_stored_times_keep_their_microseconds(session, new_client) -> None:
+    """On every backend (a bare DATETIME on MySQL cuts or rounds to the second; rounded up,
+    a token would live a second longer and its ``iat`` would be a second late)."""
+    client = new_client(scope="a")
+    moment = NOW.replace(microsecond=654_321)
+    issued = issue(session, now=moment)
+    info = oauth.verify_access_token(session, issued.access_token, now=moment)
+    assert (info.issued_at, info.expires_at) == (moment, moment + timedelta(seconds=3600))
+    claims = oauth.introspect_token(session, client, issued.refresh_token, None, now=moment)
+    assert claims["iat"] == int((NOW - datetime(1970, 1, 1)).total_seconds())
+    with pytest.raises(ExpiredToken):
+        oauth.verify_access_token(session, issued.access_token, now=NOW + timedelta(seconds=3601))
+
+
+def test_a_long_scope_list_is_stored_whole(session, new_client) -> None:
+    """Past 64 KiB too, on every backend (MySQL's TEXT would refuse it: MEDIUMTEXT there)."""
+    scope = " ".join(f"scope.{i:05d}" for i in range(8000))  # 95,999 characters
+    new_client(scope=scope)
+    issued = issue(session)
+    assert issued.scope == scope
+    assert oauth.verify_access_token(session, issued.access_token, now=NOW).scope == scope
 
 
 def test_a_verified_token_names_its_client(session, new_client) -> None:

@@ -90,6 +90,24 @@ def test_proxies_add_update_list_remove(cli) -> None:
     assert "No proxy at '/a/b'" in cli("apigee", "proxies", "remove", "/a/b", expect_ok=False)
 
 
+def test_names_and_base_paths_that_differ_in_case_are_different(cli) -> None:
+    """On every backend (MariaDB's default collations would call them one and update it).
+    (Sorted here: the listing's order is the database's collation order.)"""
+    cli("apigee", "products", "add", "Gold", "--scope", "a")
+    cli("apigee", "products", "add", "gold", "--scope", "b")
+    cli("apigee", "products", "add", "Gøld 😀", "--scope", "c")
+    listed = sorted(cli("apigee", "products", "list").splitlines())
+    assert listed == ["Gold  scopes=a", "Gøld 😀  scopes=c", "gold  scopes=b"]
+    cli("apigee", "proxies", "add", "/Weather", "--target", "http://127.0.0.1:9001")
+    assert "added" in cli(
+        "apigee", "proxies", "add", "/weather", "--target", "http://127.0.0.1:9002"
+    )
+    assert sorted(cli("apigee", "proxies", "list").splitlines()) == [
+        "/Weather  -> http://127.0.0.1:9001  scope=-",
+        "/weather  -> http://127.0.0.1:9002  scope=-",
+    ]
+
+
 @pytest.mark.parametrize(
     ("base_path", "target", "scope", "message"),
     [

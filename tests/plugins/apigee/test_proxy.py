@@ -78,6 +78,17 @@ def test_the_seeds_api_call_is_forwarded(client, weather) -> None:
     assert rv.headers["Content-Type"] == "application/rss+xml"
 
 
+def test_a_base_path_owns_only_paths_in_its_own_case(client, weather) -> None:
+    """On every backend (a case-insensitive collation on MariaDB would forward /WEATHER)."""
+    token = weather()()
+    with responses.RequestsMock():  # nothing reaches the target
+        rv = client.get("/WEATHER/forecastrss", headers=bearer(token))
+    assert rv.status_code == 404
+    assert rv.get_json()["fault"]["faultstring"] == (
+        "Unable to identify proxy for host: secure and url: /WEATHER/forecastrss"
+    )
+
+
 @pytest.mark.parametrize(
     "method",
     ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],

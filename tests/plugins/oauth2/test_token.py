@@ -1444,6 +1444,53 @@ def test_scopes_are_case_sensitive(client, shop, make_client, import_token) -> N
     assert_token_error(refresh(client, "rt-shop-case", scope="Orders.Read"), SCOPE_INVALID)
 
 
+def test_ids_that_differ_only_in_case_are_two_clients(client, make_client, scopes) -> None:
+    """Deviation "compare exactly", as stored: on every backend (MariaDB's default collations
+    would make these one id and find it for ``CLIENT1`` or ``client1 ``)."""
+    scopes("orders.read", "Orders.Read")
+    make_client("Client1", secret="first-secret", scope="Orders.Read")
+    make_client("client1", secret="second-secret", scope="orders.read")
+    for client_id, secret, scope in (
+        ("Client1", "first-secret", "Orders.Read"),
+        ("client1", "second-secret", "orders.read"),
+    ):
+        creds = {"client_id": client_id, "client_secret": secret}
+        assert_token_ok(cc(client, creds), scope=scope, refresh=True)
+    for client_id, secret in (
+        ("Client1", "second-secret"),
+        ("client1", "first-secret"),
+        ("CLIENT1", "first-secret"),
+        ("CLIENT1", "second-secret"),
+        ("client1 ", "second-secret"),
+        ("Client1 ", "first-secret"),
+    ):
+        creds = {"client_id": client_id, "client_secret": secret}
+        assert_token_error(cc(client, creds), INVALID_CLIENT)
+    creds = {"client_id": "client1", "client_secret": "second-secret"}
+    assert_token_error(cc(client, creds, scope="Orders.Read"), SCOPE_INVALID)
+
+
+def test_ids_secrets_and_user_ids_hold_any_unicode(client, make_client) -> None:
+    """4-byte UTF-8 too, on every backend (MySQL's utf8 holds 3 bytes and latin1 one: the
+    service's columns and connections are utf8mb4 there)."""
+    client_id, secret, user_id = "kunde-ø-客户-😀", "hemmelig-𝄞-0123456789", "bruger-😀"
+    make_client(client_id, secret=secret, user_id=user_id)
+    rv = send(
+        client,
+        {"grant_type": "client_credentials", "client_id": client_id, "client_secret": secret},
+    )
+    token = assert_token_ok(rv, scope=None, refresh=True)["access_token"]
+    assert_resource_ok(client.get(RESOURCE_URL, headers=bearer(token)), user_id=user_id)
+    basic_rv = send(
+        client,
+        {"grant_type": "client_credentials"},
+        headers=[("Authorization", basic(client_id, secret))],
+    )
+    assert_token_ok(basic_rv, scope=None, refresh=True)
+    wrong = {"client_id": "kunde-ø-客户-😁", "client_secret": secret}  # one bit away
+    assert_token_error(cc(client, wrong), INVALID_CLIENT)
+
+
 @pytest.mark.parametrize(
     "secret",
     [True, 1, 1.5, [], {}, ["Sh0p-Secret!"], {"0": "Sh0p-Secret!"}],
