@@ -31,20 +31,19 @@ from flask import current_app
 from flask import request
 from limits.storage import Storage
 from limits.storage import storage_from_string
-from sqlalchemy import Connection
 from sqlalchemy import Engine
 from sqlalchemy import bindparam
 from sqlalchemy import case
 from sqlalchemy import delete
 from sqlalchemy import select
-from sqlalchemy import update
+from sqlalchemy.dialects import mysql
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects import sqlite
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.exc import SQLAlchemyError
 
 from emulator.cache import WorkerCache
 from emulator.clock import epoch_seconds
+from emulator.db import MYSQL_DIALECTS
 from emulator.db import db
 from emulator.models import RateLimitCounter
 from emulator.oauth import ClientLocked
@@ -63,6 +62,9 @@ _GET_COUNT = select(_COUNTERS.c.count).where(
     _COUNTERS.c.key == bindparam("key"), _COUNTERS.c.expires_at > bindparam("now")
 )
 _GET_EXPIRY = select(_COUNTERS.c.expires_at).where(_COUNTERS.c.key == bindparam("key"))
+_GET_KEY_COUNT = select(_COUNTERS.c.count).where(_COUNTERS.c.key == bindparam("key"))
+# The backends whose upserts incr knows.
+_UPSERT_DIALECTS = ("sqlite", "postgresql", *MYSQL_DIALECTS)
 
 
 class DatabaseStorage(Storage):
@@ -78,6 +80,11 @@ class DatabaseStorage(Storage):
     STORAGE_SCHEME = ["emulator-database"]
 
     def __init__(self, engine: Engine, clock: Callable[[], float] | None = None) -> None:
+        if engine.dialect.name not in _UPSERT_DIALECTS:
+            raise ValueError(
+                f"The throttle cannot count in a {engine.dialect.name} database; "
+                "set RATELIMIT_STORAGE_URI (e.g. redis://127.0.0.1:6379)."
+            )
         super().__init__()
         self.engine = engine
         self.clock = clock or _now
@@ -88,48 +95,36 @@ class DatabaseStorage(Storage):
         return SQLAlchemyError
 
     def incr(self, key: str, expiry: int, amount: int = 1) -> int:
-        """Add ``amount`` to the key's count, starting a new window if the old one ended."""
+        """Add ``amount`` to the key's count, starting a new window if the old one ended.
+
+        One upsert: concurrent failures of one key (other workers, other instances) each
+        count, and the first one opens the window.
+        """
         now = self.clock()
+        fresh = _COUNTERS.c.expires_at > now
+        count = case((fresh, _COUNTERS.c.count + amount), else_=amount)
+        ends = case((fresh, _COUNTERS.c.expires_at), else_=now + expiry)
         with self.engine.begin() as conn:
             name = conn.dialect.name
-            if name in ("sqlite", "postgresql"):
-                insert = (sqlite if name == "sqlite" else postgresql).insert(_COUNTERS)
-                fresh = _COUNTERS.c.expires_at > now
-                statement = insert.values(key=key, count=amount, expires_at=now + expiry)
-                statement = statement.on_conflict_do_update(
-                    index_elements=[_COUNTERS.c.key],
-                    set_={
-                        "count": case((fresh, _COUNTERS.c.count + amount), else_=amount),
-                        "expires_at": case((fresh, _COUNTERS.c.expires_at), else_=now + expiry),
-                    },
-                ).returning(_COUNTERS.c.count)
-                return int(conn.execute(statement).scalar_one())
-            return self._incr_portable(conn, key, expiry, amount, now)
-
-    def _incr_portable(
-        self, conn: Connection, key: str, expiry: int, amount: int, now: float
-    ) -> int:
-        """incr for a backend without INSERT ... ON CONFLICT (MySQL/MariaDB)."""
-        counters = _COUNTERS.c
-        bumped = conn.execute(
-            update(_COUNTERS)
-            .where(counters.key == key, counters.expires_at > now)
-            .values(count=counters.count + amount)
-        )
-        if bumped.rowcount == 0:
-            conn.execute(delete(_COUNTERS).where(counters.key == key))
-            try:
-                with conn.begin_nested():
-                    conn.execute(
-                        _COUNTERS.insert().values(key=key, count=amount, expires_at=now + expiry)
-                    )
-            except IntegrityError:  # another worker started the window first
+            if name in MYSQL_DIALECTS:
+                # ON DUPLICATE KEY UPDATE assigns in order, and an assignment sees the
+                # columns set before it: count first, while expires_at is still the old end.
                 conn.execute(
-                    update(_COUNTERS)
-                    .where(counters.key == key)
-                    .values(count=counters.count + amount)
+                    mysql.insert(_COUNTERS)
+                    .values(key=key, count=amount, expires_at=now + expiry)
+                    .on_duplicate_key_update([("count", count), ("expires_at", ends)])
                 )
-        return int(conn.execute(select(counters.count).where(counters.key == key)).scalar_one())
+                # The row stays locked by this transaction: this is the count just written.
+                return int(conn.execute(_GET_KEY_COUNT, {"key": key}).scalar_one())
+            insert = (sqlite if name == "sqlite" else postgresql).insert(_COUNTERS)
+            statement = (
+                insert.values(key=key, count=amount, expires_at=now + expiry)
+                .on_conflict_do_update(
+                    index_elements=[_COUNTERS.c.key], set_={"count": count, "expires_at": ends}
+                )
+                .returning(_COUNTERS.c.count)
+            )
+            return int(conn.execute(statement).scalar_one())
 
     def get(self, key: str) -> int:
         """The key's count in its current window (0 when there is none)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from flask import Flask
@@ -11,6 +12,7 @@ from flask.testing import FlaskClient
 
 from config import Config
 from emulator.db import db
+from emulator.throttle import DatabaseStorage
 from tests.conftest import empty_database
 from tests.conftest import make_app
 
@@ -214,3 +216,30 @@ def test_an_empty_address_limit_counts_pairs_only(throttled, web, shell) -> None
     for n in range(20):
         assert token(web, f"guess-{n}", "x", ATTACKER).status_code == 400
     assert token(web, "shop", "right-secret", ATTACKER).status_code == 200
+
+
+def test_the_database_store_counts_every_concurrent_failure_once(throttled) -> None:
+    """Failures from many workers at once, on every backend's upsert (MySQL's ON DUPLICATE
+    KEY UPDATE included): each is counted, each sees its own count, one window."""
+    start = 1_900_000_000.25
+    with throttled.app_context():
+        storage = DatabaseStorage(db.engine, clock=lambda: start)
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        counts = list(pool.map(lambda _: storage.incr("pair", 300), range(40)))
+    assert sorted(counts) == list(range(1, 41))
+    assert storage.get("pair") == 40
+    assert storage.get_expiry("pair") == start + 300  # to the fraction (not a 4-byte FLOAT)
+
+
+def test_the_database_store_opens_a_new_window_when_the_old_one_ends(throttled) -> None:
+    clock = [1_900_000_000.5]
+    with throttled.app_context():
+        storage = DatabaseStorage(db.engine, clock=lambda: clock[0])
+    assert [storage.incr("pair", 300) for _ in range(3)] == [1, 2, 3]
+    clock[0] += 299.75
+    assert storage.incr("pair", 300) == 4  # still the first window
+    assert storage.get_expiry("pair") == 1_900_000_300.5
+    clock[0] += 0.25  # the window has ended
+    assert storage.get("pair") == 0
+    assert storage.incr("pair", 300) == 1
+    assert storage.get_expiry("pair") == 1_900_000_600.5
