@@ -1,8 +1,9 @@
 """Shared fixtures: a real database per backend, the real app factory, builders.
 
 Every test runs against SQLite; with ``TEST_DATABASE_URL`` set (``.ci/run`` sets it to the
-local PostgreSQL) every test runs against that server too, in a database of its own that is
-created for the session and dropped after it. The schema comes from the migrations.
+local PostgreSQL) and with ``TEST_MYSQL_URL`` set (``.ci/run``: the local MariaDB) every test
+runs against that server too, in a database of its own that is created for the session and
+dropped after it. The schema comes from the migrations.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import uuid
 from collections.abc import Callable
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextlib import suppress
 from pathlib import Path
 
 import pytest
@@ -30,7 +32,9 @@ pytest_plugins = ("tests.plugins.apigee.fixtures",)
 
 # The lowest argon2id cost argon2-cffi takes (see cheap_secret_hashes).
 CHEAP_HASHER = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
-BACKENDS = ["sqlite"] + (["postgresql"] if os.environ.get("TEST_DATABASE_URL") else [])
+# Each backend and the variable naming its server (None: SQLite, a file per session).
+SERVERS = {"sqlite": None, "postgresql": "TEST_DATABASE_URL", "mysql": "TEST_MYSQL_URL"}
+BACKENDS = [name for name, variable in SERVERS.items() if not variable or os.environ.get(variable)]
 
 
 def make_app(database_url: str, **config: object) -> Flask:
@@ -52,20 +56,39 @@ def make_app(database_url: str, **config: object) -> Flask:
 
 @contextmanager
 def scratch_database(backend: str, directory: Path) -> Iterator[str]:
-    """An empty database of its own on ``backend``, dropped afterwards; yields its URL."""
+    """An empty database of its own on ``backend``, dropped afterwards; yields its URL.
+
+    On MySQL/MariaDB it is created latin1, as a server's default may be: the service must
+    not depend on the database's character set (migration 0007, emulator/db.py).
+    """
     if backend == "sqlite":
         yield f"sqlite:///{directory / 'emulator.sqlite'}"
         return
-    server = sa.make_url(os.environ["TEST_DATABASE_URL"])
+    server = sa.make_url(os.environ[SERVERS[backend]])
     name = f"emulator_test_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(server, isolation_level="AUTOCOMMIT")
+    if backend == "mysql":  # the URL's database need not exist: only its server is used
+        create = f"CREATE DATABASE `{name}` CHARACTER SET latin1"
+        drop = f"DROP DATABASE IF EXISTS `{name}`"
+        admin = sa.create_engine(server.set(database=None), isolation_level="AUTOCOMMIT")
+    else:
+        create = f'CREATE DATABASE "{name}"'
+        drop = f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'
+        admin = sa.create_engine(server, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+        conn.execute(sa.text(create))
     try:
         yield server.set(database=name).render_as_string(hide_password=False)
     finally:
         with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            if backend == "mysql":  # PostgreSQL's WITH (FORCE): end what still uses it
+                sessions = conn.execute(
+                    sa.text("SELECT id FROM information_schema.processlist WHERE db = :name"),
+                    {"name": name},
+                ).scalars()
+                for session in sessions.all():
+                    with suppress(sa.exc.OperationalError):  # it may have ended meanwhile
+                        conn.execute(sa.text(f"KILL {int(session)}"))
+            conn.execute(sa.text(drop))
         admin.dispose()
 
 

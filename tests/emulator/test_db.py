@@ -1,4 +1,5 @@
-"""SQLite under several workers: the writer lock is held from the first write to commit."""
+"""Per-backend connection settings: SQLite's writer lock (held from the first write to
+commit) and WAL; MySQL/MariaDB's session (utf8mb4, strict, READ COMMITTED)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,9 @@ import pytest
 import sqlalchemy as sa
 
 from emulator.db import db
+from tests.conftest import BACKENDS
 from tests.conftest import make_app
+from tests.conftest import scratch_database
 
 TRY_LOCK = """
 import fcntl, os, sys
@@ -57,3 +60,26 @@ def test_writer_lock_spans_first_write_to_transaction_end(
 def test_sqlite_runs_in_wal_mode_with_a_busy_timeout(sqlite_app) -> None:
     assert db.session.execute(sa.text("PRAGMA journal_mode")).scalar() == "wal"
     assert db.session.execute(sa.text("PRAGMA busy_timeout")).scalar() == 5000
+
+
+@pytest.mark.skipif("mysql" not in BACKENDS, reason="TEST_MYSQL_URL names no MariaDB/MySQL")
+def test_mysql_sessions_are_utf8mb4_strict_and_read_committed(tmp_path: Path) -> None:
+    """Whatever the server's defaults (README, "MariaDB / MySQL"), on the first connection
+    and on one made after the pool was emptied."""
+    with scratch_database("mysql", tmp_path) as url:
+        app = make_app(url, SQLALCHEMY_ENGINE_OPTIONS={"pool_recycle": 60})
+        with app.app_context():
+            for _ in range(2):
+                with db.engine.connect() as conn:
+                    charset, mode = conn.execute(
+                        sa.text("SELECT @@character_set_connection, @@sql_mode")
+                    ).one()
+                    isolation = conn.get_isolation_level()  # as the server reports it
+                    conn.execute(sa.text("CREATE TEMPORARY TABLE t (c VARCHAR(3))"))
+                    with pytest.raises(sa.exc.DataError):  # refused, not cut short
+                        conn.execute(sa.text("INSERT INTO t VALUES ('four')"))
+                    echoed = conn.execute(sa.text("SELECT :s"), {"s": "😀"}).scalar()
+                assert (charset, isolation, echoed) == ("utf8mb4", "READ COMMITTED", "😀")
+                assert {"STRICT_TRANS_TABLES", "STRICT_ALL_TABLES"} <= set(mode.split(","))
+                db.engine.dispose()
+            assert db.engine.pool._recycle == 60  # an operator's own setting is kept

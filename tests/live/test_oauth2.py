@@ -582,8 +582,9 @@ def database_dump(database_url: str) -> str:
     try:
         with engine.connect() as conn:
             values = []
+            quote = conn.dialect.identifier_preparer.quote
             for table in sa.inspect(conn).get_table_names():
-                for row in conn.execute(sa.text(f'SELECT * FROM "{table}"')):
+                for row in conn.execute(sa.text(f"SELECT * FROM {quote(table)}")):
                     values.extend(str(value) for value in row)
             return "\n".join(values)
     finally:
