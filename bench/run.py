@@ -1,7 +1,8 @@
 """Load benchmark: `make bench` (or `.venv/bin/python -m bench.run --help`).
 
 Starts the service the way `make run` does (bin/serve) on a scratch
-SQLite database (or, with --postgres, a scratch PostgreSQL database), loads it with wrk
+SQLite database (or, with --postgres or --mysql, a scratch PostgreSQL or MariaDB/MySQL
+database), loads it with wrk
 and prints requests/s and p50/p99 latency at 8 and 32 connections for:
 
   noop      GET /healthz: the same app and server without any database work (the ceiling)
@@ -88,24 +89,46 @@ def log(message: str) -> None:
 
 
 @contextlib.contextmanager
-def scratch_database(postgres_url: str | None, workdir: Path):
-    """Yield a SQLAlchemy URL of an empty database that is removed afterwards."""
-    if postgres_url is None:
+def scratch_database(server_url: str | None, workdir: Path):
+    """Yield a SQLAlchemy URL of an empty database on this server (None: a SQLite file)
+    that is removed afterwards."""
+    if server_url is None:
         yield f"sqlite:///{workdir / 'bench.sqlite'}"
         return
     import sqlalchemy as sa
 
-    server = sa.make_url(postgres_url)
+    server = sa.make_url(server_url)
     name = f"emulator_bench_{secrets.token_hex(4)}"
-    admin = sa.create_engine(server, isolation_level="AUTOCOMMIT")
+    if server.get_backend_name() in ("mysql", "mariadb"):
+        create, drop = f"CREATE DATABASE `{name}`", f"DROP DATABASE IF EXISTS `{name}`"
+        admin = sa.create_engine(server.set(database=None), isolation_level="AUTOCOMMIT")
+    else:
+        create, drop = f'CREATE DATABASE "{name}"', f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'
+        admin = sa.create_engine(server, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+        conn.execute(sa.text(create))
     try:
         yield server.set(database=name).render_as_string(hide_password=False)
     finally:
         with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            conn.execute(sa.text(drop))
         admin.dispose()
+
+
+def backend_of(args: argparse.Namespace) -> str:
+    """The backend the run uses: a key of TARGETS (MariaDB/MySQL has no targets)."""
+    return "postgresql" if args.postgres else "mysql" if args.mysql else "sqlite"
+
+
+def backend_name(args: argparse.Namespace) -> str:
+    """The database the run uses, as the output names it."""
+    names = {"postgresql": "PostgreSQL", "mysql": "MariaDB/MySQL", "sqlite": "SQLite"}
+    return names[backend_of(args)]
+
+
+def server_url(args: argparse.Namespace) -> str | None:
+    """The server to make the scratch database on (None: SQLite)."""
+    return {"postgresql": args.postgres_url, "mysql": args.mysql_url}.get(backend_of(args))
 
 
 def flask_cli(env: dict[str, str], *args: str) -> str:
@@ -560,7 +583,7 @@ def check_targets(
     checks: list[tuple[str, float, float, bool]] = []
     noop = results.get("noop", {})
     measured = [s for s in results if s != "noop" and not s.endswith(("_big", "_during_purge"))]
-    for scenario, what, want in TARGETS[backend]:
+    for scenario, what, want in TARGETS.get(backend, ()):
         names = measured if scenario == "*" else [scenario]
         for name in names:
             by_conn = results.get(name, {})
@@ -645,6 +668,13 @@ def main(argv: list[str] | None = None) -> int:
         ),
     )
     parser.add_argument(
+        "--mysql", action="store_true", help="use MariaDB/MySQL (a scratch database)"
+    )
+    parser.add_argument(
+        "--mysql-url",
+        default=os.environ.get("BENCH_MYSQL_URL", "mysql+pymysql://root@127.0.0.1:3306"),
+    )
+    parser.add_argument(
         "--big-table", action="store_true", help="also measure with 1,000,000 rows per token table"
     )
     parser.add_argument("--rows", type=int, default=1_000_000, help="rows for --big-table")
@@ -680,6 +710,8 @@ def main(argv: list[str] | None = None) -> int:
         help="--soak: set both client-authentication failure limits (default: the service's)",
     )
     args = parser.parse_args(argv)
+    if args.postgres and args.mysql:
+        parser.error("--postgres or --mysql, not both")
     if args.soak is not None:
         if args.soak < 1 or args.soak_interval < 1:
             parser.error("--soak and --soak-interval take a positive number of seconds")
@@ -690,9 +722,9 @@ def main(argv: list[str] | None = None) -> int:
     scenarios = args.only.split(",") if args.only else list(SCENARIOS)
     with tempfile.TemporaryDirectory(prefix="emulator-bench-") as tmp:
         workdir = Path(tmp)
-        with scratch_database(args.postgres_url if args.postgres else None, workdir) as url:
+        with scratch_database(server_url(args), workdir) as url:
             env = {**os.environ, "FLASK_SQLALCHEMY_DATABASE_URI": url, "FLASK_SECRET_KEY": "bench"}
-            log(f"preparing {'PostgreSQL' if args.postgres else 'SQLite'} database")
+            log(f"preparing {backend_name(args)} database")
             prepare(env)
             if args.soak is not None:
                 return soak_main(args, env, workdir)
@@ -723,9 +755,9 @@ def main(argv: list[str] | None = None) -> int:
                         measure_during_purge(server, env, url, workdir, connections, args)
                     )
                     memory.append(("token_during_purge", worker_memory(server)))
-            description = f"{server.description}; {'PostgreSQL' if args.postgres else 'SQLite'}"
+            description = f"{server.description}; {backend_name(args)}"
     print_table(description, results, connections)
-    checks = check_targets(results, connections, "postgresql" if args.postgres else "sqlite")
+    checks = check_targets(results, connections, backend_of(args))
     print_targets(checks)
     print_memory(memory)
     if args.json:
@@ -762,7 +794,7 @@ def soak_main(args: argparse.Namespace, env: dict[str, str], workdir: Path) -> i
     with serve(args.server, server_env, args.workers, args.threads, workdir) as server:
         log(f"serving with {server.description} on port {server.port}")
         series = soak.run_soak(server, workdir, args)
-    description = f"{server.description}; {'PostgreSQL' if args.postgres else 'SQLite'}"
+    description = f"{server.description}; {backend_name(args)}"
     soak.print_soak(description, series)
     if args.json:
         payload = {"server": description, "workers": args.workers, "soak": series}
