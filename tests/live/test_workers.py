@@ -2,7 +2,8 @@
 across two app instances, and admin changes reaching every worker of both.
 
 Real gunicorn processes (tests/live/server.py) on the session's test database: one SQLite file
-shared by every process, or the PostgreSQL database when TEST_DATABASE_URL is set.
+shared by every process, or the PostgreSQL or MariaDB database when TEST_DATABASE_URL or
+TEST_MYSQL_URL is set.
 """
 
 from __future__ import annotations
