@@ -115,14 +115,20 @@ def scratch_database(server_url: str | None, workdir: Path):
         admin.dispose()
 
 
+def backend_of(args: argparse.Namespace) -> str:
+    """The backend the run uses: a key of TARGETS (MariaDB/MySQL has no targets)."""
+    return "postgresql" if args.postgres else "mysql" if args.mysql else "sqlite"
+
+
 def backend_name(args: argparse.Namespace) -> str:
     """The database the run uses, as the output names it."""
-    return "PostgreSQL" if args.postgres else "MariaDB/MySQL" if args.mysql else "SQLite"
+    names = {"postgresql": "PostgreSQL", "mysql": "MariaDB/MySQL", "sqlite": "SQLite"}
+    return names[backend_of(args)]
 
 
 def server_url(args: argparse.Namespace) -> str | None:
     """The server to make the scratch database on (None: SQLite)."""
-    return args.postgres_url if args.postgres else args.mysql_url if args.mysql else None
+    return {"postgresql": args.postgres_url, "mysql": args.mysql_url}.get(backend_of(args))
 
 
 def flask_cli(env: dict[str, str], *args: str) -> str:
@@ -577,7 +583,7 @@ def check_targets(
     checks: list[tuple[str, float, float, bool]] = []
     noop = results.get("noop", {})
     measured = [s for s in results if s != "noop" and not s.endswith(("_big", "_during_purge"))]
-    for scenario, what, want in TARGETS.get(backend, []):
+    for scenario, what, want in TARGETS.get(backend, ()):
         names = measured if scenario == "*" else [scenario]
         for name in names:
             by_conn = results.get(name, {})
@@ -751,8 +757,7 @@ def main(argv: list[str] | None = None) -> int:
                     memory.append(("token_during_purge", worker_memory(server)))
             description = f"{server.description}; {backend_name(args)}"
     print_table(description, results, connections)
-    backend = "postgresql" if args.postgres else "mysql" if args.mysql else "sqlite"
-    checks = check_targets(results, connections, backend)  # the issue sets none for MySQL
+    checks = check_targets(results, connections, backend_of(args))
     print_targets(checks)
     print_memory(memory)
     if args.json:

@@ -66,9 +66,8 @@ class ApigeeProxy(db.Model):
     __tablename__ = "apigee_proxies"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    base_path: Mapped[str] = mapped_column(
-        ExactString(255), unique=True
-    )  # "/weather", no trailing "/"
+    # "/weather", no trailing "/"; matched case-sensitively, as URL paths are.
+    base_path: Mapped[str] = mapped_column(ExactString(255), unique=True)
     target_url: Mapped[str] = mapped_column(String(2000))
     # Space-separated; the token must hold at least one (VerifyAccessToken's <Scope>).
     # None: any valid token passes.
