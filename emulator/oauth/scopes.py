@@ -149,6 +149,10 @@ def normalize_scope(scope: str | None) -> str | None:
     return " ".join(names) or None
 
 
+# The scopes table's column (emulator/models.py Scope.scope): longer is refused, never cut.
+SCOPE_NAME_MAX = 255
+
+
 def validate_scope_name(name: str) -> None:
     """Raise ValueError unless ``name`` is a valid RFC 6749 §3.3 scope token."""
     if not name or not all(0x21 <= ord(c) <= 0x7E and c not in '"\\' for c in name):
@@ -156,3 +160,5 @@ def validate_scope_name(name: str) -> None:
             f"Invalid scope {name!r}: a scope is printable ASCII "
             "without spaces, quotes or backslashes."
         )
+    if len(name) > SCOPE_NAME_MAX:
+        raise ValueError(f"A scope name is at most {SCOPE_NAME_MAX} characters.")

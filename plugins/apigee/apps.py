@@ -105,9 +105,12 @@ def set_app(
     A product named twice counts once. Raises ValueError on bad input.
     """
     if developer_email is not None and (
-        "@" not in developer_email or has_control_characters(developer_email)
+        "@" not in developer_email
+        or has_control_characters(developer_email)
+        or len(developer_email) > 255  # the column's length (models.py)
     ):
-        raise ValueError(f"{developer_email!r} is not an email address.")
+        raise ValueError(f"{developer_email!r} is not an email address (at most 255 characters).")
+
     product_names = list(dict.fromkeys(product_names))
     product_ids = []
     for name in product_names:

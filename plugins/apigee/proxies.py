@@ -45,6 +45,11 @@ class ProxyRoute:
     scope: str | None
 
 
+# The proxies table's columns (models.py): longer is refused, never cut or a database error.
+BASE_PATH_MAX = 255
+TARGET_URL_MAX = 2000
+
+
 def normalize_base_path(text: str) -> str:
     """Return the base path without trailing '/'; raise ValueError when it is not one."""
     path = text.rstrip("/")
@@ -52,12 +57,16 @@ def normalize_base_path(text: str) -> str:
         raise ValueError(
             f"{text!r} is not a base path: give one like /weather (not /, no query, no '//')."
         )
+    if len(path) > BASE_PATH_MAX:
+        raise ValueError(f"A base path is at most {BASE_PATH_MAX} characters.")
     return path
 
 
 def validate_target_url(url: str) -> str:
     """Return an http(s) target URL without query or fragment; raise ValueError otherwise."""
     validate_plain_text(url, "The target")
+    if len(url) > TARGET_URL_MAX:
+        raise ValueError(f"A target URL is at most {TARGET_URL_MAX} characters.")
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
         raise ValueError(f"{url!r} is not a target: give http(s)://host[:port][/path], no query.")

@@ -76,7 +76,41 @@ def test_clients_create_refuses_bad_input(cli, count_rows, args, reason) -> None
     assert count_rows("oauth_clients") == 1
 
 
+@pytest.mark.parametrize(
+    ("args", "reason", "table"),
+    [
+        (["clients", "create", "c" * 81], "client_id must be 1 to 80", "oauth_clients"),
+        (["clients", "create", "x", "--user-id", "u" * 81], "at most 80", "oauth_clients"),
+        (
+            ["clients", "create", "x", "--redirect-uri", "https://a.test/" + "r" * 2000],
+            "at most 2000",
+            "oauth_clients",
+        ),
+        (["scopes", "add", "s" * 256], "at most 255", "oauth_scopes"),
+        (
+            ["apigee", "proxies", "add", "/" + "p" * 255, "--target", "http://t.test"],
+            "at most 255",
+            "apigee_proxies",
+        ),
+        (
+            ["apigee", "proxies", "add", "/p", "--target", "http://t.test/" + "t" * 2000],
+            "at most 2000",
+            "apigee_proxies",
+        ),
+    ],
+    ids=["client-id", "user-id", "redirect-uri", "scope", "base-path", "target"],
+)
+def test_values_longer_than_their_column_are_refused_with_one_line(
+    cli, count_rows, args, reason, table
+) -> None:
+    """Never cut short (SQLite), never a database error's traceback (PostgreSQL, MariaDB)."""
+    out = cli(*args, expect_ok=False)
+    assert reason in out and "Traceback" not in out
+    assert count_rows(table) == 0
+
+
 def test_scopes_add_list_and_default(cli) -> None:
+
     cli("scopes", "add", "a", "--default")
     cli("scopes", "add", "b")
     cli("scopes", "add", "c")

@@ -58,8 +58,9 @@ def test_apps_set_and_show(cli, make_client, app_id_of) -> None:
         (["<cid>", "--products", "Nope"], "No API product 'Nope'"),
         (["<cid>", "--developer-email", "not-an-email"], "is not an email address"),
         (["<cid>", "--products", "P", "--product", "P"], "not both"),
+        (["<cid>", "--developer-email", "d@" + "e" * 254], "at most 255 characters"),
     ],
-    ids=["unknown-client", "unknown-product", "bad-email", "both-product-options"],
+    ids=["unknown-client", "unknown-product", "bad-email", "both-product-options", "long-email"],
 )
 def test_apps_set_refuses(cli, make_client, args, message) -> None:
     cid, _ = make_client()
