@@ -43,6 +43,7 @@ from emulator.oauth.registration import ClientSpec
 from emulator.oauth.registration import ClientSync
 from emulator.oauth.registration import check_client_spec
 from emulator.oauth.registration import register_client
+from emulator.oauth.registration import registered_clients
 from emulator.oauth.registration import sync_clients
 from emulator.oauth.scopes import add_scope
 from emulator.oauth.scopes import known_scopes
@@ -129,6 +130,7 @@ __all__ = [
     "scope_defaults",
     "scope_names",
     "set_default_scopes",
+    "registered_clients",
     "sync_clients",
     "sync_tokens",
     "validate_plain_text",

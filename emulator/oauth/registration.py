@@ -381,6 +381,11 @@ def _remove(session: Session, pks: Sequence[int]) -> None:
         session.execute(delete(_CLIENTS).where(_CLIENTS.c.id.in_(chunk)))
 
 
+def registered_clients(session: Session) -> dict[str, int]:
+    """Every registered client's primary key, by client id."""
+    return {cid: pk for cid, pk in session.execute(select(_CLIENTS.c.client_id, _CLIENTS.c.id))}
+
+
 def _pks(session: Session, client_ids: Sequence[str]) -> dict[str, int]:
     """The primary keys of these clients."""
     found: dict[str, int] = {}

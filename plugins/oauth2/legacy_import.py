@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from collections import Counter
 from collections.abc import Callable
+from collections.abc import Iterable
 from contextlib import AbstractContextManager
 from contextlib import nullcontext
 from dataclasses import dataclass
@@ -19,6 +20,8 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import insert
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from emulator import oauth
@@ -34,6 +37,7 @@ from .legacy import Skip
 from .legacy import map_client
 from .legacy import map_scope
 from .legacy import map_token
+from .models import ImportedClient
 from .params import ENABLED
 from .params import MappedOption
 from .params import map_redcore_options
@@ -122,13 +126,16 @@ def run_import(
     sync = oauth.sync_clients(
         session,
         specs,
-        keep=skipped_ids,
+        keep=skipped_ids | _registered_here(session),
         remove_missing=prune,
         write=write,
         threads=threads,
         now=now,
     )
+    if write:
+        _remember_imported(session, sync.pks.values(), now=now)
     report.client_sync = sync
+
     for change in sync.changes:
         if change.action != oauth.MISSING:
             report.tallies["clients"].counts[change.action] += 1
@@ -297,3 +304,20 @@ def _note_time(report: ImportReport, mapped: MappedToken) -> None:
         note.count += 1
         if note.example is None:
             note.example = (mapped.local, mapped.token.expires_at, mapped.client_id)
+
+
+_IMPORTED = ImportedClient.__table__
+
+
+def _registered_here(session: Session) -> set[str]:
+    """The clients no import brought over: registered here, so never the old site's to remove."""
+    imported = set(session.scalars(select(_IMPORTED.c.client_id)))
+    return {cid for cid, pk in oauth.registered_clients(session).items() if pk not in imported}
+
+
+def _remember_imported(session: Session, pks: Iterable[int], *, now: datetime) -> None:
+    """Record the clients this import holds as the old site's (a removed one's row goes with it)."""
+    known = set(session.scalars(select(_IMPORTED.c.client_id)))
+    rows = [{"client_id": pk, "imported_at": now} for pk in sorted(set(pks) - known)]
+    if rows:
+        session.execute(insert(_IMPORTED), rows)

@@ -292,20 +292,26 @@ def test_clients_gone_from_the_old_site_are_removed_only_with_prune(
 ) -> None:
     ok(legacy_import(legacy))
     cli("scopes", "add", "local.only")
+    cli("clients", "create", "made-here")  # never on the old site: not its to remove
     legacy.run("DELETE FROM {p}redcore_oauth_clients WHERE client_id = 'conf-client'")
 
     out = ok(legacy_import(legacy))
     assert table(out)["clients"] == (0, 0, 4, 3, 0)
     assert "not on the old site, kept: conf-client (4 tokens; --prune removes it)" in out
     assert "keep local.only (not on the old site; --prune removes it)" in out
+    assert "made-here" not in out
     assert_resource_ok(client.get(RESOURCE_URL, headers=bearer(AT_LIVE)), "42")
-    assert count_rows("oauth_clients") == 5
+    assert count_rows("oauth_clients") == 6
 
     out = ok(legacy_import(legacy, "--prune"))
     assert table(out)["clients"] == (0, 0, 4, 3, 1)
     assert table(out)["scopes"] == (0, 0, 12, 2, 1)
     assert "removed conf-client and its 4 tokens (not on the old site)" in out
-    assert count_rows("oauth_clients") == 4
+    assert "made-here" not in out
+    assert count_rows("oauth_clients") == 5
+    assert "made-here" in cli("clients", "list")
+    assert count_rows("oauth2_imported_clients") == 4  # conf-client's row went with it
+
     assert_resource_error(client.get(RESOURCE_URL, headers=bearer(AT_LIVE)), INVALID_TOKEN)
     assert "local.only" not in cli("scopes", "list")
     # Its tokens went with it; a skipped client (a malformed row) is never pruned.

@@ -1,0 +1,28 @@
+"""The oauth2 plugin's own table: which clients came from the redCORE database.
+
+``flask legacy import --prune`` removes the clients the old site no longer has; it must
+never remove one an admin registered here (for another dialect, or new): only a
+client an import brought over is the old site's to take away. A row goes with its client.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey
+from sqlalchemy.orm import Mapped
+from sqlalchemy.orm import mapped_column
+
+from emulator.db import Timestamp
+from emulator.db import db
+
+
+class ImportedClient(db.Model):
+    """A client the legacy import brought over (or found already here, by its id)."""
+
+    __tablename__ = "oauth2_imported_clients"
+
+    client_id: Mapped[int] = mapped_column(
+        ForeignKey("oauth_clients.id", ondelete="CASCADE"), primary_key=True
+    )
+    imported_at: Mapped[datetime] = mapped_column(Timestamp)
