@@ -42,6 +42,8 @@ from .params import ENABLED
 from .params import MappedOption
 from .params import map_redcore_options
 
+_IMPORTED = ImportedClient.__table__
+
 PLUGIN = "oauth2"
 BATCH = 1000  # token rows per read, per SELECT of ours and per executemany
 # Secrets are checked and hashed on this many threads (argon2 leaves the GIL).
@@ -123,17 +125,18 @@ def run_import(
     """Import everything in the caller's transaction (the caller commits or rolls back)."""
     report = ImportReport(write=write, not_carried=dict(source.counts_not_carried))
     specs, skipped_ids = _read_clients(source, report.tallies["clients"])
+    imported = set(session.scalars(select(_IMPORTED.c.client_id)))
     sync = oauth.sync_clients(
         session,
         specs,
-        keep=skipped_ids | _registered_here(session),
+        keep=skipped_ids | _registered_here(session, imported),
         remove_missing=prune,
         write=write,
         threads=threads,
         now=now,
     )
     if write:
-        _remember_imported(session, sync.pks.values(), now=now)
+        _remember_imported(session, set(sync.pks.values()) - imported, now=now)
     report.client_sync = sync
 
     for change in sync.changes:
@@ -306,18 +309,13 @@ def _note_time(report: ImportReport, mapped: MappedToken) -> None:
             note.example = (mapped.local, mapped.token.expires_at, mapped.client_id)
 
 
-_IMPORTED = ImportedClient.__table__
-
-
-def _registered_here(session: Session) -> set[str]:
+def _registered_here(session: Session, imported: set[int]) -> set[str]:
     """The clients no import brought over: registered here, so never the old site's to remove."""
-    imported = set(session.scalars(select(_IMPORTED.c.client_id)))
     return {cid for cid, pk in oauth.registered_clients(session).items() if pk not in imported}
 
 
-def _remember_imported(session: Session, pks: Iterable[int], *, now: datetime) -> None:
-    """Record the clients this import holds as the old site's (a removed one's row goes with it)."""
-    known = set(session.scalars(select(_IMPORTED.c.client_id)))
-    rows = [{"client_id": pk, "imported_at": now} for pk in sorted(set(pks) - known)]
+def _remember_imported(session: Session, new: Iterable[int], *, now: datetime) -> None:
+    """Record clients as brought over by an import (a removed one's row goes with its client)."""
+    rows = [{"client_id": pk, "imported_at": now} for pk in sorted(new)]
     if rows:
         session.execute(insert(_IMPORTED), rows)

@@ -70,6 +70,19 @@ def subprocess_env(database_url: str, *, caches: bool = True) -> dict[str, str]:
     return env
 
 
+def emptied_env(database_url: str, *, caches: bool = True) -> dict[str, str]:
+    """Empty the test database (every table of the metadata), then ``subprocess_env``."""
+    from emulator.db import db
+    from tests.conftest import empty_database
+    from tests.conftest import make_app
+
+    app = make_app(database_url)
+    empty_database(app)
+    with app.app_context():
+        db.engine.dispose()  # no connection of this process outlives the test's setup
+    return subprocess_env(database_url, caches=caches)
+
+
 def run_cli(env: dict[str, str], *args: str, expect_ok: bool = True) -> str:
     """Run ``flask --app app ARGS`` in a subprocess; return its stdout (fail with its output)."""
     result = subprocess.run(
@@ -312,18 +325,25 @@ def target_server() -> Iterator[Target]:
         def log_message(self, *_args: object) -> None:  # quiet
             return
 
-    server = ThreadingHTTPServer((HOST, 0), Handler)
+    with serve_in_thread(Handler, "apigee-test-target") as base_url:
+        target.base_url = base_url
+        yield target
+
+
+@contextmanager
+def serve_in_thread(handler: type[BaseHTTPRequestHandler], name: str) -> Iterator[str]:
+    """A ThreadingHTTPServer with ``handler`` on a free port of 127.0.0.1; yields its URL."""
+    server = ThreadingHTTPServer((HOST, 0), handler)
     server.daemon_threads = True
-    target.base_url = f"http://{HOST}:{server.server_address[1]}"
     thread = threading.Thread(
         target=server.serve_forever,
         kwargs={"poll_interval": 0.05},  # shutdown() waits up to one interval
-        name="apigee-test-target",
+        name=name,
         daemon=True,
     )
     thread.start()
     try:
-        yield target
+        yield f"http://{HOST}:{server.server_address[1]}"
     finally:
         server.shutdown()
         server.server_close()

@@ -10,28 +10,20 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from contextlib import ExitStack
 from datetime import datetime
 from pathlib import Path
 
 import pytest
 
-from emulator.db import db
-from tests.conftest import empty_database
-from tests.conftest import make_app
 from tests.live.server import LiveServer
+from tests.live.server import emptied_env
 from tests.live.server import request
 from tests.live.server import run_cli
-from tests.live.server import subprocess_env
 from tests.plugins.oauth2.legacy.conftest import AT_LIVE
-from tests.plugins.oauth2.legacy.conftest import MYSQL_URL
 from tests.plugins.oauth2.legacy.conftest import RT_LIVE
 from tests.plugins.oauth2.legacy.conftest import SECRETS
 from tests.plugins.oauth2.legacy.conftest import LegacySite
-from tests.plugins.oauth2.legacy.conftest import build_site
-from tests.plugins.oauth2.legacy.conftest import fill
-from tests.plugins.oauth2.legacy.conftest import random_prefix
-from tests.plugins.oauth2.legacy.conftest import scratch_mysql
+from tests.plugins.oauth2.legacy.conftest import filled_site
 
 pytestmark = pytest.mark.slow
 
@@ -41,24 +33,13 @@ SUMMARY_ROW = re.compile(r"^clients\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)$", r
 
 @pytest.fixture
 def site(tmp_path: Path) -> Iterator[LegacySite]:
-    with ExitStack() as stack:
-        if MYSQL_URL:
-            site = build_site(stack.enter_context(scratch_mysql()), "mysql", random_prefix())
-        else:
-            site = build_site(f"sqlite:///{tmp_path / 'legacy.sqlite'}", "sqlite", "jos_")
-        site.expiry = fill(site)
+    with filled_site(tmp_path) as site:
         yield site
-        site.drop()
-        site.engine.dispose()
 
 
 @pytest.fixture
 def env(database_url: str) -> dict[str, str]:
-    app = make_app(database_url)
-    empty_database(app)
-    with app.app_context():
-        db.engine.dispose()
-    return subprocess_env(database_url, caches=False)
+    return emptied_env(database_url, caches=False)
 
 
 def test_an_imported_site_answers_over_http(site, env, tmp_path) -> None:

@@ -9,21 +9,19 @@ mode compared our answers with the old site's: ``flask legacy shadow-report``.
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from dataclasses import field
 from http.server import BaseHTTPRequestHandler
-from http.server import ThreadingHTTPServer
 
 import pytest
 
 from tests.live.server import HOST
-from tests.live.server import TARGET_STOP_TIMEOUT
 from tests.live.server import LiveServer
 from tests.live.server import free_port
 from tests.live.server import request
 from tests.live.server import run_cli
+from tests.live.server import serve_in_thread
 from tests.live.server import subprocess_env
 from tests.live.server import wait_until
 
@@ -100,22 +98,9 @@ def old_site() -> Iterator[OldSite]:
         def log_message(self, *_args: object) -> None:  # quiet
             return
 
-    http_server = ThreadingHTTPServer((HOST, 0), Handler)
-    http_server.daemon_threads = True
-    site.base_url = f"http://{HOST}:{http_server.server_address[1]}"
-    thread = threading.Thread(
-        target=http_server.serve_forever,
-        kwargs={"poll_interval": 0.05},
-        name="passthrough-old-site",
-        daemon=True,
-    )
-    thread.start()
-    try:
+    with serve_in_thread(Handler, "passthrough-old-site") as base_url:
+        site.base_url = base_url
         yield site
-    finally:
-        http_server.shutdown()
-        http_server.server_close()
-        thread.join(timeout=TARGET_STOP_TIMEOUT)
 
 
 def test_a_login_redirect_and_its_cookies_pass_through(server, old_site, cli) -> None:

@@ -14,15 +14,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import empty_database
-from tests.conftest import make_app
 from tests.live.server import BIN
 from tests.live.server import HOST
 from tests.live.server import ROOT
 from tests.live.server import LiveServer
+from tests.live.server import emptied_env
 from tests.live.server import request
 from tests.live.server import run_cli
-from tests.live.server import subprocess_env
 from tests.live.server import wait_until
 
 pytestmark = pytest.mark.slow
@@ -56,13 +54,7 @@ SERVERS = {"gunicorn": LiveServer, "granian": GranianServer}
 
 @pytest.fixture
 def env(database_url: str) -> dict[str, str]:
-    app = make_app(database_url)
-    empty_database(app)
-    with app.app_context():
-        from emulator.db import db
-
-        db.engine.dispose()
-    environment = subprocess_env(database_url)
+    environment = emptied_env(database_url)
     run_cli(environment, "clients", "create", CLIENT[0], "--secret", CLIENT[1])
     return environment
 

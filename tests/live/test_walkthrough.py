@@ -12,37 +12,26 @@ from __future__ import annotations
 
 import json
 import secrets
-import threading
 from collections.abc import Iterator
-from contextlib import ExitStack
 from dataclasses import dataclass
 from dataclasses import field
 from datetime import datetime
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler
-from http.server import ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
-from emulator.db import db
-from tests.conftest import empty_database
-from tests.conftest import make_app
-from tests.live.server import HOST
-from tests.live.server import TARGET_STOP_TIMEOUT
 from tests.live.server import LiveServer
+from tests.live.server import emptied_env
 from tests.live.server import request
 from tests.live.server import run_cli
-from tests.live.server import subprocess_env
+from tests.live.server import serve_in_thread
 from tests.live.server import wait_until
 from tests.plugins.oauth2.legacy.conftest import AT_LIVE
-from tests.plugins.oauth2.legacy.conftest import MYSQL_URL
 from tests.plugins.oauth2.legacy.conftest import SECRETS
 from tests.plugins.oauth2.legacy.conftest import LegacySite
-from tests.plugins.oauth2.legacy.conftest import build_site
-from tests.plugins.oauth2.legacy.conftest import fill
-from tests.plugins.oauth2.legacy.conftest import random_prefix
-from tests.plugins.oauth2.legacy.conftest import scratch_mysql
+from tests.plugins.oauth2.legacy.conftest import filled_site
 
 pytestmark = pytest.mark.slow
 
@@ -105,39 +94,20 @@ def old_site() -> Iterator[OldSite]:
         def log_message(self, *_args: object) -> None:  # quiet
             return
 
-    http_server = ThreadingHTTPServer((HOST, 0), Handler)
-    http_server.daemon_threads = True
-    site.base_url = f"http://{HOST}:{http_server.server_address[1]}"
-    thread = threading.Thread(target=http_server.serve_forever, kwargs={"poll_interval": 0.05})
-    thread.start()
-    try:
+    with serve_in_thread(Handler, "walkthrough-old-site") as base_url:
+        site.base_url = base_url
         yield site
-    finally:
-        http_server.shutdown()
-        http_server.server_close()
-        thread.join(timeout=TARGET_STOP_TIMEOUT)
 
 
 @pytest.fixture
 def legacy_db(tmp_path: Path) -> Iterator[LegacySite]:
-    with ExitStack() as stack:
-        if MYSQL_URL:
-            site = build_site(stack.enter_context(scratch_mysql()), "mysql", random_prefix())
-        else:
-            site = build_site(f"sqlite:///{tmp_path / 'legacy.sqlite'}", "sqlite", "jos_")
-        site.expiry = fill(site)
+    with filled_site(tmp_path) as site:
         yield site
-        site.drop()
-        site.engine.dispose()
 
 
 @pytest.fixture
 def env(database_url: str) -> dict[str, str]:
-    app = make_app(database_url)
-    empty_database(app)
-    with app.app_context():
-        db.engine.dispose()
-    return {**subprocess_env(database_url, caches=False), "FLASK_USAGE_FLUSH_SECONDS": "1"}
+    return {**emptied_env(database_url, caches=False), "FLASK_USAGE_FLUSH_SECONDS": "1"}
 
 
 def token(server: LiveServer) -> object:

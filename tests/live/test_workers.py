@@ -19,13 +19,11 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.conftest import empty_database
-from tests.conftest import make_app
 from tests.live.server import LiveServer
+from tests.live.server import emptied_env
 from tests.live.server import http
 from tests.live.server import request
 from tests.live.server import run_cli
-from tests.live.server import subprocess_env
 from tests.live.server import wait_until
 
 pytestmark = pytest.mark.slow
@@ -39,13 +37,7 @@ INVALID_GRANT = {"error": "invalid_grant", "error_description": "Invalid refresh
 @pytest.fixture
 def env(database_url: str) -> dict[str, str]:
     """An empty database with one client, and the environment of the server processes."""
-    app = make_app(database_url)
-    empty_database(app)
-    with app.app_context():
-        from emulator.db import db
-
-        db.engine.dispose()
-    environment = subprocess_env(database_url)
+    environment = emptied_env(database_url)
     run_cli(environment, "scopes", "add", "site.read", "--default")
     run_cli(
         environment, "clients", "create", CLIENT[0], "--secret", CLIENT[1], "--scope", "site.read"

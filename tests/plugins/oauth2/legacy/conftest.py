@@ -18,6 +18,7 @@ import string
 import uuid
 from collections.abc import Callable
 from collections.abc import Iterator
+from contextlib import ExitStack
 from contextlib import contextmanager
 from dataclasses import dataclass
 from dataclasses import field
@@ -456,6 +457,21 @@ def fill(site: LegacySite) -> dict[str, datetime]:
         .astimezone(utc)
         .replace(tzinfo=None),
     }
+
+
+@contextmanager
+def filled_site(tmp_path: Path) -> Iterator[LegacySite]:
+    """The filled site for an end-to-end test: on a scratch MariaDB database under a random
+    prefix when TEST_MYSQL_URL is set, else on SQLite under ``jos_``; dropped afterwards."""
+    with ExitStack() as stack:
+        if MYSQL_URL:
+            site = build_site(stack.enter_context(scratch_mysql()), "mysql", random_prefix())
+        else:
+            site = build_site(f"sqlite:///{tmp_path / 'legacy.sqlite'}", "sqlite", "jos_")
+        site.expiry = fill(site)
+        yield site
+        site.drop()
+        site.engine.dispose()
 
 
 LEGACY_CASES = [
