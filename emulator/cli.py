@@ -106,13 +106,13 @@ def set_plugin_state(
     params: Mapping[str, Any] | None = None,
     now: datetime,
 ) -> None:
-    """Set a plugin's enabled flag and params through the registry, in the caller's
-    transaction (not committed). Params are validated; a refused one raises ParamsError."""
-    registry = get_registry()
+    """Set a plugin's enabled flag and params (``emulator.manage``: audited as this CLI
+    user), in the caller's transaction (not committed). Params are validated; a refused
+    one raises ParamsError."""
     if params:
-        registry.set_params(db.session, name, params, now=now)
+        manage.set_plugin_params(db.session, cli_actor(), name, params, now=now)
     if enabled is not None:
-        registry.set_enabled(db.session, name, enabled, now=now)
+        manage.set_plugin_enabled(db.session, cli_actor(), name, enabled, now=now)
 
 
 def _plugin_name(name: str) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import secrets
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
@@ -304,3 +305,20 @@ def test_a_lockout_the_audit_log_cannot_take_still_locks(
     assert token(web, "shop", "right-secret", OTHER).status_code == 200
     assert "lockout not recorded (OperationalError)" in caplog.text
     assert lockout_events(throttled) == []
+
+
+@pytest.mark.parametrize(
+    "throttled",
+    [{"RATELIMIT_STORAGE_URI": "redis://127.0.0.1:6379"}],
+    ids=["redis-store"],
+    indirect=True,
+)
+def test_a_lockout_counted_in_redis_is_recorded_in_the_database(throttled, web, shell) -> None:
+    shell("clients", "create", "shop", "--secret", "right-secret")
+    # Redis keeps its counts across tests for the window: an address of this run only.
+    address = f"198.18.{secrets.randbelow(256)}.{secrets.randbelow(254) + 1}"
+    for attempt in range(10):
+        token(web, "shop", f"guess-{attempt}", address)
+    assert token(web, "shop", "right-secret", address).status_code == 429
+    [event] = lockout_events(throttled)
+    assert (event["address"], event["target"]) == (address, "shop")
