@@ -38,7 +38,7 @@ _SECRET_KEYS = frozenset(
         "refresh_token",
     }
 )
-_MARKERS = frozenset({"rotated", "set", "changed", "generated", "given"})
+_MARKERS = frozenset({"rotated", "set", "changed"})
 # scheme://user:password@host -> scheme://user:***@host
 _URL_PASSWORD = re.compile(r"(?P<head>[a-zA-Z][a-zA-Z0-9+.-]*://[^/@:\s]*:)[^/@\s]+(?=@)")
 MAX_LIMIT = 1000

@@ -30,7 +30,7 @@ def authenticate(session, secret, *, now=NOW, store=CLIENTS, client_id="c1"):
 
 def rotate(session, *, grace, secret="n3w-secret", now=NOW):
     client = oauth.find_client(session, "c1")
-    until = oauth.rotate_secret(session, client, secret, grace=grace, now=now)
+    until = oauth.rotate_secret(client, secret, grace=grace, now=now)
     session.commit()
     return until
 
@@ -91,7 +91,7 @@ def test_a_refused_rotation_changes_nothing(session, new_client, grace, secret, 
     before = session.scalar(sa.text("SELECT secret_hash FROM oauth_clients"))
     client = oauth.find_client(session, "c1")
     with pytest.raises(ValueError, match=message):
-        oauth.rotate_secret(session, client, secret, grace=grace, now=NOW)
+        oauth.rotate_secret(client, secret, grace=grace, now=NOW)
     session.rollback()
     assert session.scalar(sa.text("SELECT secret_hash FROM oauth_clients")) == before
     assert authenticate(session, "s3cret").client_id == "c1"
@@ -100,9 +100,7 @@ def test_a_refused_rotation_changes_nothing(session, new_client, grace, secret, 
 def test_a_public_client_has_no_secret_to_rotate(session, new_client) -> None:
     new_client(secret=None)
     with pytest.raises(ValueError, match="public"):
-        oauth.rotate_secret(
-            session, oauth.find_client(session, "c1"), "x", grace=timedelta(0), now=NOW
-        )
+        oauth.rotate_secret(oauth.find_client(session, "c1"), "x", grace=timedelta(0), now=NOW)
 
 
 def _disable(session, disabled=True):
@@ -259,7 +257,7 @@ def test_clients_using_a_scope_match_whole_names(session, new_client) -> None:
 def test_update_client_changes_only_what_is_given(session, new_client, changes, expected) -> None:
     new_client(scope="a", user_id="7")
     client = oauth.find_client(session, "c1")
-    assert oauth.update_client(session, client, **changes) == expected
+    assert oauth.update_client(client, **changes) == expected
     session.commit()
     record = CLIENTS.read(session, "c1")
     assert record.allowed_scope == ("a" if "scope" not in expected else expected["scope"][1])
@@ -279,7 +277,7 @@ def test_a_refused_update_changes_nothing(session, new_client, changes, message)
     new_client(scope="a", user_id="7")
     client = oauth.find_client(session, "c1")
     with pytest.raises(ValueError, match=message):
-        oauth.update_client(session, client, **{"scope": "b", **changes})
+        oauth.update_client(client, **{"scope": "b", **changes})
     session.rollback()
     row = session.execute(sa.text("SELECT scope, user_id, grant_types FROM oauth_clients")).one()
     assert tuple(row) == ("a", "7", None)
