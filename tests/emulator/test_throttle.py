@@ -322,3 +322,11 @@ def test_a_lockout_counted_in_redis_is_recorded_in_the_database(throttled, web, 
     assert token(web, "shop", "right-secret", address).status_code == 429
     [event] = lockout_events(throttled)
     assert (event["address"], event["target"]) == (address, "shop")
+
+
+def test_a_lockout_of_a_client_id_with_control_characters_is_recorded(throttled, web) -> None:
+    for attempt in range(10):
+        token(web, "shop\x00\nx", f"guess-{attempt}", ATTACKER)
+    [event] = lockout_events(throttled)
+    assert event["target"] == "shop\ufffd\ufffdx"
+    assert event["after"]["client_id"] == "shop\x00\nx"  # JSON-escaped in its column
