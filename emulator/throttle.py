@@ -41,6 +41,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.exc import SQLAlchemyError
 
+from emulator import metrics
 from emulator.cache import WorkerCache
 from emulator.clock import epoch_seconds
 from emulator.db import MYSQL_DIALECTS
@@ -180,10 +181,13 @@ class AuthThrottle:
         *,
         max_age: float,
         clock: Callable[[], float] | None = None,
+        on_lockout: Callable[[str], None] | None = None,
     ) -> None:
         self.storage = storage
         self.rules = rules
         self.clock = clock or _now
+        # Told of each lockout ("client" or "address"): emulator/metrics.py counts them.
+        self.on_lockout = on_lockout
         # key -> epoch second its lock lifts (0.0: not locked), as this worker last read it
         self._locks: WorkerCache[str, float] = WorkerCache(max_age, 100_000)
 
@@ -226,6 +230,8 @@ class AuthThrottle:
             else:
                 until = self.storage.get_expiry(key)
                 self._locks.put(key, until)
+                if self.on_lockout is not None:
+                    self.on_lockout(identity[0])
                 log.warning(
                     "client authentication locked for %ds: %s client_id=%r address=%s",
                     max(1, math.ceil(until - self.clock())),
@@ -332,7 +338,10 @@ def init_app(app: Flask) -> None:
         with app.app_context():
             storage = DatabaseStorage(db.engine)
     app.extensions[EXTENSION] = AuthThrottle(
-        storage, rules, max_age=float(app.config["CACHE_MAX_AGE"])
+        storage,
+        rules,
+        max_age=float(app.config["CACHE_MAX_AGE"]),
+        on_lockout=metrics.lockout_hook(app),
     )
 
 
