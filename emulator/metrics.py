@@ -16,7 +16,7 @@ workers), and a scrape adds up every file there, those of workers that have sinc
 been replaced included: right for counters and histograms, which is all this module
 keeps (no gauge, which would need a live-process mode). The directory is emptied when the
 server starts, never by a worker (``bin/serve`` does both). Without the variable a process
-counts alone (``flask run``, the tests), and says so when a server starts.
+counts alone (``flask run``, the tests), and says so (a warning) at its first scrape.
 
 Label values come from bounded sets only: installed plugin names, their declared
 operations, the grants the engine knows, the engine's reasons, HTTP statuses. A request no
@@ -50,6 +50,8 @@ from prometheus_client import generate_latest
 from prometheus_client import values
 from prometheus_client.multiprocess import MultiProcessCollector
 
+from emulator.dispatch import Resolution
+from emulator.dispatch import resolution
 from emulator.errors import exception_response
 from emulator.oauth import InvalidClient
 from emulator.plugin import HTTP_METHODS
@@ -102,6 +104,10 @@ class Metrics:
         self.directory = directory
         self.allowed = allowed
         self.token_sha256 = token_sha256
+        # (plugin, operation, status) -> its requests and latency series (bounded, as
+        # the labels are; a race only makes labels() return the same series twice)
+        self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+        self._warned = False
         self.requests = Counter(
             "emulator_requests",
             "Requests answered, by plugin, operation and HTTP status.",
@@ -135,6 +141,21 @@ class Metrics:
             registry=registry,
         )
 
+    def count_request(
+        self, plugin: str, operation: str, status: int, seconds: float | None
+    ) -> None:
+        """Count one answered request and observe its latency (``seconds``, if known)."""
+        key = (plugin, operation, status)
+        children = self._children.get(key)
+        if children is None:  # labels() takes a lock: look each series up once
+            children = self._children[key] = (
+                self.requests.labels(plugin, operation, str(status)),
+                self.latency.labels(plugin, operation),
+            )
+        children[0].inc()
+        if seconds is not None:
+            children[1].observe(seconds)
+
     def allows(self, address: str, authorization: str | None) -> bool:
         """Whether a scrape from ``address`` (with this Authorization header) is let in."""
         try:
@@ -156,6 +177,13 @@ class Metrics:
     def exposition(self) -> bytes:
         """The text exposition of every process's values (or this process's)."""
         if self.registry is not None:
+            if not self._warned:  # at the first scrape, not at every CLI command's start
+                self._warned = True
+                log.warning(
+                    "metrics: %s is not set, so this process counts alone; a server of "
+                    "several worker processes must set it (bin/serve does)",
+                    MULTIPROC_ENV,
+                )
             return generate_latest(self.registry)
         registry = CollectorRegistry()
         MultiProcessCollector(registry, path=self.directory)
@@ -192,11 +220,8 @@ def lockout_hook(app: Flask) -> Callable[[str], None] | None:
     return lambda key: metrics.lockouts.labels(key).inc()
 
 
-def request_labels() -> tuple[str, str]:
+def request_labels(found: Resolution | None) -> tuple[str, str]:
     """(plugin, operation) of the current request, from what the dispatcher resolved."""
-    from emulator.dispatch import resolution
-
-    found = resolution()
     if found is None or found.status is None:
         rule = request.url_rule
         return HOST, (rule.endpoint if rule is not None and rule.endpoint == "healthz" else UNKNOWN)
@@ -225,14 +250,15 @@ def _record(response: Response) -> Response:
         return response
     metrics: Metrics = current_app.extensions[EXTENSION]
     try:
-        plugin, operation = request_labels()
-        metrics.requests.labels(plugin, operation, str(response.status_code)).inc()
-        started = g.get(_START)
-        if started is not None:
-            metrics.latency.labels(plugin, operation).observe(time.perf_counter() - started)
-        from emulator.dispatch import resolution
-
         found = resolution()
+        plugin, operation = request_labels(found)
+        started = g.get(_START)
+        metrics.count_request(
+            plugin,
+            operation,
+            response.status_code,
+            None if started is None else time.perf_counter() - started,
+        )
         if found is not None and isinstance(found.error, InvalidClient):
             metrics.auth_failures.labels(plugin, found.error.reason or "unspecified").inc()
     except Exception:  # counting never changes an answer
@@ -307,11 +333,6 @@ def init_app(app: Flask) -> None:
     else:
         directory = None
         registry = CollectorRegistry()
-        log.warning(
-            "metrics: %s is not set, so this process counts alone; a server of several "
-            "worker processes must set it (bin/serve does)",
-            MULTIPROC_ENV,
-        )
     app.extensions[EXTENSION] = Metrics(
         registry,
         directory=directory,

@@ -377,3 +377,11 @@ def test_operations_with_a_named_label_set(client: FlaskClient, make_client: Cal
     samples = scrape(client)
     labels = {dict(s)["operation"] for s in series(samples, "emulator_requests_total")}
     assert labels == {"token", "revoke"}
+
+
+def test_a_process_counting_alone_says_so_at_its_first_scrape(client, caplog) -> None:
+    """Without PROMETHEUS_MULTIPROC_DIR a worker's scrape holds its own counts only."""
+    client.get("/metrics")
+    client.get("/metrics")
+    warned = [r for r in caplog.records if "PROMETHEUS_MULTIPROC_DIR is not set" in r.getMessage()]
+    assert len(warned) == 1

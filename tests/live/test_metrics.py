@@ -12,11 +12,15 @@ from __future__ import annotations
 import os
 import re
 import signal
+import subprocess
 from pathlib import Path
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from tests.live.server import BIN
+from tests.live.server import CLI_TIMEOUT
+from tests.live.server import ROOT
 from tests.live.server import GranianServer
 from tests.live.server import LiveServer
 from tests.live.server import emptied_env
@@ -174,3 +178,19 @@ def test_bin_serve_empties_the_directory_at_each_start(env, tmp_path: Path) -> N
         assert total(samples, "emulator_requests_total", plugin="oauth2") == 0
     finally:
         server.stop()
+
+
+def test_a_multiprocess_directory_that_is_not_there_stops_the_start(env, tmp_path: Path) -> None:
+    missing = tmp_path / "not-made"
+    result = subprocess.run(
+        [str(BIN / "flask"), "--app", "app", "plugins", "list"],
+        cwd=ROOT,
+        env={**env, "PROMETHEUS_MULTIPROC_DIR": str(missing)},
+        capture_output=True,
+        text=True,
+        timeout=CLI_TIMEOUT,
+        check=False,
+    )
+    assert result.returncode != 0
+    assert f"PROMETHEUS_MULTIPROC_DIR='{missing}' is not a directory" in result.stderr
+    assert not missing.exists()
