@@ -13,6 +13,7 @@ from collections.abc import Callable
 from collections.abc import Iterator
 
 import pytest
+import responses
 from flask import Flask
 from flask.testing import FlaskClient
 from prometheus_client.parser import text_string_to_metric_families
@@ -385,3 +386,50 @@ def test_a_process_counting_alone_says_so_at_its_first_scrape(client, caplog) ->
     client.get("/metrics")
     warned = [r for r in caplog.records if "PROMETHEUS_MULTIPROC_DIR is not set" in r.getMessage()]
     assert len(warned) == 1
+
+
+def test_a_proxy_call_counts_as_proxy_whatever_its_path(
+    client, cli, enable_apigee, make_app_client
+):
+    enable_apigee()
+    cli("apigee", "proxies", "add", "/weather", "--target", "http://weather.test")
+    cid, secret = make_app_client(products={"Weather": "read"})
+    rv = client.post(APIGEE_TOKEN_URL, headers=basic(cid, secret))
+    raw = rv.get_json()["access_token"]
+    with responses.RequestsMock() as target:
+        for day in ("today", "tomorrow"):
+            target.get(f"http://weather.test/{day}", body=b"sunny")
+            rv = client.get(f"/weather/{day}", headers={"Authorization": f"Bearer {raw}"})
+            assert rv.data == b"sunny"
+    samples = scrape(client)
+    requests = "emulator_requests_total"
+    assert value(samples, requests, plugin="apigee", operation="proxy", status="200") == 2
+    assert not any("weather" in str(labels) for labels in series(samples, requests))
+
+
+def test_what_a_fallback_forwards_counts_as_fallback(client, cli, set_params) -> None:
+    set_params("passthrough", legacy_url="http://legacy.test")
+    cli("plugins", "enable", "passthrough")
+    with responses.RequestsMock() as legacy:
+        for page in ("a", "b", "c"):
+            legacy.get(f"http://legacy.test/old/{page}", body=b"old site")
+            assert client.get(f"/old/{page}").data == b"old site"
+    samples = scrape(client)
+    requests = "emulator_requests_total"
+    assert value(samples, requests, plugin="passthrough", operation="fallback", status="200") == 3
+    assert series(samples, requests) == {
+        frozenset({("plugin", "passthrough"), ("operation", "fallback"), ("status", "200")})
+    }
+
+
+def test_a_bug_counts_as_a_500_of_the_plugin(client, make_client, monkeypatch) -> None:
+    credentials = make_client(secret="s3cret-value")
+
+    def broken(*_args: object, **_kwargs: object) -> None:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr("emulator.oauth.issue_token", broken)
+    assert get_token(client, credentials).status_code == 500
+    samples = scrape(client)
+    requests = "emulator_requests_total"
+    assert value(samples, requests, plugin="oauth2", operation="token", status="500") == 1
