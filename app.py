@@ -33,6 +33,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     from emulator import cli
     from emulator import db
     from emulator import dispatch
+    from emulator import metrics
     from emulator import registry
     from emulator import stores
     from emulator import throttle
@@ -44,6 +45,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     db.init_app(app)
     registry.init_app(app)
     stores.init_app(app, registry.registry_of(app).plugins.values())
+    metrics.init_app(app)  # before the throttle, which counts its lockouts there
     throttle.init_app(app)
     usage.init_app(app)
     dispatch.init_app(app)

@@ -66,6 +66,21 @@ class Config:
     TOKEN_PURGE_BATCH_SIZE = 1000
     TOKEN_PURGE_PAUSE_SECONDS = 0.01
 
+    # Prometheus metrics at /metrics (emulator/metrics.py; README, "Metrics"). Off: no
+    # /metrics (it answers as any unknown URL) and nothing counted. A server of several
+    # worker processes needs the environment variable PROMETHEUS_MULTIPROC_DIR: an empty
+    # directory, made before the workers start (bin/serve makes and empties
+    # instance/prometheus, or the directory the variable names); without it each process
+    # counts alone.
+    METRICS_ENABLED = False
+    # Who may scrape: addresses or networks (a list, or one string separated by commas or
+    # spaces, e.g. FLASK_METRICS_ALLOWED="10.0.0.0/8"); anyone else gets 403. The address
+    # is the socket's, or the client's as TRUSTED_PROXIES reads it.
+    METRICS_ALLOWED: list[str] = ["127.0.0.1", "::1"]
+    # Optional: the SHA-256 (64 hex digits) of a bearer token scrapers must also send
+    # (Authorization: Bearer TOKEN); only the hash is kept here. Empty: no token asked.
+    METRICS_TOKEN_SHA256 = ""
+
     # Usage telemetry (emulator/usage.py, `flask legacy usage`): per client and URL form,
     # a count per UTC day and the last time seen. Each worker counts in memory and adds its
     # counts to the table every USAGE_FLUSH_SECONDS, in one transaction, and at exit; the

@@ -73,6 +73,7 @@ class Resolution:
     # What no plugin answered, once the fallback's turn has come (it comes only once).
     unanswered: HostError | None = None
     forwarded: bool = False  # a fallback took the request: its answer is not a plugin's
+    error: OAuthError | HostError | None = None  # what the answer renders, if it failed
 
 
 Resolver = Callable[[Resolution], Handler]
@@ -80,12 +81,13 @@ Resolver = Callable[[Resolution], Handler]
 
 def call(resolve: Resolver) -> Response:
     """Resolve the request to a handler and run it: the request path's one ``try``."""
-    found = Resolution()
+    found = g._resolution = Resolution()  # a fallback's call replaces it (``resolution``)
     try:
         handler = resolve(found)
         assert found.status is not None  # a resolver that returns a handler found its plugin
         rv = handler(found.status.params)
     except (OAuthError, HostError) as error:
+        found.error = error
         if getattr(error, "commit_writes", False):
             commit()  # a security measure the failure took (e.g. a revoked token chain)
         else:
@@ -99,6 +101,11 @@ def call(resolve: Resolver) -> Response:
     if found.status is not None and not found.forwarded:
         _observe(found.status.plugin.name, rv)
     return rv
+
+
+def resolution() -> Resolution | None:
+    """What answered the current request (None: it never reached ``call``, e.g. /healthz)."""
+    return g.get("_resolution")
 
 
 def fallback_resolver(unanswered: Resolution, error: HostError) -> Resolver:

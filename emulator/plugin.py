@@ -54,7 +54,8 @@ POST = frozenset({"POST"})
 # route, and no path a plugin resolves at run time, may claim them.
 LEGACY_PATHS = ("/", "/index.php")
 HEALTH_PATH = "/healthz"
-HOST_PATHS = (*LEGACY_PATHS, HEALTH_PATH)
+METRICS_PATH = "/metrics"  # the host's while METRICS_ENABLED is off too (emulator/metrics.py)
+HOST_PATHS = (*LEGACY_PATHS, HEALTH_PATH, METRICS_PATH)
 
 # A handler gets the plugin's effective (validated, defaulted) params.
 Handler = Callable[[Mapping[str, Any]], Response]

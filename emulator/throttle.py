@@ -45,6 +45,7 @@ from sqlalchemy.dialects import sqlite
 from sqlalchemy.exc import SQLAlchemyError
 
 from emulator import audit
+from emulator import metrics
 from emulator.cache import WorkerCache
 from emulator.clock import epoch_seconds
 from emulator.clock import utcnow
@@ -205,6 +206,7 @@ class AuthThrottle:
         self.storage = storage
         self.rules = rules
         self.clock = clock or _now
+        # Told of each lockout once, by the failure that made it (audit event, metrics).
         self.on_lockout = on_lockout
         # key -> epoch second its lock lifts (0.0: not locked), as this worker last read it
         self._locks: WorkerCache[str, float] = WorkerCache(max_age, 100_000)
@@ -370,8 +372,27 @@ def init_app(app: Flask) -> None:
         storage,
         rules,
         max_age=float(app.config["CACHE_MAX_AGE"]),
-        on_lockout=functools.partial(record_lockout, engine),
+        on_lockout=_lockout_hooks(
+            functools.partial(record_lockout, engine), metrics.lockout_hook(app)
+        ),
     )
+
+
+def _lockout_hooks(*hooks: LockoutHook | None) -> LockoutHook:
+    """One hook that tells each of ``hooks`` (None: left out); one failing stops no other."""
+    chosen = [hook for hook in hooks if hook is not None]
+
+    def tell(lockout: Lockout) -> None:
+        failed = None
+        for hook in chosen:
+            try:
+                hook(lockout)
+            except Exception as error:  # the others are still told; the first is re-raised
+                failed = failed or error
+        if failed is not None:
+            raise failed
+
+    return tell
 
 
 def record_lockout(engine: Engine, lockout: Lockout) -> None:

@@ -14,6 +14,7 @@ from typing import Any
 
 from flask import Response
 
+from emulator import metrics
 from emulator import oauth
 from emulator import stores
 from emulator import throttle
@@ -38,8 +39,10 @@ def gateway_entry(params: Mapping[str, Any]) -> Response:
     now = utcnow()
     flow = resolve(connection(), wire.request_line(), params)
     if isinstance(flow, TokenFlow):
+        metrics.label_operation(flow.operation)
         return token(params, flow.operation, now=now)
     assert isinstance(flow, ProxyFlow)
+    metrics.label_operation("proxy")  # not the base path: one label value for every proxy
     return protected(params, flow, now=now)
 
 
@@ -52,6 +55,7 @@ def token(params: Mapping[str, Any], operation: str, *, now: datetime) -> Respon
         conn, req, policy, clients=stores.clients(), guard=throttle.guard(), now=now
     )
     conn.commit()  # before the app lookup: a writer's lock is held no longer than needed
+    metrics.token_issued(NAME, req.grant_type)
     app = find_app(conn, issued.client_pk, issued.client_id)
     return usage.finish(
         render.token(

@@ -14,6 +14,7 @@ from typing import Any
 from flask import Response
 from flask import request
 
+from emulator import metrics
 from emulator import oauth
 from emulator import stores
 from emulator import throttle
@@ -41,6 +42,7 @@ def token(params: Mapping[str, Any]) -> Response:
         now=utcnow(),
     )
     conn.commit()
+    metrics.token_issued(NAME, req.grant_type)
     return usage.finish(
         render.token(issued, params),
         params,

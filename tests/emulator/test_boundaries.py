@@ -32,6 +32,7 @@ PLUGIN_HOST_API = (
     "emulator.cli",
     "emulator.usage",
     "emulator.deprecation",
+    "emulator.metrics",
 )
 # Words of one dialect that no other part of the tree may use.
 APIGEE_WORDS = re.compile(r"apigee|\bproducts?\b|developer|app_id|application_name", re.I)

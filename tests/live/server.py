@@ -253,6 +253,25 @@ class LiveServer:
         return path.read_text(errors="replace") if path.exists() else ""
 
 
+class GranianServer(LiveServer):
+    """The production server: bin/serve (granian, 2 workers), on a free port."""
+
+    def _spawn(self) -> None:
+        stdout = open(self.stdout_path, "ab")  # closed in stop()
+        stderr = open(self.stderr_path, "ab")  # closed in stop()
+        self._logs = [stdout, stderr]
+        env = {**self.env, "HOST": HOST, "PORT": str(self.port), "WEB_CONCURRENCY": "2"}
+        self.process = subprocess.Popen(
+            [str(ROOT / "bin" / "serve")],
+            cwd=ROOT,
+            env={**env, "THREADS": "2", "PATH": f"{BIN}:/usr/bin:/bin"},
+            stdin=subprocess.DEVNULL,
+            stdout=stdout,
+            stderr=stderr,
+            start_new_session=True,
+        )
+
+
 _SHOWN = re.compile(r"^\s+\*?\s*(\w+) = (.*)$")
 
 

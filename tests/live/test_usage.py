@@ -9,14 +9,11 @@ multiprocessing's finalizers run). ``flask legacy usage`` is run as an operator 
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 
 import pytest
 
-from tests.live.server import BIN
-from tests.live.server import HOST
-from tests.live.server import ROOT
+from tests.live.server import GranianServer
 from tests.live.server import LiveServer
 from tests.live.server import emptied_env
 from tests.live.server import request
@@ -28,25 +25,6 @@ pytestmark = pytest.mark.slow
 CLIENT = ("usage-client", "usage-secret-1")
 TOKEN_PATH = "/index.php?option=token&api=oauth2"
 REQUESTS = 12
-
-
-class GranianServer(LiveServer):
-    """The production server: bin/serve (granian, 2 workers), on a free port."""
-
-    def _spawn(self) -> None:
-        stdout = open(self.stdout_path, "ab")  # closed in stop()
-        stderr = open(self.stderr_path, "ab")  # closed in stop()
-        self._logs = [stdout, stderr]
-        env = {**self.env, "HOST": HOST, "PORT": str(self.port), "WEB_CONCURRENCY": "2"}
-        self.process = subprocess.Popen(
-            [str(ROOT / "bin" / "serve")],
-            cwd=ROOT,
-            env={**env, "THREADS": "2", "PATH": f"{BIN}:/usr/bin:/bin"},
-            stdin=subprocess.DEVNULL,
-            stdout=stdout,
-            stderr=stderr,
-            start_new_session=True,
-        )
 
 
 SERVERS = {"gunicorn": LiveServer, "granian": GranianServer}
