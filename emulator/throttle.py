@@ -51,6 +51,7 @@ from emulator.oauth import ClientLocked
 log = logging.getLogger(__name__)
 
 EXTENSION = "emulator.throttle"
+STORAGE = "emulator.throttle.storage"
 
 
 def _now() -> float:
@@ -180,10 +181,16 @@ class AuthThrottle:
         *,
         max_age: float,
         clock: Callable[[], float] | None = None,
+        kind: str = "client",
     ) -> None:
         self.storage = storage
         self.rules = rules
         self.clock = clock or _now
+        # What is authenticated: it names the keys and the log lines, so that two throttles
+        # on one storage (clients, admin logins) never share a count.
+        self.kind = kind
+        self._address_kind = "address" if kind == "client" else f"{kind}-address"
+        self._id_name = "client_id" if kind == "client" else "id"
         # key -> epoch second its lock lifts (0.0: not locked), as this worker last read it
         self._locks: WorkerCache[str, float] = WorkerCache(max_age, 100_000)
 
@@ -195,9 +202,9 @@ class AuthThrottle:
         """
         now = self.clock()
         try:
-            until = self._lock(self.rules.per_client, ("client", _digest(client_id), address))
+            until = self._lock(self.rules.per_client, (self.kind, _digest(client_id), address))
             if until <= now and self.rules.per_address is not None:
-                until = self._lock(self.rules.per_address, ("address", address))
+                until = self._lock(self.rules.per_address, (self._address_kind, address))
         except self.storage.base_exceptions as error:
             _store_down(error)  # fail open: the secret is still checked, at full cost
             return None
@@ -208,10 +215,12 @@ class AuthThrottle:
     def failed(self, client_id: str, address: str) -> None:
         """Count one failed authentication; log it, and the lockout it may cause."""
         shown = _shown(client_id)
-        log.warning("client authentication failed: client_id=%r address=%s", shown, address)
+        log.warning(
+            "%s authentication failed: %s=%r address=%s", self.kind, self._id_name, shown, address
+        )
         for rule, identity in (
-            (self.rules.per_address, ("address", address)),
-            (self.rules.per_client, ("client", _digest(client_id), address)),
+            (self.rules.per_address, (self._address_kind, address)),
+            (self.rules.per_client, (self.kind, _digest(client_id), address)),
         ):
             if rule is None:
                 continue
@@ -227,9 +236,11 @@ class AuthThrottle:
                 until = self.storage.get_expiry(key)
                 self._locks.put(key, until)
                 log.warning(
-                    "client authentication locked for %ds: %s client_id=%r address=%s",
+                    "%s authentication locked for %ds: %s %s=%r address=%s",
+                    self.kind,
                     max(1, math.ceil(until - self.clock())),
                     identity[0],
+                    self._id_name,
                     shown,
                     address,
                 )
@@ -310,11 +321,23 @@ class AddressGuard:
 
 def init_app(app: Flask) -> None:
     """Create the app's throttle from its settings (none when the limit is empty)."""
-    rule = app.config.get("CLIENT_AUTH_FAILURE_LIMIT") or ""
+    app.extensions[EXTENSION] = build_throttle(
+        app, "CLIENT_AUTH_FAILURE_LIMIT", "CLIENT_AUTH_ADDRESS_FAILURE_LIMIT", kind="client"
+    )
+
+
+def build_throttle(
+    app: Flask, setting: str, address_setting: str, *, kind: str
+) -> AuthThrottle | None:
+    """A throttle from two limit settings (None when the first is empty), on the app's storage.
+
+    Every throttle of an app counts in the same place (``RATELIMIT_STORAGE_URI``, else the
+    database); ``kind`` keeps their keys apart.
+    """
+    rule = app.config.get(setting) or ""
     if not rule.strip():
-        app.extensions[EXTENSION] = None
-        return
-    address_rule = (app.config.get("CLIENT_AUTH_ADDRESS_FAILURE_LIMIT") or "").strip()
+        return None
+    address_rule = (app.config.get(address_setting) or "").strip()
     try:
         rules = Limits(
             per_client=limits.parse(rule),
@@ -322,18 +345,23 @@ def init_app(app: Flask) -> None:
         )
     except ValueError as error:
         raise ValueError(
-            f"CLIENT_AUTH_FAILURE_LIMIT / CLIENT_AUTH_ADDRESS_FAILURE_LIMIT: {error} "
-            "(use the limits notation, e.g. 10/5minutes)"
+            f"{setting} / {address_setting}: {error} (use the limits notation, e.g. 10/5minutes)"
         ) from None
-    uri = app.config.get("RATELIMIT_STORAGE_URI") or ""
-    if uri:
-        storage = storage_from_string(uri)
-    else:
-        with app.app_context():
-            storage = DatabaseStorage(db.engine)
-    app.extensions[EXTENSION] = AuthThrottle(
-        storage, rules, max_age=float(app.config["CACHE_MAX_AGE"])
-    )
+    return AuthThrottle(_storage(app), rules, max_age=float(app.config["CACHE_MAX_AGE"]), kind=kind)
+
+
+def _storage(app: Flask) -> Storage:
+    """The app's one counter storage, made on first use."""
+    storage = app.extensions.get(STORAGE)
+    if storage is None:
+        uri = app.config.get("RATELIMIT_STORAGE_URI") or ""
+        if uri:
+            storage = storage_from_string(uri)
+        else:
+            with app.app_context():
+                storage = DatabaseStorage(db.engine)
+        app.extensions[STORAGE] = storage
+    return storage
 
 
 def throttle() -> AuthThrottle | None:
