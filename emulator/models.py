@@ -19,6 +19,7 @@ from sqlalchemy import Date
 from sqlalchemy import ForeignKey
 from sqlalchemy import Integer
 from sqlalchemy import String
+from sqlalchemy import false
 from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import mapped_column
 
@@ -48,8 +49,14 @@ class Client(db.Model):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     client_id: Mapped[str] = mapped_column(ExactString(80), unique=True)
-    # Salted scrypt hash of the secret (werkzeug's format); None for a public client.
+    # argon2id hash of the secret (earlier: salted scrypt); None for a public client.
     secret_hash: Mapped[str | None] = mapped_column(String(255))
+    # The secret before the last rotation and until when it still works (a grace period
+    # an admin gave); None when it stopped at once.
+    previous_secret_hash: Mapped[str | None] = mapped_column(String(255))
+    previous_secret_until: Mapped[datetime | None] = mapped_column(Timestamp)
+    # A disabled client is unknown to the wire: its credentials and tokens are refused.
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     redirect_uri: Mapped[str] = mapped_column(String(2000), default="")
     # Space-separated; None = every grant allowed, "" = none (bshaffer's rule).
     grant_types: Mapped[str | None] = mapped_column(String(80))
@@ -164,3 +171,37 @@ class UsageCount(db.Model):
     day: Mapped[date] = mapped_column(Date, primary_key=True, index=True)
     count: Mapped[int] = mapped_column(BigInteger)
     last_seen: Mapped[datetime] = mapped_column(Timestamp)
+
+
+class AuditEvent(db.Model):
+    """One admin action or security event (emulator/audit.py): who, when, from where, what.
+
+    ``before``/``after`` are JSON objects of the changed fields only; never a secret, a
+    password or a token (a rotation says ``"secret": "rotated"``).
+    """
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    occurred_at: Mapped[datetime] = mapped_column(Timestamp, index=True)
+    # "admin:<username>" (pages), "cli:<os user>" (CLI), "system" (security events).
+    actor: Mapped[str] = mapped_column(String(255))
+    address: Mapped[str | None] = mapped_column(String(64))  # None from the CLI
+    # Dotted, e.g. "client.rotate_secret"; filtered by prefix (exact on MySQL too).
+    action: Mapped[str] = mapped_column(ExactString(64), index=True)
+    target: Mapped[str] = mapped_column(String(255))
+    before: Mapped[str | None] = mapped_column(LongText)
+    after: Mapped[str | None] = mapped_column(LongText)
+
+
+class AdminUser(db.Model):
+    """A site admin who may log in to the admin pages; the password as an argon2id hash."""
+
+    __tablename__ = "admin_users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(ExactString(150), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(Timestamp)
+    password_changed_at: Mapped[datetime] = mapped_column(Timestamp)
+    last_login_at: Mapped[datetime | None] = mapped_column(Timestamp)

@@ -18,12 +18,15 @@ Nothing here sees a secret: keys hold a hash of the client id and the address.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import ipaddress
 import logging
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC
+from datetime import datetime
 
 import limits
 from flask import Flask
@@ -41,8 +44,10 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.exc import SQLAlchemyError
 
+from emulator import audit
 from emulator.cache import WorkerCache
 from emulator.clock import epoch_seconds
+from emulator.clock import utcnow
 from emulator.db import MYSQL_DIALECTS
 from emulator.db import db
 from emulator.models import RateLimitCounter
@@ -164,6 +169,22 @@ class DatabaseStorage(Storage):
 
 
 @dataclass(frozen=True)
+class Lockout:
+    """The moment a key became locked: which kind (``client``: this client id from this
+    address; ``address``: every client id from it; ``admin`` and ``admin-address`` the same
+    for admin logins, the username in ``client_id``), until when (epoch seconds), the limit."""
+
+    kind: str
+    client_id: str  # the client id whose failure locked it (as logged: at most 80 characters)
+    address: str
+    until: float
+    limit: str
+
+
+LockoutHook = Callable[[Lockout], None]
+
+
+@dataclass(frozen=True)
 class Limits:
     """The two limits: per (client id, address), and per address (None: not counted)."""
 
@@ -182,6 +203,7 @@ class AuthThrottle:
         max_age: float,
         clock: Callable[[], float] | None = None,
         kind: str = "client",
+        on_lockout: LockoutHook | None = None,
     ) -> None:
         self.storage = storage
         self.rules = rules
@@ -191,6 +213,7 @@ class AuthThrottle:
         self.kind = kind
         self._address_kind = "address" if kind == "client" else f"{kind}-address"
         self._id_name = "client_id" if kind == "client" else "id"
+        self.on_lockout = on_lockout
         # key -> epoch second its lock lifts (0.0: not locked), as this worker last read it
         self._locks: WorkerCache[str, float] = WorkerCache(max_age, 100_000)
 
@@ -244,6 +267,17 @@ class AuthThrottle:
                     shown,
                     address,
                 )
+                if count == rule.amount:  # the failure that locked it (the count is atomic)
+                    self._report_lockout(Lockout(identity[0], shown, address, until, str(rule)))
+
+    def _report_lockout(self, lockout: Lockout) -> None:
+        """Tell ``on_lockout``; its failure is logged and changes nothing (fail open)."""
+        if self.on_lockout is None:
+            return
+        try:
+            self.on_lockout(lockout)
+        except Exception as error:  # noqa: BLE001  (a lockout must never become an error)
+            log.error("client authentication lockout not recorded (%s)", type(error).__name__)
 
     def _lock(self, rule: limits.RateLimitItem, identity: tuple[str, ...]) -> float:
         """When the key's lock lifts (0.0: not locked), from this worker's copy if it has one.
@@ -347,7 +381,15 @@ def build_throttle(
         raise ValueError(
             f"{setting} / {address_setting}: {error} (use the limits notation, e.g. 10/5minutes)"
         ) from None
-    return AuthThrottle(_storage(app), rules, max_age=float(app.config["CACHE_MAX_AGE"]), kind=kind)
+    with app.app_context():
+        engine = db.engine
+    return AuthThrottle(
+        _storage(app),
+        rules,
+        max_age=float(app.config["CACHE_MAX_AGE"]),
+        kind=kind,
+        on_lockout=functools.partial(record_lockout, engine),
+    )
 
 
 def _storage(app: Flask) -> Storage:
@@ -362,6 +404,28 @@ def _storage(app: Flask) -> Storage:
                 storage = DatabaseStorage(db.engine)
         app.extensions[STORAGE] = storage
     return storage
+
+
+def record_lockout(engine: Engine, lockout: Lockout) -> None:
+    """Record a ``security.lockout`` audit event, in a transaction of its own (the request
+    that failed is rolled back). Only at the lockout moment: the request path writes nothing
+    more otherwise. Like the database counts, it runs before the request wrote anything."""
+    with engine.begin() as conn:
+        audit.record(
+            conn,
+            actor=audit.Actor(audit.SYSTEM, lockout.address),
+            action="security.lockout",
+            # A (client id or username, address) lock names who; an address lock, where.
+            target=lockout.address if lockout.kind.endswith("address") else lockout.client_id,
+            after={
+                "kind": lockout.kind,
+                "client_id": lockout.client_id,
+                "address": lockout.address,
+                "limit": lockout.limit,
+                "until": datetime.fromtimestamp(lockout.until, UTC).replace(tzinfo=None),
+            },
+            now=utcnow(),
+        )
 
 
 def throttle() -> AuthThrottle | None:

@@ -17,7 +17,10 @@ from emulator.oauth.clients import ClientScopeHook
 from emulator.oauth.clients import ClientStore
 from emulator.oauth.clients import CredentialSource
 from emulator.oauth.clients import authenticate_client
+from emulator.oauth.clients import check_secret
 from emulator.oauth.clients import find_client
+from emulator.oauth.clients import hash_secret
+from emulator.oauth.clients import needs_rehash
 from emulator.oauth.errors import ClientLocked
 from emulator.oauth.errors import ExpiredToken
 from emulator.oauth.errors import InsufficientScope
@@ -36,6 +39,7 @@ from emulator.oauth.grants import REFRESH_TOKEN
 from emulator.oauth.grants import TokenPolicy
 from emulator.oauth.grants import TokenRequest
 from emulator.oauth.grants import issue_token
+from emulator.oauth.registration import MAX_SECRET_GRACE
 from emulator.oauth.registration import MISSING
 from emulator.oauth.registration import REMOVED
 from emulator.oauth.registration import ClientChange
@@ -44,8 +48,13 @@ from emulator.oauth.registration import ClientSync
 from emulator.oauth.registration import check_client_spec
 from emulator.oauth.registration import register_client
 from emulator.oauth.registration import registered_clients
+from emulator.oauth.registration import remove_client
+from emulator.oauth.registration import rotate_secret
+from emulator.oauth.registration import set_client_disabled
 from emulator.oauth.registration import sync_clients
+from emulator.oauth.registration import update_client
 from emulator.oauth.scopes import add_scope
+from emulator.oauth.scopes import clients_using_scope
 from emulator.oauth.scopes import known_scopes
 from emulator.oauth.scopes import normalize_scope
 from emulator.oauth.scopes import remove_scope
@@ -63,16 +72,31 @@ from emulator.oauth.tokens import AccessTokenCache
 from emulator.oauth.tokens import IssuedToken
 from emulator.oauth.tokens import TokenImport
 from emulator.oauth.tokens import TokenInfo
+from emulator.oauth.tokens import TokenRow
 from emulator.oauth.tokens import check_token_import
+from emulator.oauth.tokens import client_tokens
 from emulator.oauth.tokens import import_token
 from emulator.oauth.tokens import introspect_token
 from emulator.oauth.tokens import is_expired
 from emulator.oauth.tokens import purge_expired
+from emulator.oauth.tokens import revoke_client_tokens
 from emulator.oauth.tokens import revoke_token
 from emulator.oauth.tokens import sync_tokens
 from emulator.oauth.tokens import verify_access_token
 
 __all__ = [
+    "check_secret",
+    "hash_secret",
+    "needs_rehash",
+    "MAX_SECRET_GRACE",
+    "remove_client",
+    "rotate_secret",
+    "set_client_disabled",
+    "update_client",
+    "clients_using_scope",
+    "TokenRow",
+    "client_tokens",
+    "revoke_client_tokens",
     "CLIENT_CREDENTIALS",
     "GRANTS",
     "IMPORTED",

@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from dataclasses import replace
+from datetime import datetime
 from typing import Literal
 from typing import Protocol
 from typing import TypeVar
@@ -74,6 +75,10 @@ class ClientRecord:
     # None when there is none (an empty scope counts as none).
     allowed_scope: str | None
     user_id: str | None
+    # The secret before the last rotation, accepted until ``previous_secret_until`` (a
+    # grace period an admin gave); None when there is none.
+    previous_secret_hash: str | None = None
+    previous_secret_until: datetime | None = None
 
     @property
     def is_public(self) -> bool:
@@ -110,6 +115,9 @@ _LOAD_CLIENT = select(
     _CLIENTS.c.grant_types,
     _CLIENTS.c.scope,
     _CLIENTS.c.user_id,
+    _CLIENTS.c.previous_secret_hash,
+    _CLIENTS.c.previous_secret_until,
+    _CLIENTS.c.disabled,
 ).where(_CLIENTS.c.client_id == bindparam("client_id"))
 
 
@@ -251,7 +259,8 @@ class ClientStore:
         # The column's collation is exact on every backend we create (emulator.db
         # ExactString); a server without such a collation (MySQL before 8.0.17: trailing
         # spaces ignored) may still find another id, which is no match.
-        if row is None or row.client_id != client_id:
+        # A disabled client is, on the wire, an unknown one.
+        if row is None or row.client_id != client_id or row.disabled:
             return None
         record = ClientRecord(
             id=row.id,
@@ -260,6 +269,8 @@ class ClientStore:
             grant_types=row.grant_types,
             allowed_scope=row.scope or None,
             user_id=row.user_id,
+            previous_secret_hash=row.previous_secret_hash,
+            previous_secret_until=row.previous_secret_until,
         )
         if record.allowed_scope is None:
             for hook in self.scope_hooks:
@@ -281,32 +292,52 @@ class ClientStore:
         self._records.forget(client_id)
 
     def verify_secret(
-        self, client: ClientRecord, secret: str, *, db: DbHandle | None = None
+        self,
+        client: ClientRecord,
+        secret: str,
+        *,
+        db: DbHandle | None = None,
+        now: datetime | None = None,
     ) -> bool:
         """Return whether ``secret`` is the client's secret; a failure costs one full hash.
 
+        During a rotation's grace period (``now`` before ``previous_secret_until``; no
+        ``now``: no grace) the previous secret is accepted too, and a failure costs two.
         After a full successful check of an older kind of hash, the new hash is written
         through ``db`` (in the caller's transaction) when one is given.
         """
         if client.secret_hash is None:
             check_secret(_dummy_hash(), secret)
             return False
-        key = (client.id, client.secret_hash)
         digest = hmac.new(
             self._key, secret.encode("utf-8", "surrogatepass"), hashlib.sha256
         ).digest()
-        cached = self._verified.get(key)
-        if cached is not None and hmac.compare_digest(cached, digest):
-            return True
-        if not check_secret(client.secret_hash, secret):
-            return False
-        self._verified.put(key, digest)
+        if not self._check(client.id, client.secret_hash, secret, digest):
+            in_grace = (
+                client.previous_secret_hash is not None
+                and client.previous_secret_until is not None
+                and now is not None
+                and now < client.previous_secret_until
+            )
+            # The previous hash is never re-hashed: it stops at the end of its grace.
+            return in_grace and self._check(client.id, client.previous_secret_hash, secret, digest)
         if db is not None and needs_rehash(client.secret_hash):
             db.execute(
                 update(_CLIENTS)
                 .where(_CLIENTS.c.id == client.id, _CLIENTS.c.secret_hash == client.secret_hash)
                 .values(secret_hash=hash_secret(secret))
             )
+        return True
+
+    def _check(self, pk: int, secret_hash: str, secret: str, digest: bytes) -> bool:
+        """Whether ``secret`` (its HMAC: ``digest``) matches this hash: remembered, or checked."""
+        key = (pk, secret_hash)
+        cached = self._verified.get(key)
+        if cached is not None and hmac.compare_digest(cached, digest):
+            return True
+        if not check_secret(secret_hash, secret):
+            return False
+        self._verified.put(key, digest)
         return True
 
 
@@ -318,6 +349,7 @@ def authenticate_client(
     allow_public: bool,
     body_allowed: bool = True,
     guard: AuthGuard | None = None,
+    now: datetime | None = None,
 ) -> ClientRecord:
     """Return the authenticated client or raise InvalidClient (bshaffer HttpBasic order).
 
@@ -327,7 +359,8 @@ def authenticate_client(
     ``wrong_secret`` (one description for both; a dialect that tells them apart may say
     which), ``locked`` (``ClientLocked``: ``guard`` refused before anything was checked).
     A presented secret is checked only if ``guard`` lets this client try; a wrong secret
-    or an unknown client is counted by it.
+    or an unknown client is counted by it. A disabled client is an unknown one. ``now``
+    lets a rotated-out secret in during its grace period (without it, only the current).
     """
     if credentials is None:
         where = "headers or body" if body_allowed else "headers"
@@ -355,7 +388,7 @@ def authenticate_client(
     # can never be part of a secret (scrypt's HMAC padded keys with zeros, so "s" and
     # "s\0" hashed alike). Either still costs a full hash, like any wrong secret.
     if isinstance(secret, str) and "\0" not in secret:
-        verified = clients.verify_secret(client, secret, db=db)
+        verified = clients.verify_secret(client, secret, db=db, now=now)
     else:
         check_secret(_dummy_hash(), "")  # the cost of a wrong secret, for timing's sake
         verified = False

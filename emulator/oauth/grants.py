@@ -329,6 +329,7 @@ def issue_token(
         allow_public=grant.allow_public_clients,
         body_allowed=req.credentials_body_allowed,
         guard=guard,
+        now=now,
     )
     ctx = grant.validate(db, req, client, policy, now=now)
     if not client.allows_grant(grant.grant_type):

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from dataclasses import replace
 from datetime import datetime
+from datetime import timedelta
 
 from sqlalchemy import bindparam
 from sqlalchemy import delete
@@ -397,3 +398,89 @@ def _pks(session: Session, client_ids: Sequence[str]) -> dict[str, int]:
         )
         found.update({client_id: pk for client_id, pk in rows})
     return found
+
+
+# --- admin changes to one client (emulator/manage.py records them in the audit log) --------
+
+# The longest grace a rotated-out secret may get: a rotation is for a leak, not a second secret.
+MAX_SECRET_GRACE = timedelta(days=30)
+
+
+def update_client(
+    session: Session,
+    client: Client,
+    *,
+    scope: str | None | object = MISSING,
+    grant_types: str | None | object = MISSING,
+    redirect_uri: str | None | object = MISSING,
+    user_id: str | None | object = MISSING,
+) -> dict[str, tuple[object, object]]:
+    """Change a client's fields; ``MISSING`` (this module's, by identity) leaves one as is.
+
+    ``None`` or "" clears: no scope, no user id, no redirect URI; ``grant_types=None``
+    allows every grant again and "" none (bshaffer's rule). Every value is checked first
+    (``check_client_spec``), so a refused one raises ValueError with nothing changed.
+    Returns ``{field: (before, after)}`` of the fields that changed.
+    """
+    wanted = {
+        "scope": client.scope if scope is MISSING else (scope or None),
+        "grant_types": client.grant_types if grant_types is MISSING else grant_types,
+        "redirect_uri": client.redirect_uri if redirect_uri is MISSING else (redirect_uri or ""),
+        "user_id": client.user_id if user_id is MISSING else (user_id or None),
+    }
+    spec = check_client_spec(ClientSpec(client_id=client.client_id, secret=None, **wanted))
+    changed = {}
+    for field in wanted:
+        before, after = getattr(client, field), getattr(spec, field)
+        if field == "scope":
+            before = before or None
+        if before != after:
+            changed[field] = (before, after)
+            setattr(client, field, after)
+    return changed
+
+
+def rotate_secret(
+    session: Session, client: Client, secret: str, *, grace: timedelta, now: datetime
+) -> datetime | None:
+    """Give a confidential client a new secret; the old one works until ``now + grace``.
+
+    With ``grace`` 0 the old secret stops at once; a previous secret still in its grace
+    stops too (only the last one is kept). Returns when the old one stops (None: now).
+    The new secret is hashed before anything is written. Raises ValueError on bad input.
+    """
+    if client.is_public:
+        raise ValueError(f"Client {client.client_id!r} is public: it has no secret to rotate.")
+    validate_plain_text(secret, "The secret")
+    if not secret:
+        raise ValueError("An empty secret is not a secret.")
+    if grace < timedelta(0) or grace > MAX_SECRET_GRACE:
+        raise ValueError(f"The grace period must be 0 to {MAX_SECRET_GRACE.days} days.")
+    new_hash = hash_secret(secret)
+    until = now + grace if grace else None
+    client.previous_secret_hash = client.secret_hash if until is not None else None
+    client.previous_secret_until = until
+    client.secret_hash = new_hash
+    return until
+
+
+def set_client_disabled(client: Client, disabled: bool) -> bool:
+    """Disable or enable a client; return whether that changed anything.
+
+    A disabled client is an unknown one on the wire: its credentials and its tokens are
+    refused (every worker within its caches' max age); its tokens work again once enabled.
+    """
+    if client.disabled == disabled:
+        return False
+    client.disabled = disabled
+    return True
+
+
+def remove_client(session: Session, client_pk: int) -> int:
+    """Delete a client with every token of its; return how many access and refresh tokens went.
+
+    A plugin's rows about the client go by their foreign keys (ON DELETE CASCADE).
+    """
+    tokens = _count_tokens(session, [client_pk])[client_pk]
+    _remove(session, [client_pk])
+    return tokens

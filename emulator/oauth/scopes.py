@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from emulator.db import DbHandle
+from emulator.models import Client
 from emulator.models import Scope
 from emulator.oauth.text import has_control_characters
 
@@ -162,3 +163,21 @@ def validate_scope_name(name: str) -> None:
         )
     if len(name) > SCOPE_NAME_MAX:
         raise ValueError(f"A scope name is at most {SCOPE_NAME_MAX} characters.")
+
+
+def clients_using_scope(db: DbHandle, name: str, *, limit: int = 20) -> list[str]:
+    """The client ids (in order) whose own scope names ``name``, at most ``limit`` of them."""
+    table = Client.__table__
+    # LIKE narrows the rows; the exact test is on the names (a LIKE would also find "read2").
+    candidates = db.execute(
+        select(table.c.client_id, table.c.scope)
+        .where(table.c.scope.contains(name, autoescape=True))
+        .order_by(table.c.client_id)
+    )
+    found = []
+    for row in candidates:
+        if name in scope_names(row.scope):
+            found.append(row.client_id)
+            if len(found) >= limit:
+                break
+    return found

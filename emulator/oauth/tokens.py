@@ -21,6 +21,7 @@ from datetime import timedelta
 from sqlalchemy import Row
 from sqlalchemy import bindparam
 from sqlalchemy import delete
+from sqlalchemy import false
 from sqlalchemy import insert
 from sqlalchemy import select
 from sqlalchemy import update
@@ -58,7 +59,8 @@ _VERIFY_ACCESS = (
         _ACCESS.c.expires_at,
     )
     .join(_CLIENTS, _CLIENTS.c.id == _ACCESS.c.client_id)
-    .where(_ACCESS.c.token_hash == bindparam("token_hash"))
+    # A disabled client's tokens are unknown tokens (they work again once it is enabled).
+    .where(_ACCESS.c.token_hash == bindparam("token_hash"), _CLIENTS.c.disabled == false())
 )
 _DELETE_REFRESH = delete(_REFRESH).where(_REFRESH.c.token_hash == bindparam("token_hash"))
 _DELETE_ACCESS = delete(_ACCESS).where(_ACCESS.c.token_hash == bindparam("token_hash"))
@@ -574,3 +576,62 @@ def purge_expired(
 def _epoch(moment: datetime) -> int:
     """Seconds since the epoch of a naive UTC datetime."""
     return int((moment - datetime(1970, 1, 1)).total_seconds())
+
+
+# --- a client's tokens, for admins -------------------------------------------------------
+
+# How much of a stored hash a listing shows: enough to tell tokens apart, never the token.
+HASH_PREFIX = 12
+
+
+@dataclass(frozen=True)
+class TokenRow:
+    """A stored token as an admin sees it: the start of its hash, never the token."""
+
+    kind: str  # "access" or "refresh"
+    hash_prefix: str
+    scope: str | None
+    user_id: str | None
+    issued_at: datetime
+    expires_at: datetime
+
+
+def client_tokens(db: DbHandle, client_pk: int, *, limit: int = 100) -> list[TokenRow]:
+    """The client's stored access and refresh tokens, newest first, at most ``limit``."""
+    rows: list[TokenRow] = []
+    for kind, table in TOKEN_TABLES.items():
+        found = db.execute(
+            select(
+                table.c.token_hash,
+                table.c.scope,
+                table.c.user_id,
+                table.c.issued_at,
+                table.c.expires_at,
+            )
+            .where(table.c.client_id == client_pk)
+            .order_by(table.c.issued_at.desc(), table.c.token_hash)
+            .limit(limit)
+        )
+        rows += [
+            TokenRow(
+                kind=kind,
+                hash_prefix=row.token_hash[:HASH_PREFIX],
+                scope=row.scope,
+                user_id=row.user_id,
+                issued_at=row.issued_at,
+                expires_at=row.expires_at,
+            )
+            for row in found
+        ]
+    rows.sort(key=lambda row: row.issued_at, reverse=True)
+    return rows[:limit]
+
+
+def revoke_client_tokens(db: DbHandle, client_pk: int) -> int:
+    """Delete every token of a client (used-up refresh tokens too); return how many access
+    and refresh tokens went. Other workers' caches drop them within their max age."""
+    removed = 0
+    for table in (_ACCESS, _REFRESH):
+        removed += db.execute(delete(table).where(table.c.client_id == client_pk)).rowcount
+    db.execute(delete(_USED).where(_USED.c.client_id == client_pk))
+    return removed

@@ -131,4 +131,5 @@ def _authenticate(
         guard=throttle.guard(),
         allow_public=allow_public,
         body_allowed=params["allow_credentials_in_request_body"],
+        now=utcnow(),
     )
