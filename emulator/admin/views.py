@@ -191,22 +191,14 @@ def login() -> Response | tuple[str, int, dict[str, str]] | str:
             429,
             {"Retry-After": str(wait)},
         )
-    user = manage.check_admin_password(db.session, username, form.password.data or "")
+    user = manage.check_admin_password(db.session, username, form.password.data or "", now=now)
     if user is None:
         system = audit.Actor(name="system", address=address)
         audit.record(
             db.session, actor=system, action="admin.login_failed", target=username[:150], now=now
         )
         if throttle is not None:
-            throttle.failed(username, source)
-            if throttle.locked_for(username, source) is not None:
-                audit.record(
-                    db.session,
-                    actor=system,
-                    action="security.lockout",
-                    target=f"admin login {username[:150]}",
-                    now=now,
-                )
+            throttle.failed(username, source)  # a lockout is audited by the throttle
         db.session.commit()
         return (
             render_template("admin/login.html", form=form, error="Wrong username or password."),
@@ -214,7 +206,6 @@ def login() -> Response | tuple[str, int, dict[str, str]] | str:
             {},
         )
     admin = Admin.of(user)
-    user.last_login_at = now
     audit.record(
         db.session, actor=admin.actor, action="admin.login", target=admin.username, now=now
     )
