@@ -193,12 +193,18 @@ def login() -> Response | tuple[str, int, dict[str, str]] | str:
         )
     user = manage.check_admin_password(db.session, username, form.password.data or "", now=now)
     if user is None:
-        system = audit.Actor(name="system", address=address)
-        audit.record(
-            db.session, actor=system, action="admin.login_failed", target=username[:150], now=now
-        )
+        # Counted first, on the throttle's own connection, before this session writes:
+        # on SQLite a writer does not wait for itself (emulator/throttle.py). A lockout is
+        # audited by the throttle.
         if throttle is not None:
-            throttle.failed(username, source)  # a lockout is audited by the throttle
+            throttle.failed(username, source)
+        audit.record(
+            db.session,
+            actor=audit.Actor(name=audit.SYSTEM, address=address),
+            action="admin.login_failed",
+            target=username[:150],
+            now=now,
+        )
         db.session.commit()
         return (
             render_template("admin/login.html", form=form, error="Wrong username or password."),
