@@ -38,10 +38,11 @@ _SECRET_KEYS = frozenset(
         "refresh_token",
     }
 )
-_MARKERS = frozenset({"rotated", "set", "changed", "generated", "given"})
+_MARKERS = frozenset({"rotated", "set", "changed"})
 # scheme://user:password@host -> scheme://user:***@host
 _URL_PASSWORD = re.compile(r"(?P<head>[a-zA-Z][a-zA-Z0-9+.-]*://[^/@:\s]*:)[^/@\s]+(?=@)")
 MAX_LIMIT = 1000
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 _EVENTS = AuditEvent.__table__
 
@@ -73,10 +74,11 @@ def record(
         insert(_EVENTS),
         {
             "occurred_at": now,
-            "actor": actor.name[:255],
-            "address": None if actor.address is None else actor.address[:64],
+            "actor": _plain(actor.name)[:255],
+            "address": None if actor.address is None else _plain(actor.address)[:64],
             "action": action[:64],
-            "target": target[:255],
+            # A lockout's target is whatever client id a request presented.
+            "target": _plain(target)[:255],
             "before": _encode(before),
             "after": _encode(after),
         },
@@ -117,6 +119,11 @@ def event_dict(event: AuditEvent) -> dict[str, Any]:
         "before": None if event.before is None else json.loads(event.before),
         "after": None if event.after is None else json.loads(event.after),
     }
+
+
+def _plain(text: str) -> str:
+    """Text as stored in a column: control characters (NUL: PostgreSQL refuses it) as U+FFFD."""
+    return _CONTROL.sub("\ufffd", text)
 
 
 def _encode(values: Mapping[str, Any] | None) -> str | None:

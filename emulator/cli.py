@@ -12,6 +12,7 @@ import json
 import os
 import re
 import shutil
+import sys
 from collections.abc import Callable
 from collections.abc import Mapping
 from datetime import datetime
@@ -105,13 +106,13 @@ def set_plugin_state(
     params: Mapping[str, Any] | None = None,
     now: datetime,
 ) -> None:
-    """Set a plugin's enabled flag and params through the registry, in the caller's
-    transaction (not committed). Params are validated; a refused one raises ParamsError."""
-    registry = get_registry()
+    """Set a plugin's enabled flag and params (``emulator.manage``: audited as this CLI
+    user), in the caller's transaction (not committed). Params are validated; a refused
+    one raises ParamsError."""
     if params:
-        registry.set_params(db.session, name, params, now=now)
+        manage.set_plugin_params(db.session, cli_actor(), name, params, now=now)
     if enabled is not None:
-        registry.set_enabled(db.session, name, enabled, now=now)
+        manage.set_plugin_enabled(db.session, cli_actor(), name, enabled, now=now)
 
 
 def _plugin_name(name: str) -> str:
@@ -265,7 +266,7 @@ def _print_secret(secret: str) -> None:
         )
 
 
-CLIENT_COLUMNS = ("CLIENT_ID", "KIND", "STATE", "SCOPE", "GRANT TYPES", "USER_ID", "CREATED (UTC)")
+CLIENT_COLUMNS = ("CLIENT_ID", "KIND", "STATE", "SCOPE", "GRANT TYPES", "USER_ID", "CREATED")
 
 
 @clients.command("list")
@@ -298,12 +299,12 @@ def clients_list(search: str, limit: int, offset: int, as_json: bool) -> None:
             row.scope or "-",
             row.grant_types if row.grant_types is not None else "(all)",
             row.user_id or "-",
-            f"{row.created_at:%Y-%m-%d %H:%M}",
+            f"{row.created_at:%Y-%m-%d}",
         ]
         for row in page.rows
     ]
     width = shutil.get_terminal_size((0, 0)).columns
-    for text in aligned(CLIENT_COLUMNS, cells, width, shrink=(3, 0, 4)):
+    for text in aligned(CLIENT_COLUMNS, cells, width, shrink=(3, 0, 4, 5)):
         click.echo(text)
     last = offset + len(page.rows)
     more = f"; --offset {last} for more" if last < page.total else ""
@@ -793,7 +794,7 @@ def tokens_revoke(client_id: str) -> None:
 def _new_password(password_stdin: bool) -> str:
     """The password from one line of stdin, or asked twice without echo."""
     if password_stdin:
-        line = click.get_text_stream("stdin").readline()
+        line = sys.stdin.readline(manage.MAX_PASSWORD_LENGTH + 2)  # bounded
         password = line.removesuffix("\n").removesuffix("\r")
     else:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)

@@ -10,7 +10,6 @@ before anything is written. Secrets are returned to be shown once, never recorde
 from __future__ import annotations
 
 import functools
-import json
 import re
 import secrets
 from collections.abc import Mapping
@@ -218,7 +217,6 @@ def update_client(
     None or "" clears; ``grant_types=None`` allows every grant, "" none)."""
     client = _client(session, client_id)
     changed = oauth.update_client(
-        session,
         client,
         scope=scope,
         grant_types=grant_types,
@@ -254,7 +252,7 @@ def rotate_secret(
     if secret is None:
         secret = secrets.token_hex(20)
     before = client.previous_secret_until
-    until = oauth.rotate_secret(session, client, secret, grace=grace, now=now)
+    until = oauth.rotate_secret(client, secret, grace=grace, now=now)
     audit.record(
         session,
         actor=actor,
@@ -674,8 +672,3 @@ def _dummy_hash() -> str:
 
 def _iso(moment: datetime | None) -> str | None:
     return None if moment is None else f"{moment:%Y-%m-%dT%H:%M:%S}Z"
-
-
-def audit_json(event: Any) -> str:
-    """One audit event as a JSON line."""
-    return json.dumps(audit.event_dict(event))

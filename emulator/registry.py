@@ -113,12 +113,13 @@ class Registry:
         Nothing is written unless the whole result validates.
         """
         plugin = self.get(name)
-        row = self._row(session, name, now)
-        merged = {**json.loads(row.params), **updates}
+        existing = session.get(PluginState, name)
+        merged = {**json.loads(existing.params if existing is not None else "{}"), **updates}
         try:
             loaded = plugin.params().load(merged, unknown=RAISE)
         except ValidationError as error:
             raise ParamsError(name, error.messages) from None
+        row = self._row(session, name, now)  # only now: a refused change adds no row
         row.params = json.dumps({key: loaded[key] for key in sorted(merged)})
         row.updated_at = now
         self._fresh.forget(name)

@@ -276,7 +276,7 @@ class AuthThrottle:
             return
         try:
             self.on_lockout(lockout)
-        except Exception as error:  # noqa: BLE001  (a lockout must never become an error)
+        except Exception as error:  # whatever it is, a lockout must not become an error
             log.error("client authentication lockout not recorded (%s)", type(error).__name__)
 
     def _lock(self, rule: limits.RateLimitItem, identity: tuple[str, ...]) -> float:

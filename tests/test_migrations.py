@@ -275,3 +275,65 @@ def test_upgrade_from_0006_keeps_every_row_and_makes_ids_exact(empty_database_ur
     assert [r.scope for r in scopes] == ["Orders.Read", "orders.read"]
     assert token.client_id == 1
     assert [str(token.issued_at), str(token.expires_at)] == [CREATED, EXPIRES]
+
+
+def test_upgrade_from_0010_keeps_clients_enabled_and_downgrade_puts_0010_back(
+    empty_database_url,
+) -> None:
+    app = make_app(empty_database_url)
+    with app.app_context():
+        upgrade(directory=str(MIGRATIONS_DIR), revision="0010")
+        with db.engine.begin() as conn:
+            conn.execute(
+                sa.text(
+                    "INSERT INTO oauth_clients (client_id, secret_hash, redirect_uri, created_at) "
+                    "VALUES ('legacy-a', 'h', '', :t)"
+                ),
+                {"t": CREATED},
+            )
+            conn.execute(
+                sa.text(
+                    "INSERT INTO oauth_access_tokens (token_hash, client_id, scope, issued_at, "
+                    "expires_at) VALUES (:h, 1, 'z', :t, :x)"
+                ),
+                {"h": "a" * 64, "t": CREATED, "x": EXPIRES},
+            )
+        upgrade(directory=str(MIGRATIONS_DIR))
+        with db.engine.begin() as conn:
+            row = conn.execute(
+                sa.text(
+                    "SELECT client_id, disabled, previous_secret_hash, previous_secret_until "
+                    "FROM oauth_clients"
+                )
+            ).one()
+            assert (row.client_id, bool(row.disabled), row.previous_secret_hash) == (
+                "legacy-a",
+                False,
+                None,
+            )
+            assert row.previous_secret_until is None
+            conn.execute(
+                sa.text(
+                    "INSERT INTO audit_events (occurred_at, actor, action, target) "
+                    "VALUES (:t, 'cli:x', 'client.create', 'legacy-a')"
+                ),
+                {"t": CREATED},
+            )
+            conn.execute(
+                sa.text(
+                    "INSERT INTO admin_users (username, password_hash, created_at, "
+                    "password_changed_at) VALUES ('alice', 'h', :t, :t)"
+                ),
+                {"t": CREATED},
+            )
+        downgrade(directory=str(MIGRATIONS_DIR), revision="0010")
+        with db.engine.connect() as conn:
+            tables = set(sa.inspect(conn).get_table_names())
+            columns = {c["name"] for c in sa.inspect(conn).get_columns("oauth_clients")}
+            kept = conn.execute(sa.text("SELECT count(*) FROM oauth_access_tokens")).scalar()
+            clients = conn.execute(sa.text("SELECT client_id FROM oauth_clients")).scalars().all()
+        upgrade(directory=str(MIGRATIONS_DIR))  # and up again
+        db.engine.dispose()
+    assert not {"audit_events", "admin_users"} & tables
+    assert not {"disabled", "previous_secret_hash", "previous_secret_until"} & columns
+    assert (clients, kept) == (["legacy-a"], 1)

@@ -407,7 +407,6 @@ MAX_SECRET_GRACE = timedelta(days=30)
 
 
 def update_client(
-    session: Session,
     client: Client,
     *,
     scope: str | None | object = MISSING,
@@ -441,7 +440,7 @@ def update_client(
 
 
 def rotate_secret(
-    session: Session, client: Client, secret: str, *, grace: timedelta, now: datetime
+    client: Client, secret: str, *, grace: timedelta, now: datetime
 ) -> datetime | None:
     """Give a confidential client a new secret; the old one works until ``now + grace``.
 

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import json
 import logging
+import secrets
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
+import limits
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy.exc import OperationalError
 
 from config import Config
+from emulator import audit
 from emulator.db import db
 from emulator.throttle import DatabaseStorage
 from tests.conftest import empty_database
@@ -243,3 +248,85 @@ def test_the_database_store_opens_a_new_window_when_the_old_one_ends(throttled) 
     assert storage.get("pair") == 0
     assert storage.incr("pair", 300) == 1
     assert storage.get_expiry("pair") == 1_900_000_600.5
+
+
+def lockout_events(app: Flask) -> list[dict]:
+    with app.app_context():
+        return [
+            audit.event_dict(event) for event in audit.events(db.session, action_prefix="security.")
+        ]
+
+
+def test_a_lockout_is_recorded_once_in_the_audit_log(throttled, web, shell) -> None:
+    shell("clients", "create", "shop", "--secret", "right-secret")
+    for _ in range(3):
+        assert token(web, "shop", "right-secret", ATTACKER).status_code == 200
+    for attempt in range(9):
+        token(web, "shop", f"guess-{attempt}", ATTACKER)
+    assert lockout_events(throttled) == []  # failures below the limit: counted, not audited
+    token(web, "shop", "guess-9", ATTACKER)  # the tenth locks the pair
+    for _ in range(3):  # refusals during the lock are not new lockouts
+        assert token(web, "shop", "right-secret", ATTACKER).status_code == 429
+    [event] = lockout_events(throttled)
+    assert event["actor"] == "system" and event["address"] == ATTACKER
+    assert (event["action"], event["target"], event["before"]) == ("security.lockout", "shop", None)
+    after = event["after"]
+    assert (after["kind"], after["client_id"], after["address"]) == ("client", "shop", ATTACKER)
+    assert after["limit"] == str(limits.parse(Config.CLIENT_AUTH_FAILURE_LIMIT))
+    assert "guess" not in json.dumps(event) and "right-secret" not in json.dumps(event)
+
+
+@pytest.mark.parametrize(
+    "throttled",
+    [{"CLIENT_AUTH_ADDRESS_FAILURE_LIMIT": "4/5minutes"}],
+    ids=["address-limit-4"],
+    indirect=True,
+)
+def test_an_address_lockout_is_recorded_with_the_client_id_that_tripped_it(throttled, web) -> None:
+    for n in range(4):
+        token(web, f"guess-{n}", "x", ATTACKER)
+    [event] = lockout_events(throttled)
+    assert (event["target"], event["after"]["kind"]) == (ATTACKER, "address")
+    assert event["after"]["client_id"] == "guess-3"
+
+
+def test_a_lockout_the_audit_log_cannot_take_still_locks(
+    throttled, web, shell, monkeypatch, caplog
+) -> None:
+    shell("clients", "create", "shop", "--secret", "right-secret")
+
+    def broken(*args, **kwargs):
+        raise OperationalError("INSERT", {}, Exception("disk full"))
+
+    monkeypatch.setattr("emulator.audit.record", broken)
+    for attempt in range(10):
+        assert token(web, "shop", f"guess-{attempt}", ATTACKER).status_code == 400
+    assert token(web, "shop", "right-secret", ATTACKER).status_code == 429
+    assert token(web, "shop", "right-secret", OTHER).status_code == 200
+    assert "lockout not recorded (OperationalError)" in caplog.text
+    assert lockout_events(throttled) == []
+
+
+@pytest.mark.parametrize(
+    "throttled",
+    [{"RATELIMIT_STORAGE_URI": "redis://127.0.0.1:6379"}],
+    ids=["redis-store"],
+    indirect=True,
+)
+def test_a_lockout_counted_in_redis_is_recorded_in_the_database(throttled, web, shell) -> None:
+    shell("clients", "create", "shop", "--secret", "right-secret")
+    # Redis keeps its counts across tests for the window: an address of this run only.
+    address = f"198.18.{secrets.randbelow(256)}.{secrets.randbelow(254) + 1}"
+    for attempt in range(10):
+        token(web, "shop", f"guess-{attempt}", address)
+    assert token(web, "shop", "right-secret", address).status_code == 429
+    [event] = lockout_events(throttled)
+    assert (event["address"], event["target"]) == (address, "shop")
+
+
+def test_a_lockout_of_a_client_id_with_control_characters_is_recorded(throttled, web) -> None:
+    for attempt in range(10):
+        token(web, "shop\x00\nx", f"guess-{attempt}", ATTACKER)
+    [event] = lockout_events(throttled)
+    assert event["target"] == "shop\ufffd\ufffdx"
+    assert event["after"]["client_id"] == "shop\x00\nx"  # JSON-escaped in its column

@@ -8,6 +8,7 @@ oauth2 token and resource URLs and at the apigee plugin's, with the imported exp
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import UTC
 from datetime import datetime
@@ -383,6 +384,12 @@ def test_a_site_that_never_saved_its_options_has_its_oauth2_server_off(
     assert "oauth2_access_lifetime (not stored as a string) -> expires_in_as_string = false" in out
     assert re.search(r"^oauth2\s+disabled", cli("plugins", "list"), re.M)
     assert cc(client, "one", "one-Pass").status_code == 404
+    changes = json.loads(cli("audit", "list", "--action", "plugin.", "--json"))
+    assert [(e["action"], e["target"]) for e in changes] == [
+        ("plugin.disable", "oauth2"),
+        ("plugin.params", "oauth2"),
+    ]
+    assert changes[1]["after"] == {"expires_in_as_string": False}
 
 
 def test_options_are_left_alone_without_an_extensions_row(make_legacy, legacy_import, cli) -> None:
