@@ -18,6 +18,7 @@ from flask import Response
 from flask import redirect
 from flask import request
 from flask import url_for
+from jinja2 import StrictUndefined
 
 from emulator.admin import auth
 from emulator.admin.views import bp
@@ -47,6 +48,9 @@ def _admin_headers(response: Response) -> Response:
 def init_app(app: Flask) -> None:
     """Mount the admin pages at /admin with their login, CSRF and headers."""
     auth.init_app(app)
+    # The admin pages are the app's only templates: a name a template misspells is an
+    # error (a test fails), never an empty cell.
+    app.jinja_env.undefined = StrictUndefined
     app.register_blueprint(bp)
     app.add_url_rule(PREFIX, endpoint="admin_root", view_func=_to_index)
     app.after_request(_admin_headers)  # runs before the host's own security headers
