@@ -166,7 +166,7 @@ def _next_page(target: str | None) -> str:
 def login() -> Response | tuple[str, int, dict[str, str]] | str:
     """Username and password; failures are counted and, past the limit, refused (429)."""
     form = LoginForm()
-    if request.method == "GET" and current_user.is_authenticated:
+    if request.method == "GET" and current_user.is_authenticated and not session_expired():
         return redirect(_next_page(request.args.get("next")))
     if not form.validate_on_submit():
         return (

@@ -221,9 +221,16 @@ def test_a_session_ends_after_the_idle_time(
     monkeypatch.setattr(auth, "epoch_seconds", lambda: now + 2 * idle - 10)
     assert admin.get("/admin/clients").status_code == 200
     monkeypatch.setattr(auth, "epoch_seconds", lambda: now + 3 * idle)
+    assert admin.get("/admin/login").status_code == 200  # the login page, not a redirect
     rv = admin.get("/admin/clients")
     assert rv.status_code == 302 and rv.headers["Location"].startswith("/admin/login")
+    monkeypatch.setattr(auth, "epoch_seconds", lambda: now + 3 * idle + 1)
     assert admin.get("/admin/clients").status_code == 302  # and it stays ended
+
+
+def test_the_login_page_sends_a_live_session_on(admin: AdminSession) -> None:
+    rv = admin.get("/admin/login?next=/admin/scopes")
+    assert rv.status_code == 302 and rv.headers["Location"] == "/admin/scopes"
 
 
 def test_a_session_ends_after_its_maximum_age_however_busy(
