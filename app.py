@@ -30,6 +30,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         app.config["SECRET_KEY"] = _instance_secret_key(instance / "secret_key")
 
     # Imported here so that importing app.py has no side effects beyond the factory.
+    from emulator import admin
     from emulator import cli
     from emulator import db
     from emulator import dispatch
@@ -49,6 +50,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     throttle.init_app(app)
     usage.init_app(app)
     dispatch.init_app(app)
+    admin.init_app(app)
     cli.init_app(app)
     return app
 

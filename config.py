@@ -90,3 +90,32 @@ class Config:
     # Distinct (client, form, day) keys a worker holds between flushes; past it, requests
     # of new keys are not counted (and a warning says how many were not).
     USAGE_MAX_KEYS = 10_000
+
+    # --- Admin pages (/admin, emulator/admin) ------------------------------------------
+    # An admin session ends after this many seconds without a page being asked for, and in
+    # any case this long after the login (a left-open browser on a shared desk, a stolen
+    # cookie). It also ends at once when the admin's password changes (any worker).
+    ADMIN_SESSION_IDLE_SECONDS = 3600
+    ADMIN_SESSION_MAX_AGE = 8 * 3600
+    # Failed admin logins, counted like failed client authentication (emulator/throttle.py,
+    # the same storage): per (username, address), and per address whatever usernames it
+    # tries; at the limit the login answers 429 until the window ends. Empty: not counted.
+    ADMIN_LOGIN_FAILURE_LIMIT = "5/15minutes"
+    ADMIN_LOGIN_ADDRESS_FAILURE_LIMIT = "20/15minutes"
+    # The session cookie's Secure flag. None (auto): Secure, except on a plain-http request
+    # to a loopback host (`make run` on 127.0.0.1/localhost), where a browser would drop a
+    # Secure cookie and no one can listen on the wire. True/False force it. Behind a TLS
+    # proxy, set TRUSTED_PROXIES so the request is seen as https.
+    ADMIN_COOKIE_SECURE: bool | None = None
+    # Only the admin pages use a session: its cookie is sent to them alone, never to
+    # JavaScript, and not on cross-site subrequests or posts (Flask's own settings).
+    SESSION_COOKIE_PATH = "/admin"
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_NAME = "emulator_admin"
+    # Flask-WTF: CSRF tokens are checked on the admin pages' posts only (the blueprint
+    # checks them), never on the legacy endpoints, whose clients post without one.
+    WTF_CSRF_CHECK_DEFAULT = False
+    # A form's CSRF token is good for the session's life (None), not a fixed hour: the
+    # session's own expiry bounds it.
+    WTF_CSRF_TIME_LIMIT = None

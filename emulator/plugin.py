@@ -14,6 +14,18 @@ belongs to the clients, and a client may be served in several dialects):
   The first hook that returns a non-empty scope wins. It runs when a worker reads the
   client, so its answer is kept as long as the client record (``CACHE_MAX_AGE``).
 
+Admin hooks (the admin pages, emulator/admin, call them; a plugin declares what only it
+knows about a client, and the host shows it without knowing its words):
+
+- ``token_examples(base_url, client_id, secret, params) -> [TokenExample]``: shell
+  commands that get a token from this plugin's URLs with these credentials (shown once,
+  when a client is made or its secret rotated).
+- ``client_panel``: a ``ClientPanel``, the plugin's own settings of one client (fields
+  with their current values, and a save function that raises ValueError on a bad value
+  and writes nothing then); shown on the client's page, saved in the page's transaction.
+- ``issuing_operations``: the operation names under which the plugin counts a token it
+  issued in the usage counts (emulator/usage.py), for the activity page's chart.
+
 Request hooks (the dispatcher calls them, only those of enabled plugins):
 
 - ``fallback(params) -> Response``: answers what no enabled plugin answers (an unknown or
@@ -83,6 +95,48 @@ class Exchange:
 
 
 Observer = Callable[[Exchange, Mapping[str, Any]], None]
+
+
+@dataclass(frozen=True)
+class TokenExample:
+    """A shell command that gets a token from a plugin's URL (the admin pages show it)."""
+
+    title: str
+    command: str
+
+
+# token_examples(base_url, client_id, secret, params): base_url ends without "/"; secret is
+# None for a public client.
+TokenExamples = Callable[[str, str, "str | None", Mapping[str, Any]], Sequence[TokenExample]]
+
+
+@dataclass(frozen=True)
+class PanelField:
+    """One field of a plugin's client panel: its current value as text and what it means."""
+
+    name: str
+    label: str
+    value: str = ""
+    description: str = ""
+    multiline: bool = False  # one item per line (a textarea)
+    readonly: bool = False  # shown, never sent
+
+
+@dataclass(frozen=True)
+class ClientPanel:
+    """A plugin's own settings of one client, on the client's admin page.
+
+    ``fields(session, client_pk, client_id)`` gives the current values; ``save(session,
+    client_pk, client_id, values)`` writes the submitted text values (not committed) and
+    returns the changes as ``{field: (before, after)}`` (JSON-able, no secret) for the audit
+    log, or raises ValueError with a line for the admin and writes nothing.
+    """
+
+    title: str
+    fields: Callable[[Any, int, str], Sequence[PanelField]]
+    save: Callable[[Any, int, str, Mapping[str, str]], Mapping[str, tuple[Any, Any]]]
+
+
 # render_error(error, operation, params): operation is the option name (None for a path
 # route); params are the effective params (None when they could not be loaded).
 ErrorRenderer = Callable[[Exception, "str | None", "Mapping[str, Any] | None"], Response]
@@ -144,6 +198,9 @@ class Plugin:
     observe: Observer | None = None  # see "Request hooks" above
     # Warnings about a configuration that works but is risky, shown by `plugins show`.
     advise: Callable[[Mapping[str, Any]], Sequence[str]] | None = None
+    token_examples: TokenExamples | None = None  # see "Admin hooks" above
+    client_panel: ClientPanel | None = None  # see "Admin hooks" above
+    issuing_operations: frozenset[str] = frozenset()  # see "Admin hooks" above
 
     def __post_init__(self) -> None:
         if not NAME.fullmatch(self.name):

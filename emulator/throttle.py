@@ -57,6 +57,7 @@ from emulator.oauth import ClientLocked
 log = logging.getLogger(__name__)
 
 EXTENSION = "emulator.throttle"
+STORAGE = "emulator.throttle.storage"
 
 
 def _now() -> float:
@@ -171,7 +172,8 @@ class DatabaseStorage(Storage):
 @dataclass(frozen=True)
 class Lockout:
     """The moment a key became locked: which kind (``client``: this client id from this
-    address; ``address``: every client id from it), until when (epoch seconds), the limit."""
+    address; ``address``: every client id from it; ``admin`` and ``admin-address`` the same
+    for admin logins, the username in ``client_id``), until when (epoch seconds), the limit."""
 
     kind: str
     client_id: str  # the client id whose failure locked it (as logged: at most 80 characters)
@@ -201,11 +203,17 @@ class AuthThrottle:
         *,
         max_age: float,
         clock: Callable[[], float] | None = None,
+        kind: str = "client",
         on_lockout: LockoutHook | None = None,
     ) -> None:
         self.storage = storage
         self.rules = rules
         self.clock = clock or _now
+        # What is authenticated: it names the keys and the log lines, so that two throttles
+        # on one storage (clients, admin logins) never share a count.
+        self.kind = kind
+        self._address_kind = "address" if kind == "client" else f"{kind}-address"
+        self._id_name = "client_id" if kind == "client" else "id"
         # Told of each lockout once, by the failure that made it (audit event, metrics).
         self.on_lockout = on_lockout
         # key -> epoch second its lock lifts (0.0: not locked), as this worker last read it
@@ -219,9 +227,9 @@ class AuthThrottle:
         """
         now = self.clock()
         try:
-            until = self._lock(self.rules.per_client, ("client", _digest(client_id), address))
+            until = self._lock(self.rules.per_client, (self.kind, _digest(client_id), address))
             if until <= now and self.rules.per_address is not None:
-                until = self._lock(self.rules.per_address, ("address", address))
+                until = self._lock(self.rules.per_address, (self._address_kind, address))
         except self.storage.base_exceptions as error:
             _store_down(error)  # fail open: the secret is still checked, at full cost
             return None
@@ -232,10 +240,12 @@ class AuthThrottle:
     def failed(self, client_id: str, address: str) -> None:
         """Count one failed authentication; log it, and the lockout it may cause."""
         shown = _shown(client_id)
-        log.warning("client authentication failed: client_id=%r address=%s", shown, address)
+        log.warning(
+            "%s authentication failed: %s=%r address=%s", self.kind, self._id_name, shown, address
+        )
         for rule, identity in (
-            (self.rules.per_address, ("address", address)),
-            (self.rules.per_client, ("client", _digest(client_id), address)),
+            (self.rules.per_address, (self._address_kind, address)),
+            (self.rules.per_client, (self.kind, _digest(client_id), address)),
         ):
             if rule is None:
                 continue
@@ -251,9 +261,11 @@ class AuthThrottle:
                 until = self.storage.get_expiry(key)
                 self._locks.put(key, until)
                 log.warning(
-                    "client authentication locked for %ds: %s client_id=%r address=%s",
+                    "%s authentication locked for %ds: %s %s=%r address=%s",
+                    self.kind,
                     max(1, math.ceil(until - self.clock())),
                     identity[0],
+                    self._id_name,
                     shown,
                     address,
                 )
@@ -345,11 +357,23 @@ class AddressGuard:
 
 def init_app(app: Flask) -> None:
     """Create the app's throttle from its settings (none when the limit is empty)."""
-    rule = app.config.get("CLIENT_AUTH_FAILURE_LIMIT") or ""
+    app.extensions[EXTENSION] = build_throttle(
+        app, "CLIENT_AUTH_FAILURE_LIMIT", "CLIENT_AUTH_ADDRESS_FAILURE_LIMIT", kind="client"
+    )
+
+
+def build_throttle(
+    app: Flask, setting: str, address_setting: str, *, kind: str
+) -> AuthThrottle | None:
+    """A throttle from two limit settings (None when the first is empty), on the app's storage.
+
+    Every throttle of an app counts in the same place (``RATELIMIT_STORAGE_URI``, else the
+    database); ``kind`` keeps their keys apart.
+    """
+    rule = app.config.get(setting) or ""
     if not rule.strip():
-        app.extensions[EXTENSION] = None
-        return
-    address_rule = (app.config.get("CLIENT_AUTH_ADDRESS_FAILURE_LIMIT") or "").strip()
+        return None
+    address_rule = (app.config.get(address_setting) or "").strip()
     try:
         rules = Limits(
             per_client=limits.parse(rule),
@@ -357,23 +381,18 @@ def init_app(app: Flask) -> None:
         )
     except ValueError as error:
         raise ValueError(
-            f"CLIENT_AUTH_FAILURE_LIMIT / CLIENT_AUTH_ADDRESS_FAILURE_LIMIT: {error} "
-            "(use the limits notation, e.g. 10/5minutes)"
+            f"{setting} / {address_setting}: {error} (use the limits notation, e.g. 10/5minutes)"
         ) from None
-    uri = app.config.get("RATELIMIT_STORAGE_URI") or ""
-    if uri:
-        storage = storage_from_string(uri)
-    else:
-        with app.app_context():
-            storage = DatabaseStorage(db.engine)
     with app.app_context():
         engine = db.engine
-    app.extensions[EXTENSION] = AuthThrottle(
-        storage,
+    return AuthThrottle(
+        _storage(app),
         rules,
         max_age=float(app.config["CACHE_MAX_AGE"]),
+        kind=kind,
         on_lockout=_lockout_hooks(
-            functools.partial(record_lockout, engine), metrics.lockout_hook(app)
+            functools.partial(record_lockout, engine),
+            metrics.lockout_hook(app) if kind == "client" else None,
         ),
     )
 
@@ -395,6 +414,20 @@ def _lockout_hooks(*hooks: LockoutHook | None) -> LockoutHook:
     return tell
 
 
+def _storage(app: Flask) -> Storage:
+    """The app's one counter storage, made on first use."""
+    storage = app.extensions.get(STORAGE)
+    if storage is None:
+        uri = app.config.get("RATELIMIT_STORAGE_URI") or ""
+        if uri:
+            storage = storage_from_string(uri)
+        else:
+            with app.app_context():
+                storage = DatabaseStorage(db.engine)
+        app.extensions[STORAGE] = storage
+    return storage
+
+
 def record_lockout(engine: Engine, lockout: Lockout) -> None:
     """Record a ``security.lockout`` audit event, in a transaction of its own (the request
     that failed is rolled back). Only at the lockout moment: the request path writes nothing
@@ -404,7 +437,8 @@ def record_lockout(engine: Engine, lockout: Lockout) -> None:
             conn,
             actor=audit.Actor(audit.SYSTEM, lockout.address),
             action="security.lockout",
-            target=lockout.client_id if lockout.kind == "client" else lockout.address,
+            # A (client id or username, address) lock names who; an address lock, where.
+            target=lockout.address if lockout.kind.endswith("address") else lockout.client_id,
             after={
                 "kind": lockout.kind,
                 "client_id": lockout.client_id,

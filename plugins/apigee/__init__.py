@@ -13,11 +13,14 @@ from emulator.plugin import HTTP_METHODS
 from emulator.plugin import Plugin
 from emulator.plugin import Route
 
+from . import admin
 from . import render
 from . import views
 from .apps import app_scope
 from .cli import apigee as apigee_cli
+from .params import GENERATE
 from .params import NAME
+from .params import REFRESH
 from .params import ApigeeParams
 
 plugin = Plugin(
@@ -30,4 +33,7 @@ plugin = Plugin(
     enabled_on_install=False,
     render_error=render.error,
     client_scope=app_scope,
+    token_examples=admin.token_examples,
+    client_panel=admin.client_panel,
+    issuing_operations=frozenset({GENERATE, REFRESH}),
 )

@@ -84,44 +84,147 @@ class BasePaths(fields.Dict):
 class ApigeeParams(Schema):
     """Admin options of the apigee plugin."""
 
-    organization_name = fields.String(load_default="", validate=Length(max=255))
+    organization_name = fields.String(
+        load_default="",
+        validate=Length(max=255),
+        metadata={
+            "description": (
+                "organization_name in token responses; set it to your Apigee organisation."
+            )
+        },
+    )
     # edge-2014: the sample's field set and order; modern: newer Edge / X / hybrid.
     response_profile = fields.String(
-        load_default="edge-2014", validate=OneOf(["edge-2014", "modern"])
+        load_default="edge-2014",
+        validate=OneOf(["edge-2014", "modern"]),
+        metadata={
+            "description": (
+                "edge-2014: the sample's 14 fields in its order; modern: the newer Edge"
+                " / X / hybrid order."
+            )
+        },
     )
-    base_paths = BasePaths(load_default=lambda: dict(DEFAULT_BASE_PATHS))
+    base_paths = BasePaths(
+        load_default=lambda: dict(DEFAULT_BASE_PATHS),
+        metadata={
+            "description": (
+                "A JSON object mapping each token path to GenerateAccessToken or "
+                'RefreshAccessToken, optionally after a method ("POST '
+                'GenerateAccessToken").'
+            )
+        },
+    )
     # The policies' <ExpiresIn> (ms); the refresh flow uses it too.
     access_token_lifetime_ms = fields.Integer(
-        load_default=3_600_000, validate=Range(min=1000, max=MAX_LIFETIME_MS)
+        load_default=3_600_000,
+        validate=Range(min=1000, max=MAX_LIFETIME_MS),
+        metadata={
+            "description": (
+                "The policies' ExpiresIn in milliseconds (the refresh flow uses it too)."
+            )
+        },
     )
     # <RefreshTokenExpiresIn> (ms); 0 = unset: the refresh token does not expire and
     # refresh_token_expires_in reads "0", as on Apigee.
     refresh_token_lifetime_ms = fields.Integer(
-        load_default=0, validate=Range(min=0, max=MAX_LIFETIME_MS)
+        load_default=0,
+        validate=Range(min=0, max=MAX_LIFETIME_MS),
+        metadata={
+            "description": (
+                "RefreshTokenExpiresIn in milliseconds; 0: the refresh token never expires."
+            )
+        },
     )
     # grant_type is read from the query (the sample's <GrantType>); also from a form body
     # when the query has none (false = the sample exactly).
-    grant_type_in_body = fields.Boolean(load_default=True)
-    client_credentials_refresh_token = fields.Boolean(load_default=False)
+    grant_type_in_body = fields.Boolean(
+        load_default=True,
+        metadata={
+            "description": (
+                "Also read grant_type from a form body when the query has none (false "
+                "is the sample exactly)."
+            )
+        },
+    )
+    client_credentials_refresh_token = fields.Boolean(
+        load_default=False,
+        metadata={"description": "client_credentials also issues a refresh token."},
+    )
     # Scope requested but none of it allowed: 400 "Invalid Scope", or a token with scope "".
-    scope_no_overlap = fields.String(load_default="error", validate=OneOf(["error", "empty"]))
+    scope_no_overlap = fields.String(
+        load_default="error",
+        validate=OneOf(["error", "empty"]),
+        metadata={
+            "description": (
+                "A requested scope that shares nothing with the app's products: 400 "
+                'Invalid Scope (error) or a token with scope "" (empty).'
+            )
+        },
+    )
     # For RFC clients that put token_type into the Authorization header (requests-oauthlib).
     token_type = fields.String(
-        load_default="BearerToken", validate=OneOf(["BearerToken", "Bearer"])
+        load_default="BearerToken",
+        validate=OneOf(["BearerToken", "Bearer"]),
+        metadata={
+            "description": (
+                "token_type in token answers; Bearer for RFC clients that copy it into "
+                "the Authorization header."
+            )
+        },
     )
     # For typed clients that want a number: "expires_in":3599 instead of "3599".
-    expires_in_as_string = fields.Boolean(load_default=True)
+    expires_in_as_string = fields.Boolean(
+        load_default=True,
+        metadata={"description": 'false sends "expires_in" : 3599, a number, for typed clients.'},
+    )
     # Protected proxies: how long the target may take to answer (Apigee's io.timeout.millis).
-    target_timeout_ms = fields.Integer(load_default=55_000, validate=Range(min=1, max=3_600_000))
+    target_timeout_ms = fields.Integer(
+        load_default=55_000,
+        validate=Range(min=1, max=3_600_000),
+        metadata={
+            "description": (
+                "How long a proxy target may take to answer, for each read (Apigee's "
+                "io.timeout.millis); the connect timeout is 3 s."
+            )
+        },
+    )
     # The longest client body passed on (Edge Cloud's 10 MB payload limit); longer: 413.
     proxy_max_request_bytes = fields.Integer(
-        load_default=10 * MIB, validate=Range(min=0, max=MAX_BODY_BYTES)
+        load_default=10 * MIB,
+        validate=Range(min=0, max=MAX_BODY_BYTES),
+        metadata={
+            "description": (
+                "The longest client body passed to a target; longer gets 413 TooBigBody."
+            )
+        },
     )
     # The longest target body passed on; a longer declared one: 502, else cut off there.
     proxy_max_response_bytes = fields.Integer(
-        load_default=10 * MIB, validate=Range(min=0, max=MAX_BODY_BYTES)
+        load_default=10 * MIB,
+        validate=Range(min=0, max=MAX_BODY_BYTES),
+        metadata={
+            "description": (
+                "The longest target body passed to the client; a longer declared one "
+                "gets 502, a longer undeclared one is cut off."
+            )
+        },
     )
     # The whole target call, first connect to last byte (each read has target_timeout_ms).
-    proxy_deadline_ms = fields.Integer(load_default=60_000, validate=Range(min=1, max=3_600_000))
+    proxy_deadline_ms = fields.Integer(
+        load_default=60_000,
+        validate=Range(min=1, max=3_600_000),
+        metadata={
+            "description": "The whole target call, from connecting to the answer's last byte."
+        },
+    )
     # Deprecation/Sunset notices per credential or token form (emulator/deprecation.py).
-    deprecations = Deprecations()
+    deprecations = Deprecations(
+        metadata={
+            "description": (
+                "Deprecation and Sunset notices per credential or token form: a JSON "
+                'object such as {"query": {"deprecation": "2026-07-01", "sunset": '
+                '"2027-01-01", "link": "https://..."}}; forms: query, body, json, '
+                "basic, header, or * for every counted answer."
+            )
+        }
+    )

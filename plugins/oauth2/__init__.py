@@ -6,6 +6,7 @@ from emulator.plugin import Operation
 from emulator.plugin import Plugin
 from emulator.plugin import Route
 
+from . import admin
 from . import render
 from . import views
 from .legacy_cli import import_command
@@ -29,4 +30,6 @@ plugin = Plugin(
     enabled_on_install=True,
     render_error=render.error,
     advise=advise,
+    token_examples=admin.token_examples,
+    issuing_operations=frozenset({"token"}),
 )

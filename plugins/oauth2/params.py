@@ -31,29 +31,98 @@ class OAuth2Params(Schema):
     """Admin options of the oauth2 plugin; defaults mirror the manual's behaviour."""
 
     # The four mode switches (compat/redcore.md "Two modes, one code path").
-    client_credentials_refresh_token = fields.Boolean(load_default=True)
-    token_params_in_query = fields.Boolean(load_default=True)
-    expires_in_as_string = fields.Boolean(load_default=True)
-    resource_scope_param = fields.Boolean(load_default=True)
+    client_credentials_refresh_token = fields.Boolean(
+        load_default=True,
+        metadata={
+            "description": (
+                "client_credentials also returns a refresh_token (never to a client "
+                "whose grant types exclude refresh_token)."
+            )
+        },
+    )
+    token_params_in_query = fields.Boolean(
+        load_default=True,
+        metadata={
+            "description": (
+                "Token parameters absent from the body are read from the query string "
+                "(the body wins; HTTP Basic still wins for credentials)."
+            )
+        },
+    )
+    expires_in_as_string = fields.Boolean(
+        load_default=True,
+        metadata={
+            "description": 'Send "expires_in":"3600" (what real sites sent) instead of 3600.'
+        },
+    )
+    resource_scope_param = fields.Boolean(
+        load_default=True,
+        metadata={
+            "description": (
+                "option=resource&scope=a b requires all listed scopes; false ignores scope."
+            )
+        },
+    )
 
     # bshaffer/redCORE options.
-    access_lifetime = fields.Integer(load_default=3600, validate=Range(min=1, max=10 * 365 * 86400))
-    refresh_token_lifetime = fields.Integer(
-        load_default=1_209_600, validate=Range(min=1, max=10 * 365 * 86400)
+    access_lifetime = fields.Integer(
+        load_default=3600,
+        validate=Range(min=1, max=10 * 365 * 86400),
+        metadata={"description": "Seconds an access token lives."},
     )
-    always_issue_new_refresh_token = fields.Boolean(load_default=False)
-    unset_refresh_token_after_use = fields.Boolean(load_default=True)
+    refresh_token_lifetime = fields.Integer(
+        load_default=1_209_600,
+        validate=Range(min=1, max=10 * 365 * 86400),
+        metadata={"description": "Seconds a refresh token lives (14 days by default)."},
+    )
+    always_issue_new_refresh_token = fields.Boolean(
+        load_default=False,
+        metadata={"description": "The refresh grant also returns a new refresh token."},
+    )
+    unset_refresh_token_after_use = fields.Boolean(
+        load_default=True, metadata={"description": "A refresh token works once."}
+    )
     # Ours (RFC 6819 §5.2.2.3, OAuth 2.1): a used-up refresh token presented again ends
     # every token of its chain. Off by default: the original did not; recommended.
-    revoke_on_refresh_token_reuse = fields.Boolean(load_default=False)
-    allow_credentials_in_request_body = fields.Boolean(load_default=True)
-    token_param_name = fields.String(load_default="access_token", validate=_NAME)
-    token_bearer_header_name = fields.String(load_default="Bearer", validate=_NAME)
+    revoke_on_refresh_token_reuse = fields.Boolean(
+        load_default=False,
+        metadata={
+            "description": (
+                "A used-up refresh token presented again ends every token of its chain "
+                "(recommended; the original did not)."
+            )
+        },
+    )
+    allow_credentials_in_request_body = fields.Boolean(
+        load_default=True,
+        metadata={
+            "description": "Accept client_id/client_secret in the body (else HTTP Basic only)."
+        },
+    )
+    token_param_name = fields.String(
+        load_default="access_token",
+        validate=_NAME,
+        metadata={"description": "The query/body parameter carrying a bearer token."},
+    )
+    token_bearer_header_name = fields.String(
+        load_default="Bearer",
+        validate=_NAME,
+        metadata={
+            "description": (
+                "The Authorization scheme accepted (any case); the challenge always says Bearer."
+            )
+        },
+    )
     www_realm = fields.String(
         load_default="Service",
         validate=Regexp(
             r"^[ !#-\[\]-~]+$", error="A realm is printable ASCII without quotes or backslashes."
         ),
+        metadata={
+            "description": (
+                "The realm in WWW-Authenticate (printable ASCII, no quotes or backslashes)."
+            )
+        },
     )
 
     # RFC 8414 metadata: the issuer URL; empty = the URL the request came in on.
@@ -62,10 +131,25 @@ class OAuth2Params(Schema):
         validate=Regexp(
             r"^(https?://[^?#\s]+)?$", error="Use an http(s) URL without query or fragment."
         ),
+        metadata={
+            "description": (
+                "The RFC 8414 issuer URL; empty: the URL the request came in on (the "
+                "metadata is then not cacheable)."
+            )
+        },
     )
 
     # Ours: Deprecation/Sunset notices per credential or token form (emulator/deprecation.py).
-    deprecations = Deprecations()
+    deprecations = Deprecations(
+        metadata={
+            "description": (
+                "Deprecation and Sunset notices per credential or token form: a JSON "
+                'object such as {"query": {"deprecation": "2026-07-01", "sunset": '
+                '"2027-01-01", "link": "https://..."}}; forms: query, body, json, '
+                "basic, header, or * for every counted answer."
+            )
+        }
+    )
 
 
 def advise(params: Mapping[str, Any]) -> list[str]:

@@ -62,27 +62,87 @@ class PassthroughParams(Schema):
 
     # The old site: every request no enabled plugin answers goes there (empty: none does,
     # and the plugin answers 502 until it is set).
-    legacy_url = fields.String(load_default="", validate=validate_legacy_url)
+    legacy_url = fields.String(
+        load_default="",
+        validate=validate_legacy_url,
+        metadata={
+            "description": (
+                "The old site: http(s)://host[:port][/base/path], no query, fragment or"
+                " user:password@. Empty: nothing is forwarded (502)."
+            )
+        },
+    )
     # How long the legacy site may take for each read, and for the whole call (first
     # connect to last byte); the connect timeout is 3 s within them.
-    timeout_ms = fields.Integer(load_default=30_000, validate=Range(min=1, max=MAX_MS))
-    deadline_ms = fields.Integer(load_default=60_000, validate=Range(min=1, max=MAX_MS))
+    timeout_ms = fields.Integer(
+        load_default=30_000,
+        validate=Range(min=1, max=MAX_MS),
+        metadata={
+            "description": (
+                "How long the old site may take for each read (the connect timeout is 3 s)."
+            )
+        },
+    )
+    deadline_ms = fields.Integer(
+        load_default=60_000,
+        validate=Range(min=1, max=MAX_MS),
+        metadata={"description": "The whole call, from connecting to the answer's last byte."},
+    )
     # The longest client body passed on (also bounded by MAX_CONTENT_LENGTH); longer: 413.
     max_request_bytes = fields.Integer(
-        load_default=10 * MIB, validate=Range(min=0, max=MAX_BODY_BYTES)
+        load_default=10 * MIB,
+        validate=Range(min=0, max=MAX_BODY_BYTES),
+        metadata={
+            "description": (
+                "The longest client body passed on (also bounded by "
+                "MAX_CONTENT_LENGTH); longer: 413."
+            )
+        },
     )
     # The longest answer passed back: a longer declared one is a 502, an undeclared one is
     # cut off there. Generous: the old site may serve downloads.
     max_response_bytes = fields.Integer(
-        load_default=100 * MIB, validate=Range(min=0, max=MAX_BODY_BYTES)
+        load_default=100 * MIB,
+        validate=Range(min=0, max=MAX_BODY_BYTES),
+        metadata={
+            "description": (
+                "The longest answer passed back; a longer declared one: 502, an "
+                "undeclared one is cut off there."
+            )
+        },
     )
     # Shadow mode: requests a plugin answers are also sent to the legacy site, off the
     # request path, and the two answers compared (meant for a staging copy of the old site).
-    shadow = fields.Boolean(load_default=False)
+    shadow = fields.Boolean(
+        load_default=False,
+        metadata={
+            "description": (
+                "Shadow mode: answered requests are also sent to legacy_url and the "
+                "answers compared. For a staging copy of the old site only."
+            )
+        },
+    )
     # Requests waiting to be shadowed, per worker; past it they are dropped (and counted).
-    shadow_queue_size = fields.Integer(load_default=100, validate=Range(min=1, max=10_000))
+    shadow_queue_size = fields.Integer(
+        load_default=100,
+        validate=Range(min=1, max=10_000),
+        metadata={
+            "description": (
+                "Requests waiting to be shadowed, per worker process; past it they are "
+                "dropped and counted."
+            )
+        },
+    )
     # Kinds of difference kept (one row each); new kinds past it are only counted.
-    shadow_max_kinds = fields.Integer(load_default=100, validate=Range(min=1, max=10_000))
+    shadow_max_kinds = fields.Integer(
+        load_default=100,
+        validate=Range(min=1, max=10_000),
+        metadata={
+            "description": (
+                "Kinds of difference kept (one row each); new kinds past it are only counted."
+            )
+        },
+    )
 
 
 def limits(params: Mapping[str, Any]) -> Limits:

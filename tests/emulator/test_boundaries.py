@@ -138,3 +138,19 @@ def test_plugins_use_only_the_hosts_public_modules(package: Path) -> None:
 def test_only_the_apigee_plugin_speaks_of_apps_products_and_developers(path: Path) -> None:
     found = APIGEE_WORDS.findall(path.read_text())
     assert not found, f"{path}: {sorted(set(found))}"
+
+
+def host_assets() -> list[Path]:
+    """The host's templates, scripts and styles (the admin pages)."""
+    return sorted(p for ext in ("html", "js", "css") for p in (ROOT / "emulator").rglob(f"*.{ext}"))
+
+
+def test_the_host_has_assets_to_check() -> None:
+    assert any(p.suffix == ".html" for p in host_assets())
+
+
+@pytest.mark.parametrize("path", host_assets(), ids=lambda p: str(p.relative_to(ROOT)))
+def test_the_host_pages_do_not_speak_of_apps_products_and_developers(path: Path) -> None:
+    """What the admin pages say of a dialect comes from its plugin's hooks, not the host."""
+    found = APIGEE_WORDS.findall(path.read_text())
+    assert not found, f"{path}: {sorted(set(found))}"

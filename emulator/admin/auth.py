@@ -1,0 +1,165 @@
+"""Who is logged in to the admin pages: Flask-Login over the admin users table.
+
+A session holds the admin's row id and a stamp of their last password change (Flask-Login's
+"alternative token"): changing the password ends every session of that admin, in every
+worker, on its next page. Sessions also end after ADMIN_SESSION_IDLE_SECONDS without a page
+and ADMIN_SESSION_MAX_AGE after the login. Failed logins are counted like failed client
+authentication (emulator/throttle.py) per (username, address) and per address; at the limit
+the login page answers 429, before any password is checked.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+from datetime import datetime
+from datetime import timedelta
+
+from flask import Flask
+from flask import current_app
+from flask import request
+from flask import session
+from flask.sessions import SecureCookieSessionInterface
+from flask_login import LoginManager
+from flask_login import UserMixin
+from flask_login import current_user
+from flask_wtf.csrf import CSRFProtect
+
+from emulator import audit
+from emulator.clock import epoch_seconds
+from emulator.db import db
+from emulator.models import AdminUser
+from emulator.throttle import AuthThrottle
+from emulator.throttle import build_throttle
+
+THROTTLE = "emulator.admin.throttle"
+# Session keys: when the admin logged in and when they last asked for a page (epoch s).
+LOGGED_IN_AT = "admin_login_at"
+SEEN_AT = "admin_seen_at"
+
+# Flask-WTF's CSRF tokens, checked on every admin post (views.guard) and nowhere else
+# (WTF_CSRF_CHECK_DEFAULT is off: legacy clients post without one).
+csrf = CSRFProtect()
+login_manager = LoginManager()
+login_manager.login_view = "admin.login"
+login_manager.login_message = "Log in to see that page."
+# A session cookie replayed from another address or browser is dropped (Flask-Login).
+login_manager.session_protection = "strong"
+
+
+@dataclass(frozen=True)
+class Admin(UserMixin):
+    """The logged-in admin, as the pages see them (no password hash)."""
+
+    pk: int
+    username: str
+    password_stamp: str
+
+    def get_id(self) -> str:
+        """The session's user id: the row and the password's stamp (a new password ends it)."""
+        return f"{self.pk}:{self.password_stamp}"
+
+    @classmethod
+    def of(cls, row: AdminUser) -> Admin:
+        """The admin of an ``admin_users`` row."""
+        return cls(pk=row.id, username=row.username, password_stamp=_stamp(row.password_changed_at))
+
+    @property
+    def actor(self) -> audit.Actor:
+        """This admin, from this request's address, as the audit log names them."""
+        return audit.Actor(name=f"admin:{self.username}", address=request.remote_addr)
+
+
+def _stamp(changed_at: datetime) -> str:
+    return f"{changed_at:%Y%m%d%H%M%S%f}"
+
+
+@login_manager.user_loader
+def load_admin(user_id: str) -> Admin | None:
+    """The admin of a session: none when the row is gone or the password changed since."""
+    pk, _, stamp = user_id.partition(":")
+    if not pk.isdigit():
+        return None
+    row = db.session.get(AdminUser, int(pk))
+    if row is None or _stamp(row.password_changed_at) != stamp:
+        return None
+    return Admin.of(row)
+
+
+def start_session(admin: Admin) -> None:
+    """Begin a fresh session for ``admin`` (nothing of the one before is kept)."""
+    from flask_login import login_user
+
+    session.clear()
+    login_user(admin)
+    session.permanent = True  # the cookie expires with ADMIN_SESSION_MAX_AGE
+    now = epoch_seconds()
+    session[LOGGED_IN_AT] = session[SEEN_AT] = now
+
+
+def session_expired() -> bool:
+    """Whether the logged-in admin's session is past its idle or absolute limit.
+
+    A live session's last-seen time moves on to now.
+    """
+    if not current_user.is_authenticated:
+        return False
+    now = epoch_seconds()
+    config = current_app.config
+    logged_in_at = session.get(LOGGED_IN_AT)
+    seen_at = session.get(SEEN_AT)
+    if (
+        not isinstance(logged_in_at, (int, float))
+        or not isinstance(seen_at, (int, float))
+        or now - seen_at > float(config["ADMIN_SESSION_IDLE_SECONDS"])
+        or now - logged_in_at > float(config["ADMIN_SESSION_MAX_AGE"])
+    ):
+        return True
+    session[SEEN_AT] = now
+    return False
+
+
+def login_throttle() -> AuthThrottle | None:
+    """The app's throttle of failed admin logins (None when it is off)."""
+    return current_app.extensions[THROTTLE]
+
+
+class AdminSessionInterface(SecureCookieSessionInterface):
+    """Flask's signed cookie session, with the Secure flag of ADMIN_COOKIE_SECURE.
+
+    None (auto): Secure unless the request is plain http to a loopback host (``make run``
+    on 127.0.0.1), where a browser would drop a Secure cookie and nothing crosses a network.
+    """
+
+    def get_cookie_secure(self, app: Flask) -> bool:
+        """Whether the session cookie is sent with the Secure flag."""
+        setting = app.config.get("ADMIN_COOKIE_SECURE")
+        if setting is not None:
+            return bool(setting)
+        return request.is_secure or not is_loopback(request.host)
+
+
+def is_loopback(host: str) -> bool:
+    """Whether a Host header names this machine (localhost, 127.0.0.0/8, ::1), port or not."""
+    name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
+    name = name.strip("[]").lower()
+    if name == "localhost" or name.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+def init_app(app: Flask) -> None:
+    """Bind Flask-Login, the session cookie's flags and the login throttle to the app."""
+    app.config.setdefault("WTF_CSRF_CHECK_DEFAULT", False)
+    csrf.init_app(app)
+    login_manager.init_app(app)
+    app.session_interface = AdminSessionInterface()
+    app.config["PERMANENT_SESSION_LIFETIME"] = timedelta(
+        seconds=float(app.config["ADMIN_SESSION_MAX_AGE"])
+    )
+    app.extensions[THROTTLE] = build_throttle(
+        app, "ADMIN_LOGIN_FAILURE_LIMIT", "ADMIN_LOGIN_ADDRESS_FAILURE_LIMIT", kind="admin"
+    )

@@ -1,0 +1,93 @@
+"""The admin pages' forms (Flask-WTF: each carries the session's CSRF token).
+
+Only the shape of a value is checked here, beside its field; what a value means (a known
+scope, a free client id) is manage.py's to refuse, with one line for the admin.
+"""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import BooleanField
+from wtforms import IntegerField
+from wtforms import PasswordField
+from wtforms import StringField
+from wtforms.validators import DataRequired
+from wtforms.validators import Length
+from wtforms.validators import NumberRange
+from wtforms.validators import Optional
+from wtforms.validators import ValidationError
+
+from emulator.oauth import has_control_characters
+
+
+def plain_text(_form: FlaskForm, field: StringField) -> None:
+    """No control characters (NUL, line breaks): no id, scope or URI holds one."""
+    if field.data and has_control_characters(field.data):
+        raise ValidationError("No control characters (such as a line break), please.")
+
+
+class LoginForm(FlaskForm):
+    """Username and password."""
+
+    username = StringField("Username", validators=[DataRequired(), Length(max=150)])
+    password = PasswordField("Password", validators=[DataRequired(), Length(max=1024)])
+
+
+class ActionForm(FlaskForm):
+    """A button that changes something (enable, disable, delete, log out): the token only."""
+
+
+class ClientFields(FlaskForm):
+    """What an admin may set of a client, on creation and later."""
+
+    scope = StringField(
+        "Scope",
+        validators=[Optional(), Length(max=4000), plain_text],
+        description="Space-separated scopes the client may ask for; empty: none of its own.",
+    )
+    grant_types = StringField(
+        "Grant types",
+        validators=[Optional(), Length(max=80), plain_text],
+        description="Space-separated, e.g. client_credentials refresh_token; "
+        "tick “every grant” to allow all.",
+    )
+    all_grants = BooleanField("Every grant", default=True)
+    redirect_uri = StringField(
+        "Redirect URI",
+        validators=[Optional(), Length(max=2000), plain_text],
+        description="Kept for legacy clients.",
+    )
+    user_id = StringField(
+        "User id",
+        validators=[Optional(), Length(max=80), plain_text],
+        description="The user the client acts as (option=resource returns it).",
+    )
+
+
+class ClientCreateForm(ClientFields):
+    """A new client; its secret is made here and shown once."""
+
+    client_id = StringField("Client id", validators=[DataRequired(), Length(max=80), plain_text])
+    public = BooleanField("Public client (no secret)")
+
+
+class RotateForm(FlaskForm):
+    """A new secret; the old one works for the grace period the admin picks."""
+
+    grace_minutes = IntegerField(
+        "Old secret keeps working for (minutes)",
+        default=0,
+        validators=[NumberRange(min=0, max=30 * 24 * 60)],
+        description="0: it stops at once. At most 30 days (43200 minutes).",
+    )
+
+
+class ScopeForm(FlaskForm):
+    """A new scope."""
+
+    name = StringField("Scope", validators=[DataRequired(), Length(max=255), plain_text])
+    is_default = BooleanField("Default (given to clients without a scope of their own)")
+
+
+class PanelForm(FlaskForm):
+    """A plugin's client panel: its fields are the plugin's, read from the request."""

@@ -1,0 +1,24 @@
+"""What the admin pages show of this plugin: the token request of redCORE's manual."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from collections.abc import Sequence
+from typing import Any
+from urllib.parse import quote
+
+from emulator.plugin import TokenExample
+
+
+def token_examples(
+    base_url: str, client_id: str, secret: str | None, _params: Mapping[str, Any]
+) -> Sequence[TokenExample]:
+    """redCORE's manual, filled in: everything in the query string of a POST.
+
+    Percent-encoded, the URL holds nothing a shell reads inside double quotes.
+    """
+    credentials = f"&client_id={quote(client_id, safe='')}"
+    if secret is not None:
+        credentials += f"&client_secret={quote(secret, safe='')}"
+    url = f"{base_url}/index.php?option=token&api=oauth2&grant_type=client_credentials{credentials}"
+    return (TokenExample(title="redCORE token URL", command=f'curl -X POST "{url}"'),)

@@ -1,0 +1,287 @@
+"""The admin pages in a real browser: headless Chromium (Debian's ``chromium``, driven by
+Playwright through ``executable_path``) against gunicorn with 2 workers, and real API
+clients over HTTP beside it.
+
+The flow of issue 10: log in; create a client; copy its secret from the page; get a token
+with it at the legacy URL; rotate the secret and see the old one refused; disable the
+``oauth2`` plugin and see the token URL answer as an unknown api; enter a bad option value
+and see the error with nothing saved; delete a client and see its token refused at
+``option=resource``; log out. Each page's screenshot goes to the test's temporary folder;
+with ``UPDATE_DOCS_SCREENSHOT=1`` the clients page's also goes to docs/admin-clients.png
+(the README's figure; not on every run, which would change a tracked file each time).
+
+Changes made on one worker reach the other within CACHE_MAX_AGE: each check that another
+worker sees a change is a ``wait_until`` over fresh connections, never a sleep.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser
+from playwright.sync_api import Page
+from playwright.sync_api import expect
+from playwright.sync_api import sync_playwright
+
+from tests.live.server import BIN
+from tests.live.server import CLI_TIMEOUT
+from tests.live.server import ROOT
+from tests.live.server import LiveServer
+from tests.live.server import emptied_env
+from tests.live.server import plugin_params
+from tests.live.server import request
+from tests.live.server import run_cli
+from tests.live.server import wait_until
+
+pytestmark = pytest.mark.slow
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+ADMIN = "site-admin"
+PASSWORD = "a long admin password for the browser"
+DOCS_SCREENSHOT = ROOT / "docs" / "admin-clients.png"
+UNKNOWN_API = (
+    b'{"message":"API \\"oauth2\\" is not available","code":404,"type":"RuntimeException"}'
+)
+INVALID_TOKEN = (
+    b'{"error":"invalid_token","error_description":"The access token provided is invalid"}'
+)
+DOCS_CLIP = {"x": 0, "y": 0, "width": 1280, "height": 360}
+# Enough fresh connections that both workers are asked (each request may go to either).
+PROBES = 6
+
+
+@pytest.fixture
+def browser() -> Iterator[Browser]:
+    """Debian's chromium, headless; missing, the test fails saying how to install it."""
+    if not (Path(CHROMIUM).exists() or shutil.which("chromium")):
+        pytest.fail(
+            "chromium is not installed: run `apt-get install -y chromium` (.ci/run does)",
+            pytrace=False,
+        )
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield launched
+        finally:
+            launched.close()
+
+
+@pytest.fixture
+def site(database_url: str, tmp_path: Path) -> Iterator[tuple[LiveServer, dict[str, str]]]:
+    """gunicorn with 2 workers on an empty database with one admin user and a few clients."""
+    env = emptied_env(database_url)
+    subprocess.run(
+        [str(BIN / "flask"), "--app", "app", "admin", "create-user", ADMIN, "--password-stdin"],
+        cwd=ROOT,
+        env=env,
+        input=PASSWORD + "\n",
+        text=True,
+        capture_output=True,
+        timeout=CLI_TIMEOUT,
+        check=True,
+    )
+    run_cli(env, "scopes", "add", "site.read", "--default")
+    run_cli(env, "scopes", "add", "site.documentation")
+    for client_id, scope, user in (
+        ("mobile-app", "site.read", "u-1042"),
+        ("partner-portal", "site.read site.documentation", None),
+        ("reporting-job", "site.documentation", "svc-reports"),
+    ):
+        args = ["clients", "create", client_id, "--scope", scope]
+        run_cli(env, *args, *(["--user-id", user] if user else []))
+    server = LiveServer(env, tmp_path)
+    server.start()
+    try:
+        yield server, env
+    finally:
+        server.stop()
+
+
+def token_with(server: LiveServer, client_id: str, secret: str) -> tuple[int, dict]:
+    """client_credentials at the legacy URL (HTTP Basic), on a fresh connection."""
+    rv = request(
+        "POST",
+        server.url("token"),
+        data={"grant_type": "client_credentials"},
+        auth=(client_id, secret),
+    )
+    return rv.status_code, rv.json() if rv.content.startswith(b"{") else {}
+
+
+def everywhere(check: object) -> bool:
+    """``check()`` is true on PROBES fresh connections in a row (so on both workers)."""
+    return all(check() for _ in range(PROBES))  # type: ignore[operator]
+
+
+def shot(page: Page, folder: Path, name: str) -> None:
+    page.screenshot(path=str(folder / f"{name}.png"), full_page=True)
+
+
+def test_admin_flow_in_a_browser(
+    browser: Browser, site: tuple[LiveServer, dict[str, str]], tmp_path: Path
+) -> None:
+    server, env = site
+    shots = tmp_path / "screenshots"
+    shots.mkdir()
+    context = browser.new_context(base_url=server.base_url, viewport={"width": 1280, "height": 800})
+    context.grant_permissions(["clipboard-read", "clipboard-write"], origin=server.base_url)
+    page = context.new_page()
+    try:
+        # A page without a session goes to the login.
+        page.goto("/admin/clients")
+        expect(page).to_have_url(f"{server.base_url}/admin/login?next=%2Fadmin%2Fclients")
+        shot(page, shots, "login")
+        page.fill("#username", ADMIN)
+        page.fill("#password", PASSWORD)
+        page.click("button:has-text('Log in')")
+        expect(page).to_have_url(f"{server.base_url}/admin/clients")
+        expect(page.locator("table.clients")).to_contain_text("partner-portal")
+        shot(page, shots, "clients")
+        if os.environ.get("UPDATE_DOCS_SCREENSHOT") == "1":
+            DOCS_SCREENSHOT.parent.mkdir(exist_ok=True)
+            page.screenshot(path=str(DOCS_SCREENSHOT), clip=DOCS_CLIP)
+
+        # Create a client; copy its secret with the page's button.
+        page.click("text=New client")
+        shot(page, shots, "client-new")
+        page.fill("#client_id", "browser-client")
+        page.fill("#scope", "site.read")
+        page.click("button:has-text('Create client')")
+        expect(page.locator("h1")).to_contain_text("Client created")
+        shown = page.inner_text("#client-secret")
+        page.click("button[data-copy='client-secret']")
+        expect(page.locator("button[data-copy='client-secret']")).to_have_text("Copied")
+        secret = page.evaluate("navigator.clipboard.readText()")
+        assert secret == shown and len(secret) == 40
+        legacy = next(
+            text for text in page.locator("pre").all_inner_texts() if "option=token" in text
+        )
+        shot(page, shots, "secret")
+
+        # The token, with the copied secret, at the legacy URL the page shows.
+        url = legacy.split('"')[1]
+        assert url.startswith(server.base_url) and secret in url
+        rv = request("POST", url)
+        assert rv.status_code == 200, rv.text
+        assert rv.json()["scope"] == "site.read"
+
+        # Rotate the secret (grace 0): the old one is refused on every worker.
+        page.click("text=Done: go to the client")
+        shot(page, shots, "client")
+        page.fill("#grace_minutes", "0")
+        page.click("button:has-text('Rotate the secret')")
+        expect(page.locator("h1")).to_contain_text("Secret rotated")
+        new_secret = page.inner_text("#client-secret")
+        assert new_secret != secret
+        wait_until(
+            lambda: everywhere(lambda: token_with(server, "browser-client", secret)[0] != 200),
+            "the old secret is refused on every worker",
+        )
+        assert token_with(server, "browser-client", secret) == (
+            400,
+            {"error": "invalid_client", "error_description": "The client credentials are invalid"},
+        )
+        status, issued = token_with(server, "browser-client", new_secret)
+        assert status == 200
+        access_token = issued["access_token"]
+
+        # Disable the oauth2 plugin: its token URL answers as an unknown api, everywhere.
+        page.goto("/admin/plugins")
+        page.click("#plugin-oauth2 button:has-text('Disable')")
+        expect(page.locator("#plugin-oauth2")).to_contain_text("disabled")
+        shot(page, shots, "plugins")
+        wait_until(
+            lambda: everywhere(
+                lambda: (
+                    (rv := request("POST", server.url("token"))).status_code == 404
+                    and rv.content == UNKNOWN_API
+                )
+            ),
+            "the disabled plugin's token URL answers as unknown on every worker",
+        )
+        page.click("#plugin-oauth2 button:has-text('Enable')")
+        expect(page.locator("#plugin-oauth2")).to_contain_text("enabled")
+        wait_until(
+            lambda: everywhere(lambda: token_with(server, "browser-client", new_secret)[0] == 200),
+            "the plugin answers again on every worker",
+        )
+
+        # A bad option: the error beside its field, nothing saved.
+        page.goto("/admin/plugins/oauth2")
+        page.fill("#p-access_lifetime", "-5")
+        page.click("button:has-text('Save options')")
+        expect(page.locator("#param-access_lifetime .error")).to_be_visible()
+        expect(page.locator("#p-access_lifetime")).to_have_value("-5")
+        shot(page, shots, "plugin-options-error")
+        assert plugin_params(env)["access_lifetime"] == 3600
+        shown = run_cli(env, "plugins", "show", "oauth2").splitlines()
+        assert [line for line in shown if "access_lifetime" in line] == [
+            "    access_lifetime = 3600"  # no "*": not set by an admin
+        ]
+
+        # Delete the client: its token is refused at option=resource, on every worker.
+        bearer = {"Authorization": f"Bearer {access_token}"}
+        assert request("GET", server.url("resource"), headers=bearer).status_code == 200
+        page.goto("/admin/clients/browser-client/edit")
+        page.click("text=Delete…")
+        shot(page, shots, "client-delete")
+        page.click("button:has-text('Delete the client')")
+        expect(page.locator(".flash")).to_contain_text("browser-client deleted")
+        wait_until(
+            lambda: everywhere(
+                lambda: (
+                    (rv := request("GET", server.url("resource"), headers=bearer)).status_code
+                    == 401
+                    and rv.content == INVALID_TOKEN
+                )
+            ),
+            "the deleted client's token is refused on every worker",
+        )
+
+        # The other pages, for the record.
+        for path, name in (
+            ("/admin/scopes", "scopes"),
+            ("/admin/activity", "activity"),
+            ("/admin/audit", "audit"),
+        ):
+            page.goto(path)
+            shot(page, shots, name)
+        expect(page.locator("table.audit")).to_contain_text("client.delete")
+        expect(page.locator("table.audit")).to_contain_text(f"admin:{ADMIN}")
+
+        # Log out: the pages need a login again.
+        page.click("button:has-text('Log out')")
+        expect(page).to_have_url(f"{server.base_url}/admin/login")
+        page.goto("/admin/clients")
+        expect(page).to_have_url(f"{server.base_url}/admin/login?next=%2Fadmin%2Fclients")
+    finally:
+        context.close()
+    assert {p.name for p in shots.iterdir()} >= {
+        "login.png",
+        "clients.png",
+        "client-new.png",
+        "secret.png",
+        "client.png",
+        "plugins.png",
+        "plugin-options-error.png",
+        "client-delete.png",
+        "scopes.png",
+        "activity.png",
+        "audit.png",
+    }
+    assert "Traceback" not in server.stderr()
