@@ -156,6 +156,10 @@ def init_app(app: Flask) -> None:
     app.config.setdefault("WTF_CSRF_CHECK_DEFAULT", False)
     csrf.init_app(app)
     login_manager.init_app(app)
+    # Flask-Login's after_request keeps its "remember me" cookie, which the pages never set;
+    # it read the session on every answer, so every legacy answer got `Vary: Cookie` (a
+    # header the original never sent) and a logout sent an empty remember cookie.
+    app.after_request_funcs[None].remove(login_manager._update_remember_cookie)
     app.session_interface = AdminSessionInterface()
     app.config["PERMANENT_SESSION_LIFETIME"] = timedelta(
         seconds=float(app.config["ADMIN_SESSION_MAX_AGE"])

@@ -116,6 +116,28 @@ def test_login_and_logout(
         assert manage.list_admin_users(db.session)[0].last_login_at is not None
 
 
+LEGACY_PATHS = {
+    "token": "/index.php?option=token&api=oauth2",
+    "resource": "/index.php?option=resource&api=oauth2",
+    "apigee-token": "/oauth/accesstoken?grant_type=client_credentials",
+    "unknown": "/no-such-page",
+}
+
+
+@pytest.mark.parametrize("path", LEGACY_PATHS.values(), ids=LEGACY_PATHS.keys())
+def test_the_admin_pages_add_nothing_to_legacy_answers(
+    app: Flask, admin: AdminSession, path: str
+) -> None:
+    """No `Vary: Cookie`, no cookie: legacy answers stay the original's, even for a request
+    that carries an admin's session cookie (a browser sends it to /admin only)."""
+    name = app.config["SESSION_COOKIE_NAME"]
+    cookie = admin.client.get_cookie(name, path="/admin")
+    assert cookie is not None
+    for headers in ({}, {"Cookie": f"{name}={cookie.value}"}):
+        rv = admin.client.post(path, headers=headers)
+        assert "Vary" not in rv.headers and "Set-Cookie" not in rv.headers, rv.headers
+
+
 def test_logout_is_a_post_with_the_csrf_token(admin: AdminSession) -> None:
     assert admin.client.get("/admin/logout").status_code == 404  # no GET logout
     rv = admin.client.post("/admin/logout", data={})
