@@ -13,8 +13,11 @@ from datetime import datetime
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import event
 
+from emulator.db import db
 from plugins.apigee.render import seconds_left
+from tests.conftest import make_app
 
 from .conftest import CC_TOKEN_URL
 from .conftest import PROFILES
@@ -211,6 +214,34 @@ def test_developer_email(client, enable_apigee, make_app_client, profile) -> Non
     cid, secret = make_app_client(email="dev.one@example.org")
     text = get_token(client, cid, secret).get_data(as_text=True)
     assert field_line(text, "developer.email") == '  "developer.email" : "dev.one@example.org"'
+
+
+def test_a_worker_reads_an_app_at_most_once_per_cache_max_age(
+    database_url, cli, enable_apigee, make_app_client
+) -> None:
+    """The token response's app (developer, products) comes from this worker's copy for
+    CACHE_MAX_AGE, like the client record: repeated token requests only insert their
+    token; an admin's change shows once the copy is older than that."""
+    enable_apigee()
+    cid, secret = make_app_client(email="dev.one@example.org")
+    worker = make_app(database_url, CACHE_MAX_AGE=1.5)
+    web = worker.test_client()
+    assert "dev.one@example.org" in get_token(web, cid, secret).get_data(as_text=True)
+    with worker.app_context():
+        engine = db.engine
+    sent: list[str] = []
+    listen = lambda _c, _cur, statement, *_rest: sent.append(statement)  # noqa: E731
+    event.listen(engine, "before_cursor_execute", listen)
+    try:
+        for _ in range(3):
+            assert "dev.one@example.org" in get_token(web, cid, secret).get_data(as_text=True)
+    finally:
+        event.remove(engine, "before_cursor_execute", listen)
+    assert [s.split()[0] for s in sent] == ["INSERT"] * 3
+    cli("apigee", "apps", "set", cid, "--developer-email", "dev.two@example.org")
+    time.sleep(1.6)
+    assert "dev.two@example.org" in get_token(web, cid, secret).get_data(as_text=True)
+    engine.dispose()
 
 
 @pytest.mark.parametrize("profile", PROFILES, ids=PROFILES)
