@@ -217,7 +217,7 @@ def test_purge_pauses_in_proportion_to_its_writes(session, new_client, monkeypat
     session.commit()
     ticks = iter(range(100))
     slept: list[float] = []
-    monkeypatch.setattr(oauth.tokens.time, "monotonic", lambda: next(ticks) * 0.1)
+    monkeypatch.setattr(oauth.tokens, "_purge_clock", lambda: next(ticks) * 0.1)
     monkeypatch.setattr(oauth.tokens.time, "sleep", slept.append)
     oauth.purge_expired(
         session, before=NOW, batch_size=2, pause=0.01, writer_share=0.25, on_batch=None
