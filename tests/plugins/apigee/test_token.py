@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import json
 import time
+from collections import Counter
 from datetime import datetime
 from datetime import timedelta
 
@@ -16,7 +17,10 @@ import pytest
 from sqlalchemy import event
 
 from emulator.db import db
+from plugins.apigee.render import _string
 from plugins.apigee.render import seconds_left
+from plugins.apigee.tokens import ALPHANUMERIC
+from plugins.apigee.tokens import alphanumeric_token
 from tests.conftest import make_app
 
 from .conftest import CC_TOKEN_URL
@@ -284,6 +288,25 @@ def test_access_token_is_28_alphanumerics_new_on_every_call(
     assert count_rows("oauth_access_tokens") == 3
     # each one is a live token: it passes verification (then the target is down: 503, not 401)
     assert client.get("/weather/x", headers=bearer(tokens[0])).status_code == 503
+
+
+@pytest.mark.parametrize("length", [28, 32], ids=["access", "refresh"])
+def test_token_characters_are_all_62_alphanumerics_evenly(length: int) -> None:
+    """Every one of [A-Za-z0-9] comes up, nothing else does, and none is favoured (a
+    byte taken modulo 62 without skipping would make a-h a quarter likelier)."""
+    counts = Counter("".join(alphanumeric_token(length) for _ in range(2000)))
+    assert set(counts) == set(ALPHANUMERIC)
+    expected = 2000 * length / 62
+    assert all(abs(n - expected) < 0.15 * expected for n in counts.values())
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["plain", "dev.one@example.org", "a/b", 'quo"te', "ünï", "tab\tnew\nline", "\u2028"],
+    ids=["plain", "email", "slash", "quote", "utf8", "controls", "line-separator"],
+)
+def test_strings_are_encoded_as_json_dumps_does(value: str) -> None:
+    assert _string(value) == json.dumps(value, ensure_ascii=False)
 
 
 @pytest.mark.parametrize("profile", PROFILES, ids=PROFILES)
