@@ -55,6 +55,7 @@ def main(argv: list[str] | None = None) -> int:
 
         def count(*_args: object) -> None:
             statements[0] += 1
+
         client = app.test_client()
         token = client.post(
             TOKEN_PATH,
