@@ -17,6 +17,10 @@ class Config:
     # PostgreSQL/MySQL connections are checked before use (a restarted server costs no
     # failed request); SQLite files need no such check and skip it.
     SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
+    # With pool_pre_ping, a pooled connection is checked only when it sat unused in the
+    # pool this many seconds or more (emulator/db.py ping_when_idle): a check on every
+    # checkout is a round trip per request. 0: check on every checkout (SQLAlchemy's own).
+    DB_PING_AFTER_IDLE_SECONDS = 1.0
 
     # The site's time zone, as Joomla's "Website Time Zone": redCORE printed
     # expireTimeFormatted and created in it (compat/redcore.md).
@@ -65,6 +69,10 @@ class Config:
     # writer long enough to cut issuance during a purge to a fifth (bench --purge).
     TOKEN_PURGE_BATCH_SIZE = 1000
     TOKEN_PURGE_PAUSE_SECONDS = 0.01
+    # The share of time `tokens purge` may spend writing (0 < share <= 1): after a batch
+    # that held the writer t seconds, it pauses at least t * (1 - share) / share, so
+    # issuance during a purge keeps about the rest (bench --purge; 1: only the pause).
+    TOKEN_PURGE_WRITER_SHARE = 0.2
 
     # Prometheus metrics at /metrics (emulator/metrics.py; README, "Metrics"). Off: no
     # /metrics (it answers as any unknown URL) and nothing counted. A server of several

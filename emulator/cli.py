@@ -590,6 +590,7 @@ def tokens_purge(grace_days: float | None) -> None:
         before=before,
         batch_size=current_app.config["TOKEN_PURGE_BATCH_SIZE"],
         pause=current_app.config["TOKEN_PURGE_PAUSE_SECONDS"],
+        writer_share=current_app.config["TOKEN_PURGE_WRITER_SHARE"],
         on_batch=_purge_progress,
     )
     summary = ", ".join(f"{table}: {count}" for table, count in removed.items())

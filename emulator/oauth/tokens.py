@@ -19,6 +19,7 @@ from datetime import datetime
 from datetime import timedelta
 
 from sqlalchemy import Row
+from sqlalchemy import Table
 from sqlalchemy import bindparam
 from sqlalchemy import delete
 from sqlalchemy import false
@@ -29,6 +30,7 @@ from sqlalchemy.orm import Session
 
 from emulator.cache import WorkerCache
 from emulator.db import DbHandle
+from emulator.db import Prepared
 from emulator.models import AccessToken
 from emulator.models import Client
 from emulator.models import RefreshToken
@@ -47,9 +49,18 @@ TOKEN_TYPE = "Bearer"
 _ACCESS = AccessToken.__table__
 _REFRESH = RefreshToken.__table__
 _CLIENTS = Client.__table__
-_INSERT_ACCESS = insert(_ACCESS)
-_INSERT_REFRESH = insert(_REFRESH)
-_VERIFY_ACCESS = (
+
+
+def _insert(table: Table, *columns: str) -> Prepared:
+    """An INSERT of exactly these columns, each from the parameter of its name."""
+    return Prepared(insert(table).values({name: bindparam(name) for name in columns}))
+
+
+# The request path's statements, each compiled once per dialect (emulator.db.Prepared).
+_TOKEN_COLUMNS = ("token_hash", "client_id", "user_id", "scope", "issued_at", "expires_at")
+_INSERT_ACCESS = _insert(_ACCESS, *_TOKEN_COLUMNS, "refresh_token_hash")
+_INSERT_REFRESH = _insert(_REFRESH, *_TOKEN_COLUMNS, "family_hash")
+_VERIFY_ACCESS = Prepared(
     select(
         _ACCESS.c.client_id,
         _CLIENTS.c.client_id.label("client_key"),
@@ -62,7 +73,7 @@ _VERIFY_ACCESS = (
     # A disabled client's tokens are unknown tokens (they work again once it is enabled).
     .where(_ACCESS.c.token_hash == bindparam("token_hash"), _CLIENTS.c.disabled == false())
 )
-_DELETE_REFRESH = delete(_REFRESH).where(_REFRESH.c.token_hash == bindparam("token_hash"))
+_DELETE_REFRESH = Prepared(delete(_REFRESH).where(_REFRESH.c.token_hash == bindparam("token_hash")))
 _DELETE_ACCESS = delete(_ACCESS).where(_ACCESS.c.token_hash == bindparam("token_hash"))
 # What revocation and introspection need of a token, in either table.
 _FIND_OWN = {
@@ -81,16 +92,18 @@ _FIND_OWN = {
 # checked exactly on every use. A token revoked through this worker leaves it at once;
 # other workers notice within the cache's max_age (RFC 7009 §2.1 allows such a delay).
 AccessTokenCache = WorkerCache[str, Row]
-_FIND_REFRESH = select(
-    _REFRESH.c.token_hash,
-    _REFRESH.c.client_id,
-    _REFRESH.c.user_id,
-    _REFRESH.c.scope,
-    _REFRESH.c.expires_at,
-    _REFRESH.c.family_hash,
-).where(_REFRESH.c.token_hash == bindparam("token_hash"))
+_FIND_REFRESH = Prepared(
+    select(
+        _REFRESH.c.token_hash,
+        _REFRESH.c.client_id,
+        _REFRESH.c.user_id,
+        _REFRESH.c.scope,
+        _REFRESH.c.expires_at,
+        _REFRESH.c.family_hash,
+    ).where(_REFRESH.c.token_hash == bindparam("token_hash"))
+)
 _USED = UsedRefreshToken.__table__
-_INSERT_USED = insert(_USED)
+_INSERT_USED = _insert(_USED, "token_hash", "client_id", "family_hash", "expires_at")
 _FIND_USED = select(_USED.c.client_id, _USED.c.family_hash).where(
     _USED.c.token_hash == bindparam("token_hash")
 )
@@ -165,8 +178,8 @@ def issue_tokens(
     if refresh_lifetime is not None:
         refresh_raw = refresh_token_factory()
         linked_refresh_hash = hash_token(refresh_raw)
-        db.execute(
-            _INSERT_REFRESH,
+        _INSERT_REFRESH.rowcount(
+            db,
             {
                 "token_hash": linked_refresh_hash,
                 "client_id": client.id,
@@ -178,8 +191,8 @@ def issue_tokens(
             },
         )
     expires_at = now + timedelta(seconds=access_lifetime)
-    db.execute(
-        _INSERT_ACCESS,
+    _INSERT_ACCESS.rowcount(
+        db,
         {
             "token_hash": hash_token(access_raw),
             "client_id": client.id,
@@ -205,7 +218,7 @@ def issue_tokens(
 
 
 def verify_access_token(
-    db: DbHandle,
+    db: DbHandle | Callable[[], DbHandle],
     raw: str,
     *,
     required_scope: str | None = None,
@@ -217,11 +230,14 @@ def verify_access_token(
 
     ``required_scope``: every listed scope must be held (``any_scope``: at least one of
     them, for dialects that check any-of); a token without scope holds none.
+    ``db`` may be a function that gives the handle: it is called only when ``cache``
+    cannot answer, so a request the cache answers takes no connection from the pool.
     """
     token_hash = hash_token(raw)
     row = cache.get(token_hash) if cache is not None else None
     if row is None:
-        row = db.execute(_VERIFY_ACCESS, {"token_hash": token_hash}).first()
+        handle = db if hasattr(db, "execute") else db()  # a handle, or what gives one
+        row = _VERIFY_ACCESS.first(handle, {"token_hash": token_hash})
         if row is not None and cache is not None:
             cache.put(token_hash, row)
     if row is None:
@@ -246,7 +262,7 @@ def verify_access_token(
 
 def find_refresh_token(db: DbHandle, raw: str) -> Row | None:
     """Return the stored refresh token's row (hash, client, user, scope, expiry), or None."""
-    return db.execute(_FIND_REFRESH, {"token_hash": hash_token(raw)}).first()
+    return _FIND_REFRESH.first(db, {"token_hash": hash_token(raw)})
 
 
 @dataclass(frozen=True)
@@ -267,12 +283,11 @@ def consume_refresh_token(
     ``remember``, the used token is kept in the used table until it would have expired,
     so that a later reuse is recognised.
     """
-    result = db.execute(_DELETE_REFRESH, {"token_hash": token_hash})
-    if result.rowcount != 1:
+    if _DELETE_REFRESH.rowcount(db, {"token_hash": token_hash}) != 1:
         return False
     if remember is not None:
-        db.execute(
-            _INSERT_USED,
+        _INSERT_USED.rowcount(
+            db,
             {
                 "token_hash": token_hash,
                 "client_id": remember.client_pk,
@@ -372,7 +387,7 @@ def revoke_token(
     # by this worker's cache (other clients' cached tokens stay).
     _delete_linked_access(db, client, {token_hash}, cache)
     if found is not None:
-        db.execute(_DELETE_REFRESH, {"token_hash": token_hash})
+        _DELETE_REFRESH.rowcount(db, {"token_hash": token_hash})
 
 
 def introspect_token(
@@ -545,14 +560,22 @@ def purge_expired(
     before: datetime,
     batch_size: int,
     pause: float = 0.0,
+    writer_share: float = 1.0,
     on_batch: Callable[[str, int], None] | None = None,
 ) -> dict[str, int]:
     """Delete tokens that expired before ``before``, in committed batches.
 
     Each batch is its own short transaction, followed by ``pause`` seconds without one,
     so token issuance never waits behind a long purge (SQLite has one writer at a time).
+    ``writer_share`` (0 < share <= 1) bounds the share of time the purge spends writing:
+    after a batch that took t seconds from its DELETE to its commit, the pause is at
+    least t * (1 - share) / share, so a slow batch (writers queued behind it, a busy
+    disk) is followed by a longer pause, and issuance keeps the rest of the time.
     Returns the number of rows removed per table.
     """
+    if not 0 < writer_share <= 1:
+        raise ValueError("writer_share must be in (0, 1].")
+    rest = (1 - writer_share) / writer_share
     removed: dict[str, int] = {}
     for model in (AccessToken, RefreshToken, UsedRefreshToken):
         total = 0
@@ -562,15 +585,22 @@ def purge_expired(
             ).all()
             if not hashes:
                 break
+            started = _purge_clock()
             session.execute(delete(model).where(model.token_hash.in_(hashes)))
             session.commit()
             total += len(hashes)
-            if pause:
-                time.sleep(pause)
+            wait = max(pause, (_purge_clock() - started) * rest)
+            if wait:
+                time.sleep(wait)
             if on_batch is not None:
                 on_batch(model.__tablename__, total)
         removed[model.__tablename__] = total
     return removed
+
+
+def _purge_clock() -> float:
+    """The clock a purge times its batches on (a test may replace it)."""
+    return time.monotonic()
 
 
 def _epoch(moment: datetime) -> int:

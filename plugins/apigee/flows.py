@@ -22,6 +22,7 @@ plugin's ``render.error`` words them as Edge did.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -65,8 +66,12 @@ class ProxyFlow:
 Flow = TokenFlow | ProxyFlow
 
 
-def resolve(db: DbHandle, line: RequestLine, params: Mapping[str, Any]) -> Flow:
-    """The flow the request takes; raise InvalidPath, NoRoute or ProxyNotFound when none."""
+def resolve(connect: Callable[[], DbHandle], line: RequestLine, params: Mapping[str, Any]) -> Flow:
+    """The flow the request takes; raise InvalidPath, NoRoute or ProxyNotFound when none.
+
+    ``connect`` gives the database handle, asked for only to look up a proxy (a token
+    endpoint's path is answered from the params).
+    """
     path = line.path.decoded
     flow = params["base_paths"].get(path)
     if flow is not None:
@@ -75,7 +80,7 @@ def resolve(db: DbHandle, line: RequestLine, params: Mapping[str, Any]) -> Flow:
             return TokenFlow(operation)
     if not is_plain_path(line.path):
         raise InvalidPath(line.method, line.path.sent, line.protocol)
-    proxy = match_proxy(db, path)
+    proxy = match_proxy(connect(), path)
     if proxy is not None:
         return ProxyFlow(proxy, line.path)
     if flow is not None or under_token_proxy(path, params):

@@ -185,8 +185,12 @@ def _value(value: Any) -> str:
     return _string(value)
 
 
+# json.dumps(value, ensure_ascii=False) without building an encoder on every call.
+_ENCODE_STRING = json.JSONEncoder(ensure_ascii=False).encode
+
+
 def _string(value: str) -> str:
-    return json.dumps(value, ensure_ascii=False)  # Jackson: UTF-8 as is, '/' not escaped
+    return _ENCODE_STRING(value)  # Jackson: UTF-8 as is, '/' not escaped
 
 
 def epoch_ms(moment: datetime) -> int:

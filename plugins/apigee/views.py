@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from flask import Response
+from sqlalchemy import Connection
 
 from emulator import metrics
 from emulator import oauth
@@ -27,17 +28,22 @@ from . import gateway
 from . import render
 from . import tokens
 from . import wire
+from .apps import App
 from .apps import find_app
 from .flows import ProxyFlow
 from .flows import TokenFlow
 from .flows import resolve
 from .params import NAME
 
+# This worker's copies of apps (stores.plugin_cache), by (client row, client id).
+APPS_CACHE = "apigee.apps"
+MAX_APPS = 10_000
+
 
 def gateway_entry(params: Mapping[str, Any]) -> Response:
     """Answer any path of the plugin: a token flow or a protected proxy (else resolve raises)."""
     now = utcnow()
-    flow = resolve(connection(), wire.request_line(), params)
+    flow = resolve(connection, wire.request_line(), params)
     if isinstance(flow, TokenFlow):
         metrics.label_operation(flow.operation)
         return token(params, flow.operation, now=now)
@@ -56,7 +62,7 @@ def token(params: Mapping[str, Any], operation: str, *, now: datetime) -> Respon
     )
     conn.commit()  # before the app lookup: a writer's lock is held no longer than needed
     metrics.token_issued(NAME, req.grant_type)
-    app = find_app(conn, issued.client_pk, issued.client_id)
+    app = _app(conn, issued.client_pk, issued.client_id)
     return usage.finish(
         render.token(
             issued,
@@ -73,11 +79,26 @@ def token(params: Mapping[str, Any], operation: str, *, now: datetime) -> Respon
     )
 
 
+def _app(conn: Connection, client_pk: int, client_id: str) -> App:
+    """The client's app as this worker read it at most ``CACHE_MAX_AGE`` seconds ago.
+
+    Like the client records: an admin's change reaches every worker within that time,
+    and a token request reads nothing the worker read a moment ago.
+    """
+    cache = stores.plugin_cache(APPS_CACHE, MAX_APPS)
+    key = (client_pk, client_id)
+    app = cache.get(key)
+    if app is None:
+        app = find_app(conn, client_pk, client_id)
+        cache.put(key, app)
+    return app
+
+
 def protected(params: Mapping[str, Any], flow: ProxyFlow, *, now: datetime) -> Response:
     """VerifyAccessToken (scope any-of, §3.1), then the target's answer, streamed."""
     raw = wire.bearer_token()
     caller = oauth.verify_access_token(
-        connection(),
+        connection,  # asked for only when the token cache cannot answer
         raw,
         required_scope=flow.proxy.scope,
         any_scope=True,

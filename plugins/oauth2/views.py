@@ -59,7 +59,7 @@ def resource(params: Mapping[str, Any]) -> Response:
     sources = wire.bearer_sources(inp, params)
     raw = oauth.extract_bearer_token(sources, scheme=params["token_bearer_header_name"])
     info = oauth.verify_access_token(
-        connection(),
+        connection,  # asked for only when the token cache cannot answer
         raw,
         required_scope=wire.required_scope(inp, params),
         now=utcnow(),

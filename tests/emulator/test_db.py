@@ -5,12 +5,19 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
+from contextlib import nullcontext
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from sqlalchemy import event
 
+from emulator.db import Prepared
+from emulator.db import Timestamp
 from emulator.db import db
+from emulator.db import engine_options
 from tests.conftest import BACKENDS
 from tests.conftest import make_app
 from tests.conftest import scratch_database
@@ -83,3 +90,136 @@ def test_mysql_sessions_are_utf8mb4_strict_and_read_committed(tmp_path: Path) ->
                 assert {"STRICT_TRANS_TABLES", "STRICT_ALL_TABLES"} <= set(mode.split(","))
                 db.engine.dispose()
             assert db.engine.pool._recycle == 60  # an operator's own setting is kept
+
+
+# --- statements compiled once (Prepared) and the idle ping --------------------------------
+
+PREPARED_TABLE = sa.Table(
+    "prepared_probe",
+    sa.MetaData(),
+    sa.Column("key", sa.String(40), primary_key=True),
+    sa.Column("at", Timestamp),
+    sa.Column("note", sa.String(40)),
+)
+INSERT_PROBE = Prepared(
+    sa.insert(PREPARED_TABLE).values(
+        key=sa.bindparam("key"), at=sa.bindparam("at"), note=sa.bindparam("note")
+    )
+)
+FIND_PROBE = Prepared(
+    sa.select(PREPARED_TABLE.c.at, PREPARED_TABLE.c.note.label("text")).where(
+        PREPARED_TABLE.c.key == sa.bindparam("key")
+    )
+)
+DELETE_PROBE = Prepared(
+    sa.delete(PREPARED_TABLE).where(PREPARED_TABLE.c.key == sa.bindparam("key"))
+)
+MOMENT = datetime(2026, 3, 1, 12, 30, 15, 123456)
+
+
+@pytest.fixture
+def probe_app(database_url: str):
+    app = make_app(database_url)
+    with app.app_context():
+        PREPARED_TABLE.create(db.engine)
+        try:
+            yield app
+        finally:
+            db.session.remove()
+            PREPARED_TABLE.drop(db.engine)
+            db.engine.dispose()
+
+
+@pytest.mark.parametrize("handle", ["connection", "session"], ids=["connection", "session"])
+def test_prepared_statements_write_and_read_as_core_does(probe_app, handle: str) -> None:
+    """On a Core connection (the DBAPI cursor) and on an ORM session (SQLAlchemy) alike:
+    a timestamp keeps its microseconds, labels name the row's attributes, a DELETE's row
+    count counts,
+    and nothing stays without a commit."""
+    with db.engine.connect() if handle == "connection" else nullcontext(db.session) as h:
+        INSERT_PROBE.rowcount(h, {"key": "a", "at": MOMENT, "note": None})
+        row = FIND_PROBE.first(h, {"key": "a"})
+        assert (row.at, row.text) == (MOMENT, None)
+        assert FIND_PROBE.first(h, {"key": "b"}) is None
+        h.commit()
+        assert DELETE_PROBE.rowcount(h, {"key": "a"}) == 1
+        assert DELETE_PROBE.rowcount(h, {"key": "a"}) == 0
+        h.rollback()
+    with db.engine.connect() as conn:
+        found = conn.execute(sa.select(PREPARED_TABLE.c.at, PREPARED_TABLE.c.note)).all()
+    assert [tuple(r) for r in found] == [(MOMENT, None)]  # the delete was rolled back
+
+
+def test_prepared_statement_errors_are_sqlalchemy_errors(probe_app) -> None:
+    """A DBAPI error is wrapped as SQLAlchemy wraps it (callers catch those), and the
+    connection stays usable after a rollback."""
+    with db.engine.connect() as conn:
+        INSERT_PROBE.rowcount(conn, {"key": "dup", "at": MOMENT, "note": "x"})
+        with pytest.raises(sa.exc.IntegrityError):
+            INSERT_PROBE.rowcount(conn, {"key": "dup", "at": MOMENT, "note": "y"})
+        conn.rollback()
+        assert FIND_PROBE.first(conn, {"key": "dup"}) is None
+
+
+def test_prepared_statements_are_seen_by_statement_listeners(probe_app) -> None:
+    """An engine with listeners (instrumentation, tests counting statements) gets every
+    statement through SQLAlchemy, so the listeners see them."""
+    seen: list[str] = []
+
+    def listen(_conn, _cursor, statement, _params, _context, _many) -> None:
+        seen.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", listen)
+    try:
+        with db.engine.connect() as conn:
+            FIND_PROBE.first(conn, {"key": "a"})
+    finally:
+        event.remove(db.engine, "before_cursor_execute", listen)
+    assert len(seen) == 1 and "prepared_probe" in seen[0]
+
+
+SERVER_BACKENDS = [b for b in BACKENDS if b != "sqlite"]
+BACKEND_PID = {"postgresql": "SELECT pg_backend_pid()", "mysql": "SELECT CONNECTION_ID()"}
+END_SESSION = {"postgresql": "SELECT pg_terminate_backend({})", "mysql": "KILL {}"}
+
+
+@pytest.mark.skipif(not SERVER_BACKENDS, reason="no database server configured")
+@pytest.mark.parametrize("backend", SERVER_BACKENDS, ids=SERVER_BACKENDS)
+def test_a_connection_is_pinged_only_after_sitting_idle(
+    tmp_path: Path, backend: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A connection used a moment ago is handed out without a round trip; one that sat idle
+    is pinged, and one the server ended meanwhile is replaced without a failed request."""
+    with scratch_database(backend, tmp_path) as url:
+        app = make_app(url, DB_PING_AFTER_IDLE_SECONDS=0.2)
+        with app.app_context():
+            engine = db.engine
+            pings: list[object] = []
+            real_ping = engine.dialect.do_ping
+            monkeypatch.setattr(
+                engine.dialect, "do_ping", lambda c: pings.append(c) or real_ping(c)
+            )
+            with engine.connect() as conn:
+                first = conn.execute(sa.text(BACKEND_PID[backend])).scalar()
+            with engine.connect() as conn:  # back in the pool a moment ago: no ping
+                assert conn.execute(sa.text(BACKEND_PID[backend])).scalar() == first
+            assert pings == []
+            admin = sa.create_engine(url)
+            with admin.connect() as other:
+                other.execute(sa.text(END_SESSION[backend].format(int(first))))
+            admin.dispose()
+            time.sleep(0.3)
+            with engine.connect() as conn:  # idle: pinged, found dead, replaced
+                assert conn.execute(sa.text(BACKEND_PID[backend])).scalar() != first
+            assert len(pings) == 1
+            engine.dispose()
+
+
+def test_without_pre_ping_nothing_is_pinged(tmp_path: Path) -> None:
+    """The idle ping replaces pool_pre_ping; an operator who turned that off gets neither,
+    and SQLite never gets one."""
+    url = "postgresql+psycopg://u@127.0.0.1:1/none"
+    assert "pool_pre_ping" not in engine_options(url, {"pool_pre_ping": True}, ping_after_idle=1)
+    assert engine_options(url, {"pool_pre_ping": True}, ping_after_idle=0)["pool_pre_ping"]
+    sqlite_url = f"sqlite:///{tmp_path / 'p.sqlite'}"
+    assert "pool_pre_ping" not in engine_options(sqlite_url, {"pool_pre_ping": True})

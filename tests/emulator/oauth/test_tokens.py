@@ -199,6 +199,34 @@ def test_purge_deletes_in_batches_and_reports(session, new_client) -> None:
     assert session.scalar(sa.select(sa.func.count()).select_from(AccessToken)) == 3
 
 
+def test_purge_pauses_in_proportion_to_its_writes(session, new_client, monkeypatch) -> None:
+    """With writer_share 0.25, a batch that held the writer 0.1 s is followed by 0.3 s
+    without a transaction (at least the configured pause), so issuance keeps ~75%."""
+    client = new_client()
+    for i in range(3):
+        oauth.import_token(
+            session,
+            token_type="access",
+            raw=f"old{i}",
+            client_pk=client.id,
+            user_id=None,
+            scope=None,
+            expires_at=NOW - timedelta(days=30),
+            now=NOW,
+        )
+    session.commit()
+    ticks = iter(range(100))
+    slept: list[float] = []
+    monkeypatch.setattr(oauth.tokens, "_purge_clock", lambda: next(ticks) * 0.1)
+    monkeypatch.setattr(oauth.tokens.time, "sleep", slept.append)
+    oauth.purge_expired(
+        session, before=NOW, batch_size=2, pause=0.01, writer_share=0.25, on_batch=None
+    )
+    assert slept == [pytest.approx(0.3), pytest.approx(0.3)]
+    with pytest.raises(ValueError, match="writer_share"):
+        oauth.purge_expired(session, before=NOW, batch_size=2, writer_share=0)
+
+
 def test_revoking_a_used_refresh_token_still_ends_the_access_tokens_obtained_with_it(
     session, new_client
 ) -> None:

@@ -9,12 +9,19 @@ from __future__ import annotations
 import io
 import json
 import time
+from collections import Counter
 from datetime import datetime
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import event
 
+from emulator.db import db
+from plugins.apigee.render import _string
 from plugins.apigee.render import seconds_left
+from plugins.apigee.tokens import ALPHANUMERIC
+from plugins.apigee.tokens import alphanumeric_token
+from tests.conftest import make_app
 
 from .conftest import CC_TOKEN_URL
 from .conftest import PROFILES
@@ -213,6 +220,34 @@ def test_developer_email(client, enable_apigee, make_app_client, profile) -> Non
     assert field_line(text, "developer.email") == '  "developer.email" : "dev.one@example.org"'
 
 
+def test_a_worker_reads_an_app_at_most_once_per_cache_max_age(
+    database_url, cli, enable_apigee, make_app_client
+) -> None:
+    """The token response's app (developer, products) comes from this worker's copy for
+    CACHE_MAX_AGE, like the client record: repeated token requests only insert their
+    token; an admin's change shows once the copy is older than that."""
+    enable_apigee()
+    cid, secret = make_app_client(email="dev.one@example.org")
+    worker = make_app(database_url, CACHE_MAX_AGE=1.5)
+    web = worker.test_client()
+    assert "dev.one@example.org" in get_token(web, cid, secret).get_data(as_text=True)
+    with worker.app_context():
+        engine = db.engine
+    sent: list[str] = []
+    listen = lambda _c, _cur, statement, *_rest: sent.append(statement)  # noqa: E731
+    event.listen(engine, "before_cursor_execute", listen)
+    try:
+        for _ in range(3):
+            assert "dev.one@example.org" in get_token(web, cid, secret).get_data(as_text=True)
+    finally:
+        event.remove(engine, "before_cursor_execute", listen)
+    assert [s.split()[0] for s in sent] == ["INSERT"] * 3
+    cli("apigee", "apps", "set", cid, "--developer-email", "dev.two@example.org")
+    time.sleep(1.6)
+    assert "dev.two@example.org" in get_token(web, cid, secret).get_data(as_text=True)
+    engine.dispose()
+
+
 @pytest.mark.parametrize("profile", PROFILES, ids=PROFILES)
 def test_organization_id_only_in_the_2014_profile(client, seed_app, profile) -> None:
     seed_app(response_profile=profile)
@@ -253,6 +288,25 @@ def test_access_token_is_28_alphanumerics_new_on_every_call(
     assert count_rows("oauth_access_tokens") == 3
     # each one is a live token: it passes verification (then the target is down: 503, not 401)
     assert client.get("/weather/x", headers=bearer(tokens[0])).status_code == 503
+
+
+@pytest.mark.parametrize("length", [28, 32], ids=["access", "refresh"])
+def test_token_characters_are_all_62_alphanumerics_evenly(length: int) -> None:
+    """Every one of [A-Za-z0-9] comes up, nothing else does, and none is favoured (a
+    byte taken modulo 62 without skipping would make a-h a quarter likelier)."""
+    counts = Counter("".join(alphanumeric_token(length) for _ in range(2000)))
+    assert set(counts) == set(ALPHANUMERIC)
+    expected = 2000 * length / 62
+    assert all(abs(n - expected) < 0.15 * expected for n in counts.values())
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["plain", "dev.one@example.org", "a/b", 'quo"te', "ünï", "tab\tnew\nline", "\u2028"],
+    ids=["plain", "email", "slash", "quote", "utf8", "controls", "line-separator"],
+)
+def test_strings_are_encoded_as_json_dumps_does(value: str) -> None:
+    assert _string(value) == json.dumps(value, ensure_ascii=False)
 
 
 @pytest.mark.parametrize("profile", PROFILES, ids=PROFILES)

@@ -10,7 +10,10 @@ from __future__ import annotations
 from urllib.parse import urlencode
 
 import pytest
+from sqlalchemy import event
 
+from emulator.db import db
+from tests.conftest import make_app
 from tests.plugins.oauth2.conftest import BODY_METHOD
 from tests.plugins.oauth2.conftest import CONTENT_TYPE
 from tests.plugins.oauth2.conftest import EXPIRED_TOKEN
@@ -421,3 +424,26 @@ def test_resource_scope_with_a_control_character_is_never_held(
     control character, so none is held (the challenge never carries a NUL)."""
     rv = client.get(RESOURCE_URL + "&" + urlencode({"scope": scope}), headers=bearer(at))
     assert_insufficient(rv, challenge_scope)
+
+
+def test_a_token_this_worker_verified_takes_no_connection(database_url, at) -> None:
+    """With the caches on (CACHE_MAX_AGE), a resource request the token cache and the
+    plugin state can answer takes no connection from the pool: on PostgreSQL or MariaDB
+    every checkout would be a round trip (issue 11). Expiry is still checked each time."""
+    worker = make_app(database_url, CACHE_MAX_AGE=60)
+    web = worker.test_client()
+    assert_resource_ok(web.get(RESOURCE_URL, headers=bearer(at)), user_id="1001")
+    with worker.app_context():
+        engine = db.engine
+    checkouts: list[object] = []
+    listen = lambda *args: checkouts.append(args)  # noqa: E731
+    event.listen(engine, "checkout", listen)
+    try:
+        for _ in range(3):
+            assert_resource_ok(web.get(RESOURCE_URL, headers=bearer(at)), user_id="1001")
+        unknown = web.get(RESOURCE_URL, headers=bearer("0" * 40))
+    finally:
+        event.remove(engine, "checkout", listen)
+    assert unknown.status_code == 401
+    assert len(checkouts) == 1  # the unknown token's lookup only
+    engine.dispose()
