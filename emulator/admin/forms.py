@@ -6,6 +6,8 @@ scope, a free client id) is manage.py's to refuse, with one line for the admin.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from flask_wtf import FlaskForm
 from wtforms import BooleanField
 from wtforms import IntegerField
@@ -13,7 +15,6 @@ from wtforms import PasswordField
 from wtforms import StringField
 from wtforms.validators import DataRequired
 from wtforms.validators import Length
-from wtforms.validators import NumberRange
 from wtforms.validators import Optional
 from wtforms.validators import ValidationError
 
@@ -24,6 +25,17 @@ def plain_text(_form: FlaskForm, field: StringField) -> None:
     """No control characters (NUL, line breaks): no id, scope or URI holds one."""
     if field.data and has_control_characters(field.data):
         raise ValidationError("No control characters (such as a line break), please.")
+
+
+def within(low: int, high: int) -> Callable[[FlaskForm, IntegerField], None]:
+    """A whole number from ``low`` to ``high``, compared as integers (WTForms' NumberRange
+    turns the number into a float first, which a number of hundreds of digits overflows)."""
+
+    def check(_form: FlaskForm, field: IntegerField) -> None:
+        if field.data is not None and not low <= field.data <= high:
+            raise ValidationError(f"Number must be between {low} and {high}.")
+
+    return check
 
 
 class LoginForm(FlaskForm):
@@ -77,7 +89,7 @@ class RotateForm(FlaskForm):
     grace_minutes = IntegerField(
         "Old secret keeps working for (minutes)",
         default=0,
-        validators=[NumberRange(min=0, max=30 * 24 * 60)],
+        validators=[within(0, 30 * 24 * 60)],
         description="0: it stops at once. At most 30 days (43200 minutes).",
     )
 

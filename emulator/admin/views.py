@@ -53,6 +53,7 @@ from emulator.db import db
 from emulator.errors import ParamsError
 from emulator.models import Client
 from emulator.models import Scope
+from emulator.oauth import has_control_characters
 from emulator.plugin import Plugin
 from emulator.plugin import TokenExample
 from emulator.registry import get_registry
@@ -70,6 +71,9 @@ bp = Blueprint(
 
 PAGE_SIZE = 50
 AUDIT_PAGE_SIZE = 50
+# The highest page number asked for that is taken as given (a larger one shows this page,
+# empty): page * size stays far inside a database's 64-bit offset.
+MAX_PAGE_NUMBER = 1_000_000
 # The pages that need no session.
 OPEN_ENDPOINTS = frozenset({"admin.login", "admin.static"})
 
@@ -118,8 +122,9 @@ def unexpected_error(error: Exception) -> tuple[str, int]:
 
 @bp.context_processor
 def page_context() -> dict[str, Any]:
-    """What the base template needs: the logout form."""
-    return {"logout_form": ActionForm()}
+    """What the base template needs: the logout form (never filled from the request: an
+    error page, such as a body's 413, must not read the body it refused)."""
+    return {"logout_form": ActionForm(formdata=None)}
 
 
 def actor() -> audit.Actor:
@@ -330,17 +335,33 @@ def _plugin(name: str) -> Plugin:
 
 @bp.route("/clients")
 @login_required
-def clients() -> str:
+def clients() -> tuple[str, int]:
     """The clients, by id, with search (id or user id) and paging."""
     search = request.args.get("q", "").strip()[:200]
-    page_number = max(1, request.args.get("page", 1, type=int) or 1)
-    page = manage.list_clients(
-        db.session, search=search, offset=(page_number - 1) * PAGE_SIZE, limit=PAGE_SIZE
-    )
+    page_number = _page_number()
+    problem = None
+    if has_control_characters(search):
+        problem = "A search cannot hold a control character (such as NUL or a line break)."
+        search = ""
+        page = manage.ClientPage(rows=[], total=0, offset=0, limit=PAGE_SIZE)
+    else:
+        page = manage.list_clients(
+            db.session, search=search, offset=(page_number - 1) * PAGE_SIZE, limit=PAGE_SIZE
+        )
     pages = max(1, math.ceil(page.total / PAGE_SIZE))
     return render_template(
-        "admin/clients.html", page=page, search=search, page_number=page_number, pages=pages
-    )
+        "admin/clients.html",
+        page=page,
+        search=search,
+        page_number=page_number,
+        pages=pages,
+        problem=problem,
+    ), (400 if problem else 200)
+
+
+def _page_number() -> int:
+    """The ``page`` asked for: 1 when absent or not a number, at most MAX_PAGE_NUMBER."""
+    return min(MAX_PAGE_NUMBER, max(1, request.args.get("page", 1, type=int) or 1))
 
 
 def _grant_types(form: ClientFields) -> str | None:
@@ -686,10 +707,15 @@ def activity_page() -> str:
 
 @bp.route("/audit")
 @login_required
-def audit_log() -> str:
+def audit_log() -> tuple[str, int]:
     """The audit log, newest first, a page at a time; filtered by an action prefix."""
-    page_number = max(1, request.args.get("page", 1, type=int) or 1)
+    page_number = _page_number()
     prefix = request.args.get("action", "").strip()[:64] or None
+    problem = None
+    if prefix is not None and has_control_characters(prefix):
+        # PostgreSQL refuses NUL in a query's text: refused here, with a message.
+        problem = "An action cannot hold a control character (such as NUL or a line break)."
+        prefix = None
     rows = audit.events(
         db.session,
         limit=AUDIT_PAGE_SIZE + 1,
@@ -702,4 +728,5 @@ def audit_log() -> str:
         more=len(rows) > AUDIT_PAGE_SIZE,
         page_number=page_number,
         prefix=prefix or "",
-    )
+        problem=problem,
+    ), (400 if problem else 200)

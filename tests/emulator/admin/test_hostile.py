@@ -1,0 +1,83 @@
+"""The admin pages under hostile input: every odd value gets a clear answer, never a 500."""
+
+from __future__ import annotations
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from tests.emulator.admin.conftest import AdminSession
+from tests.emulator.admin.test_pages import create
+
+HUGE_PAGE = str(10**30)  # past any database's 64-bit integer once multiplied into an offset
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        f"/admin/clients?page={HUGE_PAGE}",
+        f"/admin/clients?q=x&page={HUGE_PAGE}",
+        f"/admin/audit?page={HUGE_PAGE}",
+        "/admin/audit?page=-7",
+        "/admin/clients?page=-1",
+    ],
+    ids=["clients", "clients-search", "audit", "audit-negative", "clients-negative"],
+)
+def test_an_out_of_range_page_number_is_a_sane_page(admin: AdminSession, path: str) -> None:
+    rv = admin.get(path)
+    assert rv.status_code == 200, rv.get_data(as_text=True)[:500]
+    assert "Something went wrong" not in rv.get_data(as_text=True)
+
+
+@pytest.mark.parametrize(
+    ("path", "shown"),
+    [
+        ("/admin/clients?q=%00", "control character"),
+        ("/admin/clients?q=a%01b", "control character"),
+        ("/admin/audit?action=%00", "control character"),
+        ("/admin/audit?action=client%0a.update", "control character"),
+    ],
+    ids=["search-nul", "search-control", "audit-nul", "audit-line-break"],
+)
+def test_a_search_with_control_characters_is_refused_with_a_message(
+    admin: AdminSession, path: str, shown: str
+) -> None:
+    rv = admin.get(path)
+    page = rv.get_data(as_text=True)
+    assert rv.status_code == 400, page[:500]
+    assert shown in page
+    assert "Something went wrong" not in page
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/admin/scopes", "/admin/clients/new", "/admin/logout", "/admin/login"],
+    ids=["scopes", "client-new", "logout", "login"],
+)
+def test_a_body_over_the_size_limit_is_a_413_page(
+    admin: AdminSession, app: Flask, path: str
+) -> None:
+    limit = int(app.config["MAX_CONTENT_LENGTH"])
+    rv = admin.client.post(path, data={"csrf_token": admin.token, "name": "a" * (limit + 10)})
+    assert rv.status_code == 413, rv.get_data(as_text=True)[:500]
+    assert rv.headers["Cache-Control"] == "no-store"
+
+
+@pytest.mark.parametrize(
+    "grace",
+    ["1" * 40, "-" + "9" * 40, "1" * 400],
+    ids=["huge", "huge-negative", "hundreds-of-digits"],
+)
+def test_a_huge_grace_period_is_refused_beside_its_field(
+    admin: AdminSession, client: FlaskClient, grace: str
+) -> None:
+    old = create(admin, "kept")
+    rv = admin.post("/admin/clients/kept/rotate", {"grace_minutes": grace})
+    assert rv.status_code == 400, rv.get_data(as_text=True)[:500]
+    assert "Nothing was changed" in rv.get_data(as_text=True)
+    rv = client.post(
+        "/index.php?option=token&api=oauth2",
+        data={"grant_type": "client_credentials"},
+        auth=("kept", old),
+    )
+    assert rv.status_code == 200
