@@ -1,8 +1,9 @@
 """Who is logged in to the admin pages: Flask-Login over the admin users table.
 
-A session holds the admin's row id and a stamp of their last password change (Flask-Login's
-"alternative token"): changing the password ends every session of that admin, in every
-worker, on its next page. Sessions also end after ADMIN_SESSION_IDLE_SECONDS without a page
+A session holds the admin's row id and a stamp of their last password change and last logout
+(Flask-Login's "alternative token"): changing the password, or logging out, ends every
+session of that admin, in every worker, on its next page (a copy of the signed cookie made
+before a logout is refused too). Sessions also end after ADMIN_SESSION_IDLE_SECONDS without a page
 and ADMIN_SESSION_MAX_AGE after the login. Failed logins are counted like failed client
 authentication (emulator/throttle.py) per (username, address) and per address; at the limit
 the login page answers 429, before any password is checked.
@@ -12,7 +13,6 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass
-from datetime import datetime
 from datetime import timedelta
 
 from flask import Flask
@@ -62,7 +62,7 @@ class Admin(UserMixin):
     @classmethod
     def of(cls, row: AdminUser) -> Admin:
         """The admin of an ``admin_users`` row."""
-        return cls(pk=row.id, username=row.username, password_stamp=_stamp(row.password_changed_at))
+        return cls(pk=row.id, username=row.username, password_stamp=_stamp(row))
 
     @property
     def actor(self) -> audit.Actor:
@@ -70,8 +70,12 @@ class Admin(UserMixin):
         return audit.Actor(name=f"admin:{self.username}", address=request.remote_addr)
 
 
-def _stamp(changed_at: datetime) -> str:
-    return f"{changed_at:%Y%m%d%H%M%S%f}"
+def _stamp(row: AdminUser) -> str:
+    """The row's password change and last logout: either one changing ends its sessions."""
+    ended = row.sessions_ended_at
+    return f"{row.password_changed_at:%Y%m%d%H%M%S%f}" + (
+        "" if ended is None else f"-{ended:%Y%m%d%H%M%S%f}"
+    )
 
 
 @login_manager.user_loader
@@ -81,7 +85,7 @@ def load_admin(user_id: str) -> Admin | None:
     if not pk.isdigit():
         return None
     row = db.session.get(AdminUser, int(pk))
-    if row is None or _stamp(row.password_changed_at) != stamp:
+    if row is None or _stamp(row) != stamp:
         return None
     return Admin.of(row)
 

@@ -228,9 +228,14 @@ def login() -> Response | tuple[str, int, dict[str, str]] | str:
 @bp.route("/logout", methods=["POST"])
 @login_required
 def logout() -> Response:
-    """End the session (a post with the CSRF token: no other site can log an admin out)."""
+    """End the session (a post with the CSRF token: no other site can log an admin out).
+
+    The admin's sessions end in the database too: a copy of this signed cookie is refused.
+    """
+    now = utcnow()
+    manage.end_admin_sessions(db.session, current_user.pk, now=now)
     audit.record(
-        db.session, actor=actor(), action="admin.logout", target=current_user.username, now=utcnow()
+        db.session, actor=actor(), action="admin.logout", target=current_user.username, now=now
     )
     db.session.commit()
     logout_user()

@@ -7,8 +7,11 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from tests.emulator.admin.conftest import AdminSession
+from tests.emulator.admin.conftest import csrf_token
+from tests.emulator.admin.conftest import log_in
 from tests.emulator.admin.test_pages import create
 
+COOKIE = "emulator_admin"  # config.py's SESSION_COOKIE_NAME
 HUGE_PAGE = str(10**30)  # past any database's 64-bit integer once multiplied into an offset
 
 
@@ -81,3 +84,22 @@ def test_a_huge_grace_period_is_refused_beside_its_field(
         auth=("kept", old),
     )
     assert rv.status_code == 200
+
+
+def test_a_session_cookie_kept_from_before_the_logout_is_refused(
+    app: Flask, admin_user: tuple[str, str]
+) -> None:
+    browser = app.test_client()
+    assert log_in(browser).status_code == 302
+    stolen = browser.get_cookie(COOKIE, path="/admin")
+    assert stolen is not None
+    assert browser.get("/admin/clients").status_code == 200
+    token = csrf_token(browser.get("/admin/clients"))
+    assert browser.post("/admin/logout", data={"csrf_token": token}).status_code == 302
+    replay = app.test_client()
+    replay.set_cookie(COOKIE, stolen.value, path="/admin")
+    rv = replay.get("/admin/clients")
+    assert rv.status_code == 302, "a signed cookie saved before the logout still logs in"
+    assert rv.headers["Location"].startswith("/admin/login")
+    assert log_in(browser).status_code == 302  # a new login works as before
+    assert browser.get("/admin/clients").status_code == 200
