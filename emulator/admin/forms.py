@@ -7,8 +7,11 @@ scope, a free client id) is manage.py's to refuse, with one line for the admin.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
+from flask import request
 from flask_wtf import FlaskForm
+from werkzeug.datastructures import CombinedMultiDict
 from wtforms import BooleanField
 from wtforms import IntegerField
 from wtforms import PasswordField
@@ -19,6 +22,22 @@ from wtforms.validators import Optional
 from wtforms.validators import ValidationError
 
 from emulator.oauth import has_control_characters
+
+
+class AdminForm(FlaskForm):
+    """A form of the admin pages: its fields read the posted text fields only.
+
+    Flask-WTF also hands a multipart post's files to the fields, and a text field's
+    validators cannot take a file (a 500): a file is no field's value here.
+    """
+
+    class Meta(FlaskForm.Meta):
+        """Flask-WTF's meta, minus the files."""
+
+        def wrap_formdata(self, form: FlaskForm, formdata: Any) -> Any:
+            """The request's text fields (Flask-WTF's choice, without request.files)."""
+            data = super().wrap_formdata(form, formdata)
+            return request.form if isinstance(data, CombinedMultiDict) else data
 
 
 def plain_text(_form: FlaskForm, field: StringField) -> None:
@@ -38,18 +57,18 @@ def within(low: int, high: int) -> Callable[[FlaskForm, IntegerField], None]:
     return check
 
 
-class LoginForm(FlaskForm):
+class LoginForm(AdminForm):
     """Username and password."""
 
     username = StringField("Username", validators=[DataRequired(), Length(max=150)])
     password = PasswordField("Password", validators=[DataRequired(), Length(max=1024)])
 
 
-class ActionForm(FlaskForm):
+class ActionForm(AdminForm):
     """A button that changes something (enable, disable, delete, log out): the token only."""
 
 
-class ClientFields(FlaskForm):
+class ClientFields(AdminForm):
     """What an admin may set of a client, on creation and later."""
 
     scope = StringField(
@@ -83,7 +102,7 @@ class ClientCreateForm(ClientFields):
     public = BooleanField("Public client (no secret)")
 
 
-class RotateForm(FlaskForm):
+class RotateForm(AdminForm):
     """A new secret; the old one works for the grace period the admin picks."""
 
     grace_minutes = IntegerField(
@@ -94,12 +113,12 @@ class RotateForm(FlaskForm):
     )
 
 
-class ScopeForm(FlaskForm):
+class ScopeForm(AdminForm):
     """A new scope."""
 
     name = StringField("Scope", validators=[DataRequired(), Length(max=255), plain_text])
     is_default = BooleanField("Default (given to clients without a scope of their own)")
 
 
-class PanelForm(FlaskForm):
+class PanelForm(AdminForm):
     """A plugin's client panel: its fields are the plugin's, read from the request."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
@@ -103,3 +105,26 @@ def test_a_session_cookie_kept_from_before_the_logout_is_refused(
     assert rv.headers["Location"].startswith("/admin/login")
     assert log_in(browser).status_code == 302  # a new login works as before
     assert browser.get("/admin/clients").status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("path", "field"),
+    [
+        ("/admin/clients/new", "client_id"),
+        ("/admin/clients/new", "scope"),
+        ("/admin/clients/kept/edit", "redirect_uri"),
+        ("/admin/clients/kept/rotate", "grace_minutes"),
+        ("/admin/scopes", "name"),
+        ("/admin/login", "username"),
+    ],
+    ids=["new-client-id", "new-scope", "edit-redirect-uri", "rotate-grace", "scope-name", "login"],
+)
+def test_a_file_posted_as_a_field_is_no_500(admin: AdminSession, path: str, field: str) -> None:
+    create(admin, "kept")
+    rv = admin.client.post(
+        path,
+        data={"csrf_token": admin.token, "client_id": "x", field: (io.BytesIO(b"x"), "a.txt")},
+        content_type="multipart/form-data",
+    )
+    assert rv.status_code < 500, rv.get_data(as_text=True)[:500]
+    assert "Something went wrong" not in rv.get_data(as_text=True)
