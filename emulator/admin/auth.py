@@ -11,6 +11,7 @@ the login page answers 429, before any password is checked.
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 from dataclasses import dataclass
 from datetime import timedelta
@@ -43,8 +44,25 @@ csrf = CSRFProtect()
 login_manager = LoginManager()
 login_manager.login_view = "admin.login"
 login_manager.login_message = "Log in to see that page."
-# A session cookie replayed from another address or browser is dropped (Flask-Login).
+# Flask-Login's "strong" protection only marks a *permanent* session (ours) non-fresh when
+# it comes from another address or browser; session_expired() ends such a session.
 login_manager.session_protection = "strong"
+
+
+def _session_identifier() -> str:
+    """What a session is bound to: the request's address and browser (User-Agent).
+
+    The address is the app's (the socket's, or ProxyFix's reading of TRUSTED_PROXIES hops):
+    Flask-Login's own identifier takes the first X-Forwarded-For entry, which any sender
+    writes, so a copied cookie sent with the victim's address in that header was let in.
+    """
+    agent = request.headers.get("User-Agent", "")
+    base = f"{request.remote_addr or ''}|{agent}"
+    return hashlib.sha512(base.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+# Flask-Login 0.6's hook for it (an attribute, set before the first request).
+login_manager._session_identifier_generator = _session_identifier
 
 
 @dataclass(frozen=True)
@@ -102,7 +120,8 @@ def start_session(admin: Admin) -> None:
 
 
 def session_expired() -> bool:
-    """Whether the logged-in admin's session is past its idle or absolute limit.
+    """Whether the logged-in admin's session is past its idle or absolute limit, or comes
+    from another address or browser than its login's (a copied cookie).
 
     A live session's last-seen time moves on to now.
     """
@@ -113,7 +132,8 @@ def session_expired() -> bool:
     logged_in_at = session.get(LOGGED_IN_AT)
     seen_at = session.get(SEEN_AT)
     if (
-        not isinstance(logged_in_at, (int, float))
+        session.get("_id") != _session_identifier()
+        or not isinstance(logged_in_at, (int, float))
         or not isinstance(seen_at, (int, float))
         or now - seen_at > float(config["ADMIN_SESSION_IDLE_SECONDS"])
         or now - logged_in_at > float(config["ADMIN_SESSION_MAX_AGE"])

@@ -128,3 +128,30 @@ def test_a_file_posted_as_a_field_is_no_500(admin: AdminSession, path: str, fiel
     )
     assert rv.status_code < 500, rv.get_data(as_text=True)[:500]
     assert "Something went wrong" not in rv.get_data(as_text=True)
+
+
+@pytest.mark.parametrize(
+    ("address", "headers"),
+    [
+        ("10.9.9.9", {}),
+        ("127.0.0.1", {"User-Agent": "another browser"}),
+        ("10.9.9.9", {"X-Forwarded-For": "127.0.0.1"}),
+        ("10.9.9.9", {"X-Forwarded-For": "127.0.0.1, 10.9.9.9"}),
+    ],
+    ids=["other-address", "other-browser", "forged-address", "forged-chain"],
+)
+def test_a_cookie_replayed_from_another_address_or_browser_is_dropped(
+    app: Flask, admin_user: tuple[str, str], address: str, headers: dict[str, str]
+) -> None:
+    """The session is permanent, which makes Flask-Login's "strong" protection only mark it
+    non-fresh; and TRUSTED_PROXIES is 0: X-Forwarded-For is the sender's word."""
+    browser = app.test_client()
+    assert log_in(browser).status_code == 302
+    stolen = browser.get_cookie(COOKIE, path="/admin")
+    assert stolen is not None
+    elsewhere = app.test_client()
+    elsewhere.set_cookie(COOKIE, stolen.value, path="/admin")
+    rv = elsewhere.get("/admin/clients", headers=headers, environ_base={"REMOTE_ADDR": address})
+    assert rv.status_code == 302, "a copied cookie logged in from another address or browser"
+    assert rv.headers["Location"].startswith("/admin/login")
+    assert browser.get("/admin/clients").status_code == 200  # the admin's own browser goes on
