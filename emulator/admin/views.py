@@ -700,12 +700,16 @@ def activity_page() -> str:
     now = utcnow()
     issued = activity.tokens_issued(db.session, get_registry().plugins.values(), now=now)
     since = now - timedelta(days=activity.DAYS)
+    report = usage.report(db.session, since=since)
     return render_template(
         "admin/activity.html",
         issued=issued,
+        issued_rows=list(issued.per_client.items())[: activity.PAGE_ROWS],
+        issued_more=max(0, len(issued.per_client) - activity.PAGE_ROWS),
         chart=activity.chart(issued),
         last_use=activity.last_use(db.session),
-        report=usage.report(db.session, since=since),
+        report=report[: activity.PAGE_ROWS],
+        report_more=max(0, len(report) - activity.PAGE_ROWS),
         since=since,
     )
 

@@ -5,9 +5,15 @@ from __future__ import annotations
 import io
 
 import pytest
+import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
 
+from emulator.admin import activity
+from emulator.clock import utcnow
+from emulator.db import db
+from emulator.models import Client
+from emulator.models import UsageCount
 from tests.emulator.admin.conftest import AdminSession
 from tests.emulator.admin.conftest import csrf_token
 from tests.emulator.admin.conftest import log_in
@@ -155,3 +161,49 @@ def test_a_cookie_replayed_from_another_address_or_browser_is_dropped(
     assert rv.status_code == 302, "a copied cookie logged in from another address or browser"
     assert rv.headers["Location"].startswith("/admin/login")
     assert browser.get("/admin/clients").status_code == 200  # the admin's own browser goes on
+
+
+def test_the_activity_page_stays_bounded_with_many_active_clients(
+    admin: AdminSession, app: Flask
+) -> None:
+    now = utcnow()
+    many = activity.PAGE_ROWS + 30
+    with app.app_context():
+        db.session.execute(
+            sa.insert(Client),
+            [
+                {
+                    "client_id": f"busy-{n:04d}",
+                    "secret_hash": None,
+                    "redirect_uri": "",
+                    "created_at": now,
+                }
+                for n in range(many)
+            ],
+        )
+        pks = db.session.scalars(sa.select(Client.id)).all()
+        db.session.execute(
+            sa.insert(UsageCount),
+            [
+                {
+                    "client_id": pk,
+                    "plugin": "oauth2",
+                    "operation": "token",
+                    "credential_form": "body",
+                    "token_form": "-",
+                    "day": now.date(),
+                    "count": 2,
+                    "last_seen": now,
+                }
+                for pk in pks
+            ],
+        )
+        db.session.commit()
+    page = admin.get("/admin/activity").get_data(as_text=True)
+    issued = page[page.index('id="issued"') : page.index("</table>", page.index('id="issued"'))]
+    assert issued.count("<code>busy-") == activity.PAGE_ROWS
+    assert f"<td>{2 * many}</td>" in issued  # the totals still count every client
+    report = page[page.index("Legacy usage since") :]
+    assert report.count("<code>busy-") == activity.PAGE_ROWS
+    assert "30 more clients" in page
+    assert "30 more lines" in report
