@@ -520,6 +520,14 @@ def delete_admin_user(session: Session, actor: Actor, username: str, *, now: dat
     )
 
 
+def end_admin_sessions(session: Session, admin_id: int, *, now: datetime) -> None:
+    """End every session of the admin user (their logout): sessions begun before ``now``
+    are refused from their next page, a copy of their cookie too (emulator/admin/auth.py)."""
+    user = session.get(AdminUser, admin_id)
+    if user is not None:
+        user.sessions_ended_at = now
+
+
 def list_admin_users(session: Session) -> list[AdminUser]:
     """Every admin user, by username."""
     return list(session.scalars(select(AdminUser).order_by(AdminUser.username)))

@@ -205,3 +205,6 @@ class AdminUser(db.Model):
     created_at: Mapped[datetime] = mapped_column(Timestamp)
     password_changed_at: Mapped[datetime] = mapped_column(Timestamp)
     last_login_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    # The last logout: it ended every session of this admin begun before it (a session is a
+    # signed cookie, which a copy would otherwise replay until it expires).
+    sessions_ended_at: Mapped[datetime | None] = mapped_column(Timestamp)

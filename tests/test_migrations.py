@@ -337,3 +337,33 @@ def test_upgrade_from_0010_keeps_clients_enabled_and_downgrade_puts_0010_back(
     assert not {"audit_events", "admin_users"} & tables
     assert not {"disabled", "previous_secret_hash", "previous_secret_until"} & columns
     assert (clients, kept) == (["legacy-a"], 1)
+
+
+def test_upgrade_from_0011_keeps_admins_with_no_session_ended_and_downgrade_drops_it(
+    empty_database_url,
+) -> None:
+    app = make_app(empty_database_url)
+    with app.app_context():
+        upgrade(directory=str(MIGRATIONS_DIR), revision="0011")
+        with db.engine.begin() as conn:
+            conn.execute(
+                sa.text(
+                    "INSERT INTO admin_users (username, password_hash, created_at, "
+                    "password_changed_at) VALUES ('alice', 'h', :t, :t)"
+                ),
+                {"t": CREATED},
+            )
+        upgrade(directory=str(MIGRATIONS_DIR))
+        with db.engine.connect() as conn:
+            upgraded = conn.execute(
+                sa.text("SELECT username, sessions_ended_at FROM admin_users")
+            ).one()
+        downgrade(directory=str(MIGRATIONS_DIR), revision="0011")
+        with db.engine.connect() as conn:
+            columns = {c["name"] for c in sa.inspect(conn).get_columns("admin_users")}
+            kept = conn.execute(sa.text("SELECT username FROM admin_users")).scalars().all()
+        upgrade(directory=str(MIGRATIONS_DIR))  # and up again
+        db.engine.dispose()
+    assert (upgraded.username, upgraded.sessions_ended_at) == ("alice", None)
+    assert "sessions_ended_at" not in columns
+    assert kept == ["alice"]

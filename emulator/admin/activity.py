@@ -32,6 +32,10 @@ CHART_CLIENTS = 5
 # Fill colours of the chart's series (the last: every other client).
 COLOURS = ("#2f6fb0", "#e07b39", "#3a9a5b", "#b8463f", "#7d5ba6", "#9aa1a9")
 LAST_USE_ROWS = 100
+# Rows of the per-client table and of the usage report on the page (the busiest first); the
+# rest is counted in a line under each (the totals include them), so that a site of
+# thousands of active clients gets a page of the same size.
+PAGE_ROWS = 100
 
 
 @dataclass(frozen=True)

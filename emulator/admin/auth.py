@@ -1,8 +1,9 @@
 """Who is logged in to the admin pages: Flask-Login over the admin users table.
 
-A session holds the admin's row id and a stamp of their last password change (Flask-Login's
-"alternative token"): changing the password ends every session of that admin, in every
-worker, on its next page. Sessions also end after ADMIN_SESSION_IDLE_SECONDS without a page
+A session holds the admin's row id and a stamp of their last password change and last logout
+(Flask-Login's "alternative token"): changing the password, or logging out, ends every
+session of that admin, in every worker, on its next page (a copy of the signed cookie made
+before a logout is refused too). Sessions also end after ADMIN_SESSION_IDLE_SECONDS without a page
 and ADMIN_SESSION_MAX_AGE after the login. Failed logins are counted like failed client
 authentication (emulator/throttle.py) per (username, address) and per address; at the limit
 the login page answers 429, before any password is checked.
@@ -10,9 +11,9 @@ the login page answers 429, before any password is checked.
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 from dataclasses import dataclass
-from datetime import datetime
 from datetime import timedelta
 
 from flask import Flask
@@ -43,8 +44,25 @@ csrf = CSRFProtect()
 login_manager = LoginManager()
 login_manager.login_view = "admin.login"
 login_manager.login_message = "Log in to see that page."
-# A session cookie replayed from another address or browser is dropped (Flask-Login).
+# Flask-Login's "strong" protection only marks a *permanent* session (ours) non-fresh when
+# it comes from another address or browser; session_expired() ends such a session.
 login_manager.session_protection = "strong"
+
+
+def _session_identifier() -> str:
+    """What a session is bound to: the request's address and browser (User-Agent).
+
+    The address is the app's (the socket's, or ProxyFix's reading of TRUSTED_PROXIES hops):
+    Flask-Login's own identifier takes the first X-Forwarded-For entry, which any sender
+    writes, so a copied cookie sent with the victim's address in that header was let in.
+    """
+    agent = request.headers.get("User-Agent", "")
+    base = f"{request.remote_addr or ''}|{agent}"
+    return hashlib.sha512(base.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+# Flask-Login 0.6's hook for it (an attribute, set before the first request).
+login_manager._session_identifier_generator = _session_identifier
 
 
 @dataclass(frozen=True)
@@ -62,7 +80,7 @@ class Admin(UserMixin):
     @classmethod
     def of(cls, row: AdminUser) -> Admin:
         """The admin of an ``admin_users`` row."""
-        return cls(pk=row.id, username=row.username, password_stamp=_stamp(row.password_changed_at))
+        return cls(pk=row.id, username=row.username, password_stamp=_stamp(row))
 
     @property
     def actor(self) -> audit.Actor:
@@ -70,8 +88,12 @@ class Admin(UserMixin):
         return audit.Actor(name=f"admin:{self.username}", address=request.remote_addr)
 
 
-def _stamp(changed_at: datetime) -> str:
-    return f"{changed_at:%Y%m%d%H%M%S%f}"
+def _stamp(row: AdminUser) -> str:
+    """The row's password change and last logout: either one changing ends its sessions."""
+    ended = row.sessions_ended_at
+    return f"{row.password_changed_at:%Y%m%d%H%M%S%f}" + (
+        "" if ended is None else f"-{ended:%Y%m%d%H%M%S%f}"
+    )
 
 
 @login_manager.user_loader
@@ -81,7 +103,7 @@ def load_admin(user_id: str) -> Admin | None:
     if not pk.isdigit():
         return None
     row = db.session.get(AdminUser, int(pk))
-    if row is None or _stamp(row.password_changed_at) != stamp:
+    if row is None or _stamp(row) != stamp:
         return None
     return Admin.of(row)
 
@@ -98,7 +120,8 @@ def start_session(admin: Admin) -> None:
 
 
 def session_expired() -> bool:
-    """Whether the logged-in admin's session is past its idle or absolute limit.
+    """Whether the logged-in admin's session is past its idle or absolute limit, or comes
+    from another address or browser than its login's (a copied cookie).
 
     A live session's last-seen time moves on to now.
     """
@@ -109,7 +132,8 @@ def session_expired() -> bool:
     logged_in_at = session.get(LOGGED_IN_AT)
     seen_at = session.get(SEEN_AT)
     if (
-        not isinstance(logged_in_at, (int, float))
+        session.get("_id") != _session_identifier()
+        or not isinstance(logged_in_at, (int, float))
         or not isinstance(seen_at, (int, float))
         or now - seen_at > float(config["ADMIN_SESSION_IDLE_SECONDS"])
         or now - logged_in_at > float(config["ADMIN_SESSION_MAX_AGE"])

@@ -6,18 +6,38 @@ scope, a free client id) is manage.py's to refuse, with one line for the admin.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
+from flask import request
 from flask_wtf import FlaskForm
+from werkzeug.datastructures import CombinedMultiDict
 from wtforms import BooleanField
 from wtforms import IntegerField
 from wtforms import PasswordField
 from wtforms import StringField
 from wtforms.validators import DataRequired
 from wtforms.validators import Length
-from wtforms.validators import NumberRange
 from wtforms.validators import Optional
 from wtforms.validators import ValidationError
 
 from emulator.oauth import has_control_characters
+
+
+class AdminForm(FlaskForm):
+    """A form of the admin pages: its fields read the posted text fields only.
+
+    Flask-WTF also hands a multipart post's files to the fields, and a text field's
+    validators cannot take a file (a 500): a file is no field's value here.
+    """
+
+    class Meta(FlaskForm.Meta):
+        """Flask-WTF's meta, minus the files."""
+
+        def wrap_formdata(self, form: FlaskForm, formdata: Any) -> Any:
+            """The request's text fields (Flask-WTF's choice, without request.files)."""
+            data = super().wrap_formdata(form, formdata)
+            return request.form if isinstance(data, CombinedMultiDict) else data
 
 
 def plain_text(_form: FlaskForm, field: StringField) -> None:
@@ -26,18 +46,29 @@ def plain_text(_form: FlaskForm, field: StringField) -> None:
         raise ValidationError("No control characters (such as a line break), please.")
 
 
-class LoginForm(FlaskForm):
+def within(low: int, high: int) -> Callable[[FlaskForm, IntegerField], None]:
+    """A whole number from ``low`` to ``high``, compared as integers (WTForms' NumberRange
+    turns the number into a float first, which a number of hundreds of digits overflows)."""
+
+    def check(_form: FlaskForm, field: IntegerField) -> None:
+        if field.data is not None and not low <= field.data <= high:
+            raise ValidationError(f"Number must be between {low} and {high}.")
+
+    return check
+
+
+class LoginForm(AdminForm):
     """Username and password."""
 
     username = StringField("Username", validators=[DataRequired(), Length(max=150)])
     password = PasswordField("Password", validators=[DataRequired(), Length(max=1024)])
 
 
-class ActionForm(FlaskForm):
+class ActionForm(AdminForm):
     """A button that changes something (enable, disable, delete, log out): the token only."""
 
 
-class ClientFields(FlaskForm):
+class ClientFields(AdminForm):
     """What an admin may set of a client, on creation and later."""
 
     scope = StringField(
@@ -71,23 +102,23 @@ class ClientCreateForm(ClientFields):
     public = BooleanField("Public client (no secret)")
 
 
-class RotateForm(FlaskForm):
+class RotateForm(AdminForm):
     """A new secret; the old one works for the grace period the admin picks."""
 
     grace_minutes = IntegerField(
         "Old secret keeps working for (minutes)",
         default=0,
-        validators=[NumberRange(min=0, max=30 * 24 * 60)],
+        validators=[within(0, 30 * 24 * 60)],
         description="0: it stops at once. At most 30 days (43200 minutes).",
     )
 
 
-class ScopeForm(FlaskForm):
+class ScopeForm(AdminForm):
     """A new scope."""
 
     name = StringField("Scope", validators=[DataRequired(), Length(max=255), plain_text])
     is_default = BooleanField("Default (given to clients without a scope of their own)")
 
 
-class PanelForm(FlaskForm):
+class PanelForm(AdminForm):
     """A plugin's client panel: its fields are the plugin's, read from the request."""

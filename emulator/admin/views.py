@@ -53,6 +53,7 @@ from emulator.db import db
 from emulator.errors import ParamsError
 from emulator.models import Client
 from emulator.models import Scope
+from emulator.oauth import has_control_characters
 from emulator.plugin import Plugin
 from emulator.plugin import TokenExample
 from emulator.registry import get_registry
@@ -70,6 +71,9 @@ bp = Blueprint(
 
 PAGE_SIZE = 50
 AUDIT_PAGE_SIZE = 50
+# The highest page number asked for that is taken as given (a larger one shows this page,
+# empty): page * size stays far inside a database's 64-bit offset.
+MAX_PAGE_NUMBER = 1_000_000
 # The pages that need no session.
 OPEN_ENDPOINTS = frozenset({"admin.login", "admin.static"})
 
@@ -118,8 +122,9 @@ def unexpected_error(error: Exception) -> tuple[str, int]:
 
 @bp.context_processor
 def page_context() -> dict[str, Any]:
-    """What the base template needs: the logout form."""
-    return {"logout_form": ActionForm()}
+    """What the base template needs: the logout form (never filled from the request: an
+    error page, such as a body's 413, must not read the body it refused)."""
+    return {"logout_form": ActionForm(formdata=None)}
 
 
 def actor() -> audit.Actor:
@@ -223,9 +228,14 @@ def login() -> Response | tuple[str, int, dict[str, str]] | str:
 @bp.route("/logout", methods=["POST"])
 @login_required
 def logout() -> Response:
-    """End the session (a post with the CSRF token: no other site can log an admin out)."""
+    """End the session (a post with the CSRF token: no other site can log an admin out).
+
+    The admin's sessions end in the database too: a copy of this signed cookie is refused.
+    """
+    now = utcnow()
+    manage.end_admin_sessions(db.session, current_user.pk, now=now)
     audit.record(
-        db.session, actor=actor(), action="admin.logout", target=current_user.username, now=utcnow()
+        db.session, actor=actor(), action="admin.logout", target=current_user.username, now=now
     )
     db.session.commit()
     logout_user()
@@ -330,17 +340,33 @@ def _plugin(name: str) -> Plugin:
 
 @bp.route("/clients")
 @login_required
-def clients() -> str:
+def clients() -> tuple[str, int]:
     """The clients, by id, with search (id or user id) and paging."""
     search = request.args.get("q", "").strip()[:200]
-    page_number = max(1, request.args.get("page", 1, type=int) or 1)
-    page = manage.list_clients(
-        db.session, search=search, offset=(page_number - 1) * PAGE_SIZE, limit=PAGE_SIZE
-    )
+    page_number = _page_number()
+    problem = None
+    if has_control_characters(search):
+        problem = "A search cannot hold a control character (such as NUL or a line break)."
+        search = ""
+        page = manage.ClientPage(rows=[], total=0, offset=0, limit=PAGE_SIZE)
+    else:
+        page = manage.list_clients(
+            db.session, search=search, offset=(page_number - 1) * PAGE_SIZE, limit=PAGE_SIZE
+        )
     pages = max(1, math.ceil(page.total / PAGE_SIZE))
     return render_template(
-        "admin/clients.html", page=page, search=search, page_number=page_number, pages=pages
-    )
+        "admin/clients.html",
+        page=page,
+        search=search,
+        page_number=page_number,
+        pages=pages,
+        problem=problem,
+    ), (400 if problem else 200)
+
+
+def _page_number() -> int:
+    """The ``page`` asked for: 1 when absent or not a number, at most MAX_PAGE_NUMBER."""
+    return min(MAX_PAGE_NUMBER, max(1, request.args.get("page", 1, type=int) or 1))
 
 
 def _grant_types(form: ClientFields) -> str | None:
@@ -674,22 +700,31 @@ def activity_page() -> str:
     now = utcnow()
     issued = activity.tokens_issued(db.session, get_registry().plugins.values(), now=now)
     since = now - timedelta(days=activity.DAYS)
+    report = usage.report(db.session, since=since)
     return render_template(
         "admin/activity.html",
         issued=issued,
+        issued_rows=list(issued.per_client.items())[: activity.PAGE_ROWS],
+        issued_more=max(0, len(issued.per_client) - activity.PAGE_ROWS),
         chart=activity.chart(issued),
         last_use=activity.last_use(db.session),
-        report=usage.report(db.session, since=since),
+        report=report[: activity.PAGE_ROWS],
+        report_more=max(0, len(report) - activity.PAGE_ROWS),
         since=since,
     )
 
 
 @bp.route("/audit")
 @login_required
-def audit_log() -> str:
+def audit_log() -> tuple[str, int]:
     """The audit log, newest first, a page at a time; filtered by an action prefix."""
-    page_number = max(1, request.args.get("page", 1, type=int) or 1)
+    page_number = _page_number()
     prefix = request.args.get("action", "").strip()[:64] or None
+    problem = None
+    if prefix is not None and has_control_characters(prefix):
+        # PostgreSQL refuses NUL in a query's text: refused here, with a message.
+        problem = "An action cannot hold a control character (such as NUL or a line break)."
+        prefix = None
     rows = audit.events(
         db.session,
         limit=AUDIT_PAGE_SIZE + 1,
@@ -702,4 +737,5 @@ def audit_log() -> str:
         more=len(rows) > AUDIT_PAGE_SIZE,
         page_number=page_number,
         prefix=prefix or "",
-    )
+        problem=problem,
+    ), (400 if problem else 200)
