@@ -85,6 +85,11 @@ def browser() -> Iterator[Browser]:
 def site(database_url: str, tmp_path: Path) -> Iterator[tuple[LiveServer, dict[str, str]]]:
     """gunicorn with 2 workers on an empty database with one admin user and a few clients."""
     env = emptied_env(database_url)
+    # The flow waits for a refused secret on every worker, trying it on fresh connections as
+    # often as a slow machine needs: each try is a failed authentication, which the
+    # throttle (10 per client and address by default) must not turn into a 429 here.
+    env["FLASK_CLIENT_AUTH_FAILURE_LIMIT"] = "1000/5minutes"
+    env["FLASK_CLIENT_AUTH_ADDRESS_FAILURE_LIMIT"] = "1000/5minutes"
     subprocess.run(
         [str(BIN / "flask"), "--app", "app", "admin", "create-user", ADMIN, "--password-stdin"],
         cwd=ROOT,
