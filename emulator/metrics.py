@@ -3,9 +3,9 @@ authentication and lockouts, summed over every worker process.
 
 Off by default (``METRICS_ENABLED``). Off, nothing here is registered: ``/metrics`` is an
 unknown URL like any other, no hook runs on the request path, and the few counting calls
-the dialects and the throttle make cost one lookup and return (``token_issued``, the
-throttle's ``on_lockout`` is None). On, a ``before_request``/``after_request`` pair times
-and counts every request from what the dispatcher resolved for it
+the dialects make cost one lookup and return (``token_issued``; the throttle gets no
+lockout hook of the metrics). On, a ``before_request``/``after_request`` pair times and
+counts every request from what the dispatcher resolved for it
 (``emulator.dispatch.resolution``), and ``/metrics`` answers the scrapers that
 ``METRICS_ALLOWED`` (and, when set, ``METRICS_TOKEN_SHA256``) let in; others get 403.
 

@@ -24,6 +24,7 @@ import ipaddress
 import logging
 import math
 from collections.abc import Callable
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC
 from datetime import datetime
@@ -204,7 +205,7 @@ class AuthThrottle:
         max_age: float,
         clock: Callable[[], float] | None = None,
         kind: str = "client",
-        on_lockout: LockoutHook | None = None,
+        on_lockout: Sequence[LockoutHook] = (),
     ) -> None:
         self.storage = storage
         self.rules = rules
@@ -215,7 +216,7 @@ class AuthThrottle:
         self._address_kind = "address" if kind == "client" else f"{kind}-address"
         self._id_name = "client_id" if kind == "client" else "id"
         # Told of each lockout once, by the failure that made it (audit event, metrics).
-        self.on_lockout = on_lockout
+        self.on_lockout = tuple(on_lockout)
         # key -> epoch second its lock lifts (0.0: not locked), as this worker last read it
         self._locks: WorkerCache[str, float] = WorkerCache(max_age, 100_000)
 
@@ -273,13 +274,13 @@ class AuthThrottle:
                     self._report_lockout(Lockout(identity[0], shown, address, until, str(rule)))
 
     def _report_lockout(self, lockout: Lockout) -> None:
-        """Tell ``on_lockout``; its failure is logged and changes nothing (fail open)."""
-        if self.on_lockout is None:
-            return
-        try:
-            self.on_lockout(lockout)
-        except Exception as error:  # whatever it is, a lockout must not become an error
-            log.error("client authentication lockout not recorded (%s)", type(error).__name__)
+        """Tell each ``on_lockout`` hook; a failure is logged and changes nothing (fail open),
+        nor keeps the other hooks from being told."""
+        for hook in self.on_lockout:
+            try:
+                hook(lockout)
+            except Exception as error:  # whatever it is, a lockout must not become an error
+                log.error("client authentication lockout not recorded (%s)", type(error).__name__)
 
     def _lock(self, rule: limits.RateLimitItem, identity: tuple[str, ...]) -> float:
         """When the key's lock lifts (0.0: not locked), from this worker's copy if it has one.
@@ -385,33 +386,18 @@ def build_throttle(
         ) from None
     with app.app_context():
         engine = db.engine
+    # Each lockout goes to the audit log; the metrics count the clients' (not admin logins').
+    hooks: list[LockoutHook] = [functools.partial(record_lockout, engine)]
+    counted = metrics.lockout_hook(app) if kind == "client" else None
+    if counted is not None:
+        hooks.append(counted)
     return AuthThrottle(
         _storage(app),
         rules,
         max_age=float(app.config["CACHE_MAX_AGE"]),
         kind=kind,
-        on_lockout=_lockout_hooks(
-            functools.partial(record_lockout, engine),
-            metrics.lockout_hook(app) if kind == "client" else None,
-        ),
+        on_lockout=hooks,
     )
-
-
-def _lockout_hooks(*hooks: LockoutHook | None) -> LockoutHook:
-    """One hook that tells each of ``hooks`` (None: left out); one failing stops no other."""
-    chosen = [hook for hook in hooks if hook is not None]
-
-    def tell(lockout: Lockout) -> None:
-        failed = None
-        for hook in chosen:
-            try:
-                hook(lockout)
-            except Exception as error:  # the others are still told; the first is re-raised
-                failed = failed or error
-        if failed is not None:
-            raise failed
-
-    return tell
 
 
 def _storage(app: Flask) -> Storage:
