@@ -4,15 +4,18 @@ connection settings."""
 from __future__ import annotations
 
 import collections
+import contextlib
 import fcntl
 import os
 import re
 import sqlite3
 import threading
 import time
+from collections.abc import Callable
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
+from typing import TypeVar
 
 from flask import Flask
 from flask import g
@@ -280,17 +283,21 @@ class _WriteLock:
         self._thread_lock.release()
 
 
-_write_locks: dict[str, _WriteLock] = {}
+_write_locks: dict[str, tuple[_WriteLock, GroupWriter]] = {}
 _write_locks_guard = threading.Lock()
 _WRITE_STATEMENT = re.compile(r"\s*(INSERT|UPDATE|DELETE|REPLACE)\b", re.IGNORECASE)
 
 
-def _write_lock_for(database: str) -> _WriteLock:
+def _writers_for(database: str) -> tuple[_WriteLock, GroupWriter]:
+    """This process's writer lock and group writer for a database file (one of each)."""
     with _write_locks_guard:
-        lock = _write_locks.get(database)
-        if lock is None:
-            lock = _write_locks[database] = _WriteLock(database + ".writelock")
-        return lock
+        writers = _write_locks.get(database)
+        if writers is None:
+            writers = _write_locks[database] = (
+                _WriteLock(database + ".writelock"),
+                GroupWriter(),
+            )
+        return writers
 
 
 class _SerializedWriteCursor(sqlite3.Cursor):
@@ -311,7 +318,7 @@ class SerializedWriteConnection(sqlite3.Connection):
 
     def __init__(self, database: str | bytes | os.PathLike, *args: Any, **kwargs: Any) -> None:
         super().__init__(database, *args, **kwargs)
-        self._write_lock = _write_lock_for(os.path.abspath(os.fsdecode(database)))
+        self._write_lock, self.group_writer = _writers_for(os.path.abspath(os.fsdecode(database)))
         self._holding = False
 
     def _before_statement(self, sql: str) -> None:
@@ -333,9 +340,18 @@ class SerializedWriteConnection(sqlite3.Connection):
         return self.cursor().execute(sql, parameters)
 
     def commit(self) -> None:
-        """Commit, then release the writer lock."""
+        """Commit, then release the writer lock.
+
+        A COMMIT that fails (a deferred constraint, a full disk) leaves SQLite's
+        transaction open: it is rolled back first, so that no write outlives the failure
+        and the file's lock is not released while SQLite still holds it.
+        """
         try:
             super().commit()
+        except BaseException:
+            if self.in_transaction:
+                super().rollback()
+            raise
         finally:
             self._release()
 
@@ -352,6 +368,141 @@ class SerializedWriteConnection(sqlite3.Connection):
             super().close()
         finally:
             self._release()
+
+
+T = TypeVar("T")
+
+
+def write(handle: DbHandle, work: Callable[[DbHandle], T]) -> T:
+    """Run a request's writes: ``work(handle)``, or, on SQLite, with other threads' writes.
+
+    On a request's connection to a SQLite file, ``work`` joins this process's group
+    commit (``GroupWriter``): it runs in one transaction with the writes other threads
+    brought meanwhile, and the transaction is committed before ``write`` returns. A token
+    handed out after it is on disk as before, at one commit and one turn of the writer
+    lock for several requests. Anywhere else (a server database, an ORM session, a
+    connection that has written already) ``work`` runs in the caller's transaction, which
+    the caller commits, as it commits everything else it wrote.
+
+    ``work`` must do only the writes and what decides them: under the group commit it may
+    run on another thread's connection, while the file's writer lock is held.
+    """
+    if isinstance(handle, Connection) and handle.dialect.name == "sqlite":
+        writer = _group_writer(handle)
+        if writer is not None:
+            return writer.run(handle, work)
+    return work(handle)
+
+
+def _group_writer(conn: Connection) -> GroupWriter | None:
+    """This process's group writer for the connection's file, if its writes may join one."""
+    dbapi_connection = conn.connection.dbapi_connection
+    if not isinstance(dbapi_connection, SerializedWriteConnection):
+        return None  # an in-memory database: one connection, nothing to share
+    if dbapi_connection.in_transaction:
+        return None  # it has written already: its own commit must take those too
+    return dbapi_connection.group_writer
+
+
+class _Write:
+    """One thread's work in a group commit, and how it ended."""
+
+    __slots__ = ("work", "done", "result", "error")
+
+    def __init__(self, work: Callable[[DbHandle], Any]) -> None:
+        self.work = work
+        self.done = False
+        self.result: Any = None
+        self.error: BaseException | None = None
+
+
+class GroupWriteFailed(RuntimeError):
+    """The transaction that held this thread's writes failed (its cause says why)."""
+
+
+class GroupWriter:
+    """Group commit for one SQLite file in this process: one transaction, several requests.
+
+    Each commit costs about as much as the inserts it commits, and each turn of the
+    writer lock wakes a thread in another process; threads that arrive while a commit is
+    under way queue their work, and the next of them to run (the leader) runs the whole
+    queue on its own connection, each work in a savepoint of its own (a work that fails
+    takes back only its own writes, and its thread gets its error), commits once, and
+    hands each thread its result. One leader at a time; each leads one batch, so no
+    request waits behind more than the batch before its own.
+    """
+
+    SAVEPOINT = "emulator_group_write"
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition(threading.Lock())
+        self._queue: list[_Write] = []
+        self._leading = False
+
+    def run(self, conn: Connection, work: Callable[[DbHandle], T]) -> T:
+        """Run ``work`` in the next group commit; return its result once committed."""
+        mine = _Write(work)
+        with self._cond:
+            self._queue.append(mine)
+            while self._leading and not mine.done:
+                self._cond.wait()
+            if not mine.done:
+                self._leading = True
+                batch, self._queue = self._queue, []
+        if not mine.done:
+            try:
+                self._commit(conn, batch)
+            finally:
+                with self._cond:
+                    self._leading = False
+                    self._cond.notify_all()
+        if mine.error is not None:
+            raise mine.error
+        return mine.result
+
+    def _commit(self, conn: Connection, batch: list[_Write]) -> None:
+        """Run the batch on the leader's connection and commit it; tell each how it ended.
+
+        The leader's own work is in every batch it leads (it queued before it took the
+        queue), so a batch of one is its own: it runs as a plain transaction.
+        """
+        try:
+            if len(batch) == 1:
+                batch[0].result = batch[0].work(conn)
+            else:
+                self._run_each(conn, batch)
+            conn.commit()
+        except BaseException as error:
+            with contextlib.suppress(Exception):
+                conn.rollback()
+            if len(batch) == 1:
+                batch[0].error = error
+            for write in batch:
+                if write.error is None:  # its work ran, but the transaction did not hold
+                    write.error = GroupWriteFailed(f"the group commit failed: {error}")
+                    write.error.__cause__ = error
+        finally:
+            for write in batch:
+                write.done = True
+
+    def _run_each(self, conn: Connection, batch: list[_Write]) -> None:
+        if not conn.in_transaction():
+            conn.begin()  # so that conn.commit() commits what the savepoints keep
+        cursor = conn.connection.dbapi_connection.cursor()
+        try:
+            # Begun before the first savepoint: a savepoint outside a transaction starts
+            # one, and releasing it would commit it.
+            cursor.execute("BEGIN")
+            for write in batch:
+                cursor.execute(f"SAVEPOINT {self.SAVEPOINT}")
+                try:
+                    write.result = write.work(conn)
+                except Exception as error:
+                    write.error = error
+                    cursor.execute(f"ROLLBACK TO {self.SAVEPOINT}")
+                cursor.execute(f"RELEASE {self.SAVEPOINT}")
+        finally:
+            cursor.close()
 
 
 def _tune_sqlite(dbapi_connection: Any, busy_timeout_ms: int) -> None:

@@ -14,6 +14,7 @@ from typing import ClassVar
 from typing import Literal
 
 from emulator.db import DbHandle
+from emulator.db import write
 from emulator.oauth.clients import AuthGuard
 from emulator.oauth.clients import ClientCredentials
 from emulator.oauth.clients import ClientRecord
@@ -312,7 +313,11 @@ def issue_token(
     now: datetime,
     guard: AuthGuard | None = None,
 ) -> IssuedToken:
-    """Answer a token request: authenticate, apply the grant, decide scope, issue."""
+    """Answer a token request: authenticate, apply the grant, decide scope, issue.
+
+    The issue's writes go through ``emulator.db.write``: on SQLite they are committed in a
+    group commit before this returns; elsewhere the caller commits them.
+    """
     if not req.grant_type:
         raise InvalidRequest(
             "The grant type was not specified in the request", reason="no_grant_type"
@@ -337,4 +342,4 @@ def issue_token(
     scope = resolve_scope(
         db, req.scope, ctx.available_scope, client, policy, defaults=clients.default_scope
     )
-    return grant.issue(db, client, ctx, scope, policy, now=now)
+    return write(db, lambda handle: grant.issue(handle, client, ctx, scope, policy, now=now))

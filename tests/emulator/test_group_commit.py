@@ -1,0 +1,182 @@
+"""SQLite's group commit (emulator.db.write): writes that arrive while a commit is under
+way share the next one; each thread gets its own result or error, once committed."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from emulator.db import GroupWriteFailed
+from emulator.db import db
+from emulator.db import write
+from tests.conftest import make_app
+
+DEADLINE = 10.0
+
+
+@pytest.fixture
+def engine(tmp_path: Path):
+    app = make_app(f"sqlite:///{tmp_path / 'g.sqlite'}")
+    with app.app_context():
+        with db.engine.begin() as conn:
+            conn.exec_driver_sql("CREATE TABLE parent (id INTEGER PRIMARY KEY)")
+            conn.exec_driver_sql(
+                "CREATE TABLE t (x INTEGER, who INTEGER,"
+                " parent INTEGER REFERENCES parent (id) DEFERRABLE INITIALLY DEFERRED)"
+            )
+        yield db.engine
+        db.engine.dispose()
+
+
+def rows(engine: sa.Engine) -> list[int]:
+    with engine.connect() as conn:
+        return sorted(conn.exec_driver_sql("SELECT x FROM t").scalars())
+
+
+def insert(x: int, *, parent: int | None = None) -> Callable[[Any], int]:
+    """A work that inserts x, noting which thread ran it, and returns x."""
+
+    def work(handle: Any) -> int:
+        handle.execute(
+            sa.text("INSERT INTO t (x, who, parent) VALUES (:x, :who, :parent)"),
+            {"x": x, "who": threading.get_ident(), "parent": parent},
+        )
+        return x
+
+    return work
+
+
+def test_a_lone_write_is_committed_when_write_returns(engine: sa.Engine) -> None:
+    with engine.connect() as conn:
+        assert write(conn, insert(1)) == 1
+        assert rows(engine) == [1]  # another connection sees it: no commit of the caller's
+
+
+def test_a_write_after_other_writes_stays_in_the_callers_transaction(engine: sa.Engine) -> None:
+    """The caller's earlier writes and the work's are one transaction, as without grouping."""
+    with engine.connect() as conn:
+        conn.execute(sa.text("INSERT INTO t (x) VALUES (0)"))
+        write(conn, insert(1))
+        assert rows(engine) == []
+        conn.rollback()
+    assert rows(engine) == []
+
+
+class Crowd:
+    """A first writer held inside its work while others queue behind it, then let go."""
+
+    def __init__(self, engine: sa.Engine) -> None:
+        self.engine = engine
+        self.release = threading.Event()
+        self.outcomes: dict[int, Any] = {}
+        self.threads: list[threading.Thread] = []
+
+    def start(self, x: int, work: Callable[[Any], int]) -> None:
+        def run() -> None:
+            with self.engine.connect() as conn:
+                try:
+                    self.outcomes[x] = write(conn, work)
+                except Exception as error:  # noqa: BLE001 - the test looks at it
+                    self.outcomes[x] = error
+
+        thread = threading.Thread(target=run)
+        thread.start()
+        self.threads.append(thread)
+
+    def hold_first(self) -> None:
+        entered = threading.Event()
+
+        def first(handle: Any) -> int:
+            entered.set()
+            assert self.release.wait(DEADLINE)
+            return insert(0)(handle)
+
+        self.start(0, first)
+        assert entered.wait(DEADLINE)
+
+    def queue(self, works: dict[int, Callable[[Any], int]]) -> None:
+        with self.engine.connect() as conn:
+            writer = conn.connection.dbapi_connection.group_writer  # this file's, in this process
+        for x, work in works.items():
+            self.start(x, work)
+        deadline = time.monotonic() + DEADLINE
+        while len(writer._queue) < len(works):  # all queued behind the first
+            assert time.monotonic() < deadline, "the writers did not queue"
+            time.sleep(0.005)
+        self.release.set()
+        for thread in self.threads:
+            thread.join(DEADLINE)
+
+    def runners(self) -> set[int]:
+        with self.engine.connect() as conn:
+            return set(conn.exec_driver_sql("SELECT who FROM t WHERE x > 0").scalars())
+
+
+def test_writes_queued_during_a_commit_share_the_next_one(engine: sa.Engine) -> None:
+    crowd = Crowd(engine)
+    crowd.hold_first()
+    crowd.queue({x: insert(x) for x in (1, 2, 3)})
+    assert crowd.outcomes == {0: 0, 1: 1, 2: 2, 3: 3}
+    assert rows(engine) == [0, 1, 2, 3]
+    assert len(crowd.runners()) == 1  # one leader ran the three queued works
+
+
+def test_a_failing_write_takes_back_only_its_own_rows(engine: sa.Engine) -> None:
+    def fails(handle: Any) -> int:
+        insert(2)(handle)
+        raise ValueError("refused")
+
+    crowd = Crowd(engine)
+    crowd.hold_first()
+    crowd.queue({1: insert(1), 2: fails, 3: insert(3)})
+    assert isinstance(crowd.outcomes[2], ValueError)
+    assert (crowd.outcomes[1], crowd.outcomes[3]) == (1, 3)
+    assert rows(engine) == [0, 1, 3]
+
+
+def test_when_the_shared_commit_fails_every_writer_is_told_and_nothing_holds(
+    engine: sa.Engine,
+) -> None:
+    crowd = Crowd(engine)
+    crowd.hold_first()
+    # A deferred foreign key is checked at COMMIT: the one bad row fails the whole batch.
+    crowd.queue({1: insert(1), 2: insert(2, parent=99), 3: insert(3)})
+    for x in (1, 2, 3):
+        assert isinstance(crowd.outcomes[x], GroupWriteFailed)
+        assert "FOREIGN KEY constraint failed" in str(crowd.outcomes[x].__cause__)
+    assert rows(engine) == [0]
+    with engine.connect() as conn:  # the file takes the next writes as before
+        assert write(conn, insert(4)) == 4
+    assert rows(engine) == [0, 4]
+
+
+def test_a_lone_failing_write_gets_its_own_error_and_keeps_nothing(engine: sa.Engine) -> None:
+    with engine.connect() as conn:
+        with pytest.raises(Exception, match="FOREIGN KEY constraint failed"):
+            write(conn, insert(1, parent=99))
+        assert rows(engine) == []
+        assert write(conn, insert(2)) == 2
+    assert rows(engine) == [2]
+
+
+def test_on_a_server_database_the_caller_commits(database_url: str) -> None:
+    """PostgreSQL and MariaDB commit concurrent transactions themselves: no grouping."""
+    app = make_app(database_url)
+    with app.app_context():
+        table = sa.Table("group_probe", sa.MetaData(), sa.Column("x", sa.Integer))
+        table.create(db.engine)
+        try:
+            with db.engine.connect() as conn:
+                write(conn, lambda handle: handle.execute(table.insert().values(x=1)))
+                conn.rollback()
+                kept = conn.execute(sa.select(sa.func.count()).select_from(table)).scalar()
+            assert kept == (1 if db.engine.dialect.name == "sqlite" else 0)
+        finally:
+            table.drop(db.engine)
+            db.engine.dispose()
