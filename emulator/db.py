@@ -6,6 +6,7 @@ from __future__ import annotations
 import collections
 import contextlib
 import fcntl
+import logging
 import os
 import re
 import sqlite3
@@ -13,6 +14,7 @@ import threading
 import time
 from collections.abc import Callable
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from typing import TypeVar
@@ -38,6 +40,8 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.compiler import TypeCompiler
+
+log = logging.getLogger(__name__)
 
 # Stable constraint names, so Alembic migrations are the same on every backend.
 NAMING_CONVENTION = {
@@ -283,19 +287,81 @@ class _WriteLock:
         self._thread_lock.release()
 
 
-_write_locks: dict[str, tuple[_WriteLock, GroupWriter]] = {}
-_write_locks_guard = threading.Lock()
+class _Checkpointer:
+    """Copies a SQLite file's WAL into the file off the writers' path, on a thread of its own.
+
+    A writer whose commit finds the WAL past ``wal_autocheckpoint`` pages checkpoints it
+    then and there: copies the pages into the file and fsyncs both, some milliseconds
+    every hundred or so token commits, with the writer lock held and every other writer
+    waiting behind it. Here request connections leave that to a backstop
+    (``WAL_BACKSTOP_PAGES``) and, every ``EVERY`` commits in this process, this thread runs
+    a PASSIVE checkpoint (it waits for no reader or writer) on a connection of its own, so
+    the fsync waits there. The promise is SQLite's as before: a commit is in the WAL
+    before it returns (``synchronous=NORMAL``). The thread ends after ``IDLE`` seconds
+    with nothing to do and starts again with the next commits.
+    """
+
+    EVERY = 32
+    IDLE = 5.0
+
+    def __init__(self, path: str) -> None:
+        self._path = path
+        self._guard = threading.Lock()
+        self._wake = threading.Event()
+        self._commits = 0
+        self._thread: threading.Thread | None = None
+
+    def committed(self) -> None:
+        """Count a commit; every ``EVERY``-th wakes the thread (starting it if it ended)."""
+        with self._guard:
+            self._commits += 1
+            if self._commits < self.EVERY:
+                return
+            self._commits = 0
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._run, name="sqlite-checkpoint", daemon=True
+                )
+                self._thread.start()
+        self._wake.set()
+
+    def _run(self) -> None:
+        conn = None
+        try:
+            conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
+            while self._wake.wait(self.IDLE):
+                self._wake.clear()
+                conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        except sqlite3.Error:
+            log.warning("WAL checkpoint of %s failed; writers' backstop takes over", self._path)
+        finally:
+            if conn is not None:
+                conn.close()
+            with self._guard:
+                self._thread = None
+
+
+@dataclass(frozen=True)
+class _FileWriters:
+    """What this process's writers to one SQLite file share."""
+
+    lock: _WriteLock
+    group: GroupWriter
+    checkpointer: _Checkpointer
+
+
+_file_writers: dict[str, _FileWriters] = {}
+_file_writers_guard = threading.Lock()
 _WRITE_STATEMENT = re.compile(r"\s*(INSERT|UPDATE|DELETE|REPLACE)\b", re.IGNORECASE)
 
 
-def _writers_for(database: str) -> tuple[_WriteLock, GroupWriter]:
-    """This process's writer lock and group writer for a database file (one of each)."""
-    with _write_locks_guard:
-        writers = _write_locks.get(database)
+def _writers_for(database: str) -> _FileWriters:
+    """This process's writer lock, group writer and checkpointer for a database file."""
+    with _file_writers_guard:
+        writers = _file_writers.get(database)
         if writers is None:
-            writers = _write_locks[database] = (
-                _WriteLock(database + ".writelock"),
-                GroupWriter(),
+            writers = _file_writers[database] = _FileWriters(
+                _WriteLock(database + ".writelock"), GroupWriter(), _Checkpointer(database)
             )
         return writers
 
@@ -318,18 +384,19 @@ class SerializedWriteConnection(sqlite3.Connection):
 
     def __init__(self, database: str | bytes | os.PathLike, *args: Any, **kwargs: Any) -> None:
         super().__init__(database, *args, **kwargs)
-        self._write_lock, self.group_writer = _writers_for(os.path.abspath(os.fsdecode(database)))
+        self._writers = _writers_for(os.path.abspath(os.fsdecode(database)))
+        self.group_writer = self._writers.group
         self._holding = False
 
     def _before_statement(self, sql: str) -> None:
         if not self._holding and _WRITE_STATEMENT.match(sql):
-            self._write_lock.acquire()
+            self._writers.lock.acquire()
             self._holding = True
 
     def _release(self) -> None:
         if self._holding:
             self._holding = False
-            self._write_lock.release()
+            self._writers.lock.release()
 
     def cursor(self, factory: type[sqlite3.Cursor] = _SerializedWriteCursor) -> sqlite3.Cursor:
         """A cursor that takes the writer lock before its first write (sqlite3 API)."""
@@ -346,6 +413,7 @@ class SerializedWriteConnection(sqlite3.Connection):
         transaction open: it is rolled back first, so that no write outlives the failure
         and the file's lock is not released while SQLite still holds it.
         """
+        wrote = self._holding
         try:
             super().commit()
         except BaseException:
@@ -354,6 +422,8 @@ class SerializedWriteConnection(sqlite3.Connection):
             raise
         finally:
             self._release()
+        if wrote:
+            self._writers.checkpointer.committed()
 
     def rollback(self) -> None:
         """Roll back, then release the writer lock."""
@@ -505,14 +575,22 @@ class GroupWriter:
             cursor.close()
 
 
+# A writer checkpoints in its own commit only past this many WAL pages (SQLite's default:
+# 1,000): the checkpointer thread (``_Checkpointer``) does it long before, off the
+# writers' path; this is for when it cannot keep up.
+WAL_BACKSTOP_PAGES = 10_000
+
+
 def _tune_sqlite(dbapi_connection: Any, busy_timeout_ms: int) -> None:
     """WAL lets readers run beside the one writer; the busy timeout makes writers queue
     instead of failing with "database is locked"; NORMAL sync keeps every commit across a
-    process crash (only an OS crash may lose the last commits)."""
+    process crash (only an OS crash may lose the last commits); checkpoints are the
+    checkpointer thread's, the writers' own only a backstop (``_Checkpointer``)."""
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute(f"PRAGMA busy_timeout={busy_timeout_ms:d}")
     cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute(f"PRAGMA wal_autocheckpoint={WAL_BACKSTOP_PAGES:d}")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
 

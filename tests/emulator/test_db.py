@@ -14,8 +14,10 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy import event
 
+from emulator.db import WAL_BACKSTOP_PAGES
 from emulator.db import Prepared
 from emulator.db import Timestamp
+from emulator.db import _Checkpointer
 from emulator.db import db
 from emulator.db import engine_options
 from tests.conftest import BACKENDS
@@ -67,6 +69,22 @@ def test_writer_lock_spans_first_write_to_transaction_end(
 def test_sqlite_runs_in_wal_mode_with_a_busy_timeout(sqlite_app) -> None:
     assert db.session.execute(sa.text("PRAGMA journal_mode")).scalar() == "wal"
     assert db.session.execute(sa.text("PRAGMA busy_timeout")).scalar() == 5000
+    assert db.session.execute(sa.text("PRAGMA wal_autocheckpoint")).scalar() == WAL_BACKSTOP_PAGES
+
+
+def test_the_wal_is_checkpointed_by_a_thread_of_its_own(sqlite_app, tmp_path: Path) -> None:
+    """Commits far below the writers' own threshold still reach the database file."""
+    database = tmp_path / "w.sqlite"
+    before = database.stat().st_size
+    commits = 2 * _Checkpointer.EVERY
+    with db.engine.connect() as conn:
+        for _ in range(commits):
+            conn.execute(sa.text("INSERT INTO t VALUES (zeroblob(4000))"))
+            conn.commit()
+    deadline = time.monotonic() + 10
+    while database.stat().st_size < before + commits * 4000:
+        assert time.monotonic() < deadline, "the WAL was not checkpointed"
+        time.sleep(0.01)
 
 
 @pytest.mark.skipif("mysql" not in BACKENDS, reason="TEST_MYSQL_URL names no MariaDB/MySQL")
