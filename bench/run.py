@@ -11,7 +11,9 @@ and prints requests/s and p50/p99 latency at 8 and 32 connections for:
   refresh   the refresh_token grant, every request with a fresh refresh token
   apigee_token  client_credentials at Apigee's /oauth/accesstoken (the sample's URL)
 
-and the ratios to noop, each worker's RSS before and after the run, and whether each of
+and the ratios to noop, the server's CPU time per request (all its processes, user +
+system: a figure that other load on the machine barely moves), each worker's RSS before and
+after the run, and whether each of
 the performance issue's targets is met (TARGETS below). With --big-table the token figures
 are taken again with 1,000,000 live rows already in each token table. Not part of the test
 suite.
@@ -376,6 +378,9 @@ class Load:
     p50_ms: float
     p99_ms: float
     errors: int
+    # The server's CPU time (every process, user + system) per request answered: unlike
+    # req/s, it barely moves when something else loads the machine.
+    cpu_us: float | None = None
 
 
 UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
@@ -481,11 +486,16 @@ def measure(
             run_wrk(target, script, conns, min(2, duration))  # warm-up: caches, connection pools
             if scenario == "refresh":  # the warm-up used up tokens: a fresh set for the run
                 mint_refresh_tokens(url, workdir, script, duration)
+            cpu_before = server_cpu_seconds(server)
             load = run_wrk(target, script, conns, duration)
+            load.cpu_us = round(
+                (server_cpu_seconds(server) - cpu_before) / max(load.rps * duration, 1) * 1e6, 1
+            )
             results[scenario][f"c{conns}"] = load
             log(
                 f"  {scenario:<9} c{conns:<3} {load.rps:>9.1f} req/s  p50 {load.p50_ms:7.2f} ms  "
-                f"p99 {load.p99_ms:7.2f} ms" + (f"  ERRORS {load.errors}" if load.errors else "")
+                f"p99 {load.p99_ms:7.2f} ms  server CPU {load.cpu_us:6.0f} us/request"
+                + (f"  ERRORS {load.errors}" if load.errors else "")
             )
         if memory is not None:
             memory.append((scenario + label, worker_memory(server)))
@@ -628,6 +638,36 @@ def print_targets(checks: list[tuple[str, float, float, bool]]) -> None:
     )
 
 
+def server_cpu_seconds(server: Server) -> float:
+    """CPU time (user + system, all threads) the server and its workers have used so far."""
+    from bench.soak import children
+
+    ticks = 0
+    for pid in (server.process.pid, *children(server.process.pid)):
+        try:
+            with open(f"/proc/{pid}/stat") as stat:
+                fields = stat.read().rpartition(")")[2].split()
+        except OSError:
+            continue  # a worker that ended: its time is not counted
+        ticks += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def print_cpu(results: dict[str, dict[str, Load]], connections: list[int]) -> None:
+    """Server CPU per request of each scenario, and as a multiple of noop's in the same run."""
+    noop = results.get("noop", {})
+    print("\nServer CPU per request (us; x noop):")
+    for scenario, by_conn in results.items():
+        cells = []
+        for c in connections:
+            load, base = by_conn.get(f"c{c}"), noop.get(f"c{c}")
+            if load is None or load.cpu_us is None:
+                continue
+            times = f" (x{load.cpu_us / base.cpu_us:.1f})" if base and base.cpu_us else ""
+            cells.append(f"c{c} {load.cpu_us:6.0f}{times if scenario != 'noop' else ''}")
+        print(f"  {scenario:<20}" + "   ".join(cells))
+
+
 def worker_memory(server: Server) -> dict[str, float]:
     """Each worker's RSS in MiB, by pid (the server's child processes)."""
     from bench.soak import children
@@ -763,6 +803,7 @@ def main(argv: list[str] | None = None) -> int:
             description = f"{server.description}; {backend_name(args)}"
     print_table(description, results, connections)
     checks = check_targets(results, connections, backend_of(args))
+    print_cpu(results, connections)
     print_targets(checks)
     print_memory(memory)
     if args.json:
@@ -771,7 +812,8 @@ def main(argv: list[str] | None = None) -> int:
             "workers": args.workers,
             "results": {
                 k: {
-                    c: {"rps": v.rps, "p50_ms": v.p50_ms, "p99_ms": v.p99_ms} for c, v in by.items()
+                    c: {"rps": v.rps, "p50_ms": v.p50_ms, "p99_ms": v.p99_ms, "cpu_us": v.cpu_us}
+                    for c, v in by.items()
                 }
                 for k, by in results.items()
             },
