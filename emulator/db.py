@@ -431,18 +431,21 @@ def _begin_cursor(conn: Connection, *, alone: bool) -> Any:
     """A DBAPI cursor for statements of this connection's transaction (begun if need be),
     or, ``alone``, for a statement in autocommit (PostgreSQL, no transaction open)."""
     dbapi_connection = conn.connection.dbapi_connection
-    if alone:
-        dbapi_connection.autocommit = True
-    elif not conn.in_transaction():
+    if not alone and not conn.in_transaction():
         conn.begin()  # as Connection.execute would (autobegin): commit() commits it
-    return dbapi_connection.cursor()
+    cursor = dbapi_connection.cursor()
+    if alone:
+        dbapi_connection.autocommit = True  # until _end_cursor, whatever happens between
+    return cursor
 
 
 def _end_cursor(cursor: Any, *, alone: bool) -> None:
     dbapi_connection = cursor.connection
-    cursor.close()
-    if alone and not dbapi_connection.closed:  # a lost connection is being replaced
-        dbapi_connection.autocommit = False
+    try:
+        cursor.close()
+    finally:
+        if alone and not dbapi_connection.closed:  # closed: a lost one, being replaced
+            dbapi_connection.autocommit = False
 
 
 class _CompiledStatement:

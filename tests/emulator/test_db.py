@@ -242,6 +242,10 @@ def test_on_postgresql_a_lone_statement_is_its_own_transaction(probe_app, databa
         assert (conn.in_transaction(), status.name) == (False, "IDLE")
         assert keys() == ["a"]  # seen by another connection before any commit
         assert not conn.connection.dbapi_connection.autocommit
+        with pytest.raises(sa.exc.IntegrityError):  # refused alone, and back out of autocommit
+            INSERT_ALONE.rowcount(conn, {"key": "a", "at": MOMENT, "note": None})
+        assert not conn.connection.dbapi_connection.autocommit
+        INSERT_PROBE.rowcount(conn, {"key": "b", "at": MOMENT, "note": None})
         conn.rollback()
     assert keys() == ["a"]
 
