@@ -32,7 +32,6 @@ from emulator.oauth.scopes import intersect_scope
 from emulator.oauth.scopes import scopes_exist
 from emulator.oauth.tokens import IssuedToken
 from emulator.oauth.tokens import UsedToken
-from emulator.oauth.tokens import consume_refresh_token
 from emulator.oauth.tokens import find_refresh_token
 from emulator.oauth.tokens import find_used_refresh_token
 from emulator.oauth.tokens import generate_token
@@ -225,17 +224,15 @@ class RefreshTokenGrant(Grant):
         now: datetime,
     ) -> IssuedToken:
         """Consume the refresh token (when the policy says so) and issue an access token."""
-        # Consume first: of several concurrent uses exactly one gets here with a row to delete.
+        # The refresh token is used up in the same write: of several concurrent uses exactly
+        # one deletes its row and issues; the others are told it is unknown, as it now is.
+        consume = policy.unset_refresh_token_after_use
         remember = (
             UsedToken(client.id, ctx.family_hash, ctx.refresh_expires_at)
-            if policy.revoke_on_refresh_token_reuse
+            if consume and policy.revoke_on_refresh_token_reuse
             else None
         )
-        if policy.unset_refresh_token_after_use and not consume_refresh_token(
-            db, ctx.refresh_token_hash, remember=remember
-        ):
-            raise InvalidGrant("Invalid refresh token", reason="unknown")
-        return issue_tokens(
+        issued = issue_tokens(
             db,
             client,
             user_id=ctx.user_id,
@@ -246,10 +243,15 @@ class RefreshTokenGrant(Grant):
             ),
             linked_refresh_hash=ctx.refresh_token_hash,
             family_hash=ctx.family_hash,
+            consume=ctx.refresh_token_hash if consume else None,
+            remember=remember,
             access_token_factory=policy.access_token_factory,
             refresh_token_factory=policy.refresh_token_factory,
             now=now,
         )
+        if issued is None:
+            raise InvalidGrant("Invalid refresh token", reason="unknown")
+        return issued
 
 
 # The grant type names, for dialects that support one grant per endpoint.

@@ -9,6 +9,7 @@ is enough, and a stolen database holds no usable token.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import secrets
 import time
@@ -18,6 +19,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from datetime import timedelta
 
+from sqlalchemy import BindParameter
+from sqlalchemy import Executable
 from sqlalchemy import Row
 from sqlalchemy import Table
 from sqlalchemy import bindparam
@@ -31,6 +34,7 @@ from sqlalchemy.orm import Session
 from emulator.cache import WorkerCache
 from emulator.db import DbHandle
 from emulator.db import Prepared
+from emulator.db import PreparedWrites
 from emulator.models import AccessToken
 from emulator.models import Client
 from emulator.models import RefreshToken
@@ -51,15 +55,7 @@ _REFRESH = RefreshToken.__table__
 _CLIENTS = Client.__table__
 
 
-def _insert(table: Table, *columns: str) -> Prepared:
-    """An INSERT of exactly these columns, each from the parameter of its name."""
-    return Prepared(insert(table).values({name: bindparam(name) for name in columns}))
-
-
 # The request path's statements, each compiled once per dialect (emulator.db.Prepared).
-_TOKEN_COLUMNS = ("token_hash", "client_id", "user_id", "scope", "issued_at", "expires_at")
-_INSERT_ACCESS = _insert(_ACCESS, *_TOKEN_COLUMNS, "refresh_token_hash")
-_INSERT_REFRESH = _insert(_REFRESH, *_TOKEN_COLUMNS, "family_hash")
 _VERIFY_ACCESS = Prepared(
     select(
         _ACCESS.c.client_id,
@@ -103,7 +99,6 @@ _FIND_REFRESH = Prepared(
     ).where(_REFRESH.c.token_hash == bindparam("token_hash"))
 )
 _USED = UsedRefreshToken.__table__
-_INSERT_USED = _insert(_USED, "token_hash", "client_id", "family_hash", "expires_at")
 _FIND_USED = select(_USED.c.client_id, _USED.c.family_hash).where(
     _USED.c.token_hash == bindparam("token_hash")
 )
@@ -152,6 +147,71 @@ class TokenInfo:
     expires_at: datetime
 
 
+# A token request's writes, by what it writes: (uses up a refresh token, remembers it as
+# used, issues a refresh token). Each value is a parameter of the request's one mapping.
+_TOKEN_VALUES = {"client_id": "client_id", "user_id": "user_id", "scope": "scope"}
+_ACCESS_VALUES = {
+    **_TOKEN_VALUES,
+    "token_hash": "access_hash",
+    "issued_at": "issued_at",
+    "expires_at": "access_expires_at",
+    "refresh_token_hash": "linked_hash",
+}
+_REFRESH_VALUES = {
+    **_TOKEN_VALUES,
+    "token_hash": "refresh_hash",
+    "issued_at": "issued_at",
+    "expires_at": "refresh_expires_at",
+    "family_hash": "family_hash",
+}
+_USED_VALUES = {
+    "token_hash": "used_hash",
+    "client_id": "used_client_id",
+    "family_hash": "used_family_hash",
+    "expires_at": "used_expires_at",
+}
+
+
+def _bound(table: Table, values: dict[str, str]) -> dict[str, BindParameter]:
+    """Each column's parameter, typed as the column (a CTE's SELECT list needs the type)."""
+    return {column: bindparam(name, type_=table.c[column].type) for column, name in values.items()}
+
+
+@functools.cache
+def _token_writes(*, consume: bool, remember: bool, refresh: bool) -> PreparedWrites:
+    """The statements that store a token request's tokens, in the order that keeps the
+    exactly-once rule: the used refresh token's DELETE first, and nothing else when it
+    found nothing (another request used the token). On PostgreSQL they are one statement,
+    the DELETE's RETURNING feeding the INSERTs (none of them write when it found nothing)."""
+    tables = [(_ACCESS, _ACCESS_VALUES)]
+    if refresh:
+        tables.insert(0, (_REFRESH, _REFRESH_VALUES))
+    if remember:
+        tables.insert(0, (_USED, _USED_VALUES))
+    statements: list[Executable] = [insert(t).values(_bound(t, v)) for t, v in tables]
+    if consume:
+        used = _REFRESH.c.token_hash == bindparam("used_hash", type_=_REFRESH.c.token_hash.type)
+        statements.insert(0, delete(_REFRESH).where(used))
+        # WITH used AS (DELETE ... RETURNING), kept AS (INSERT ... SELECT ... FROM used), ...
+        # INSERT INTO oauth_access_tokens SELECT ... FROM used
+        gone = delete(_REFRESH).where(used).returning(_REFRESH.c.token_hash).cte("used")
+        inserts = [
+            insert(t).from_select(list(v), select(*_bound(t, v).values()).select_from(gone))
+            for t, v in tables
+        ]
+    elif refresh:
+        # WITH issued AS (INSERT INTO oauth_refresh_tokens ...) INSERT INTO oauth_access_tokens ...
+        inserts = statements[:]
+    else:
+        return PreparedWrites(*statements)
+    combined = inserts[-1]
+    for number, cte in enumerate(inserts[:-1]):
+        combined = combined.add_cte(cte.cte(f"written_{number}"))
+    if consume:
+        combined = combined.add_cte(gone)
+    return PreparedWrites(*statements, combined=combined)
+
+
 def issue_tokens(
     db: DbHandle,
     client: ClientRecord,
@@ -162,47 +222,53 @@ def issue_tokens(
     refresh_lifetime: int | None,
     linked_refresh_hash: str | None = None,
     family_hash: str | None = None,
+    consume: str | None = None,
+    remember: UsedToken | None = None,
     access_token_factory: Callable[[], str] = generate_token,
     refresh_token_factory: Callable[[], str] = generate_token,
     now: datetime,
-) -> IssuedToken:
+) -> IssuedToken | None:
     """Store a new access token (and a refresh token when ``refresh_lifetime`` is given).
 
     ``family_hash`` is the chain a new refresh token continues (None: it starts one).
 
+    ``consume``: the hash of a refresh token to use up in the same write. Its DELETE's row
+    count is the lock: of N concurrent uses, exactly one deletes the row and issues; the
+    others get None and write nothing. With ``remember``, the used token is kept in the
+    used table until it would have expired, so that a later reuse is recognised.
+
     ``now`` keeps its microseconds: a dialect may print the issue time in milliseconds.
     """
     access_raw = access_token_factory()
-    refresh_raw = None
-    # Core inserts: the ORM's unit of work costs more than the insert itself here.
-    if refresh_lifetime is not None:
-        refresh_raw = refresh_token_factory()
-        linked_refresh_hash = hash_token(refresh_raw)
-        _INSERT_REFRESH.rowcount(
-            db,
-            {
-                "token_hash": linked_refresh_hash,
-                "client_id": client.id,
-                "user_id": user_id,
-                "scope": scope,
-                "issued_at": now,
-                "expires_at": now + timedelta(seconds=refresh_lifetime),
-                "family_hash": family_hash,
-            },
-        )
+    refresh_raw = refresh_token_factory() if refresh_lifetime is not None else None
     expires_at = now + timedelta(seconds=access_lifetime)
-    _INSERT_ACCESS.rowcount(
-        db,
-        {
-            "token_hash": hash_token(access_raw),
-            "client_id": client.id,
-            "user_id": user_id,
-            "scope": scope,
-            "issued_at": now,
-            "expires_at": expires_at,
-            "refresh_token_hash": linked_refresh_hash,
-        },
+    params = {
+        "client_id": client.id,
+        "user_id": user_id,
+        "scope": scope,
+        "issued_at": now,
+        "access_hash": hash_token(access_raw),
+        "access_expires_at": expires_at,
+    }
+    if refresh_raw is not None:
+        linked_refresh_hash = params["refresh_hash"] = hash_token(refresh_raw)
+        params["refresh_expires_at"] = now + timedelta(seconds=refresh_lifetime)
+        params["family_hash"] = family_hash
+    params["linked_hash"] = linked_refresh_hash
+    if consume is not None:
+        params["used_hash"] = consume
+    if remember is not None:
+        if consume is None:
+            raise ValueError("Only a refresh token used up (consume) is remembered.")
+        params["used_client_id"] = remember.client_pk
+        params["used_family_hash"] = remember.family_hash
+        params["used_expires_at"] = remember.expires_at
+    writes = _token_writes(
+        consume=consume is not None, remember=remember is not None, refresh=refresh_raw is not None
     )
+    # Core statements, not the ORM: its unit of work costs more than the inserts themselves.
+    if writes.rowcount(db, params) == 0:
+        return None
     return IssuedToken(
         access_token=access_raw,
         token_type=TOKEN_TYPE,
@@ -272,30 +338,6 @@ class UsedToken:
     client_pk: int
     family_hash: str
     expires_at: datetime
-
-
-def consume_refresh_token(
-    db: DbHandle, token_hash: str, *, remember: UsedToken | None = None
-) -> bool:
-    """Delete a refresh token; return False when another request already used it.
-
-    The DELETE's row count is the lock: of N concurrent uses, exactly one sees 1. With
-    ``remember``, the used token is kept in the used table until it would have expired,
-    so that a later reuse is recognised.
-    """
-    if _DELETE_REFRESH.rowcount(db, {"token_hash": token_hash}) != 1:
-        return False
-    if remember is not None:
-        _INSERT_USED.rowcount(
-            db,
-            {
-                "token_hash": token_hash,
-                "client_id": remember.client_pk,
-                "family_hash": remember.family_hash,
-                "expires_at": remember.expires_at,
-            },
-        )
-    return True
 
 
 def find_used_refresh_token(db: DbHandle, raw: str) -> Row | None:

@@ -16,6 +16,7 @@ from sqlalchemy import event
 
 from emulator.db import WAL_BACKSTOP_PAGES
 from emulator.db import Prepared
+from emulator.db import PreparedWrites
 from emulator.db import Timestamp
 from emulator.db import _Checkpointer
 from emulator.db import db
@@ -194,6 +195,77 @@ def test_prepared_statements_are_seen_by_statement_listeners(probe_app) -> None:
     finally:
         event.remove(db.engine, "before_cursor_execute", listen)
     assert len(seen) == 1 and "prepared_probe" in seen[0]
+
+
+_OLD = PREPARED_TABLE.c.key == sa.bindparam("old", type_=PREPARED_TABLE.c.key.type)
+_NEW = {
+    "key": sa.bindparam("new", type_=PREPARED_TABLE.c.key.type),
+    "at": sa.bindparam("at", type_=PREPARED_TABLE.c.at.type),
+}
+_GONE = sa.delete(PREPARED_TABLE).where(_OLD).returning(PREPARED_TABLE.c.key).cte("gone")
+# Replace a row by another, exactly once: nothing is inserted when the DELETE found nothing.
+REPLACE_PROBE = PreparedWrites(
+    sa.delete(PREPARED_TABLE).where(_OLD),
+    sa.insert(PREPARED_TABLE).values(_NEW),
+    combined=sa.insert(PREPARED_TABLE)
+    .from_select(list(_NEW), sa.select(*_NEW.values()).select_from(_GONE))
+    .add_cte(_GONE),
+)
+INSERT_ALONE = PreparedWrites(INSERT_PROBE.statement)
+
+
+def keys() -> list[str]:
+    with db.engine.connect() as conn:
+        return sorted(conn.scalars(sa.select(PREPARED_TABLE.c.key)))
+
+
+@pytest.mark.parametrize("handle", ["connection", "session"], ids=["connection", "session"])
+def test_prepared_writes_stop_at_a_statement_that_changes_nothing(probe_app, handle) -> None:
+    """A unit whose DELETE found nothing writes nothing after it (on PostgreSQL the unit
+    is one statement), and tells so by its row count; timestamps are converted as Core
+    converts them."""
+    with db.engine.connect() if handle == "connection" else nullcontext(db.session) as h:
+        INSERT_PROBE.rowcount(h, {"key": "a", "at": MOMENT, "note": None})
+        h.commit()
+        assert REPLACE_PROBE.rowcount(h, {"old": "a", "new": "b", "at": MOMENT}) == 1
+        assert REPLACE_PROBE.rowcount(h, {"old": "a", "new": "c", "at": MOMENT}) == 0
+        h.commit()
+    assert keys() == ["b"]
+    assert FIND_PROBE.first(db.session, {"key": "b"}).at == MOMENT
+
+
+def test_a_single_write_runs_in_the_open_transaction(probe_app) -> None:
+    """Begun or autobegun, the connection's transaction holds the write: a rollback ends it."""
+    with db.engine.connect() as conn:
+        FIND_PROBE.first(conn, {"key": "a"})
+        INSERT_PROBE.rowcount(conn, {"key": "a", "at": MOMENT, "note": None})
+        INSERT_ALONE.rowcount(conn, {"key": "b", "at": MOMENT, "note": None})
+        conn.rollback()
+        conn.begin()
+        INSERT_ALONE.rowcount(conn, {"key": "c", "at": MOMENT, "note": None})
+        conn.rollback()
+    assert keys() == []
+
+
+@pytest.mark.skipif("postgresql" not in BACKENDS, reason="TEST_DATABASE_URL is not PostgreSQL")
+def test_on_postgresql_a_lone_statement_is_its_own_transaction(probe_app, database_url) -> None:
+    """With no transaction open, a query and a one-statement write run in autocommit (no
+    BEGIN, no COMMIT, no ROLLBACK round trip): the write is committed when it returns."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("PostgreSQL only")
+    with db.engine.connect() as conn:
+        assert FIND_PROBE.first(conn, {"key": "a"}) is None
+        INSERT_ALONE.rowcount(conn, {"key": "a", "at": MOMENT, "note": None})
+        status = conn.connection.dbapi_connection.info.transaction_status
+        assert (conn.in_transaction(), status.name) == (False, "IDLE")
+        assert keys() == ["a"]  # seen by another connection before any commit
+        assert not conn.connection.dbapi_connection.autocommit
+        with pytest.raises(sa.exc.IntegrityError):  # refused alone, and back out of autocommit
+            INSERT_ALONE.rowcount(conn, {"key": "a", "at": MOMENT, "note": None})
+        assert not conn.connection.dbapi_connection.autocommit
+        INSERT_PROBE.rowcount(conn, {"key": "b", "at": MOMENT, "note": None})
+        conn.rollback()
+    assert keys() == ["a"]
 
 
 SERVER_BACKENDS = [b for b in BACKENDS if b != "sqlite"]

@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from emulator import oauth
 from emulator.models import AccessToken
 from emulator.models import RefreshToken
+from emulator.models import UsedRefreshToken
 from emulator.oauth.errors import ExpiredToken
 from emulator.oauth.errors import InsufficientScope
 from emulator.oauth.errors import InvalidGrant
@@ -21,6 +22,7 @@ from .conftest import CLIENTS
 from .conftest import NOW
 
 POLICY = oauth.TokenPolicy(access_lifetime=3600, client_credentials_refresh_token=True)
+TOKEN_MODELS = (AccessToken, RefreshToken, UsedRefreshToken)
 
 
 def issue(session, client_id="c1", secret="s3cret", policy=POLICY, now=NOW, **kwargs):
@@ -161,12 +163,37 @@ def test_introspection_claims(session, new_client) -> None:
     )
 
 
-def test_refresh_token_is_consumed_exactly_once(session, new_client) -> None:
-    new_client(scope="a")
-    issued = issue(session)
-    row = oauth.tokens.find_refresh_token(session, issued.refresh_token)
-    assert oauth.tokens.consume_refresh_token(session, row.token_hash) is True
-    assert oauth.tokens.consume_refresh_token(session, row.token_hash) is False
+@pytest.mark.parametrize("rotate", [False, True], ids=["access", "access+refresh"])
+@pytest.mark.parametrize("remember", [False, True], ids=["forget", "remember"])
+def test_refresh_token_is_consumed_exactly_once(session, new_client, rotate, remember) -> None:
+    """Of two uses of a refresh token only the first issues; the second writes nothing
+    (no access token, no refresh token, no used-token row)."""
+    client = new_client(scope="a")
+    row = oauth.tokens.find_refresh_token(session, issue(session).refresh_token)
+    kept = oauth.tokens.UsedToken(client.id, row.token_hash, row.expires_at) if remember else None
+
+    def use() -> oauth.IssuedToken | None:
+        return oauth.tokens.issue_tokens(
+            session,
+            client,
+            user_id=None,
+            scope="a",
+            access_lifetime=60,
+            refresh_lifetime=600 if rotate else None,
+            linked_refresh_hash=row.token_hash,
+            family_hash=row.token_hash,
+            consume=row.token_hash,
+            remember=kept,
+            now=NOW,
+        )
+
+    assert use() is not None
+    counts = [session.scalar(sa.select(sa.func.count()).select_from(m)) for m in TOKEN_MODELS]
+    assert use() is None
+    assert [
+        session.scalar(sa.select(sa.func.count()).select_from(m)) for m in TOKEN_MODELS
+    ] == counts
+    assert counts == [2, 1 if rotate else 0, 1 if remember else 0]
 
 
 def test_purge_deletes_in_batches_and_reports(session, new_client) -> None:
