@@ -18,6 +18,9 @@ from emulator.errors import BodyTooLarge
 def read_body(req: Request) -> bytes:
     """The body of ``req`` (read once, then cached); raise BodyTooLarge past the limit."""
     limit = req.max_content_length
+    # The same limit, set on the request: werkzeug's stream and the later reads of it take
+    # it from there instead of from the app's config (Flask 3.1's per-request setting).
+    req.max_content_length = limit
     try:
         data = req.get_data(cache=True)
     except RequestEntityTooLarge:  # a declared Content-Length over the limit: nothing read
