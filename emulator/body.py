@@ -25,7 +25,7 @@ def read_body(req: Request) -> bytes:
         data = req.get_data(cache=True)
     except RequestEntityTooLarge:  # a declared Content-Length over the limit: nothing read
         raise BodyTooLarge(limit) from None
-    if limit is not None and req.content_length is None and len(data) >= limit:
+    if limit is not None and len(data) >= limit and req.content_length is None:
         # Werkzeug read exactly ``limit`` bytes: one more byte tells a longer body apart.
         if req.environ["wsgi.input"].read(1):
             raise BodyTooLarge(limit)
