@@ -83,6 +83,9 @@ LATENCY_BUCKETS = (
 SCRAPE_METHODS = frozenset({"GET", "HEAD"})
 _START = "_metrics_start"  # g: when the request began (perf_counter)
 _OPERATION = "_metrics_operation"  # g: the operation a handler named (label_operation)
+# The app behind Flask's proxy, in one context-variable read (the proxy's attribute
+# lookup costs ~0.6 us).
+_app = current_app._get_current_object
 
 
 class Metrics:
@@ -197,7 +200,7 @@ def metrics_of(app: Flask) -> Metrics | None:
 
 def token_issued(plugin: str, grant_type: str | None) -> None:
     """Count one access token issued by ``plugin`` under ``grant_type`` (an engine grant)."""
-    metrics: Metrics | None = current_app.extensions.get(EXTENSION)
+    metrics: Metrics | None = _app().extensions.get(EXTENSION)
     if metrics is not None:
         metrics.tokens.labels(plugin, grant_type).inc()
 
@@ -208,7 +211,7 @@ def label_operation(name: str) -> None:
     A plugin whose one route serves several operations calls it (by default a path route's
     operation is its endpoint name).
     """
-    if current_app.extensions.get(EXTENSION) is not None:
+    if _app().extensions.get(EXTENSION) is not None:
         setattr(g, _OPERATION, name)
 
 

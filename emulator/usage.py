@@ -72,6 +72,9 @@ Key = tuple[int, str, str, str, str, int]
 
 _COUNTS = UsageCount.__table__
 _CLIENTS = Client.__table__
+# The app behind Flask's proxy, in one context-variable read (the proxy's attribute
+# lookup costs ~0.6 us).
+_app = current_app._get_current_object
 
 
 class UsageCounter:
@@ -290,7 +293,7 @@ def finish(
     headers for those forms. A header the answer already has (a proxied target's own
     Deprecation or Sunset) is kept; a Link is added beside any there is.
     """
-    counter: UsageCounter | None = current_app.extensions[EXTENSION]
+    counter: UsageCounter | None = _app().extensions[EXTENSION]
     if counter is not None:
         counter.record(client_pk, plugin, operation, credentials, token, epoch_seconds())
     notices = params.get("deprecations")

@@ -144,10 +144,17 @@ def scrypt_hash(secret: str) -> str:
 
 def needs_rehash(secret_hash: str) -> bool:
     """Whether a stored hash is of an older kind, or has other parameters than today's."""
+    return _needs_rehash(SECRET_HASHER, secret_hash)
+
+
+@functools.lru_cache(maxsize=1024)
+def _needs_rehash(hasher: PasswordHasher, secret_hash: str) -> bool:
+    """``needs_rehash`` under one hasher: the answer never changes, and every successful
+    check asks it (argon2's parse of the parameters costs ~3 us)."""
     if not secret_hash.startswith("$argon2"):
         return True
     try:
-        return SECRET_HASHER.check_needs_rehash(secret_hash)
+        return hasher.check_needs_rehash(secret_hash)
     except InvalidHashError:
         return True
 
@@ -240,7 +247,9 @@ class ClientStore:
         self._verified: WorkerCache[tuple[int, str], bytes] = WorkerCache(None, max_secrets)
         # The scopes table's default set: what a token gets when nothing else decides.
         self._defaults: WorkerCache[str, str] = WorkerCache(max_age, 1, timer=timer)
-        self._key = secrets.token_bytes(32)
+        # HMAC-SHA-256 under a random key, its key already mixed in: each use copies it
+        # (0.8 us; a new HMAC costs 1.4 us).
+        self._mac = hmac.new(secrets.token_bytes(32), digestmod=hashlib.sha256)
 
     def load(self, db: DbHandle, client_id: str) -> ClientRecord | None:
         """The client with exactly this client_id (case-sensitive), or None."""
@@ -309,9 +318,9 @@ class ClientStore:
         if client.secret_hash is None:
             check_secret(_dummy_hash(), secret)
             return False
-        digest = hmac.new(
-            self._key, secret.encode("utf-8", "surrogatepass"), hashlib.sha256
-        ).digest()
+        mac = self._mac.copy()
+        mac.update(secret.encode("utf-8", "surrogatepass"))
+        digest = mac.digest()
         if not self._check(client.id, client.secret_hash, secret, digest):
             in_grace = (
                 client.previous_secret_hash is not None

@@ -12,6 +12,7 @@ Three shapes (compat/apigee.md):
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Mapping
 from datetime import datetime
@@ -47,6 +48,7 @@ EPOCH = datetime(1970, 1, 1)
 JSON = "application/json"
 # RFC 6749 §5.1 asks for it; Apigee is not known to send it (§8.9), and it harms no client.
 TOKEN_HEADERS = {"Cache-Control": "no-store"}
+_JSON_TYPE = ("Content-Type", JSON)
 
 # §2.2 field order; refresh fields (§4.1) sit where BCBSA's capture shows them: the
 # status after refresh_token_expires_in, the token after access_token, its issue time
@@ -132,7 +134,9 @@ def token(
 ) -> Response:
     """200 with the token in the profile's field set and order (§2.2, §4.1)."""
     body = token_fields(issued, app, params, now=now, refresh_expires_at=refresh_expires_at)
-    return Response(pretty_json(body), status=200, content_type=JSON, headers=TOKEN_HEADERS)
+    # One list, in the order the headers always had: a mapping and a content type set
+    # apart cost another pass over the headers (~2 us).
+    return Response(pretty_json(body), status=200, headers=[*TOKEN_HEADERS.items(), _JSON_TYPE])
 
 
 def token_fields(
@@ -173,11 +177,13 @@ def token_fields(
 
 def pretty_json(body: Mapping[str, Any]) -> str:
     """Jackson's DefaultPrettyPrinter for a flat object of strings and string arrays."""
-    lines = [f"  {_string(key)} : {_value(value)}" for key, value in body.items()]
+    lines = [f"{_key(key)}{_value(value)}" for key, value in body.items()]
     return "{\n" + ",\n".join(lines) + "\n}"
 
 
 def _value(value: Any) -> str:
+    if type(value) is str:  # nearly every field: no other test needed
+        return _string(value)
     if isinstance(value, list):
         return "[ " + ", ".join(_string(v) for v in value) + " ]" if value else "[ ]"
     if isinstance(value, int):
@@ -185,12 +191,15 @@ def _value(value: Any) -> str:
     return _string(value)
 
 
-# json.dumps(value, ensure_ascii=False) without building an encoder on every call.
-_ENCODE_STRING = json.JSONEncoder(ensure_ascii=False).encode
+# json.dumps of a string with ensure_ascii=False (the C function it calls, with no encoder
+# to build or type to test): Jackson writes UTF-8 as is, and '/' not escaped.
+_string = json.encoder.encode_basestring
 
 
-def _string(value: str) -> str:
-    return _ENCODE_STRING(value)  # Jackson: UTF-8 as is, '/' not escaped
+@functools.lru_cache(maxsize=64)
+def _key(key: str) -> str:
+    """A field's indented name and separator (the field names are a fixed set)."""
+    return f"  {_string(key)} : "
 
 
 def epoch_ms(moment: datetime) -> int:

@@ -38,27 +38,50 @@ from .params import REFRESH
 # The one grant each policy supports (the sample's <SupportedGrantTypes>, Edge's refresh flow).
 SUPPORTED_GRANT = {GENERATE: oauth.CLIENT_CREDENTIALS, REFRESH: oauth.REFRESH_TOKEN}
 BEARER_PREFIX = "Bearer "
+_PERCENT = ord("%")
+_PLUS = ord("+")
+# The request behind Flask's proxy, in one context-variable read (the proxy's attribute
+# lookup costs ~0.6 us).
+_request = request._get_current_object
 
 
 def body() -> bytes:
     """The request body, read within MAX_CONTENT_LENGTH; raise BodyTooLarge past it."""
-    return read_body(request)
+    return read_body(_request())
 
 
 def form() -> Mapping[str, str]:
     """``request.formparam.*``: the form body's parameters (empty for any other body)."""
-    if request.mimetype != "application/x-www-form-urlencoded":
+    req = _request()
+    if req.mimetype != "application/x-www-form-urlencoded":
         return {}
     body()  # within the limit, then parsed from the bytes read
-    return request.form
+    return req.form
 
 
 def grant_type(params: Mapping[str, Any]) -> str | None:
     """The grant_type: query first, then (when allowed) the form body; empty counts as absent."""
-    value = request.args.get("grant_type")
+    value = query_param("grant_type")
     if not value and params["grant_type_in_body"]:
         value = form().get("grant_type")
     return value or None
+
+
+def query_param(name: str) -> str | None:
+    """``request.queryparam.<name>``: the first value in the query string, None without one.
+
+    What ``request.args.get(name)`` gives; a query with nothing to decode (the usual one)
+    is searched as it is, without building werkzeug's whole MultiDict of it.
+    """
+    req = _request()
+    raw = req.query_string
+    if not raw.isascii() or _PERCENT in raw or _PLUS in raw:
+        return req.args.get(name)
+    for piece in raw.decode("ascii").split("&"):
+        key, _, value = piece.partition("=")
+        if key == name:
+            return value
+    return None
 
 
 def basic_credentials(header: str | None) -> oauth.ClientCredentials | None:
@@ -78,7 +101,7 @@ def basic_credentials(header: str | None) -> oauth.ClientCredentials | None:
 
 def client_credentials() -> oauth.ClientCredentials | None:
     """The credentials a token request presents: Basic wins, else the form body."""
-    basic = basic_credentials(request.headers.get("Authorization"))
+    basic = basic_credentials(_request().environ.get("HTTP_AUTHORIZATION"))
     if basic is not None:
         return basic
     body = form()
@@ -118,7 +141,7 @@ def bearer_token() -> str:
     Only ``Bearer <token>`` with exactly that capitalisation counts: ``bearer x`` or
     ``OAuth x`` is a missing token on Apigee too (§3.2, apigee-api-catalog-drupal#62).
     """
-    header = request.headers.get("Authorization")
+    header = _request().environ.get("HTTP_AUTHORIZATION")  # what request.headers would give
     if header is None:
         raise TokenMissing(reason="no_header")
     if not header.startswith(BEARER_PREFIX):
@@ -131,8 +154,9 @@ def bearer_token() -> str:
 
 def request_line() -> RequestLine:
     """The method, the path (decoded, and raw where the server keeps it) and the version."""
+    req = _request()
     return RequestLine(
-        method=request.method,
+        method=req.method,
         path=request_path(),
-        protocol=request.environ.get("SERVER_PROTOCOL") or "HTTP/1.1",
+        protocol=req.environ.get("SERVER_PROTOCOL") or "HTTP/1.1",
     )

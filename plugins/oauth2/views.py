@@ -28,6 +28,9 @@ from . import wire
 from .params import NAME
 from .params import token_policy
 
+# The engine's policy, made once per params object (the registry's copy: about once a second).
+_policy = stores.Derived(token_policy)
+
 
 def token(params: Mapping[str, Any]) -> Response:
     """option=token: the client_credentials and refresh_token grants."""
@@ -36,7 +39,7 @@ def token(params: Mapping[str, Any]) -> Response:
     issued = oauth.issue_token(
         conn,
         req,
-        token_policy(params),
+        _policy(params),
         clients=stores.clients(),
         guard=throttle.guard(),
         now=utcnow(),

@@ -28,6 +28,9 @@ from emulator.php import is_truthy
 from emulator.php import to_string
 
 _BASE64_JUNK = re.compile(rb"[^A-Za-z0-9+/]")
+# The request behind Flask's proxy, in one context-variable read (the proxy's attribute
+# lookup costs ~0.6 us).
+_request = request._get_current_object
 
 
 def token_param(inp: PhpInput, params: Mapping[str, Any], name: str) -> Any:
@@ -71,12 +74,16 @@ def basic_credentials(header: str | None) -> oauth.ClientCredentials | None:
     """
     if not header or header[:6].lower() != "basic ":
         return None
-    data = _BASE64_JUNK.sub(b"", header[6:].encode("latin-1", "replace"))
-    data = data[: len(data) - len(data) % 4] if len(data) % 4 == 1 else data
-    try:
-        decoded = base64.b64decode(data + b"=" * (-len(data) % 4))
+    raw = header[6:].encode("latin-1", "replace")
+    try:  # well-formed base64 (the usual header) reads the same either way
+        decoded = binascii.a2b_base64(raw, strict_mode=True)
     except binascii.Error:
-        return None
+        data = _BASE64_JUNK.sub(b"", raw)
+        data = data[: len(data) - len(data) % 4] if len(data) % 4 == 1 else data
+        try:
+            decoded = base64.b64decode(data + b"=" * (-len(data) % 4))
+        except binascii.Error:
+            return None
     user, colon, password = decoded.partition(b":")
     if not colon:
         return None
@@ -90,7 +97,7 @@ def basic_credentials(header: str | None) -> oauth.ClientCredentials | None:
 
 def client_credentials(inp: PhpInput, params: Mapping[str, Any]) -> oauth.ClientCredentials | None:
     """The credentials a request presents: Basic wins, else the body (when allowed)."""
-    basic = basic_credentials(request.headers.get("Authorization"))
+    basic = basic_credentials(_request().environ.get("HTTP_AUTHORIZATION"))
     if basic is not None:
         return basic
     if not params["allow_credentials_in_request_body"]:
@@ -129,14 +136,15 @@ def token_request(inp: PhpInput, params: Mapping[str, Any]) -> oauth.TokenReques
 def bearer_sources(inp: PhpInput, params: Mapping[str, Any]) -> oauth.BearerSources:
     """Where a resource request may carry its token; PHP-empty values count as absent."""
     name = params["token_param_name"]
-    header = request.headers.get("Authorization")
+    req = _request()
+    header = req.environ.get("HTTP_AUTHORIZATION")  # what req.headers would give
     query_token = inp.query.get(name)
     body_token = inp.body.get(name)
     return oauth.BearerSources(
         authorization=header if is_truthy(header) else None,
         query_token=query_token if is_truthy(query_token) else None,
         body_token=body_token if is_truthy(body_token) else None,
-        method=request.method,
+        method=req.method,
         content_type=inp.content_type,
     )
 

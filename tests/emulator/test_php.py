@@ -248,6 +248,28 @@ def test_parse_urlencoded(raw: bytes, post: bool, expected: dict[str, Any]) -> N
     assert parse_urlencoded(raw, post=post) == expected
 
 
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"a=1&b=2&a=3",
+        b"1=x&01=y&-1=z&-0=w&9223372036854775808=v",
+        b"k[]=1&k=2&k[x]=3",
+        b"1[]=a&1=b",
+        b"a.b=1&__Host-x=2&__x=3&=4&&x&y=",
+        b"\xc3\xa9t\xc3\xa9=\xe2\x82\xac&\xff=1",
+    ],
+    ids=["repeated", "integer-keys", "arrays", "integer-array", "odd-names", "non-ascii"],
+)
+@pytest.mark.parametrize("post", [False, True], ids=["query", "post"])
+def test_plain_text_is_parsed_like_text_to_decode(raw: bytes, post: bool) -> None:
+    """Input with nothing to decode takes a shorter way; ``%41`` for ``A`` takes the
+    decoding one: both read alike, names and order included."""
+    encoded = b"A%41=A&" + raw
+    plain = parse_urlencoded(b"AA=A&" + raw, post=post)
+    decoded = parse_urlencoded(encoded, post=post)
+    assert list(plain.items()) == list(decoded.items())
+
+
 def numbered(count: int, start: int = 1) -> list[bytes]:
     return [f"v{i}=1".encode() for i in range(start, start + count)]
 

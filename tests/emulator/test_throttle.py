@@ -96,6 +96,15 @@ def test_ten_failures_lock_the_pair_and_nothing_else(throttled, web, shell, capl
     assert "guess-" not in logged and "right-secret" not in logged  # never a secret
 
 
+def test_a_client_id_longer_than_any_registered_is_locked_too(throttled, web) -> None:
+    """Ids up to 80 characters have their keys remembered; a longer guess is keyed anew."""
+    for client_id in ("x" * 80, "y" * 81):
+        for attempt in range(10):
+            assert token(web, client_id, f"guess-{attempt}", ATTACKER).status_code == 400
+        rv = token(web, client_id, "guess", ATTACKER)
+        assert (rv.status_code, rv.data) == (429, LOCKED), client_id
+
+
 def test_the_lock_is_shared_by_both_dialects(throttled, web, shell) -> None:
     shell("plugins", "enable", "apigee")
     shell("clients", "create", "shop", "--secret", "right-secret")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import datetime
+from datetime import timedelta
 
 import pytest
 from flask import Flask
@@ -14,6 +15,7 @@ from emulator.errors import OperationMissing
 from emulator.errors import UnknownApi
 from emulator.errors import UnknownOperation
 from emulator.http import header_bytes
+from emulator.http import json_encode
 from emulator.oauth import IssuedToken
 from emulator.oauth import TokenInfo
 from emulator.oauth.errors import ExpiredToken
@@ -77,6 +79,50 @@ def test_token_without_refresh_token_or_scope_and_a_numeric_expires_in(ctx) -> N
         b'{"access_token":"' + b"a" * 40 + b'","expires_in":3600,"token_type":"Bearer",'
         b'"scope":null,"expireTimeFormatted":'
     )
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {},
+        {"scope": None, "refresh_token": None},
+        {"scope": 'a/b "q" \\ \u00e9\u20ac \U0001f600 \x01', "token_type": "bearer/x"},
+        {"access_token": "</script>", "issued_at": datetime(2026, 12, 31, 23, 59, 59, 999999)},
+    ],
+    ids=["usual", "no-scope-no-refresh", "odd-characters", "microseconds"],
+)
+@pytest.mark.parametrize("as_string", [True, False], ids=["string", "number"])
+def test_token_bytes_are_json_encodes(ctx, overrides, as_string) -> None:
+    """The token answer is written field by field; json_encode of the same object (the
+    legacy encoder's bytes) is what it must equal, dates as strftime prints them."""
+    token = issued(**overrides)
+    rv = render.token(token, {**PARAMS, "expires_in_as_string": as_string})
+    expected = {
+        "access_token": token.access_token,
+        "expires_in": str(token.expires_in) if as_string else token.expires_in,
+        "token_type": token.token_type,
+        "scope": token.scope,
+    }
+    if token.refresh_token is not None:
+        expected["refresh_token"] = token.refresh_token
+    expires = token.issued_at + timedelta(seconds=token.expires_in)
+    expected["expireTimeFormatted"] = expires.strftime("%Y-%m-%d %H:%M:%S")
+    expected["created"] = token.issued_at.strftime("%Y-%m-%d %H:%M:%S")
+    assert rv.get_data(as_text=True) == json_encode(expected)
+
+
+@pytest.mark.parametrize("user_id", ["42", None, "a/b\u00e9"], ids=["id", "none", "odd"])
+def test_resource_bytes_are_json_encodes(ctx, user_id) -> None:
+    info = TokenInfo(
+        client_pk=1,
+        client_id="c",
+        user_id=user_id,
+        scope=None,
+        issued_at=ISSUED_AT,
+        expires_at=ISSUED_AT,
+    )
+    expected = {"success": True, "user_id": user_id, "message": render.RESOURCE_MESSAGE}
+    assert render.resource(info).get_data(as_text=True) == json_encode(expected)
 
 
 def test_dates_are_printed_in_the_site_zone_each_with_its_own_offset(app) -> None:
