@@ -298,7 +298,8 @@ class _Checkpointer:
     a PASSIVE checkpoint (it waits for no reader or writer) on a connection of its own, so
     the fsync waits there. The promise is SQLite's as before: a commit is in the WAL
     before it returns (``synchronous=NORMAL``). The thread ends after ``IDLE`` seconds
-    with nothing to do and starts again with the next commits.
+    with nothing to do; the next ``EVERY``-th commit starts it again. Nothing here may
+    fail a commit: it has happened when ``committed`` is told.
     """
 
     EVERY = 32
@@ -319,10 +320,13 @@ class _Checkpointer:
                 return
             self._commits = 0
             if self._thread is None:
-                self._thread = threading.Thread(
-                    target=self._run, name="sqlite-checkpoint", daemon=True
-                )
-                self._thread.start()
+                thread = threading.Thread(target=self._run, name="sqlite-checkpoint", daemon=True)
+                try:
+                    thread.start()
+                except RuntimeError as error:  # no thread to be had (limits, shutdown)
+                    log.warning("no checkpoint thread for %s: %s", self._path, error)
+                    return  # the backstop checkpoints; the next EVERY-th commit tries again
+                self._thread = thread
         self._wake.set()
 
     def _run(self) -> None:
@@ -332,13 +336,18 @@ class _Checkpointer:
             while self._wake.wait(self.IDLE):
                 self._wake.clear()
                 conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-        except sqlite3.Error:
-            log.warning("WAL checkpoint of %s failed; writers' backstop takes over", self._path)
+        except sqlite3.Error as error:
+            log.warning(
+                "WAL checkpoint of %s failed (%s); the writers' backstop takes over",
+                self._path,
+                error,
+            )
         finally:
             if conn is not None:
                 conn.close()
             with self._guard:
-                self._thread = None
+                if self._thread is threading.current_thread():
+                    self._thread = None
 
 
 @dataclass(frozen=True)
@@ -353,6 +362,21 @@ class _FileWriters:
 _file_writers: dict[str, _FileWriters] = {}
 _file_writers_guard = threading.Lock()
 _WRITE_STATEMENT = re.compile(r"\s*(INSERT|UPDATE|DELETE|REPLACE)\b", re.IGNORECASE)
+
+
+def _forget_file_writers() -> None:
+    """In a forked child: the parent's locks, lock files and threads are not the child's.
+
+    An flock belongs to the open file, which a child shares with its parent, so the two
+    would hold one writer lock together; a thread lock may have been held at the fork, and
+    the checkpointer's thread did not come along.
+    """
+    global _file_writers_guard
+    _file_writers.clear()
+    _file_writers_guard = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_file_writers)
 
 
 def _writers_for(database: str) -> _FileWriters:
@@ -385,7 +409,6 @@ class SerializedWriteConnection(sqlite3.Connection):
     def __init__(self, database: str | bytes | os.PathLike, *args: Any, **kwargs: Any) -> None:
         super().__init__(database, *args, **kwargs)
         self._writers = _writers_for(os.path.abspath(os.fsdecode(database)))
-        self.group_writer = self._writers.group
         self._holding = False
 
     def _before_statement(self, sql: str) -> None:
@@ -451,8 +474,10 @@ def write(handle: DbHandle, work: Callable[[DbHandle], T]) -> T:
     brought meanwhile, and the transaction is committed before ``write`` returns. A token
     handed out after it is on disk as before, at one commit and one turn of the writer
     lock for several requests. Anywhere else (a server database, an ORM session, a
-    connection that has written already) ``work`` runs in the caller's transaction, which
-    the caller commits, as it commits everything else it wrote.
+    connection that has written already) ``work`` runs on the caller's handle as it is:
+    its statements join the caller's transaction, which the caller commits, except a
+    one-statement ``PreparedWrites`` on PostgreSQL with no transaction open, which commits
+    itself (autocommit). Either way a caller that commits after ``write`` is right.
 
     ``work`` must do only the writes and what decides them: under the group commit it may
     run on another thread's connection, while the file's writer lock is held.
@@ -471,7 +496,7 @@ def _group_writer(conn: Connection) -> GroupWriter | None:
         return None  # an in-memory database: one connection, nothing to share
     if dbapi_connection.in_transaction:
         return None  # it has written already: its own commit must take those too
-    return dbapi_connection.group_writer
+    return dbapi_connection._writers.group
 
 
 class _Write:
@@ -507,24 +532,26 @@ class GroupWriter:
     def __init__(self) -> None:
         self._cond = threading.Condition(threading.Lock())
         self._queue: list[_Write] = []
-        self._leading = False
+        self._leader: int | None = None  # the leading thread's ident
 
     def run(self, conn: Connection, work: Callable[[DbHandle], T]) -> T:
         """Run ``work`` in the next group commit; return its result once committed."""
+        if self._leader == threading.get_ident():
+            return work(conn)  # a work that writes through ``write``: it is in the batch
         mine = _Write(work)
         with self._cond:
             self._queue.append(mine)
-            while self._leading and not mine.done:
+            while self._leader is not None and not mine.done:
                 self._cond.wait()
             if not mine.done:
-                self._leading = True
+                self._leader = threading.get_ident()
                 batch, self._queue = self._queue, []
         if not mine.done:
             try:
                 self._commit(conn, batch)
             finally:
                 with self._cond:
-                    self._leading = False
+                    self._leader = None
                     self._cond.notify_all()
         if mine.error is not None:
             raise mine.error
@@ -551,6 +578,8 @@ class GroupWriter:
                 if write.error is None:  # its work ran, but the transaction did not hold
                     write.error = GroupWriteFailed(f"the group commit failed: {error}")
                     write.error.__cause__ = error
+            if not isinstance(error, Exception):
+                raise  # an interrupt stops the leader's thread; the others were told
         finally:
             for write in batch:
                 write.done = True
@@ -632,7 +661,7 @@ class Prepared:
             try:
                 return compiled.execute(handle, cursor, compiled.args(params)).rowcount
             finally:
-                _end_cursor(cursor, alone=False)
+                _end_cursor(handle, cursor, alone=False)
         return handle.execute(self.statement, params).rowcount
 
     def first(self, handle: DbHandle, params: dict[str, Any]) -> Any:
@@ -644,7 +673,7 @@ class Prepared:
             try:
                 row = compiled.execute(handle, cursor, compiled.args(params)).fetchone()
             finally:
-                _end_cursor(cursor, alone=alone)
+                _end_cursor(handle, cursor, alone=alone)
             return None if row is None else compiled.row(row)
         return handle.execute(self.statement, params).first()
 
@@ -668,13 +697,19 @@ def _begin_cursor(conn: Connection, *, alone: bool) -> Any:
     return cursor
 
 
-def _end_cursor(cursor: Any, *, alone: bool) -> None:
+def _end_cursor(conn: Connection, cursor: Any, *, alone: bool) -> None:
     dbapi_connection = cursor.connection
     try:
         cursor.close()
     finally:
         if alone and not dbapi_connection.closed:  # closed: a lost one, being replaced
-            dbapi_connection.autocommit = False
+            try:
+                dbapi_connection.autocommit = False
+            except Exception:
+                # Still in autocommit, it must not go back to the pool: the next
+                # transaction on it would commit statement by statement.
+                conn.invalidate()
+                raise
 
 
 class _CompiledStatement:
@@ -787,7 +822,7 @@ class PreparedWrites:
                 if rowcount == 0:
                     break
         finally:
-            _end_cursor(cursor, alone=alone)
+            _end_cursor(handle, cursor, alone=alone)
         return rowcount
 
     def _through_sqlalchemy(self, handle: DbHandle, params: dict[str, Any]) -> int:

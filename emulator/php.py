@@ -42,12 +42,12 @@ from typing import AnyStr
 from urllib.parse import unquote_to_bytes
 
 from flask import Request
-from flask import current_app
-from flask import g
-from flask import request
 from werkzeug.formparser import MultiPartParser
 
 from emulator.body import read_body
+from emulator.context import app_object as _app
+from emulator.context import g_object as _g
+from emulator.context import request_object as _request
 from emulator.errors import BodyTooLarge
 
 # php.ini defaults (PHP 8.2); the app's PHP_MAX_INPUT_VARS and PHP_MAX_INPUT_NESTING_LEVEL.
@@ -68,11 +68,6 @@ _COOKIE_PREFIXES = ("__Host-", "__Secure-")
 _CONTENT_TYPE_END = re.compile("[;, ]")  # where PHP cuts a POST Content-Type
 _PERCENT = ord("%")
 _PLUS = ord("+")
-# The objects behind Flask's proxies, each one context-variable read: ``request.method``
-# through the proxy costs ~0.6 us an attribute, and a token request read ~40 of them.
-_app = current_app._get_current_object
-_g = g._get_current_object
-_request = request._get_current_object
 
 
 class PhpArray(dict):

@@ -4,7 +4,7 @@
   ``CACHE_MAX_AGE`` seconds, verified secrets, the plugins' client-scope hooks);
 - ``access_tokens()``: access tokens this worker verified, for at most ``CACHE_MAX_AGE``;
 - ``plugin_cache(name)``: a plugin's own copies of what it reads, for at most ``CACHE_MAX_AGE``;
-- ``Derived``: what a plugin makes of its params (a policy), made once per params object.
+- ``derived(name, ...)``: what a plugin makes of its params (a policy), once per params object.
 
 The registry keeps the plugin state cache itself (``emulator.registry``). All three are
 ``emulator.cache.WorkerCache`` underneath: one type, one setting.
@@ -14,13 +14,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from collections.abc import Iterable
-from typing import Generic
 from typing import TypeVar
 
 from flask import Flask
-from flask import current_app
 
 from emulator.cache import WorkerCache
+from emulator.context import app_object as _app
 from emulator.oauth import AccessTokenCache
 from emulator.oauth import ClientStore
 from emulator.plugin import Plugin
@@ -29,11 +28,9 @@ CLIENTS = "emulator.clients"
 ACCESS_TOKENS = "emulator.access_tokens"
 MAX_ACCESS_TOKENS = 100_000
 PLUGIN_CACHES = "emulator.plugin_caches"
+DERIVED = "emulator.derived"
 S = TypeVar("S")
 V = TypeVar("V")
-# The app behind Flask's proxy, in one context-variable read (the proxy's attribute
-# lookup costs ~0.6 us, and a token request reads several stores).
-_app = current_app._get_current_object
 
 
 def init_app(app: Flask, plugins: Iterable[Plugin]) -> None:
@@ -69,25 +66,21 @@ def plugin_cache(name: str, max_size: int = 10_000) -> WorkerCache:
     return cache
 
 
-class Derived(Generic[S, V]):
-    """``derive(source)``, made again only when asked about another source object.
+def derived(name: str, derive: Callable[[S], V], source: S) -> V:
+    """``derive(source)``, made again only when asked about another source object (per app).
 
     For what a handler makes of its plugin's params on every request (the engine's token
     policy): the registry hands out one params object until it re-reads them (at most
     every ``CACHE_MAX_AGE``), so the value is made about once a second, not per request.
-    Sources are compared by identity, and the last one is kept, so it cannot be another
-    object at the same address.
+    Sources are compared by identity, and the last one is kept with its value (in the
+    app's extensions, like the other stores), so it cannot be another object at the same
+    address.
     """
-
-    def __init__(self, derive: Callable[[S], V]) -> None:
-        self.derive = derive
-        self._last: tuple[S, V] | None = None
-
-    def __call__(self, source: S) -> V:
-        """The value derived from ``source``: the last one made, if it was from ``source``."""
-        last = self._last  # one read: another thread may replace it meanwhile
-        if last is not None and last[0] is source:
-            return last[1]
-        value = self.derive(source)
-        self._last = (source, value)
-        return value
+    extensions = _app().extensions
+    key = f"{DERIVED}.{name}"
+    last = extensions.get(key)  # one read: another thread may replace it meanwhile
+    if last is not None and last[0] is source:
+        return last[1]
+    value = derive(source)
+    extensions[key] = (source, value)
+    return value

@@ -31,8 +31,6 @@ from datetime import datetime
 
 import limits
 from flask import Flask
-from flask import current_app
-from flask import request
 from limits.storage import Storage
 from limits.storage import storage_from_string
 from sqlalchemy import Engine
@@ -50,8 +48,11 @@ from emulator import metrics
 from emulator.cache import WorkerCache
 from emulator.clock import epoch_seconds
 from emulator.clock import utcnow
+from emulator.context import app_object as _app
+from emulator.context import request_object as _request
 from emulator.db import MYSQL_DIALECTS
 from emulator.db import db
+from emulator.models import Client
 from emulator.models import RateLimitCounter
 from emulator.oauth import ClientLocked
 
@@ -59,12 +60,8 @@ log = logging.getLogger(__name__)
 
 EXTENSION = "emulator.throttle"
 STORAGE = "emulator.throttle.storage"
-# Registered client ids are at most this long (emulator.models); a longer one is a guess.
-MAX_CLIENT_ID_LENGTH = 80
-# The objects behind Flask's proxies, each one context-variable read (an attribute read
-# through a proxy costs ~0.6 us).
-_app = current_app._get_current_object
-_request = request._get_current_object
+# Registered client ids are at most this long; a longer one is a guess.
+MAX_CLIENT_ID_LENGTH = Client.__table__.c.client_id.type.length
 
 
 def _now() -> float:
@@ -257,13 +254,13 @@ class AuthThrottle:
         log.warning(
             "%s authentication failed: %s=%r address=%s", self.kind, self._id_name, shown, address
         )
-        for rule, identity in (
-            (self.rules.per_address, (self._address_kind, address)),
-            (self.rules.per_client, (self.kind, _digest(client_id), address)),
+        client_key, address_key = self._storage_keys(client_id, address)
+        for rule, kind, key in (
+            (self.rules.per_address, self._address_kind, address_key),
+            (self.rules.per_client, self.kind, client_key),
         ):
-            if rule is None:
+            if rule is None or key is None:
                 continue
-            key = rule.key_for(*identity)
             try:
                 count = self.storage.incr(key, rule.get_expiry())
             except self.storage.base_exceptions as error:
@@ -278,13 +275,13 @@ class AuthThrottle:
                     "%s authentication locked for %ds: %s %s=%r address=%s",
                     self.kind,
                     max(1, math.ceil(until - self.clock())),
-                    identity[0],
+                    kind,
                     self._id_name,
                     shown,
                     address,
                 )
                 if count == rule.amount:  # the failure that locked it (the count is atomic)
-                    self._report_lockout(Lockout(identity[0], shown, address, until, str(rule)))
+                    self._report_lockout(Lockout(kind, shown, address, until, str(rule)))
 
     def _report_lockout(self, lockout: Lockout) -> None:
         """Tell each ``on_lockout`` hook; a failure is logged and changes nothing (fail open),
@@ -296,7 +293,7 @@ class AuthThrottle:
                 log.error("client authentication lockout not recorded (%s)", type(error).__name__)
 
     def _storage_keys(self, client_id: str, address: str) -> tuple[str, str | None]:
-        """The keys of the pair and (None: not counted) of the address, as ``failed`` makes them."""
+        """The storage keys of the pair and (None: not counted) of the address."""
         per_address = self.rules.per_address
         return (
             self.rules.per_client.key_for(self.kind, _digest(client_id), address),

@@ -318,7 +318,9 @@ def issue_token(
     """Answer a token request: authenticate, apply the grant, decide scope, issue.
 
     The issue's writes go through ``emulator.db.write``: on SQLite they are committed in a
-    group commit before this returns; elsewhere the caller commits them.
+    group commit before this returns, on PostgreSQL (one statement, no transaction open)
+    in autocommit; elsewhere, or after other writes, the caller's commit commits them.
+    Callers commit after it either way, and nothing they do later can take the token back.
     """
     if not req.grant_type:
         raise InvalidRequest(

@@ -188,7 +188,7 @@ def _value(value: Any) -> str:
         return "[ " + ", ".join(_string(v) for v in value) + " ]" if value else "[ ]"
     if isinstance(value, int):
         return str(value)
-    return _string(value)
+    return json.dumps(value, ensure_ascii=False)  # anything else, as the encoder wrote it
 
 
 # json.dumps of a string with ensure_ascii=False (the C function it calls, with no encoder

@@ -38,8 +38,6 @@ from .params import NAME
 # This worker's copies of apps (stores.plugin_cache), by (client row, client id).
 APPS_CACHE = "apigee.apps"
 MAX_APPS = 10_000
-# The engine's policy, made once per params object (the registry's copy: about once a second).
-_policy = stores.Derived(tokens.policy)
 
 
 def gateway_entry(params: Mapping[str, Any]) -> Response:
@@ -58,7 +56,7 @@ def token(params: Mapping[str, Any], operation: str, *, now: datetime) -> Respon
     """GenerateAccessToken (client_credentials) or RefreshAccessToken (refresh_token)."""
     req = wire.token_request(params, operation)
     conn = connection()
-    policy = _policy(params)
+    policy = stores.derived("apigee.token_policy", tokens.policy, params)
     issued = oauth.issue_token(
         conn, req, policy, clients=stores.clients(), guard=throttle.guard(), now=now
     )

@@ -28,9 +28,6 @@ from . import wire
 from .params import NAME
 from .params import token_policy
 
-# The engine's policy, made once per params object (the registry's copy: about once a second).
-_policy = stores.Derived(token_policy)
-
 
 def token(params: Mapping[str, Any]) -> Response:
     """option=token: the client_credentials and refresh_token grants."""
@@ -39,7 +36,7 @@ def token(params: Mapping[str, Any]) -> Response:
     issued = oauth.issue_token(
         conn,
         req,
-        _policy(params),
+        stores.derived("oauth2.token_policy", token_policy, params),
         clients=stores.clients(),
         guard=throttle.guard(),
         now=utcnow(),

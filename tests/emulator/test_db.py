@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
 import time
 from contextlib import nullcontext
 from datetime import datetime
@@ -71,6 +72,26 @@ def test_sqlite_runs_in_wal_mode_with_a_busy_timeout(sqlite_app) -> None:
     assert db.session.execute(sa.text("PRAGMA journal_mode")).scalar() == "wal"
     assert db.session.execute(sa.text("PRAGMA busy_timeout")).scalar() == 5000
     assert db.session.execute(sa.text("PRAGMA wal_autocheckpoint")).scalar() == WAL_BACKSTOP_PAGES
+
+
+def test_a_commit_holds_when_no_checkpoint_thread_can_start(
+    sqlite_app, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The commit has happened when the checkpointer hears of it: it may not fail it."""
+    start = threading.Thread.start
+
+    def refuse(thread: threading.Thread) -> None:
+        if thread.name == "sqlite-checkpoint":
+            raise RuntimeError("can't start new thread")
+        start(thread)
+
+    monkeypatch.setattr(threading.Thread, "start", refuse)
+    for _ in range(_Checkpointer.EVERY):
+        db.session.execute(sa.text("INSERT INTO t VALUES (1)"))
+        db.session.commit()
+    assert db.session.execute(sa.text("SELECT count(*) FROM t")).scalar() == _Checkpointer.EVERY
+    monkeypatch.undo()
+    test_the_wal_is_checkpointed_by_a_thread_of_its_own(sqlite_app, tmp_path)  # it recovers
 
 
 def test_the_wal_is_checkpointed_by_a_thread_of_its_own(sqlite_app, tmp_path: Path) -> None:

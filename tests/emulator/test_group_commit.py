@@ -3,6 +3,7 @@ way share the next one; each thread gets its own result or error, once committed
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -13,6 +14,7 @@ import pytest
 import sqlalchemy as sa
 
 from emulator.db import GroupWriteFailed
+from emulator.db import _writers_for
 from emulator.db import db
 from emulator.db import write
 from tests.conftest import make_app
@@ -82,7 +84,7 @@ class Crowd:
             with self.engine.connect() as conn:
                 try:
                     self.outcomes[x] = write(conn, work)
-                except Exception as error:  # noqa: BLE001 - the test looks at it
+                except BaseException as error:  # noqa: BLE001 - the test looks at it
                     self.outcomes[x] = error
 
         thread = threading.Thread(target=run)
@@ -101,8 +103,7 @@ class Crowd:
         assert entered.wait(DEADLINE)
 
     def queue(self, works: dict[int, Callable[[Any], int]]) -> None:
-        with self.engine.connect() as conn:
-            writer = conn.connection.dbapi_connection.group_writer  # this file's, in this process
+        writer = _writers_for(os.path.abspath(self.engine.url.database)).group  # this process's
         for x, work in works.items():
             self.start(x, work)
         deadline = time.monotonic() + DEADLINE
@@ -165,7 +166,34 @@ def test_a_lone_failing_write_gets_its_own_error_and_keeps_nothing(engine: sa.En
     assert rows(engine) == [2]
 
 
-def test_on_a_server_database_the_caller_commits(database_url: str) -> None:
+def test_an_interrupt_in_a_batch_stops_its_leader_and_keeps_nothing(engine: sa.Engine) -> None:
+    def interrupted(handle: Any) -> int:
+        insert(2)(handle)
+        raise KeyboardInterrupt
+
+    crowd = Crowd(engine)
+    crowd.hold_first()
+    crowd.queue({1: insert(1), 2: interrupted, 3: insert(3)})
+    outcomes = [crowd.outcomes[x] for x in (1, 2, 3)]
+    # The interrupt reaches the thread that ran the batch; the others are told it failed.
+    assert sum(isinstance(o, KeyboardInterrupt) for o in outcomes) == 1
+    assert sum(isinstance(o, GroupWriteFailed) for o in outcomes) == 2
+    assert rows(engine) == [0]
+
+
+def test_a_work_that_writes_through_write_again_runs_in_its_own_batch(engine: sa.Engine) -> None:
+    def nested(handle: Any) -> int:
+        return write(handle, insert(1)) + write(handle, insert(2))
+
+    crowd = Crowd(engine)
+    crowd.start(3, nested)
+    crowd.threads[0].join(DEADLINE)
+    assert not crowd.threads[0].is_alive(), "the nested write waited for itself"
+    assert crowd.outcomes == {3: 3}
+    assert rows(engine) == [1, 2]
+
+
+def test_elsewhere_a_plain_write_joins_the_callers_transaction(database_url: str) -> None:
     """PostgreSQL and MariaDB commit concurrent transactions themselves: no grouping."""
     app = make_app(database_url)
     with app.app_context():
