@@ -294,15 +294,17 @@ class _Checkpointer:
     then and there: copies the pages into the file and fsyncs both, some milliseconds
     every hundred or so token commits, with the writer lock held and every other writer
     waiting behind it. Here request connections leave that to a backstop
-    (``WAL_BACKSTOP_PAGES``) and, every ``EVERY`` commits in this process, this thread runs
-    a PASSIVE checkpoint (it waits for no reader or writer) on a connection of its own, so
-    the fsync waits there. The promise is SQLite's as before: a commit is in the WAL
+    (``WAL_BACKSTOP_PAGES``) and, every ``EVERY`` commits in this process or at a commit
+    ``INTERVAL`` seconds after the last wake (a purge's few large commits), this thread
+    runs a PASSIVE checkpoint (it waits for no reader or writer) on a connection of its
+    own, so the fsync waits there. The promise is SQLite's as before: a commit is in the WAL
     before it returns (``synchronous=NORMAL``). The thread ends after ``IDLE`` seconds
     with nothing to do; the next ``EVERY``-th commit starts it again. Nothing here may
     fail a commit: it has happened when ``committed`` is told.
     """
 
     EVERY = 32
+    INTERVAL = 0.05
     IDLE = 5.0
 
     def __init__(self, path: str) -> None:
@@ -310,15 +312,19 @@ class _Checkpointer:
         self._guard = threading.Lock()
         self._wake = threading.Event()
         self._commits = 0
+        self._woken = time.monotonic()
         self._thread: threading.Thread | None = None
 
     def committed(self) -> None:
-        """Count a commit; every ``EVERY``-th wakes the thread (starting it if it ended)."""
+        """Count a commit; wake the thread (starting it if it ended) every ``EVERY``-th, or
+        ``INTERVAL`` seconds after the last wake."""
         with self._guard:
             self._commits += 1
-            if self._commits < self.EVERY:
+            now = time.monotonic()
+            if self._commits < self.EVERY and now - self._woken < self.INTERVAL:
                 return
             self._commits = 0
+            self._woken = now
             if self._thread is None:
                 thread = threading.Thread(target=self._run, name="sqlite-checkpoint", daemon=True)
                 try:

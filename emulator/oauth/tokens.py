@@ -596,6 +596,11 @@ def sync_tokens(
     return outcomes
 
 
+# How long one purge batch may hold the writer before the next is made smaller: what a
+# token request queued behind it waits at most (its own time is ~0.5 ms).
+PURGE_BATCH_SECONDS = 0.01
+
+
 def purge_expired(
     session: Session,
     *,
@@ -613,17 +618,22 @@ def purge_expired(
     after a batch that took t seconds from its DELETE to its commit, the pause is at
     least t * (1 - share) / share, so a slow batch (writers queued behind it, a busy
     disk) is followed by a longer pause, and issuance keeps the rest of the time.
+    A batch is also made smaller while batches take longer than ``PURGE_BATCH_SECONDS``
+    (halved, down to a sixteenth of ``batch_size``) and larger again while they are quick,
+    up to ``batch_size``: a writer that queues behind one waits that long at most.
     Returns the number of rows removed per table.
     """
     if not 0 < writer_share <= 1:
         raise ValueError("writer_share must be in (0, 1].")
     rest = (1 - writer_share) / writer_share
+    smallest = max(1, batch_size // 16)
     removed: dict[str, int] = {}
     for model in (AccessToken, RefreshToken, UsedRefreshToken):
         total = 0
+        size = batch_size
         while True:
             hashes = session.scalars(
-                select(model.token_hash).where(model.expires_at < before).limit(batch_size)
+                select(model.token_hash).where(model.expires_at < before).limit(size)
             ).all()
             if not hashes:
                 break
@@ -631,7 +641,12 @@ def purge_expired(
             session.execute(delete(model).where(model.token_hash.in_(hashes)))
             session.commit()
             total += len(hashes)
-            wait = max(pause, (_purge_clock() - started) * rest)
+            took = _purge_clock() - started
+            if took > PURGE_BATCH_SECONDS:
+                size = max(smallest, size // 2)
+            elif took < PURGE_BATCH_SECONDS / 2:
+                size = min(batch_size, size * 2)
+            wait = max(pause, took * rest)
             if wait:
                 time.sleep(wait)
             if on_batch is not None:

@@ -94,6 +94,22 @@ def test_a_commit_holds_when_no_checkpoint_thread_can_start(
     test_the_wal_is_checkpointed_by_a_thread_of_its_own(sqlite_app, tmp_path)  # it recovers
 
 
+def test_a_few_large_commits_are_checkpointed_too(
+    sqlite_app, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A purge commits seldom but much: time since the last checkpoint counts, not commits."""
+    monkeypatch.setattr(_Checkpointer, "INTERVAL", 0.0)
+    database = tmp_path / "w.sqlite"
+    before = database.stat().st_size
+    for _ in range(50):
+        db.session.execute(sa.text("INSERT INTO t VALUES (zeroblob(4000))"))
+    db.session.commit()  # one commit, far below EVERY
+    deadline = time.monotonic() + 10
+    while database.stat().st_size < before + 50 * 4000:
+        assert time.monotonic() < deadline, "the WAL was not checkpointed"
+        time.sleep(0.01)
+
+
 def test_the_wal_is_checkpointed_by_a_thread_of_its_own(sqlite_app, tmp_path: Path) -> None:
     """Commits far below the writers' own threshold still reach the database file."""
     database = tmp_path / "w.sqlite"

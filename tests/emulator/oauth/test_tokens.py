@@ -254,6 +254,39 @@ def test_purge_pauses_in_proportion_to_its_writes(session, new_client, monkeypat
         oauth.purge_expired(session, before=NOW, batch_size=2, writer_share=0)
 
 
+def test_purge_batches_shrink_while_slow_and_grow_back_while_quick(
+    session, new_client, monkeypatch
+) -> None:
+    client = new_client()
+    for i in range(40):
+        oauth.import_token(
+            session,
+            token_type="access",
+            raw=f"old{i}",
+            client_pk=client.id,
+            user_id=None,
+            scope=None,
+            expires_at=NOW - timedelta(days=30),
+            now=NOW,
+        )
+    session.commit()
+    # Each batch's DELETE-to-commit: 0.1 s for the first three (slow), then 1 ms (quick).
+    took = [0.1, 0.1, 0.1] + [0.001] * 40
+    ticks = iter(t for i, d in enumerate(took) for t in (float(i), i + d))
+    monkeypatch.setattr(oauth.tokens, "_purge_clock", lambda: next(ticks))
+    monkeypatch.setattr(oauth.tokens.time, "sleep", lambda _seconds: None)
+    totals: list[int] = []
+    oauth.purge_expired(
+        session,
+        before=NOW,
+        batch_size=16,
+        on_batch=lambda table, total: totals.append(total),
+    )
+    sizes = [b - a for a, b in zip([0, *totals], totals, strict=False)]
+    assert sizes[:6] == [16, 8, 4, 2, 4, 6]  # halved while slow; doubled, up to what is left
+    assert sum(sizes) == 40
+
+
 def test_revoking_a_used_refresh_token_still_ends_the_access_tokens_obtained_with_it(
     session, new_client
 ) -> None:
