@@ -26,6 +26,7 @@ PLUGIN_HOST_API = (
     "emulator.php",
     "emulator.body",
     "emulator.clock",
+    "emulator.context",
     "emulator.outbound",
     "emulator.stores",
     "emulator.throttle",
