@@ -741,9 +741,13 @@ class _CompiledStatement:
         """The DBAPI's parameters: converted where a type says so, in the dialect's style."""
         if self.conversions:
             params = _converted(params, self.conversions)
+        return self.ordered(params)
+
+    def ordered(self, values: dict[str, Any]) -> Any:
+        """Converted values in the dialect's style: the mapping, or a list in its order."""
         if self.positions is None:
-            return params
-        return [params[name] for name in self.positions]
+            return values
+        return [values[name] for name in self.positions]
 
     def execute(self, conn: Connection, cursor: Any, args: Any) -> Any:
         try:
@@ -819,12 +823,7 @@ class PreparedWrites:
         cursor = _begin_cursor(handle, alone=alone)
         try:
             for statement in compiled.statements:
-                args = (
-                    values
-                    if statement.positions is None
-                    else [values[n] for n in statement.positions]
-                )
-                rowcount = statement.execute(handle, cursor, args).rowcount
+                rowcount = statement.execute(handle, cursor, statement.ordered(values)).rowcount
                 if rowcount == 0:
                     break
         finally:

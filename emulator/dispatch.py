@@ -30,7 +30,6 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.exceptions import NotFound
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from emulator.context import app_object as _app
 from emulator.context import g_object as _g
 from emulator.context import request_object as _request
 from emulator.db import commit
@@ -148,7 +147,7 @@ def _observe(plugin: str, rv: Response) -> None:
 
     An observer never changes the answer: one that fails is logged, and the answer goes out.
     """
-    registry = registry_of(_app())
+    registry = get_registry()
     try:
         observers = [
             status
@@ -238,7 +237,7 @@ def resolve_legacy(found: Resolution) -> Handler:
 
 def enabled_status(api: Any) -> PluginStatus:
     """Return the status of the enabled plugin answering ``api`` (any case), or raise UnknownApi."""
-    registry = registry_of(_app())
+    registry = get_registry()
     name = api.lower() if isinstance(api, str) else ""
     if name not in registry.plugins:
         raise UnknownApi(f'API "{api}" is not available' if name else "No API was requested")
@@ -274,7 +273,7 @@ def route_resolver(plugin: Plugin, route: Route) -> Resolver:
     """
 
     def resolve(found: Resolution) -> Handler:
-        status = registry_of(_app()).current(plugin.name, connection)
+        status = get_registry().current(plugin.name, connection)
         if not status.enabled:
             raise PathNotFound()
         found.status = status

@@ -6,10 +6,28 @@ from __future__ import annotations
 import json
 from typing import Any
 
+# json.dumps with these options builds an encoder on every call; one does for all.
+_PHP_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=True)
+_ASCII_STRING = json.encoder.encode_basestring_ascii
+_PERCENT = ord("%")
+_PLUS = ord("+")
+
 
 def json_encode(value: Any) -> str:
     """PHP's json_encode defaults: no spaces, ``/`` as ``\\/``, non-ASCII as ``\\uXXXX``."""
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=True).replace("/", "\\/")
+    return _PHP_ENCODER.encode(value).replace("/", "\\/")
+
+
+def json_encode_string(text: str) -> str:
+    """``json_encode`` of one string, without an encoder's pass over a whole object: for
+    an answer of fixed shape written field by field."""
+    return _ASCII_STRING(text).replace("/", "\\/")
+
+
+def nothing_to_decode(raw: bytes) -> bool:
+    """Whether a query string or form body reads as it is: ASCII, no ``%`` and no ``+``
+    (nearly every request), so it may be split as text with no percent-decoding."""
+    return raw.isascii() and _PERCENT not in raw and _PLUS not in raw
 
 
 def quoted_string(value: str) -> str:

@@ -49,6 +49,7 @@ from emulator.context import app_object as _app
 from emulator.context import g_object as _g
 from emulator.context import request_object as _request
 from emulator.errors import BodyTooLarge
+from emulator.http import nothing_to_decode
 
 # php.ini defaults (PHP 8.2); the app's PHP_MAX_INPUT_VARS and PHP_MAX_INPUT_NESTING_LEVEL.
 MAX_INPUT_VARS = 1000
@@ -197,7 +198,7 @@ def _register(track: PhpArray, name: str, value: Any, max_nesting: int) -> None:
 
 def _top_level(track: PhpArray) -> dict[str, Any]:
     """The registered variables as ``$_GET`` has them: keyed by strings."""
-    if int in set(map(type, track)):
+    if any(type(key) is int for key in track):
         return {str(key): value for key, value in track.items()}
     return dict(track)
 
@@ -215,8 +216,7 @@ def parse_urlencoded(
     for how each of PHP's parsers counts them); the rest of ``raw`` is never looked at.
     """
     track = PhpArray()
-    if raw.isascii() and _PERCENT not in raw and _PLUS not in raw:
-        # Nothing to decode (nearly every request): the text is split as it is.
+    if nothing_to_decode(raw):  # nearly every request: the text is split as it is
         for text in _urlencoded_pieces(raw.decode("ascii"), "&", post, max_vars):
             name, _, value = text.partition("=")
             _register(track, name, value, max_nesting)

@@ -22,7 +22,6 @@ from importlib.metadata import entry_points
 from typing import Any
 
 from flask import Flask
-from flask import current_app
 from marshmallow import RAISE
 from marshmallow import ValidationError
 from sqlalchemy import select
@@ -30,6 +29,7 @@ from sqlalchemy.orm import Session
 
 import plugins as plugins_package
 from emulator.cache import WorkerCache
+from emulator.context import app_object as _app
 from emulator.db import DbHandle
 from emulator.errors import ParamsError
 from emulator.errors import PluginDeclarationError
@@ -172,5 +172,5 @@ def registry_of(app: Flask) -> Registry:
 
 
 def get_registry() -> Registry:
-    """The current app's registry."""
-    return registry_of(current_app)
+    """The current app's registry (the app behind the proxy: the request path asks often)."""
+    return registry_of(_app())

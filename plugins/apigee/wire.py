@@ -25,6 +25,7 @@ from typing import Any
 from emulator import oauth
 from emulator.body import read_body
 from emulator.context import request_object as _request
+from emulator.http import nothing_to_decode
 from emulator.oauth import InvalidScope
 from emulator.oauth import TokenMissing
 from emulator.oauth import UnsupportedGrantType
@@ -37,8 +38,6 @@ from .params import REFRESH
 # The one grant each policy supports (the sample's <SupportedGrantTypes>, Edge's refresh flow).
 SUPPORTED_GRANT = {GENERATE: oauth.CLIENT_CREDENTIALS, REFRESH: oauth.REFRESH_TOKEN}
 BEARER_PREFIX = "Bearer "
-_PERCENT = ord("%")
-_PLUS = ord("+")
 
 
 def body() -> bytes:
@@ -71,7 +70,7 @@ def query_param(name: str) -> str | None:
     """
     req = _request()
     raw = req.query_string
-    if not raw.isascii() or _PERCENT in raw or _PLUS in raw:
+    if not nothing_to_decode(raw):
         return req.args.get(name)
     for piece in raw.decode("ascii").split("&"):
         key, _, value = piece.partition("=")

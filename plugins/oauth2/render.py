@@ -23,6 +23,7 @@ from emulator.errors import exception_response
 from emulator.errors import host_error_response
 from emulator.http import header_bytes
 from emulator.http import json_encode
+from emulator.http import json_encode_string
 from emulator.http import quoted_string
 from emulator.oauth import GRANTS
 from emulator.oauth import ClientLocked
@@ -43,9 +44,6 @@ WRONG_METHOD = {
     "introspect": "The request method must be POST when introspecting a token",
 }
 DEFAULTS = {"www_realm": "Service"}
-
-# json_encode of a string (PHP's: ASCII, "/" escaped), without building a whole encoder.
-_ASCII_STRING = json.encoder.encode_basestring_ascii
 
 
 def json_response(
@@ -80,22 +78,22 @@ def token(issued: IssuedToken, params: Mapping[str, Any]) -> Response:
     the shape is fixed, and a general encoder costs several microseconds more.
     """
     expires_in = (
-        _php_string(str(issued.expires_in))
+        json_encode_string(str(issued.expires_in))
         if params["expires_in_as_string"]
         else str(issued.expires_in)
     )
     refresh = (
         ""
         if issued.refresh_token is None
-        else f',"refresh_token":{_php_string(issued.refresh_token)}'
+        else f',"refresh_token":{json_encode_string(issued.refresh_token)}'
     )
     # Each converted on its own: the zone's offset may differ between the two (DST).
     zone = _app().config["SITE_TIMEZONE"]
     expires = _site_text(issued.issued_at + timedelta(seconds=issued.expires_in), zone)
     created = _site_text(issued.issued_at, zone)
     payload = (
-        f'{{"access_token":{_php_string(issued.access_token)},"expires_in":{expires_in},'
-        f'"token_type":{_php_string(issued.token_type)},"scope":{_php_nullable(issued.scope)}'
+        f'{{"access_token":{json_encode_string(issued.access_token)},"expires_in":{expires_in},'
+        f'"token_type":{json_encode_string(issued.token_type)},"scope":{_php_nullable(issued.scope)}'
         f'{refresh},"expireTimeFormatted":"{expires}","created":"{created}"}}'
     )
     return _response(payload, 200, TOKEN_HEADERS, "application/json")
@@ -108,19 +106,14 @@ def resource(info: TokenInfo) -> Response:
     """
     payload = (
         f'{{"success":true,"user_id":{_php_nullable(info.user_id)},'
-        f'"message":{_php_string(RESOURCE_MESSAGE)}}}'
+        f'"message":{json_encode_string(RESOURCE_MESSAGE)}}}'
     )
     return Response(payload, content_type="application/json; charset=UTF-8")
 
 
-def _php_string(text: str) -> str:
-    """json_encode of a string."""
-    return _ASCII_STRING(text).replace("/", "\\/")
-
-
 def _php_nullable(text: str | None) -> str:
     """json_encode of a string or null."""
-    return "null" if text is None else _php_string(text)
+    return "null" if text is None else json_encode_string(text)
 
 
 def _site_text(moment: datetime, zone: str) -> str:

@@ -226,11 +226,9 @@ def test_purge_deletes_in_batches_and_reports(session, new_client) -> None:
     assert session.scalar(sa.select(sa.func.count()).select_from(AccessToken)) == 3
 
 
-def test_purge_pauses_in_proportion_to_its_writes(session, new_client, monkeypatch) -> None:
-    """With writer_share 0.25, a batch that held the writer 0.1 s is followed by 0.3 s
-    without a transaction (at least the configured pause), so issuance keeps ~75%."""
-    client = new_client()
-    for i in range(3):
+def expired_access_tokens(session, client, count: int) -> None:
+    """``count`` access tokens of ``client`` that expired 30 days before NOW, committed."""
+    for i in range(count):
         oauth.import_token(
             session,
             token_type="access",
@@ -242,6 +240,12 @@ def test_purge_pauses_in_proportion_to_its_writes(session, new_client, monkeypat
             now=NOW,
         )
     session.commit()
+
+
+def test_purge_pauses_in_proportion_to_its_writes(session, new_client, monkeypatch) -> None:
+    """With writer_share 0.25, a batch that held the writer 0.1 s is followed by 0.3 s
+    without a transaction (at least the configured pause), so issuance keeps ~75%."""
+    expired_access_tokens(session, new_client(), 3)
     ticks = iter(range(100))
     slept: list[float] = []
     monkeypatch.setattr(oauth.tokens, "_purge_clock", lambda: next(ticks) * 0.1)
@@ -257,19 +261,7 @@ def test_purge_pauses_in_proportion_to_its_writes(session, new_client, monkeypat
 def test_purge_batches_shrink_while_slow_and_grow_back_while_quick(
     session, new_client, monkeypatch
 ) -> None:
-    client = new_client()
-    for i in range(40):
-        oauth.import_token(
-            session,
-            token_type="access",
-            raw=f"old{i}",
-            client_pk=client.id,
-            user_id=None,
-            scope=None,
-            expires_at=NOW - timedelta(days=30),
-            now=NOW,
-        )
-    session.commit()
+    expired_access_tokens(session, new_client(), 40)
     # Each batch's DELETE-to-commit: 0.1 s for the first three (slow), then 1 ms (quick).
     took = [0.1, 0.1, 0.1] + [0.001] * 40
     ticks = iter(t for i, d in enumerate(took) for t in (float(i), i + d))
