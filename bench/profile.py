@@ -38,6 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--top", type=int, default=15)
     parser.add_argument("--database-url", help="an empty database (default: scratch SQLite)")
     parser.add_argument("--no-profile", action="store_true", help="timings only")
+    parser.add_argument("--dump", help="also write each profile to DUMP.<scenario>.pstats")
     args = parser.parse_args(argv)
     scenarios = args.only.split(",") if args.only else list(SCENARIOS)
     with tempfile.TemporaryDirectory(prefix="emulator-profile-") as tmp:
@@ -104,6 +105,8 @@ def main(argv: list[str] | None = None) -> int:
                 call(offset + i)
             profiler.disable()
             offset += args.requests
+            if args.dump:
+                profiler.dump_stats(f"{args.dump}.{scenario}.pstats")
             for order in ("tottime", "cumulative"):
                 out = io.StringIO()
                 stats = pstats.Stats(profiler, stream=out)

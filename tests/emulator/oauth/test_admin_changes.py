@@ -219,6 +219,49 @@ def test_a_clients_tokens_are_listed_by_hash_prefix_never_the_token(session, new
     assert rows[0].expires_at == NOW + timedelta(minutes=1, seconds=POLICY.access_lifetime)
 
 
+def test_tokens_issued_in_the_same_instant_are_listed_by_hash(session, new_client) -> None:
+    client = new_client(scope="a")
+    issued = [issue(session) for _ in range(3)]
+    rows = [row for row in oauth.client_tokens(session, client.id) if row.kind == "access"]
+    expected = sorted((oauth.tokens.hash_token(t.access_token) for t in issued), reverse=True)
+    assert [row.hash_prefix for row in rows] == [digest[:12] for digest in expected]
+
+
+def newest_tokens_plan(session, table, client_pk: int) -> str:
+    """How the database reads a client's newest tokens (``newest_tokens``), as text."""
+    conn = session.connection()
+    dialect = conn.dialect.name
+    query = oauth.tokens.newest_tokens(table, client_pk, 100)
+    sql = str(query.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
+    if dialect == "sqlite":
+        return "\n".join(row[-1] for row in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}"))
+    if dialect == "postgresql":
+        # Tiny tables are cheaper to scan and sort: ask whether the index serves the order.
+        conn.exec_driver_sql("SET LOCAL enable_seqscan = off")
+        conn.exec_driver_sql("SET LOCAL enable_sort = off")
+        return "\n".join(row[0] for row in conn.exec_driver_sql(f"EXPLAIN {sql}"))
+    # MySQL, MariaDB: the same question (FORCE INDEX), answered by "Using filesort" or not.
+    index = f"ix_{table.name}_client_id_issued_at"
+    sql = sql.replace(f"FROM {table.name}", f"FROM {table.name} FORCE INDEX ({index})", 1)
+    return "\n".join(f"{row.key} {row.Extra}" for row in conn.exec_driver_sql(f"EXPLAIN {sql}"))
+
+
+@pytest.mark.parametrize("kind", ["access", "refresh"])
+def test_a_clients_newest_tokens_are_read_in_index_order(session, new_client, kind) -> None:
+    """The admin page's listing reads only the rows it shows, however many the client has."""
+    client = new_client(scope="a")
+    for minutes in range(5):
+        issue(session, now=NOW + timedelta(minutes=minutes))
+    session.commit()
+    table = oauth.tokens.TOKEN_TABLES[kind]
+    plan = newest_tokens_plan(session, table, client.id)
+    session.rollback()
+    assert f"ix_{table.name}_client_id_issued_at" in plan, plan
+    assert "TEMP B-TREE" not in plan.upper(), plan  # SQLite sorting
+    assert "Sort" not in plan, plan  # PostgreSQL
+    assert "filesort" not in plan, plan  # MySQL, MariaDB
+
+
 def test_clients_using_a_scope_match_whole_names(session, new_client) -> None:
     new_client("b-client", scope="read write")
     new_client("a-client", secret="x", scope="read")
