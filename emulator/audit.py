@@ -85,6 +85,30 @@ def record(
     )
 
 
+def record_plugin_fields(
+    session: DbHandle,
+    *,
+    actor: Actor,
+    plugin: str,
+    client_id: str,
+    changes: Mapping[str, tuple[Any, Any]],
+    now: datetime,
+) -> None:
+    """Record a change of a plugin's fields of a client (``{field: (old, new)}``) as a
+    ``client.update`` whose keys are ``<plugin>.<field>``; nothing when nothing changed."""
+    if not changes:
+        return
+    record(
+        session,
+        actor=actor,
+        action="client.update",
+        target=client_id,
+        before={f"{plugin}.{key}": old for key, (old, _new) in changes.items()},
+        after={f"{plugin}.{key}": new for key, (_old, new) in changes.items()},
+        now=now,
+    )
+
+
 def events(
     session: Session,
     *,

@@ -976,6 +976,42 @@ def cli_actor() -> Actor:
     return Actor(f"cli:{user}", None)
 
 
+def record_change(
+    action: str,
+    target: str,
+    *,
+    before: Mapping[str, Any] | None = None,
+    after: Mapping[str, Any] | None = None,
+) -> None:
+    """Audit a plugin command's change as this CLI user, in the command's transaction
+    (``commit_change`` commits the two together). ``action`` is the plugin's own, e.g.
+    ``<plugin>.<thing>.add``; never a secret in ``before``/``after`` (``audit.record``)."""
+    audit.record(
+        db.session,
+        actor=cli_actor(),
+        action=action,
+        target=target,
+        before=before,
+        after=after,
+        now=utcnow(),
+    )
+
+
+def record_client_fields(
+    plugin: str, client_id: str, changes: Mapping[str, tuple[Any, Any]]
+) -> None:
+    """Audit a plugin command's change of its fields of a client as the admin pages'
+    panel does (``audit.record_plugin_fields``), as this CLI user."""
+    audit.record_plugin_fields(
+        db.session,
+        actor=cli_actor(),
+        plugin=plugin,
+        client_id=client_id,
+        changes=changes,
+        now=utcnow(),
+    )
+
+
 def _refused_as_error(read: Callable[[], T]) -> T:
     """Run a read; a refused value (ValueError) exits with why, nothing changed."""
     try:

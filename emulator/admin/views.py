@@ -607,16 +607,14 @@ def client_panel(client_id: str, name: str) -> tuple[str, int] | Response:
     }
     try:
         changes = panel.save(db.session, pk, client_id, values)
-        if changes:
-            audit.record(
-                db.session,
-                actor=actor(),
-                action="client.update",
-                target=client_id,
-                before={f"{name}.{key}": old for key, (old, _new) in changes.items()},
-                after={f"{name}.{key}": new for key, (_old, new) in changes.items()},
-                now=utcnow(),
-            )
+        audit.record_plugin_fields(
+            db.session,
+            actor=actor(),
+            plugin=name,
+            client_id=client_id,
+            changes=changes,
+            now=utcnow(),
+        )
         db.session.commit()
     except ValueError as error:
         db.session.rollback()

@@ -15,6 +15,7 @@ from emulator.plugin import ClientPanel
 from emulator.plugin import PanelField
 from emulator.plugin import TokenExample
 
+from .apps import changed_fields
 from .apps import find_app
 from .apps import list_products
 from .apps import set_app
@@ -85,12 +86,7 @@ def _save(
         developer_email=email,
         product_names=[name for name in products if name],
     )
-    changes: dict[str, tuple[Any, Any]] = {}
-    if before.developer_email != after.developer_email:
-        changes["developer_email"] = (before.developer_email, after.developer_email)
-    if before.products != after.products:
-        changes["products"] = (list(before.products), list(after.products))
-    return changes
+    return changed_fields(before, after)
 
 
 client_panel = ClientPanel(title="Apigee app", fields=_fields, save=_save)

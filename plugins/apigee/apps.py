@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import bindparam
 from sqlalchemy import select
@@ -46,6 +47,16 @@ class App:
     app_id: str  # Apigee's application_name: the app's UUID, not its display name
     developer_email: str | None
     products: tuple[str, ...]  # API product names, in the order the admin gave them
+
+
+def changed_fields(before: App, after: App) -> dict[str, tuple[Any, Any]]:
+    """What an app change changed, ``{field: (old, new)}``, as the audit log records it."""
+    changes: dict[str, tuple[Any, Any]] = {}
+    if before.developer_email != after.developer_email:
+        changes["developer_email"] = (before.developer_email, after.developer_email)
+    if before.products != after.products:
+        changes["products"] = (list(before.products), list(after.products))
+    return changes
 
 
 def derived_app_id(client_id: str) -> str:

@@ -13,13 +13,20 @@ from flask.cli import AppGroup
 from emulator import oauth
 from emulator.cli import TEXT
 from emulator.cli import commit_change
+from emulator.cli import record_change
+from emulator.cli import record_client_fields
 from emulator.clock import utcnow
 from emulator.db import db
 
+from .apps import App
 from .apps import add_product
+from .apps import changed_fields
 from .apps import find_app
 from .apps import list_products
 from .apps import set_app
+from .models import ApigeeProduct
+from .models import ApigeeProxy
+from .params import NAME
 from .proxies import add_proxy
 from .proxies import list_proxies
 from .proxies import remove_proxy
@@ -49,7 +56,22 @@ def proxies() -> None:
 )
 def products_add(name: str, scope: str | None) -> None:
     """Add an API product (or replace its scopes)."""
-    product = commit_change(lambda: add_product(db.session, name, scope))
+
+    def change() -> ApigeeProduct:
+        before = {product.name: product.scopes for product in list_products(db.session)}
+        product = add_product(db.session, name, scope)
+        if name not in before:
+            record_change("apigee.product.add", name, after={"scopes": product.scopes})
+        elif before[name] != product.scopes:
+            record_change(
+                "apigee.product.update",
+                name,
+                before={"scopes": before[name]},
+                after={"scopes": product.scopes},
+            )
+        return product
+
+    product = commit_change(change)
     click.echo(f"Product {name} added, scopes: {product.scopes or '(none)'}.")
 
 
@@ -101,11 +123,13 @@ def apps_set(
     else:
         names = list(current.products)
     email = developer_email if developer_email is not None else current.developer_email
-    app = commit_change(
-        lambda: set_app(
-            db.session, client.id, client_id, developer_email=email, product_names=names
-        )
-    )
+
+    def change() -> App:
+        app = set_app(db.session, client.id, client_id, developer_email=email, product_names=names)
+        record_client_fields(NAME, client_id, changed_fields(current, app))
+        return app
+
+    app = commit_change(change)
     click.echo(
         f"App {app.app_id} (client {client_id}): developer {email or '-'}, "
         f"products [{', '.join(app.products)}]."
@@ -139,9 +163,20 @@ def apps_show(client_id: str) -> None:
 )
 def proxies_add(base_path: str, target: str, scope: str | None) -> None:
     """Protect BASE_PATH with token verification and forward it to --target (or update it)."""
-    row, created = commit_change(
-        lambda: add_proxy(db.session, base_path, target, scope, now=utcnow())
-    )
+
+    def change() -> tuple[ApigeeProxy, bool]:
+        before = {row.base_path: _proxy_fields(row) for row in list_proxies(db.session)}
+        row, created = add_proxy(db.session, base_path, target, scope, now=utcnow())
+        after = _proxy_fields(row)
+        if created:
+            record_change("apigee.proxy.add", row.base_path, after=after)
+        elif before[row.base_path] != after:
+            record_change(
+                "apigee.proxy.update", row.base_path, before=before[row.base_path], after=after
+            )
+        return row, created
+
+    row, created = commit_change(change)
     verb = "added" if created else "updated"
     click.echo(
         f"Proxy {row.base_path} {verb}: -> {row.target_url}, scope: {row.scope or '(any token)'}."
@@ -159,7 +194,14 @@ def proxies_list() -> None:
 @click.argument("base_path", type=TEXT)
 def proxies_remove(base_path: str) -> None:
     """Remove a protected proxy."""
-    if not remove_proxy(db.session, base_path):
+    row = remove_proxy(db.session, base_path)
+    if row is None:
         raise click.ClickException(f"No proxy at {base_path!r}.")
+    record_change("apigee.proxy.remove", row.base_path, before=_proxy_fields(row))
     db.session.commit()
     click.echo(f"Proxy {base_path.rstrip('/')} removed.")
+
+
+def _proxy_fields(row: ApigeeProxy) -> dict[str, str | None]:
+    """A proxy as the audit log records it (a password in the target URL is masked there)."""
+    return {"target_url": row.target_url, "scope": row.scope}

@@ -93,15 +93,14 @@ def add_proxy(
     return row, created
 
 
-def remove_proxy(session: Session, base_path: str) -> bool:
-    """Remove the proxy at ``base_path``; return whether there was one."""
+def remove_proxy(session: Session, base_path: str) -> ApigeeProxy | None:
+    """Remove the proxy at ``base_path``; return it, or None if there was none."""
     if has_control_characters(base_path):  # no base path holds one
-        return False
+        return None
     row = session.scalar(select(ApigeeProxy).where(ApigeeProxy.base_path == base_path.rstrip("/")))
-    if row is None:
-        return False
-    session.delete(row)
-    return True
+    if row is not None:
+        session.delete(row)
+    return row
 
 
 def list_proxies(session: Session) -> list[ApigeeProxy]:

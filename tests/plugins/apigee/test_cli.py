@@ -272,5 +272,59 @@ def test_the_plugins_functions_refuse_control_characters_too(app) -> None:
         ):
             with pytest.raises(ValueError, match="control character|not a base path"):
                 call()
-        assert remove_proxy(db.session, "/w\x00") is False
+        assert remove_proxy(db.session, "/w\x00") is None
         db.session.rollback()
+
+
+def audit_log(cli, action: str) -> list[tuple]:
+    """The events of ``action`` (a prefix) as ``flask audit list`` shows them, oldest first."""
+    found = cli("audit", "list", "--action", action, "--json")
+    events = json.loads(found) if found.strip() else []
+    assert all(event["actor"].startswith("cli:") for event in events)
+    return [(e["action"], e["target"], e["before"], e["after"]) for e in reversed(events)]
+
+
+def test_product_and_proxy_commands_are_audited(cli) -> None:
+    """As the core commands are: who changed what, from what to what; nothing when nothing
+    changed or the change was refused."""
+    cli("apigee", "products", "add", "P1", "--scope", "a")
+    cli("apigee", "products", "add", "P1", "--scope", "a")  # unchanged
+    cli("apigee", "products", "add", "P1", "--scope", "a  b")
+    cli("apigee", "products", "add", "P2", "--scope", 'bad"scope', expect_ok=False)
+    assert audit_log(cli, "apigee.product.") == [
+        ("apigee.product.add", "P1", None, {"scopes": "a"}),
+        ("apigee.product.update", "P1", {"scopes": "a"}, {"scopes": "a b"}),
+    ]
+    cli("apigee", "proxies", "add", "/w/", "--target", "http://u:pw@127.0.0.1:9/x")
+    cli("apigee", "proxies", "add", "/w", "--target", "http://u:pw@127.0.0.1:9/x")  # unchanged
+    cli("apigee", "proxies", "add", "/w", "--target", "http://127.0.0.1:9/y", "--scope", "a")
+    cli("apigee", "proxies", "add", "/v", "--target", "ftp://127.0.0.1/", expect_ok=False)
+    cli("apigee", "proxies", "remove", "/w")
+    cli("apigee", "proxies", "remove", "/w", expect_ok=False)
+    first = {"target_url": "http://u:***@127.0.0.1:9/x", "scope": None}
+    second = {"target_url": "http://127.0.0.1:9/y", "scope": "a"}
+    assert audit_log(cli, "apigee.proxy.") == [
+        ("apigee.proxy.add", "/w", None, first),
+        ("apigee.proxy.update", "/w", first, second),
+        ("apigee.proxy.remove", "/w", second, None),
+    ]
+    assert "pw" not in cli("audit", "list", "--json")
+
+
+def test_apps_set_is_audited_as_the_admin_pages_app_panel_is(cli, make_client) -> None:
+    cid, _ = make_client()
+    cli("apigee", "products", "add", "P1")
+    cli("apigee", "products", "add", "P2")
+    cli("apigee", "apps", "set", cid, "--developer-email", "dev@example.com", "--products", "P1")
+    cli("apigee", "apps", "set", cid, "--products", "P1")  # unchanged
+    cli("apigee", "apps", "set", cid, "--products", "P2 P1")
+    cli("apigee", "apps", "set", cid, "--products", "Nope", expect_ok=False)
+    assert audit_log(cli, "client.update") == [
+        (
+            "client.update",
+            cid,
+            {"apigee.developer_email": None, "apigee.products": []},
+            {"apigee.developer_email": "dev@example.com", "apigee.products": ["P1"]},
+        ),
+        ("client.update", cid, {"apigee.products": ["P1"]}, {"apigee.products": ["P2", "P1"]}),
+    ]
