@@ -4,6 +4,7 @@ way share the next one; each thread gets its own result or error, once committed
 from __future__ import annotations
 
 import os
+import signal
 import threading
 import time
 from collections.abc import Callable
@@ -139,6 +140,72 @@ def test_a_failing_write_takes_back_only_its_own_rows(engine: sa.Engine) -> None
     assert isinstance(crowd.outcomes[2], ValueError)
     assert (crowd.outcomes[1], crowd.outcomes[3]) == (1, 3)
     assert rows(engine) == [0, 1, 3]
+
+
+def fresh(runs: dict[int, int], x: int) -> Callable[[Any], int]:
+    """A work that inserts a new value each time it runs (as a token is), counting its runs."""
+
+    def work(handle: Any) -> int:
+        runs[x] = runs.get(x, 0) + 1
+        value = x * 1000 + runs[x]
+        insert(value)(handle)
+        return value
+
+    return work
+
+
+def test_a_batch_that_holds_runs_each_work_once(engine: sa.Engine) -> None:
+    runs: dict[int, int] = {}
+    crowd = Crowd(engine)
+    crowd.hold_first()
+    crowd.queue({x: fresh(runs, x) for x in (1, 2, 3)})
+    assert runs == {1: 1, 2: 1, 3: 1}
+    assert rows(engine) == [0, 1001, 2001, 3001]
+
+
+def test_after_a_failing_write_each_thread_gets_what_was_committed(engine: sa.Engine) -> None:
+    """The batch runs again with the failing work on its own: the others' results are those
+    of the run that was committed (a token handed out is the token stored)."""
+    runs: dict[int, int] = {}
+
+    def fails(handle: Any) -> int:
+        insert(2)(handle)
+        raise ValueError("refused")
+
+    crowd = Crowd(engine)
+    crowd.hold_first()
+    crowd.queue({1: fresh(runs, 1), 2: fails, 3: fresh(runs, 3)})
+    assert isinstance(crowd.outcomes[2], ValueError)
+    assert rows(engine) == sorted([0, crowd.outcomes[1], crowd.outcomes[3]])
+
+
+def test_an_interrupted_waiter_withdraws_its_write_and_the_others_go_on(
+    engine: sa.Engine,
+) -> None:
+    """A thread interrupted while its write waits (a signal in the main thread): its work
+    never runs, and the writes queued behind it are still led and committed."""
+
+    class Interrupted(Exception):
+        pass
+
+    def interrupt(_signum: int, _frame: Any) -> None:
+        raise Interrupted
+
+    crowd = Crowd(engine)
+    crowd.hold_first()
+    previous = signal.signal(signal.SIGALRM, interrupt)
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 0.2)
+        with engine.connect() as conn, pytest.raises(Interrupted):
+            write(conn, insert(5))  # queued behind the held first write
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    crowd.queue({1: insert(1), 2: insert(2)})
+    assert crowd.outcomes == {0: 0, 1: 1, 2: 2}
+    assert rows(engine) == [0, 1, 2]
+    with engine.connect() as conn:
+        assert write(conn, insert(3)) == 3
 
 
 def test_when_the_shared_commit_fails_every_writer_is_told_and_nothing_holds(
