@@ -533,15 +533,20 @@ def list_admin_users(session: Session) -> list[AdminUser]:
     return list(session.scalars(select(AdminUser).order_by(AdminUser.username)))
 
 
+def find_admin_user(session: Session, username: str) -> AdminUser | None:
+    """The admin user of exactly this username, or None (a name no username can be too)."""
+    if not isinstance(username, str) or oauth.has_control_characters(username):
+        return None
+    return _admin(session, username, required=False)
+
+
 def check_admin_password(
     session: Session, username: str, password: str, *, now: datetime | None = None
 ) -> AdminUser | None:
     """The admin user if ``password`` is theirs, else None; an unknown user costs one hash
     too. A hash with old parameters is replaced; ``now`` sets ``last_login_at`` on success
     (in the caller's transaction)."""
-    user = None
-    if isinstance(username, str) and not oauth.has_control_characters(username):
-        user = _admin(session, username, required=False)
+    user = find_admin_user(session, username)
     valid_input = isinstance(password, str) and 0 < len(password) <= MAX_PASSWORD_LENGTH
     if user is None or not valid_input:
         oauth.check_secret(_dummy_hash(), password if valid_input else "")

@@ -6,12 +6,15 @@ session of that admin, in every worker, on its next page (a copy of the signed c
 before a logout is refused too). Sessions also end after ADMIN_SESSION_IDLE_SECONDS without a page
 and ADMIN_SESSION_MAX_AGE after the login. Failed logins are counted like failed client
 authentication (emulator/throttle.py) per (username, address) and per address; at the limit
-the login page answers 429, before any password is checked.
+the login page answers 429, before any password is checked. A username field may hold a
+password typed in the wrong box: the throttle keys it by an HMAC under the app's secret key,
+and the log and the audit log name only an existing admin account, or none.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import ipaddress
 from dataclasses import dataclass
 from datetime import timedelta
@@ -175,6 +178,15 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def _throttle_name_key(app: Flask) -> bytes:
+    """The HMAC key of the usernames in the login throttle's keys, made from the app's
+    secret key for this one use (a guessed name cannot be checked against a stored key
+    without it)."""
+    secret = app.config["SECRET_KEY"]
+    raw = secret if isinstance(secret, bytes) else str(secret).encode("utf-8")
+    return hmac.new(raw, b"emulator.admin.login-throttle", hashlib.sha256).digest()
+
+
 def init_app(app: Flask) -> None:
     """Bind Flask-Login, the session cookie's flags and the login throttle to the app."""
     app.config.setdefault("WTF_CSRF_CHECK_DEFAULT", False)
@@ -189,5 +201,9 @@ def init_app(app: Flask) -> None:
         seconds=float(app.config["ADMIN_SESSION_MAX_AGE"])
     )
     app.extensions[THROTTLE] = build_throttle(
-        app, "ADMIN_LOGIN_FAILURE_LIMIT", "ADMIN_LOGIN_ADDRESS_FAILURE_LIMIT", kind="admin"
+        app,
+        "ADMIN_LOGIN_FAILURE_LIMIT",
+        "ADMIN_LOGIN_ADDRESS_FAILURE_LIMIT",
+        kind="admin",
+        name_key=_throttle_name_key(app),
     )

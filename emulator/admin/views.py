@@ -76,6 +76,9 @@ AUDIT_PAGE_SIZE = 50
 MAX_PAGE_NUMBER = 1_000_000
 # The pages that need no session.
 OPEN_ENDPOINTS = frozenset({"admin.login", "admin.static"})
+# What the audit log and the log name for a failed login whose username is no admin's: not
+# the typed text, which may be a password typed in the wrong box (no username has spaces).
+UNKNOWN_USERNAME = "(unknown username)"
 
 
 # --- every page ------------------------------------------------------------------------
@@ -198,16 +201,18 @@ def login() -> Response | tuple[str, int, dict[str, str]] | str:
         )
     user = manage.check_admin_password(db.session, username, form.password.data or "", now=now)
     if user is None:
+        account = manage.find_admin_user(db.session, username)
+        shown = UNKNOWN_USERNAME if account is None else account.username
         # Counted first, on the throttle's own connection, before this session writes:
         # on SQLite a writer does not wait for itself (emulator/throttle.py). A lockout is
         # audited by the throttle.
         if throttle is not None:
-            throttle.failed(username, source)
+            throttle.failed(username, source, shown=shown)
         audit.record(
             db.session,
             actor=audit.Actor(name=audit.SYSTEM, address=address),
             action="admin.login_failed",
-            target=username[:150],
+            target=shown,
             now=now,
         )
         db.session.commit()

@@ -4,6 +4,8 @@ changes and their audit events, and no secret at rest."""
 from __future__ import annotations
 
 import base64
+import hashlib
+import logging
 import re
 from collections.abc import Callable
 from datetime import timedelta
@@ -164,6 +166,51 @@ def test_a_failed_login_says_so_and_logs_nobody_in(
     if password:
         assert "Wrong username or password." in rv.get_data(as_text=True)
         assert audit_actions()[-1][:2] == ("admin.login_failed", "system")
+
+
+# A password typed into the username box: it must not reach the audit log, the logs or the
+# throttle's table (nor an unkeyed hash of it, which a guess could be checked against).
+TYPED_PASSWORD = "Tr0ub4dor&3-my-admin-password"
+
+
+def all_values(app: Flask, *tables: str) -> list[str]:
+    """Every value of every row of these tables, as text."""
+    with app.app_context(), db.engine.connect() as conn:
+        return [
+            str(value)
+            for table in tables
+            for row in conn.execute(sa.select(db.metadata.tables[table]))
+            for value in row
+        ]
+
+
+def test_a_failed_login_names_the_account_only_when_it_exists(
+    app: Flask,
+    admin_user: tuple[str, str],
+    audit_actions: Callable[[], list],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    client = app.test_client()
+    log_in(client, USERNAME, "not the password")
+    assert audit_actions()[-1] == ("admin.login_failed", "system", "127.0.0.1", USERNAME)
+    for _ in range(5):  # ADMIN_LOGIN_FAILURE_LIMIT = 5/15minutes, for this typed name too
+        rv = log_in(client, TYPED_PASSWORD, PASSWORD)
+        assert rv.status_code == 200
+    assert log_in(client, TYPED_PASSWORD, PASSWORD).status_code == 429  # still throttled
+    assert audit_actions()[-6:] == [
+        *[("admin.login_failed", "system", "127.0.0.1", "(unknown username)")] * 5,
+        ("security.lockout", "system", "127.0.0.1", "(unknown username)"),
+    ]
+    typed_digest = hashlib.sha256(TYPED_PASSWORD.encode()).hexdigest()[:32]
+    stored = all_values(app, "audit_events", "rate_limit_counters")
+    assert any("LIMITER/admin/" in value for value in stored)  # the failures were counted
+    assert not [v for v in stored if TYPED_PASSWORD in v or typed_digest in v]
+    logged = [f"{record.getMessage()} {record.args!r}" for record in caplog.records]
+    assert any("admin authentication failed" in line for line in logged)
+    assert not [line for line in logged if TYPED_PASSWORD in line]
+    # The account's own count is apart: its admin still logs in from here.
+    assert log_in(client).status_code == 302
 
 
 def test_login_throttling_holds_even_for_the_right_password(
