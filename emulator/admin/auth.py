@@ -151,11 +151,19 @@ def login_throttle() -> AuthThrottle | None:
     return current_app.extensions[THROTTLE]
 
 
+# Headers a reverse proxy adds and a browser never sends: a request with one came through a
+# proxy, whatever address it came from.
+FORWARDING_HEADERS = ("Forwarded", "X-Forwarded-For", "X-Forwarded-Proto", "X-Real-IP")
+
+
 class AdminSessionInterface(SecureCookieSessionInterface):
     """Flask's signed cookie session, with the Secure flag of ADMIN_COOKIE_SECURE.
 
-    None (auto): Secure unless the request is plain http to a loopback host (``make run``
-    on 127.0.0.1), where a browser would drop a Secure cookie and nothing crosses a network.
+    None (auto): Secure unless the request is plain http straight from this machine (a
+    browser beside ``make run``), where a browser would drop a Secure cookie and nothing
+    crosses a network. What decides is the scheme and the address as the server (or
+    ProxyFix, with TRUSTED_PROXIES) sets them, never the Host header, which the client
+    writes: ``Host: localhost`` from elsewhere still gets a Secure cookie.
     """
 
     def get_cookie_secure(self, app: Flask) -> bool:
@@ -163,19 +171,26 @@ class AdminSessionInterface(SecureCookieSessionInterface):
         setting = app.config.get("ADMIN_COOKIE_SECURE")
         if setting is not None:
             return bool(setting)
-        return request.is_secure or not is_loopback(request.host)
+        return request.is_secure or not is_local_request()
 
 
-def is_loopback(host: str) -> bool:
-    """Whether a Host header names this machine (localhost, 127.0.0.0/8, ::1), port or not."""
-    name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
-    name = name.strip("[]").lower()
-    if name == "localhost" or name.endswith(".localhost"):
-        return True
+def is_local_request() -> bool:
+    """Whether the request comes straight from this machine: from a loopback address
+    (127.0.0.0/8, ::1), through no proxy.
+
+    A proxy on this machine (TLS in front, TRUSTED_PROXIES unset) also connects from a
+    loopback address, but says so with a forwarding header: it is not local. A client can
+    add such a header too, and so only get the Secure flag it could do without.
+    """
+    if any(name in request.headers for name in FORWARDING_HEADERS):
+        return False
     try:
-        return ipaddress.ip_address(name).is_loopback
+        address = ipaddress.ip_address(request.remote_addr or "")
     except ValueError:
         return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return address.is_loopback
 
 
 def _throttle_name_key(app: Flask) -> bytes:

@@ -23,6 +23,7 @@ from emulator.clock import utcnow
 from emulator.db import db
 from emulator.models import Client
 from emulator.registry import get_registry
+from tests.conftest import make_app
 from tests.emulator.admin.conftest import PASSWORD
 from tests.emulator.admin.conftest import USERNAME
 from tests.emulator.admin.conftest import AdminSession
@@ -336,31 +337,116 @@ def test_a_deleted_admin_is_logged_out(admin: AdminSession, app: Flask) -> None:
     assert admin.get("/admin/clients").status_code == 302
 
 
-@pytest.mark.parametrize(
-    ("base_url", "setting", "secure"),
-    [
-        ("http://localhost", None, False),
-        ("http://127.0.0.1:8000", None, False),
-        ("http://admin.example.com", None, True),
-        ("https://admin.example.com", None, True),
-        ("http://localhost", True, True),
-        ("https://admin.example.com", False, False),
-    ],
-    ids=["localhost-auto", "loopback-auto", "remote-http-auto", "https-auto", "forced", "off"],
-)
-def test_the_session_cookie_flags(
-    app: Flask, admin_user: tuple[str, str], base_url: str, setting: bool | None, secure: bool
-) -> None:
-    app.config["ADMIN_COOKIE_SECURE"] = setting
-    client = app.test_client()
-    token = csrf_token(client.get("/admin/login", base_url=base_url))
+LOOPBACK = "127.0.0.1"
+ELSEWHERE = "203.0.113.7"
+# (base URL, the socket's address, request headers, ADMIN_COOKIE_SECURE, Secure?)
+COOKIE_CASES = {
+    "local-http-auto": ("http://localhost", LOOPBACK, {}, None, False),
+    "local-loopback-ip-auto": ("http://127.0.0.1:8000", LOOPBACK, {}, None, False),
+    "local-ipv6-auto": ("http://[::1]:8000", "::1", {}, None, False),
+    "local-ipv4-mapped-auto": ("http://localhost", "::ffff:127.0.0.1", {}, None, False),
+    "remote-http-auto": ("http://admin.example.com", ELSEWHERE, {}, None, True),
+    # The Host header is the client's word: it cannot make a remote request local.
+    "remote-host-localhost-auto": ("http://localhost", ELSEWHERE, {}, None, True),
+    "remote-host-loopback-ip-auto": ("http://127.0.0.1:8000", ELSEWHERE, {}, None, True),
+    "https-auto": ("https://admin.example.com", ELSEWHERE, {}, None, True),
+    "local-https-auto": ("https://localhost", LOOPBACK, {}, None, True),
+    # A TLS proxy on this machine with TRUSTED_PROXIES unset: loopback, but forwarded.
+    "same-box-proxy-for-auto": (
+        "http://127.0.0.1:8000",
+        LOOPBACK,
+        {"X-Forwarded-For": ELSEWHERE},
+        None,
+        True,
+    ),
+    "same-box-proxy-proto-auto": (
+        "http://localhost",
+        LOOPBACK,
+        {"X-Forwarded-Proto": "https"},
+        None,
+        True,
+    ),
+    "same-box-proxy-forwarded-auto": (
+        "http://localhost",
+        LOOPBACK,
+        {"Forwarded": "for=203.0.113.7;proto=https"},
+        None,
+        True,
+    ),
+    "forced-on": ("http://localhost", LOOPBACK, {}, True, True),
+    "forced-off": ("https://admin.example.com", ELSEWHERE, {}, False, False),
+}
+
+
+def login_cookie(client: FlaskClient, base_url: str, address: str, headers: dict[str, str]) -> str:
+    """The session cookie a login from ``address`` with ``headers`` is answered with."""
+    # A browser's Referer: Flask-WTF refuses an https post without one.
+    sent: dict[str, object] = {
+        "base_url": base_url,
+        "headers": {"Referer": f"{base_url}/admin/login", **headers},
+        "environ_base": {"REMOTE_ADDR": address},
+    }
+    token = csrf_token(client.get("/admin/login", **sent))
     rv = client.post(
         "/admin/login",
-        base_url=base_url,
         data={"csrf_token": token, "username": USERNAME, "password": PASSWORD},
+        **sent,
     )
-    cookie = next(c for c in rv.headers.getlist("Set-Cookie") if c.startswith("emulator_admin="))
+    assert rv.status_code == 302, rv.get_data(as_text=True)[:2000]
+    return next(c for c in rv.headers.getlist("Set-Cookie") if c.startswith("emulator_admin="))
+
+
+@pytest.mark.parametrize(
+    ("base_url", "address", "headers", "setting", "secure"),
+    list(COOKIE_CASES.values()),
+    ids=list(COOKIE_CASES),
+)
+def test_the_session_cookie_flags(
+    app: Flask,
+    admin_user: tuple[str, str],
+    base_url: str,
+    address: str,
+    headers: dict[str, str],
+    setting: bool | None,
+    secure: bool,
+) -> None:
+    app.config["ADMIN_COOKIE_SECURE"] = setting
+    cookie = login_cookie(app.test_client(), base_url, address, headers)
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Path=/admin" in cookie
+    assert ("; Secure" in cookie) is secure
+
+
+PROXIED = {"X-Forwarded-For": ELSEWHERE, "Referer": "https://admin.example.com/admin/login"}
+
+
+@pytest.mark.parametrize(
+    ("base_url", "headers", "secure"),
+    [
+        ("http://admin.example.com", {**PROXIED, "X-Forwarded-Proto": "https"}, True),
+        ("http://localhost", {"X-Forwarded-For": ELSEWHERE, "X-Forwarded-Proto": "http"}, True),
+        (
+            "http://admin.example.com",
+            {**PROXIED, "X-Forwarded-For": LOOPBACK, "X-Forwarded-Proto": "https"},
+            True,
+        ),
+    ],
+    ids=["tls-proxy", "plain-proxy-host-localhost", "local-browser-through-tls-proxy"],
+)
+def test_behind_a_trusted_proxy_the_cookie_follows_what_it_forwards(
+    database_url: str,
+    admin_user: tuple[str, str],
+    base_url: str,
+    headers: dict[str, str],
+    secure: bool,
+) -> None:
+    """TRUSTED_PROXIES=1: the scheme and address are the proxy's word (ProxyFix), and a
+    request through it is never taken for a browser beside the server."""
+    app = make_app(database_url, TRUSTED_PROXIES=1)
+    try:
+        cookie = login_cookie(app.test_client(), base_url, LOOPBACK, headers)
+    finally:
+        with app.app_context():
+            db.engine.dispose()
     assert ("; Secure" in cookie) is secure
 
 
