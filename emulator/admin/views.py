@@ -584,7 +584,8 @@ def client_secret(client_id: str) -> str:
     kept = reveal.take(db.session, client_id, now=utcnow())
     db.session.commit()
     if kept is None:
-        return render_template("admin/secret_shown.html", client_id=client_id)
+        minutes = int(reveal.SHOW_WITHIN.total_seconds() // 60)
+        return render_template("admin/secret_shown.html", client_id=client_id, minutes=minutes)
     minutes = kept.grace_minutes
     grace = (
         "The old secret stopped working."

@@ -666,6 +666,7 @@ def test_a_rotated_secret_is_shown_once_on_the_page_the_post_redirects_to(
     page = rv.get_data(as_text=True)
     assert new not in page and 'id="client-secret"' not in page
     assert "Secret already shown" in page and "rotate it again" in page
+    assert "within 2 minutes of it" in page
     assert token_status(client, "shown-once", new) == 200
     assert [a[0] for a in audit_actions()].count("client.rotate_secret") == 1
     assert count_rows("admin_secret_displays") == 0
