@@ -111,9 +111,11 @@ class Config:
     ADMIN_LOGIN_FAILURE_LIMIT = "5/15minutes"
     ADMIN_LOGIN_ADDRESS_FAILURE_LIMIT = "20/15minutes"
     # The session cookie's Secure flag. None (auto): Secure, except on a plain-http request
-    # to a loopback host (`make run` on 127.0.0.1/localhost), where a browser would drop a
-    # Secure cookie and no one can listen on the wire. True/False force it. Behind a TLS
-    # proxy, set TRUSTED_PROXIES so the request is seen as https.
+    # straight from this machine (a loopback address, no proxy's X-Forwarded-*/Forwarded
+    # header: a browser beside `make run`), where a browser would drop a Secure cookie and
+    # no one can listen on the wire. The scheme and address are the server's (or, with
+    # TRUSTED_PROXIES, the proxy's); the Host header, which the client writes, plays no
+    # part. True/False force it: True behind any TLS proxy is the plainest setting.
     ADMIN_COOKIE_SECURE: bool | None = None
     # Only the admin pages use a session: its cookie is sent to them alone, never to
     # JavaScript, and not on cross-site subrequests or posts (Flask's own settings).

@@ -10,6 +10,7 @@ before anything is written. Secrets are returned to be shown once, never recorde
 from __future__ import annotations
 
 import functools
+import hashlib
 import re
 import secrets
 from collections.abc import Mapping
@@ -22,6 +23,7 @@ from flask import has_app_context
 from sqlalchemy import func
 from sqlalchemy import or_
 from sqlalchemy import select
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from emulator import audit
@@ -47,6 +49,7 @@ __all__ = [
     "ClientRow",
     "NotFound",
     "ScopeInUse",
+    "SecretChanged",
     "TokenRow",
 ]
 
@@ -70,6 +73,10 @@ class ScopeInUse(ValueError):
             f"Scope {name!r} is in the scope of client(s) {shown}; "
             "take it out of their scope first (clients update ID --scope ...)."
         )
+
+
+class SecretChanged(ValueError):
+    """A rotation asked for on a view of the secret that is out of date (a form sent twice)."""
 
 
 # --- clients ---------------------------------------------------------------------------
@@ -244,11 +251,33 @@ def rotate_secret(
     *,
     secret: str | None = None,
     grace: timedelta = timedelta(0),
+    if_stamp: str | None = None,
     now: datetime,
 ) -> str:
     """Give the client a new secret (a new 40-hex one when none is given) and return it;
-    the old one stops at once (grace 0) or at ``now + grace``, and works until then."""
+    the old one stops at once (grace 0) or at ``now + grace``, and works until then.
+
+    With ``if_stamp``, only if that is still the secret's stamp (``secret_stamp``): a form
+    sent again after the rotation it asked for raises SecretChanged, and changes nothing.
+    """
     client = _client(session, client_id)
+    if if_stamp is not None and not client.is_public:
+        changed = SecretChanged(
+            f"The secret of {client_id!r} has changed since this form was shown "
+            "(was it sent twice?)."
+        )
+        if if_stamp != _secret_stamp(client):
+            raise changed
+        # The row must still hold the secret stamped: this no-op update finds it only if no
+        # other rotation got there first, and holds it until the commit (the same form
+        # posted twice at once: the second finds it changed).
+        unchanged = session.execute(
+            update(Client.__table__)
+            .where(Client.id == client.id, Client.secret_hash == client.secret_hash)
+            .values(secret_hash=Client.secret_hash)
+        ).rowcount
+        if unchanged != 1:
+            raise changed
     if secret is None:
         secret = secrets.token_hex(20)
     before = client.previous_secret_until
@@ -268,6 +297,16 @@ def rotate_secret(
     )
     _forget_here(client_id)
     return secret
+
+
+def secret_stamp(session: Session, client_id: str) -> str:
+    """A short stamp of the client's current secret, which every rotation changes (a digest
+    of its salted hash: it tells nothing of the secret)."""
+    return _secret_stamp(_client(session, client_id))
+
+
+def _secret_stamp(client: Client) -> str:
+    return hashlib.sha256((client.secret_hash or "").encode()).hexdigest()[:16]
 
 
 def set_client_disabled(
@@ -533,15 +572,20 @@ def list_admin_users(session: Session) -> list[AdminUser]:
     return list(session.scalars(select(AdminUser).order_by(AdminUser.username)))
 
 
+def find_admin_user(session: Session, username: str) -> AdminUser | None:
+    """The admin user of exactly this username, or None (a name no username can be too)."""
+    if not isinstance(username, str) or oauth.has_control_characters(username):
+        return None
+    return _admin(session, username, required=False)
+
+
 def check_admin_password(
     session: Session, username: str, password: str, *, now: datetime | None = None
 ) -> AdminUser | None:
     """The admin user if ``password`` is theirs, else None; an unknown user costs one hash
     too. A hash with old parameters is replaced; ``now`` sets ``last_login_at`` on success
     (in the caller's transaction)."""
-    user = None
-    if isinstance(username, str) and not oauth.has_control_characters(username):
-        user = _admin(session, username, required=False)
+    user = find_admin_user(session, username)
     valid_input = isinstance(password, str) and 0 < len(password) <= MAX_PASSWORD_LENGTH
     if user is None or not valid_input:
         oauth.check_secret(_dummy_hash(), password if valid_input else "")

@@ -219,3 +219,18 @@ class AdminUser(db.Model):
     # The last logout: it ended every session of this admin begun before it (a session is a
     # signed cookie, which a copy would otherwise replay until it expires).
     sessions_ended_at: Mapped[datetime | None] = mapped_column(Timestamp)
+
+
+class AdminSecretDisplay(db.Model):
+    """A new client secret, kept for its one showing after a rotation (emulator/admin/reveal.py).
+
+    Only half of it is here: the secret XOR a random pad as long as it. The pad is in the
+    admin's session cookie, and the row is keyed by the pad's SHA-256; neither half alone
+    tells anything of the secret. The row goes when it is shown, or minutes later unshown.
+    """
+
+    __tablename__ = "admin_secret_displays"
+
+    pad_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    sealed: Mapped[str] = mapped_column(String(255))  # hex of the secret's bytes XOR the pad
+    expires_at: Mapped[datetime] = mapped_column(Timestamp, index=True)

@@ -13,13 +13,17 @@ for this only on a failure (one write); a success reads the lock state at most o
 ``CACHE_MAX_AGE`` per worker and key, and a key with failures in its window is read on
 every attempt, so a lock stops the next guess on every worker (a worker that last looked
 before the first failure may let one more through).
-Nothing here sees a secret: keys hold a hash of the client id and the address.
+Nothing here sees a secret: keys hold a hash of the client id and the address. A name
+that may be a secret (a username field an admin typed a password into) is keyed by an HMAC
+under the app's secret key, never by a hash anyone could test guesses against, and is
+logged only as the caller shows it.
 """
 
 from __future__ import annotations
 
 import functools
 import hashlib
+import hmac
 import ipaddress
 import logging
 import math
@@ -209,6 +213,7 @@ class AuthThrottle:
         clock: Callable[[], float] | None = None,
         kind: str = "client",
         on_lockout: Sequence[LockoutHook] = (),
+        name_key: bytes | None = None,
     ) -> None:
         self.storage = storage
         self.rules = rules
@@ -220,11 +225,19 @@ class AuthThrottle:
         self._id_name = "client_id" if kind == "client" else "id"
         # Told of each lockout once, by the failure that made it (audit event, metrics).
         self.on_lockout = tuple(on_lockout)
+        # The HMAC key of the names in storage keys (None: a plain SHA-256, for client ids).
+        self.name_key = name_key
         # key -> epoch second its lock lifts (0.0: not locked), as this worker last read it
         self._locks: WorkerCache[str, float] = WorkerCache(max_age, 100_000)
         # (client id, address) -> their storage keys, which every attempt asks for (a
-        # digest and two joins): remembered for the ids a registered client can have.
-        self._remembered_keys = functools.lru_cache(maxsize=4096)(self._storage_keys)
+        # digest and two joins): remembered for the ids a registered client can have, but
+        # never for names that may be secrets (kept in memory, they would outlive the
+        # request that typed them).
+        self._remembered_keys = (
+            functools.lru_cache(maxsize=4096)(self._storage_keys)
+            if name_key is None
+            else self._storage_keys
+        )
 
     def locked_for(self, client_id: str, address: str) -> int | None:
         """Seconds until attempts for this client from this address are taken again, or None.
@@ -248,9 +261,12 @@ class AuthThrottle:
             return None
         return max(1, math.ceil(until - now))
 
-    def failed(self, client_id: str, address: str) -> None:
-        """Count one failed authentication; log it, and the lockout it may cause."""
-        shown = _shown(client_id)
+    def failed(self, client_id: str, address: str, *, shown: str | None = None) -> None:
+        """Count one failed authentication; log it, and the lockout it may cause.
+
+        ``shown`` is what the log and a lockout's audit event name (default: the client id).
+        """
+        shown = _shown(client_id if shown is None else shown)
         log.warning(
             "%s authentication failed: %s=%r address=%s", self.kind, self._id_name, shown, address
         )
@@ -296,7 +312,7 @@ class AuthThrottle:
         """The storage keys of the pair and (None: not counted) of the address."""
         per_address = self.rules.per_address
         return (
-            self.rules.per_client.key_for(self.kind, _digest(client_id), address),
+            self.rules.per_client.key_for(self.kind, _digest(client_id, self.name_key), address),
             None if per_address is None else per_address.key_for(self._address_kind, address),
         )
 
@@ -341,9 +357,12 @@ def source_key(address: str) -> str:
     return str(ip)
 
 
-def _digest(client_id: str) -> str:
-    """A client id as a key part: bounded, and safe whatever bytes it holds."""
-    return hashlib.sha256(client_id.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+def _digest(client_id: str, key: bytes | None = None) -> str:
+    """A client id as a key part: bounded, and safe whatever bytes it holds (an HMAC under
+    ``key`` when there is one)."""
+    raw = client_id.encode("utf-8", "surrogatepass")
+    digest = hashlib.sha256(raw) if key is None else hmac.new(key, raw, hashlib.sha256)
+    return digest.hexdigest()[:32]
 
 
 @dataclass(frozen=True)
@@ -382,12 +401,13 @@ def init_app(app: Flask) -> None:
 
 
 def build_throttle(
-    app: Flask, setting: str, address_setting: str, *, kind: str
+    app: Flask, setting: str, address_setting: str, *, kind: str, name_key: bytes | None = None
 ) -> AuthThrottle | None:
     """A throttle from two limit settings (None when the first is empty), on the app's storage.
 
     Every throttle of an app counts in the same place (``RATELIMIT_STORAGE_URI``, else the
-    database); ``kind`` keeps their keys apart.
+    database); ``kind`` keeps their keys apart; ``name_key`` is the HMAC key of names that
+    may be secrets (AuthThrottle).
     """
     rule = app.config.get(setting) or ""
     if not rule.strip():
@@ -415,6 +435,7 @@ def build_throttle(
         max_age=float(app.config["CACHE_MAX_AGE"]),
         kind=kind,
         on_lockout=hooks,
+        name_key=name_key,
     )
 
 

@@ -367,3 +367,27 @@ def test_upgrade_from_0011_keeps_admins_with_no_session_ended_and_downgrade_drop
     assert (upgraded.username, upgraded.sessions_ended_at) == ("alice", None)
     assert "sessions_ended_at" not in columns
     assert kept == ["alice"]
+
+
+def test_0014_adds_the_secret_displays_and_downgrade_drops_them(empty_database_url) -> None:
+    app = make_app(empty_database_url)
+    with app.app_context():
+        upgrade(directory=str(MIGRATIONS_DIR), revision="0013")
+        upgrade(directory=str(MIGRATIONS_DIR))
+        with db.engine.begin() as conn:
+            conn.execute(
+                sa.text(
+                    "INSERT INTO admin_secret_displays (pad_hash, sealed, expires_at) "
+                    "VALUES (:h, 'ab', :t)"
+                ),
+                {"h": "0" * 64, "t": EXPIRES},
+            )
+        downgrade(directory=str(MIGRATIONS_DIR), revision="0013")
+        with db.engine.connect() as conn:
+            tables = set(sa.inspect(conn).get_table_names())
+        upgrade(directory=str(MIGRATIONS_DIR))  # and up again, empty
+        with db.engine.connect() as conn:
+            rows = conn.execute(sa.text("SELECT count(*) FROM admin_secret_displays")).scalar()
+        db.engine.dispose()
+    assert "admin_secret_displays" not in tables
+    assert rows == 0

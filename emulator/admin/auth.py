@@ -6,12 +6,15 @@ session of that admin, in every worker, on its next page (a copy of the signed c
 before a logout is refused too). Sessions also end after ADMIN_SESSION_IDLE_SECONDS without a page
 and ADMIN_SESSION_MAX_AGE after the login. Failed logins are counted like failed client
 authentication (emulator/throttle.py) per (username, address) and per address; at the limit
-the login page answers 429, before any password is checked.
+the login page answers 429, before any password is checked. A username field may hold a
+password typed in the wrong box: the throttle keys it by an HMAC under the app's secret key,
+and the log and the audit log name only an existing admin account, or none.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import ipaddress
 from dataclasses import dataclass
 from datetime import timedelta
@@ -148,11 +151,19 @@ def login_throttle() -> AuthThrottle | None:
     return current_app.extensions[THROTTLE]
 
 
+# Headers a reverse proxy adds and a browser never sends: a request with one came through a
+# proxy, whatever address it came from.
+FORWARDING_HEADERS = ("Forwarded", "X-Forwarded-For", "X-Forwarded-Proto", "X-Real-IP")
+
+
 class AdminSessionInterface(SecureCookieSessionInterface):
     """Flask's signed cookie session, with the Secure flag of ADMIN_COOKIE_SECURE.
 
-    None (auto): Secure unless the request is plain http to a loopback host (``make run``
-    on 127.0.0.1), where a browser would drop a Secure cookie and nothing crosses a network.
+    None (auto): Secure unless the request is plain http straight from this machine (a
+    browser beside ``make run``), where a browser would drop a Secure cookie and nothing
+    crosses a network. What decides is the scheme and the address as the server (or
+    ProxyFix, with TRUSTED_PROXIES) sets them, never the Host header, which the client
+    writes: ``Host: localhost`` from elsewhere still gets a Secure cookie.
     """
 
     def get_cookie_secure(self, app: Flask) -> bool:
@@ -160,19 +171,35 @@ class AdminSessionInterface(SecureCookieSessionInterface):
         setting = app.config.get("ADMIN_COOKIE_SECURE")
         if setting is not None:
             return bool(setting)
-        return request.is_secure or not is_loopback(request.host)
+        return request.is_secure or not is_local_request()
 
 
-def is_loopback(host: str) -> bool:
-    """Whether a Host header names this machine (localhost, 127.0.0.0/8, ::1), port or not."""
-    name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
-    name = name.strip("[]").lower()
-    if name == "localhost" or name.endswith(".localhost"):
-        return True
+def is_local_request() -> bool:
+    """Whether the request comes straight from this machine: from a loopback address
+    (127.0.0.0/8, ::1), through no proxy.
+
+    A proxy on this machine (TLS in front, TRUSTED_PROXIES unset) also connects from a
+    loopback address, but says so with a forwarding header: it is not local. A client can
+    add such a header too, and so only get the Secure flag it could do without.
+    """
+    if any(name in request.headers for name in FORWARDING_HEADERS):
+        return False
     try:
-        return ipaddress.ip_address(name).is_loopback
+        address = ipaddress.ip_address(request.remote_addr or "")
     except ValueError:
         return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return address.is_loopback
+
+
+def _throttle_name_key(app: Flask) -> bytes:
+    """The HMAC key of the usernames in the login throttle's keys, made from the app's
+    secret key for this one use (a guessed name cannot be checked against a stored key
+    without it)."""
+    secret = app.config["SECRET_KEY"]
+    raw = secret if isinstance(secret, bytes) else str(secret).encode("utf-8")
+    return hmac.new(raw, b"emulator.admin.login-throttle", hashlib.sha256).digest()
 
 
 def init_app(app: Flask) -> None:
@@ -189,5 +216,9 @@ def init_app(app: Flask) -> None:
         seconds=float(app.config["ADMIN_SESSION_MAX_AGE"])
     )
     app.extensions[THROTTLE] = build_throttle(
-        app, "ADMIN_LOGIN_FAILURE_LIMIT", "ADMIN_LOGIN_ADDRESS_FAILURE_LIMIT", kind="admin"
+        app,
+        "ADMIN_LOGIN_FAILURE_LIMIT",
+        "ADMIN_LOGIN_ADDRESS_FAILURE_LIMIT",
+        kind="admin",
+        name_key=_throttle_name_key(app),
     )

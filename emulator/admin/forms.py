@@ -13,6 +13,7 @@ from flask import request
 from flask_wtf import FlaskForm
 from werkzeug.datastructures import CombinedMultiDict
 from wtforms import BooleanField
+from wtforms import HiddenField
 from wtforms import IntegerField
 from wtforms import PasswordField
 from wtforms import StringField
@@ -110,6 +111,14 @@ class RotateForm(AdminForm):
         default=0,
         validators=[within(0, 30 * 24 * 60)],
         description="0: it stops at once. At most 30 days (43200 minutes).",
+    )
+    # The stamp of the secret the page showed (manage.secret_stamp): a copy of the form
+    # sent after the rotation it asked for names the old one, and is refused.
+    secret_stamp = HiddenField(
+        validators=[
+            DataRequired("This form is out of date: open the client's page again."),
+            Length(max=64),
+        ]
     )
 
 

@@ -36,6 +36,7 @@ from emulator import manage
 from emulator import usage
 from emulator.admin import activity
 from emulator.admin import params as params_form
+from emulator.admin import reveal
 from emulator.admin.auth import Admin
 from emulator.admin.auth import csrf
 from emulator.admin.auth import login_throttle
@@ -76,6 +77,9 @@ AUDIT_PAGE_SIZE = 50
 MAX_PAGE_NUMBER = 1_000_000
 # The pages that need no session.
 OPEN_ENDPOINTS = frozenset({"admin.login", "admin.static"})
+# What the audit log and the log name for a failed login whose username is no admin's: not
+# the typed text, which may be a password typed in the wrong box (no username has spaces).
+UNKNOWN_USERNAME = "(unknown username)"
 
 
 # --- every page ------------------------------------------------------------------------
@@ -198,16 +202,18 @@ def login() -> Response | tuple[str, int, dict[str, str]] | str:
         )
     user = manage.check_admin_password(db.session, username, form.password.data or "", now=now)
     if user is None:
+        account = manage.find_admin_user(db.session, username)
+        shown = UNKNOWN_USERNAME if account is None else account.username
         # Counted first, on the throttle's own connection, before this session writes:
         # on SQLite a writer does not wait for itself (emulator/throttle.py). A lockout is
         # audited by the throttle.
         if throttle is not None:
-            throttle.failed(username, source)
+            throttle.failed(username, source, shown=shown)
         audit.record(
             db.session,
             actor=audit.Actor(name=audit.SYSTEM, address=address),
             action="admin.login_failed",
-            target=username[:150],
+            target=shown,
             now=now,
         )
         db.session.commit()
@@ -507,6 +513,11 @@ def _client_page(
                 for field in fields
             ]
         panels.append((name, panel.title, fields, (panel_problems or {}).get(name)))
+    rotate_form = RotateForm()
+    if not row.public:
+        # The secret as this page shows it: a rotation sent from a copy older than the last
+        # rotation (the browser sending the form again) is refused.
+        rotate_form.secret_stamp.data = manage.secret_stamp(db.session, row.client_id)
     return render_template(
         "admin/client.html",
         row=row,
@@ -514,7 +525,7 @@ def _client_page(
         problem=problem,
         panels=panels,
         tokens=manage.list_tokens(db.session, row.client_id, limit=20),
-        rotate_form=RotateForm(),
+        rotate_form=rotate_form,
         action_form=ActionForm(),
         panel_form=PanelForm(),
     )
@@ -529,28 +540,59 @@ def _client_row(client_id: str) -> manage.ClientRow:
 
 @bp.route("/clients/<path:client_id>/rotate", methods=["POST"])
 @login_required
-def client_rotate(client_id: str) -> tuple[str, int] | str:
-    """A new secret, shown once; the old one works on for the grace period given."""
+def client_rotate(client_id: str) -> tuple[str, int] | Response:
+    """A new secret; the old one works on for the grace period given. The answer sends the
+    browser to the page that shows the secret once (POST/redirect/GET: a reload of that page
+    rotates nothing), and the same form sent again is refused: its stamp is of the secret
+    the first one replaced."""
     row = _client_row(client_id)
     form = RotateForm()
     if not form.validate():
-        problem = "Nothing was changed: " + " ".join(map(str, form.grace_minutes.errors))
+        errors = [*form.grace_minutes.errors, *form.secret_stamp.errors]
+        problem = "Nothing was changed: " + " ".join(map(str, errors))
         return _client_page(row, _edit_form(row), problem=problem), 400
     minutes = int(form.grace_minutes.data or 0)
-    try:
-        secret = change(
-            lambda: manage.rotate_secret(
-                db.session, actor(), client_id, grace=timedelta(minutes=minutes), now=utcnow()
-            )
+
+    def rotate() -> None:
+        now = utcnow()
+        secret = manage.rotate_secret(
+            db.session,
+            actor(),
+            client_id,
+            grace=timedelta(minutes=minutes),
+            if_stamp=form.secret_stamp.data or "",
+            now=now,
         )
+        reveal.keep(db.session, client_id, secret, grace_minutes=minutes, now=now)
+
+    try:
+        change(rotate)
+    except manage.SecretChanged as error:
+        problem = f"{error} Nothing was changed; rotate again here if a new secret is needed."
+        return _client_page(row, _edit_form(row), problem=problem), 409
     except ValueError as error:
         return _client_page(row, _edit_form(row), problem=f"{error} Nothing was changed."), 400
+    return redirect(url_for("admin.client_secret", client_id=client_id), code=303)
+
+
+@bp.route("/clients/<path:client_id>/secret")
+@login_required
+def client_secret(client_id: str) -> str:
+    """The secret the rotation just made, once; asked again (a reload), the page says it
+    was shown and how to get another, and rotates nothing."""
+    _client_row(client_id)
+    kept = reveal.take(db.session, client_id, now=utcnow())
+    db.session.commit()
+    if kept is None:
+        minutes = int(reveal.SHOW_WITHIN.total_seconds() // 60)
+        return render_template("admin/secret_shown.html", client_id=client_id, minutes=minutes)
+    minutes = kept.grace_minutes
     grace = (
         "The old secret stopped working."
         if minutes == 0
         else f"The old secret keeps working for {minutes} minute{'s' if minutes != 1 else ''}."
     )
-    return _secret_page(client_id, secret, created=False, grace=grace)
+    return _secret_page(client_id, kept.secret, created=False, grace=grace)
 
 
 @bp.route("/clients/<path:client_id>/state", methods=["POST"])

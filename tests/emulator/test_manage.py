@@ -17,6 +17,7 @@ from emulator.audit import Actor
 from emulator.db import db
 from emulator.errors import ParamsError
 from emulator.models import AuditEvent
+from emulator.models import Client
 from emulator.registry import get_registry
 
 NOW = datetime(2026, 1, 15, 12, 0, 0)
@@ -237,6 +238,12 @@ REFUSALS = [
         "grace period",
     ),
     (
+        "rotate-stale-stamp",  # a rotation form sent again names the secret it replaced
+        lambda s: manage.rotate_secret(s, ADMIN, "shop", if_stamp="0" * 16, now=NOW),
+        manage.SecretChanged,
+        "has changed since this form was shown",
+    ),
+    (
         "create-duplicate",
         lambda s: manage.create_client(s, ADMIN, client_id="shop", now=NOW),
         ValueError,
@@ -313,6 +320,39 @@ def test_a_refused_change_writes_nothing(session, call, error, message) -> None:
     assert _snapshot(session) == before
     session.rollback()
     assert _snapshot(session) == before
+
+
+def test_a_rotation_with_the_stamp_it_saw_happens_once(session) -> None:
+    make(session)
+    stamp = manage.secret_stamp(session, "shop")
+    first = manage.rotate_secret(session, ADMIN, "shop", if_stamp=stamp, now=NOW)
+    session.commit()
+    assert manage.secret_stamp(session, "shop") != stamp
+    with pytest.raises(manage.SecretChanged):
+        manage.rotate_secret(session, ADMIN, "shop", if_stamp=stamp, now=NOW)
+    session.rollback()
+    client = session.scalar(sa.select(Client).where(Client.client_id == "shop"))
+    assert oauth.check_secret(client.secret_hash, first)
+
+
+def test_a_rotation_another_worker_made_meanwhile_is_not_undone(session) -> None:
+    """The stamp is checked against the row as it is at the update, not as this session
+    read it: another worker's rotation in between makes this one refused."""
+    make(session)
+    # This session has read the client (and holds it: the identity map's reference is weak)
+    # when another worker's rotation commits.
+    held = session.scalar(sa.select(Client).where(Client.client_id == "shop"))
+    stamp = manage.secret_stamp(session, "shop")
+    with db.engine.begin() as conn:
+        conn.execute(
+            sa.update(Client.__table__)
+            .where(Client.client_id == "shop")
+            .values(secret_hash=oauth.hash_secret("rotated elsewhere"))
+        )
+    with pytest.raises(manage.SecretChanged):
+        manage.rotate_secret(session, ADMIN, "shop", if_stamp=stamp, now=NOW)
+    session.rollback()
+    assert oauth.check_secret(held.secret_hash, "rotated elsewhere")
 
 
 def _snapshot(session) -> list:

@@ -3,7 +3,8 @@ Playwright through ``executable_path``) against gunicorn with 2 workers, and rea
 clients over HTTP beside it.
 
 The flow of issue 10: log in; create a client; copy its secret from the page; get a token
-with it at the legacy URL; rotate the secret and see the old one refused; disable the
+with it at the legacy URL; rotate the secret, reload the page that shows the new one (it is
+not shown again, nor rotated again) and see the old one refused; disable the
 ``oauth2`` plugin and see the token URL answer as an unknown api; enter a bad option value
 and see the error with nothing saved; delete a client and see its token refused at
 ``option=resource``; log out. Each page's screenshot goes to the test's temporary folder;
@@ -202,8 +203,14 @@ def test_admin_flow_in_a_browser(
         page.fill("#grace_minutes", "0")
         page.click("button:has-text('Rotate the secret')")
         expect(page.locator("h1")).to_contain_text("Secret rotated")
+        expect(page).to_have_url(f"{server.base_url}/admin/clients/browser-client/secret")
         new_secret = page.inner_text("#client-secret")
         assert new_secret != secret
+        # A reload asks for the page again (POST/redirect/GET): not shown twice, not rotated.
+        page.reload()
+        expect(page.locator("h1")).to_contain_text("Secret already shown")
+        assert new_secret not in page.content()
+        shot(page, shots, "secret-shown")
         on_every_worker(
             lambda: token_with(server, "browser-client", secret)[0] != 200,
             "the old secret is refused on every worker",
@@ -293,6 +300,7 @@ def test_admin_flow_in_a_browser(
         "client-new.png",
         "secret.png",
         "client.png",
+        "secret-shown.png",
         "plugins.png",
         "plugin-options-error.png",
         "client-delete.png",

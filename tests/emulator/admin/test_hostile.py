@@ -18,6 +18,7 @@ from tests.emulator.admin.conftest import AdminSession
 from tests.emulator.admin.conftest import csrf_token
 from tests.emulator.admin.conftest import log_in
 from tests.emulator.admin.test_pages import create
+from tests.emulator.admin.test_pages import rotation_form
 
 COOKIE = "emulator_admin"  # config.py's SESSION_COOKIE_NAME
 HUGE_PAGE = str(10**30)  # past any database's 64-bit integer once multiplied into an offset
@@ -83,7 +84,7 @@ def test_a_huge_grace_period_is_refused_beside_its_field(
     admin: AdminSession, client: FlaskClient, grace: str
 ) -> None:
     old = create(admin, "kept")
-    rv = admin.post("/admin/clients/kept/rotate", {"grace_minutes": grace})
+    rv = admin.post("/admin/clients/kept/rotate", rotation_form(admin, "kept", grace))
     assert rv.status_code == 400, rv.get_data(as_text=True)[:500]
     assert "Nothing was changed" in rv.get_data(as_text=True)
     rv = client.post(
