@@ -59,6 +59,7 @@ from emulator.oauth.scopes import known_scopes
 from emulator.oauth.scopes import normalize_scope
 from emulator.oauth.scopes import remove_scope
 from emulator.oauth.scopes import scope_defaults
+from emulator.oauth.scopes import scope_ids
 from emulator.oauth.scopes import scope_names
 from emulator.oauth.scopes import set_default_scopes
 from emulator.oauth.scopes import validate_scope
@@ -152,6 +153,7 @@ __all__ = [
     "remove_scope",
     "revoke_token",
     "scope_defaults",
+    "scope_ids",
     "scope_names",
     "set_default_scopes",
     "registered_clients",

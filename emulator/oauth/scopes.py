@@ -93,6 +93,11 @@ def known_scopes(db: DbHandle) -> list[str]:
     return list(db.scalars(select(Scope.scope).order_by(Scope.id)))
 
 
+def scope_ids(db: DbHandle) -> dict[str, int]:
+    """Every scope's row id, by name (for a plugin's table that refers to scopes)."""
+    return {row.scope: row.id for row in db.execute(select(Scope.scope, Scope.id))}
+
+
 def scope_defaults(db: DbHandle) -> dict[str, bool]:
     """Every scope in the scopes table (table order) and whether it is a default one."""
     return {

@@ -71,7 +71,8 @@ NAMED_CLIENTS = 20  # imported clients named one by one; past this, a count
 @click.option(
     "--prune",
     is_flag=True,
-    help="Remove the clients (with their tokens) and scopes the old site no longer has.",
+    help="Remove the clients (with their tokens) and scopes an import brought over that the "
+    "old site no longer has (never ones made here).",
 )
 def import_command(
     source_url: str, prefix: str, zone_name: str, dry_run: bool, prune: bool

@@ -38,11 +38,13 @@ from .legacy import map_client
 from .legacy import map_scope
 from .legacy import map_token
 from .models import ImportedClient
+from .models import ImportedScope
 from .params import ENABLED
 from .params import MappedOption
 from .params import map_redcore_options
 
 _IMPORTED = ImportedClient.__table__
+_IMPORTED_SCOPES = ImportedScope.__table__
 
 PLUGIN = "oauth2"
 BATCH = 1000  # token rows per read, per SELECT of ours and per executemany
@@ -142,7 +144,7 @@ def run_import(
     for change in sync.changes:
         if change.action != oauth.MISSING:
             report.tallies["clients"].counts[change.action] += 1
-    _import_scopes(session, source, report, write=write, prune=prune)
+    _import_scopes(session, source, report, write=write, prune=prune, now=now)
     _import_options(source, report, write=write, now=now)
     client_pks = {spec.client_id: sync.pks.get(spec.client_id) for spec in specs}
     for kind in TOKEN_TABLES:
@@ -179,9 +181,16 @@ def _read_clients(source: LegacySource, tally: Tally) -> tuple[list[oauth.Client
 
 
 def _import_scopes(
-    session: Session, source: LegacySource, report: ImportReport, *, write: bool, prune: bool
+    session: Session,
+    source: LegacySource,
+    report: ImportReport,
+    *,
+    write: bool,
+    prune: bool,
+    now: datetime,
 ) -> None:
-    """The scopes table with its defaults; scopes only here are kept, or removed on --prune."""
+    """The scopes table with its defaults. A scope an import brought over that the old site
+    no longer has is kept, or removed on --prune; one made here is never the old site's."""
     tally = report.tallies["scopes"]
     wanted: dict[str, bool] = {}
     for row in source.scopes():
@@ -196,6 +205,8 @@ def _import_scopes(
         else:
             wanted[name] = is_default
     current = oauth.scope_defaults(session)
+    ids = oauth.scope_ids(session)
+    imported = set(session.scalars(select(_IMPORTED_SCOPES.c.scope_id)))
     for name, is_default in wanted.items():
         mark = " (default)" if is_default else ""
         if name not in current:
@@ -210,7 +221,7 @@ def _import_scopes(
         if write:
             oauth.add_scope(session, name, is_default=is_default)
     for name in current:
-        if name in wanted:
+        if name in wanted or ids[name] not in imported:
             continue
         if prune:
             tally.counts[oauth.REMOVED] += 1
@@ -219,6 +230,8 @@ def _import_scopes(
                 oauth.remove_scope(session, name)
         else:
             report.scope_changes.append(f"keep {name} (not on the old site; --prune removes it)")
+    if write:
+        _remember_imported_scopes(session, wanted, imported, now=now)
 
 
 def _import_options(
@@ -319,3 +332,16 @@ def _remember_imported(session: Session, new: Iterable[int], *, now: datetime) -
     rows = [{"client_id": pk, "imported_at": now} for pk in sorted(new)]
     if rows:
         session.execute(insert(_IMPORTED), rows)
+
+
+def _remember_imported_scopes(
+    session: Session, names: Iterable[str], known: set[int], *, now: datetime
+) -> None:
+    """Record the old site's scopes as brought over (a removed one's row goes with it)."""
+    session.flush()  # the scopes added in this run get their ids
+    ids = oauth.scope_ids(session)
+    rows = [
+        {"scope_id": pk, "imported_at": now} for pk in sorted({ids[name] for name in names} - known)
+    ]
+    if rows:
+        session.execute(insert(_IMPORTED_SCOPES), rows)

@@ -1,8 +1,8 @@
-"""The oauth2 plugin's own table: which clients came from the redCORE database.
+"""The oauth2 plugin's own tables: which clients and scopes came from the redCORE database.
 
-``flask legacy import --prune`` removes the clients the old site no longer has; it must
-never remove one an admin registered here (for another dialect, or new): only a
-client an import brought over is the old site's to take away. A row goes with its client.
+``flask legacy import --prune`` removes the clients and scopes the old site no longer has;
+it must never remove one an admin made here (for another dialect, or new): only what an
+import brought over is the old site's to take away. A row goes with its client or scope.
 """
 
 from __future__ import annotations
@@ -24,5 +24,16 @@ class ImportedClient(db.Model):
 
     client_id: Mapped[int] = mapped_column(
         ForeignKey("oauth_clients.id", ondelete="CASCADE"), primary_key=True
+    )
+    imported_at: Mapped[datetime] = mapped_column(Timestamp)
+
+
+class ImportedScope(db.Model):
+    """A scope the legacy import brought over (or found already here, by its name)."""
+
+    __tablename__ = "oauth2_imported_scopes"
+
+    scope_id: Mapped[int] = mapped_column(
+        ForeignKey("oauth_scopes.id", ondelete="CASCADE"), primary_key=True
     )
     imported_at: Mapped[datetime] = mapped_column(Timestamp)

@@ -288,33 +288,38 @@ def test_changes_on_the_old_site_are_picked_up(legacy, legacy_import, client, ap
     assert table(ok(legacy_import(legacy)))["clients"] == (0, 0, 5, 3, 0)
 
 
-def test_clients_gone_from_the_old_site_are_removed_only_with_prune(
+def test_clients_and_scopes_gone_from_the_old_site_are_removed_only_with_prune(
     legacy, legacy_import, client, cli, count_rows
 ) -> None:
     ok(legacy_import(legacy))
-    cli("scopes", "add", "local.only")
-    cli("clients", "create", "made-here")  # never on the old site: not its to remove
+    cli("scopes", "add", "local.only")  # never on the old site: not its to remove
+    cli("clients", "create", "made-here")
     legacy.run("DELETE FROM {p}redcore_oauth_clients WHERE client_id = 'conf-client'")
+    legacy.run("DELETE FROM {p}redcore_oauth_scopes WHERE scope = 'site.task'")
 
     out = ok(legacy_import(legacy))
     assert table(out)["clients"] == (0, 0, 4, 3, 0)
+    assert table(out)["scopes"] == (0, 0, 11, 2, 0)
     assert "not on the old site, kept: conf-client (4 tokens; --prune removes it)" in out
-    assert "keep local.only (not on the old site; --prune removes it)" in out
-    assert "made-here" not in out
+    assert "keep site.task (not on the old site; --prune removes it)" in out
+    assert "made-here" not in out and "local.only" not in out
     assert_resource_ok(client.get(RESOURCE_URL, headers=bearer(AT_LIVE)), "42")
     assert count_rows("oauth_clients") == 6
 
     out = ok(legacy_import(legacy, "--prune"))
     assert table(out)["clients"] == (0, 0, 4, 3, 1)
-    assert table(out)["scopes"] == (0, 0, 12, 2, 1)
+    assert table(out)["scopes"] == (0, 0, 11, 2, 1)
     assert "removed conf-client and its 4 tokens (not on the old site)" in out
-    assert "made-here" not in out
+    assert "remove site.task (not on the old site)" in out
+    assert "made-here" not in out and "local.only" not in out
     assert count_rows("oauth_clients") == 5
     assert "made-here" in cli("clients", "list")
     assert count_rows("oauth2_imported_clients") == 4  # conf-client's row went with it
+    assert count_rows("oauth2_imported_scopes") == 11  # site.task's too
 
     assert_resource_error(client.get(RESOURCE_URL, headers=bearer(AT_LIVE)), INVALID_TOKEN)
-    assert "local.only" not in cli("scopes", "list")
+    listed = cli("scopes", "list")
+    assert "local.only" in listed and "site.task" not in listed
     # Its tokens went with it; a skipped client (a malformed row) is never pruned.
     assert count_rows("oauth_access_tokens") == 1  # cc-only's
     assert count_rows("oauth_refresh_tokens") == 1  # public-app's
