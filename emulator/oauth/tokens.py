@@ -12,7 +12,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import secrets
-import time
 from collections.abc import Callable
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -36,6 +35,7 @@ from emulator.cache import WorkerCache
 from emulator.db import DbHandle
 from emulator.db import Prepared
 from emulator.db import PreparedWrites
+from emulator.db import delete_in_batches
 from emulator.models import AccessToken
 from emulator.models import Client
 from emulator.models import RefreshToken
@@ -597,11 +597,6 @@ def sync_tokens(
     return outcomes
 
 
-# How long one purge batch may hold the writer before the next is made smaller: what a
-# token request queued behind it waits at most (its own time is ~0.5 ms).
-PURGE_BATCH_SECONDS = 0.01
-
-
 def purge_expired(
     session: Session,
     *,
@@ -611,54 +606,21 @@ def purge_expired(
     writer_share: float = 1.0,
     on_batch: Callable[[str, int], None] | None = None,
 ) -> dict[str, int]:
-    """Delete tokens that expired before ``before``, in committed batches.
-
-    Each batch is its own short transaction, followed by ``pause`` seconds without one,
-    so token issuance never waits behind a long purge (SQLite has one writer at a time).
-    ``writer_share`` (0 < share <= 1) bounds the share of time the purge spends writing:
-    after a batch that took t seconds from its DELETE to its commit, the pause is at
-    least t * (1 - share) / share, so a slow batch (writers queued behind it, a busy
-    disk) is followed by a longer pause, and issuance keeps the rest of the time.
-    A batch is also made smaller while batches take longer than ``PURGE_BATCH_SECONDS``
-    (halved, down to a sixteenth of ``batch_size``) and larger again while they are quick,
-    up to ``batch_size``: a writer that queues behind one waits that long at most.
-    Returns the number of rows removed per table.
-    """
-    if not 0 < writer_share <= 1:
-        raise ValueError("writer_share must be in (0, 1].")
-    rest = (1 - writer_share) / writer_share
-    smallest = max(1, batch_size // 16)
+    """Delete tokens (and used refresh tokens) that expired before ``before``, in committed
+    batches paced as ``emulator.db.delete_in_batches`` paces them; ``on_batch(table, total
+    so far)`` follows each batch. Returns the number of rows removed per table."""
     removed: dict[str, int] = {}
-    for model in (AccessToken, RefreshToken, UsedRefreshToken):
-        total = 0
-        size = batch_size
-        while True:
-            hashes = session.scalars(
-                select(model.token_hash).where(model.expires_at < before).limit(size)
-            ).all()
-            if not hashes:
-                break
-            started = _purge_clock()
-            session.execute(delete(model).where(model.token_hash.in_(hashes)))
-            session.commit()
-            total += len(hashes)
-            took = _purge_clock() - started
-            if took > PURGE_BATCH_SECONDS:
-                size = max(smallest, size // 2)
-            elif took < PURGE_BATCH_SECONDS / 2:
-                size = min(batch_size, size * 2)
-            wait = max(pause, took * rest)
-            if wait:
-                time.sleep(wait)
-            if on_batch is not None:
-                on_batch(model.__tablename__, total)
-        removed[model.__tablename__] = total
+    for table in (_ACCESS, _REFRESH, _USED):
+        removed[table.name] = delete_in_batches(
+            session,
+            table,
+            table.c.expires_at < before,
+            batch_size=batch_size,
+            pause=pause,
+            writer_share=writer_share,
+            on_batch=None if on_batch is None else functools.partial(on_batch, table.name),
+        )
     return removed
-
-
-def _purge_clock() -> float:
-    """The clock a purge times its batches on (a test may replace it)."""
-    return time.monotonic()
 
 
 def _epoch(moment: datetime) -> int:
