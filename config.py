@@ -65,14 +65,25 @@ class Config:
     # Rows this many seconds past expiry are removed by `flask tokens purge`
     # (redCORE kept expired tokens for two weeks).
     TOKEN_PURGE_GRACE_SECONDS = 14 * 24 * 3600
-    # Small batches with a pause between them: a 5,000-row batch held SQLite's single
-    # writer long enough to cut issuance during a purge to a fifth (bench --purge).
+    # Small batches with a pause between them, for every purge (tokens, audit, usage): a
+    # 5,000-row batch held SQLite's single writer long enough to cut issuance during a
+    # purge to a fifth (bench --purge).
     TOKEN_PURGE_BATCH_SIZE = 1000
     TOKEN_PURGE_PAUSE_SECONDS = 0.01
-    # The share of time `tokens purge` may spend writing (0 < share <= 1): after a batch
+    # The share of time a purge may spend writing (0 < share <= 1): after a batch
     # that held the writer t seconds, it pauses at least t * (1 - share) / share, so
     # issuance during a purge keeps about the rest (bench --purge; 1: only the pause).
     TOKEN_PURGE_WRITER_SHARE = 0.2
+
+    # How many days of rows `flask audit purge` and `flask usage purge` keep (whole days,
+    # 1 or more; run them from cron next to `tokens purge`, paced by the same batch
+    # settings). Audit events: a year, the usual retention of an audit trail (PCI DSS
+    # 10.7 asks for one) and a whole yearly round of admin changes; raise it if your rules
+    # ask for longer. Usage counts: more than a year, so that a client that calls once a
+    # year (an annual job) is still counted when it calls again (`legacy usage --since
+    # 365d` shows it) before its query-string secret is switched off.
+    AUDIT_RETENTION_DAYS = 365
+    USAGE_RETENTION_DAYS = 400
 
     # Prometheus metrics at /metrics (emulator/metrics.py; README, "Metrics"). Off: no
     # /metrics (it answers as any unknown URL) and nothing counted. A server of several

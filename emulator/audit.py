@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -21,6 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from emulator.db import DbHandle
+from emulator.db import delete_in_batches
 from emulator.models import AuditEvent
 
 SYSTEM = "system"
@@ -129,6 +131,28 @@ def events(
         query = query.where(AuditEvent.action.startswith(action_prefix, autoescape=True))
     query = query.order_by(AuditEvent.occurred_at.desc(), AuditEvent.id.desc())
     return list(session.scalars(query.limit(limit).offset(offset)))
+
+
+def purge_events(
+    session: Session,
+    *,
+    before: datetime,
+    batch_size: int,
+    pause: float = 0.0,
+    writer_share: float = 1.0,
+    on_batch: Callable[[int], None] | None = None,
+) -> int:
+    """Delete the events that occurred before ``before``, in committed batches paced as
+    ``emulator.db.delete_in_batches`` paces them; return how many went."""
+    return delete_in_batches(
+        session,
+        _EVENTS,
+        _EVENTS.c.occurred_at < before,
+        batch_size=batch_size,
+        pause=pause,
+        writer_share=writer_share,
+        on_batch=on_batch,
+    )
 
 
 def event_dict(event: AuditEvent) -> dict[str, Any]:

@@ -7,6 +7,7 @@ error exits non-zero with the reason in one line (never a traceback), nothing st
 
 from __future__ import annotations
 
+import functools
 import getpass
 import json
 import os
@@ -78,6 +79,9 @@ scopes = AppGroup("scopes", help="Manage the known scopes and the default ones."
 tokens = AppGroup("tokens", help="List, revoke and import tokens; purge expired ones.")
 admin = AppGroup("admin", help="The admin users who may log in to the admin pages.")
 audit_group = AppGroup("audit", help="The audit log of admin changes and security events.")
+usage_group = AppGroup(
+    "usage", help="The usage counts (reported by `legacy usage`): purge old days."
+)
 # The host's own `legacy` commands; init_app builds the group per app with the plugins'.
 LEGACY_COMMANDS: list[click.Command] = []
 
@@ -586,12 +590,7 @@ def tokens_purge(grace_days: float | None) -> None:
     )
     before = utcnow() - grace
     removed = oauth.purge_expired(
-        db.session,
-        before=before,
-        batch_size=current_app.config["TOKEN_PURGE_BATCH_SIZE"],
-        pause=current_app.config["TOKEN_PURGE_PAUSE_SECONDS"],
-        writer_share=current_app.config["TOKEN_PURGE_WRITER_SHARE"],
-        on_batch=_purge_progress,
+        db.session, before=before, **_purge_pacing(), on_batch=_purge_progress
     )
     summary = ", ".join(f"{table}: {count}" for table, count in removed.items())
     click.echo(f"Purged tokens expired before {before:%Y-%m-%d %H:%M:%S} UTC ({summary}).")
@@ -600,11 +599,40 @@ def tokens_purge(grace_days: float | None) -> None:
         click.echo(f"Purged {counters} ended failed-authentication windows.")
 
 
+def _purge_pacing() -> dict[str, Any]:
+    """How every purge batches and pauses (the TOKEN_PURGE_* settings)."""
+    config = current_app.config
+    return {
+        "batch_size": config["TOKEN_PURGE_BATCH_SIZE"],
+        "pause": config["TOKEN_PURGE_PAUSE_SECONDS"],
+        "writer_share": config["TOKEN_PURGE_WRITER_SHARE"],
+    }
+
+
 def _purge_progress(table: str, total: int) -> None:
     """Progress every 10,000 rows (and the first batch), on stderr."""
     batch = current_app.config["TOKEN_PURGE_BATCH_SIZE"]
     if total <= batch or total % 10_000 < batch:
         click.echo(f"  {table}: {total} removed so far", err=True)
+
+
+# The longest retention taken (a hundred years); a longer one is a typo.
+MAX_RETENTION_DAYS = 36_525
+
+
+def retention_days(option: str | None, setting: str) -> int:
+    """The days a purge keeps: ``--days`` when given, else the setting; exit with why
+    unless it is a whole number of days from 1 to MAX_RETENTION_DAYS."""
+    source, value = (
+        ("--days", option) if option is not None else (setting, current_app.config[setting])
+    )
+    days = int(value.strip()) if isinstance(value, str) and value.strip().isdigit() else value
+    if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= MAX_RETENTION_DAYS:
+        raise click.ClickException(
+            f"{source} must be a whole number of days from 1 to {MAX_RETENTION_DAYS}, "
+            f"not {value!r}; nothing was purged."
+        )
+    return days
 
 
 # --- legacy usage ----------------------------------------------------------------------
@@ -920,6 +948,54 @@ def audit_list(
         click.echo(text)
 
 
+_DAYS_HELP = "Keep this many days (a whole number, 1 or more; default: the {} setting, {})."
+
+
+@audit_group.command("purge")
+@click.option("--days", type=TEXT, help=_DAYS_HELP.format("AUDIT_RETENTION_DAYS", 365))
+def audit_purge(days: str | None) -> None:
+    """Delete events older than the retention, in small committed batches (safe while serving)."""
+    keep = retention_days(days, "AUDIT_RETENTION_DAYS")
+    before = utcnow() - timedelta(days=keep)
+    removed = audit.purge_events(
+        db.session,
+        before=before,
+        **_purge_pacing(),
+        on_batch=functools.partial(_purge_progress, "audit_events"),
+    )
+    if removed:  # the log says it was cut, and by whom (this event is newer than the cut)
+        audit.record(
+            db.session,
+            actor=cli_actor(),
+            action="audit.purge",
+            target="audit_events",
+            after={"before": before, "removed": removed, "days": keep},
+            now=utcnow(),
+        )
+        db.session.commit()
+    click.echo(
+        f"Purged {removed} audit events from before {before:%Y-%m-%d %H:%M:%S} UTC "
+        f"(kept {keep} days)."
+    )
+
+
+@usage_group.command("purge")
+@click.option("--days", type=TEXT, help=_DAYS_HELP.format("USAGE_RETENTION_DAYS", 400))
+def usage_purge(days: str | None) -> None:
+    """Delete the counts of days older than the retention, in small committed batches."""
+    keep = retention_days(days, "USAGE_RETENTION_DAYS")
+    before = utcnow().date() - timedelta(days=keep)
+    removed = usage.purge_counts(
+        db.session,
+        before=before,
+        **_purge_pacing(),
+        on_batch=functools.partial(_purge_progress, "usage_counts"),
+    )
+    click.echo(
+        f"Purged {removed} usage counts of UTC days before {before:%Y-%m-%d} (kept {keep} days)."
+    )
+
+
 def _change_text(before: dict | None, after: dict | None) -> str:
     """``field: old -> new`` for each field an event names."""
     before, after = before or {}, after or {}
@@ -1023,7 +1099,7 @@ def _refused_as_error(read: Callable[[], T]) -> T:
 
 def init_app(app: Flask) -> None:
     """Add the command groups, and each plugin's own group as `flask <plugin> ...`."""
-    for group in (plugins, clients, scopes, tokens, admin, audit_group):
+    for group in (plugins, clients, scopes, tokens, admin, audit_group, usage_group):
         app.cli.add_command(group)
     legacy = AppGroup("legacy", help="Move off the legacy site: import, shadow report, usage.")
     for command in LEGACY_COMMANDS:

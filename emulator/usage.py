@@ -33,6 +33,7 @@ import multiprocessing.util
 import os
 import threading
 import weakref
+from collections.abc import Callable
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC
@@ -53,11 +54,13 @@ from sqlalchemy import select
 from sqlalchemy.dialects import mysql
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects import sqlite
+from sqlalchemy.orm import Session
 
 from emulator.clock import epoch_seconds
 from emulator.context import app_object as _app
 from emulator.db import DbHandle
 from emulator.db import db
+from emulator.db import delete_in_batches
 from emulator.models import Client
 from emulator.models import UsageCount
 
@@ -344,6 +347,28 @@ class UsageLine:
     token: str | None
     count: int
     last_seen: datetime
+
+
+def purge_counts(
+    session: Session,
+    *,
+    before: date,
+    batch_size: int,
+    pause: float = 0.0,
+    writer_share: float = 1.0,
+    on_batch: Callable[[int], None] | None = None,
+) -> int:
+    """Delete the counts of UTC days before ``before``, in committed batches paced as
+    ``emulator.db.delete_in_batches`` paces them; return how many rows went."""
+    return delete_in_batches(
+        session,
+        _COUNTS,
+        _COUNTS.c.day < before,
+        batch_size=batch_size,
+        pause=pause,
+        writer_share=writer_share,
+        on_batch=on_batch,
+    )
 
 
 def report(db_handle: DbHandle, *, since: datetime | None) -> list[UsageLine]:
