@@ -275,3 +275,40 @@ def test_elsewhere_a_plain_write_joins_the_callers_transaction(database_url: str
         finally:
             table.drop(db.engine)
             db.engine.dispose()
+
+
+def test_many_threads_each_get_their_own_outcome_and_every_kept_row_is_theirs(
+    engine: sa.Engine,
+) -> None:
+    """Eight threads, each writing many times, some works failing: nobody waits for ever,
+    every successful write is committed once with the value its thread was given, and no
+    failed write leaves a row."""
+    threads, per_thread = 8, 60
+    given: dict[int, list[int]] = {}
+    refused: dict[int, list[int]] = {}
+
+    def writer(t: int) -> None:
+        given[t], refused[t] = [], []
+        with engine.connect() as conn:
+            for i in range(per_thread):
+                x = t * 1000 + i
+                if i % 7 == 3:
+
+                    def fails(handle: Any, x: int = x) -> int:
+                        insert(-x)(handle)
+                        raise ValueError("refused")
+
+                    with pytest.raises(ValueError):
+                        write(conn, fails)
+                    refused[t].append(x)
+                else:
+                    given[t].append(write(conn, insert(x)))
+
+    workers = [threading.Thread(target=writer, args=(t,)) for t in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(DEADLINE * 3)
+    assert not any(worker.is_alive() for worker in workers), "a writer waited for ever"
+    assert rows(engine) == sorted(x for values in given.values() for x in values)
+    assert sum(len(values) for values in refused.values()) == threads * 9
