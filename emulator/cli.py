@@ -590,7 +590,7 @@ def tokens_purge(grace_days: float | None) -> None:
     )
     before = utcnow() - grace
     removed = oauth.purge_expired(
-        db.session, before=before, **_purge_pacing(), on_batch=_purge_progress
+        db.session, before=before, **purge_pacing(), on_batch=_purge_progress
     )
     summary = ", ".join(f"{table}: {count}" for table, count in removed.items())
     click.echo(f"Purged tokens expired before {before:%Y-%m-%d %H:%M:%S} UTC ({summary}).")
@@ -599,7 +599,7 @@ def tokens_purge(grace_days: float | None) -> None:
         click.echo(f"Purged {counters} ended failed-authentication windows.")
 
 
-def _purge_pacing() -> dict[str, Any]:
+def purge_pacing() -> dict[str, Any]:
     """How every purge batches and pauses (the TOKEN_PURGE_* settings)."""
     config = current_app.config
     return {
@@ -960,7 +960,7 @@ def audit_purge(days: str | None) -> None:
     removed = audit.purge_events(
         db.session,
         before=before,
-        **_purge_pacing(),
+        **purge_pacing(),
         on_batch=functools.partial(_purge_progress, "audit_events"),
     )
     if removed:  # the log says it was cut, and by whom (this event is newer than the cut)
@@ -988,7 +988,7 @@ def usage_purge(days: str | None) -> None:
     removed = usage.purge_counts(
         db.session,
         before=before,
-        **_purge_pacing(),
+        **purge_pacing(),
         on_batch=functools.partial(_purge_progress, "usage_counts"),
     )
     click.echo(

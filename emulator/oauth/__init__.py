@@ -66,6 +66,7 @@ from emulator.oauth.scopes import validate_scope
 from emulator.oauth.scopes import validate_scope_name
 from emulator.oauth.text import has_control_characters
 from emulator.oauth.text import validate_plain_text
+from emulator.oauth.tokens import GONE
 from emulator.oauth.tokens import IMPORTED
 from emulator.oauth.tokens import UNCHANGED
 from emulator.oauth.tokens import UPDATED
@@ -76,6 +77,7 @@ from emulator.oauth.tokens import TokenInfo
 from emulator.oauth.tokens import TokenRow
 from emulator.oauth.tokens import check_token_import
 from emulator.oauth.tokens import client_tokens
+from emulator.oauth.tokens import hash_token
 from emulator.oauth.tokens import import_token
 from emulator.oauth.tokens import introspect_token
 from emulator.oauth.tokens import is_expired
@@ -83,6 +85,7 @@ from emulator.oauth.tokens import purge_expired
 from emulator.oauth.tokens import revoke_client_tokens
 from emulator.oauth.tokens import revoke_token
 from emulator.oauth.tokens import sync_tokens
+from emulator.oauth.tokens import used_refresh_hashes
 from emulator.oauth.tokens import verify_access_token
 
 __all__ = [
@@ -99,6 +102,7 @@ __all__ = [
     "client_tokens",
     "revoke_client_tokens",
     "CLIENT_CREDENTIALS",
+    "GONE",
     "GRANTS",
     "IMPORTED",
     "MISSING",
@@ -142,6 +146,7 @@ __all__ = [
     "extract_bearer_token",
     "find_client",
     "has_control_characters",
+    "hash_token",
     "import_token",
     "introspect_token",
     "is_expired",
@@ -159,6 +164,7 @@ __all__ = [
     "registered_clients",
     "sync_clients",
     "sync_tokens",
+    "used_refresh_hashes",
     "validate_plain_text",
     "validate_scope",
     "validate_scope_name",

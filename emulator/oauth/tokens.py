@@ -13,7 +13,9 @@ import functools
 import hashlib
 import secrets
 from collections.abc import Callable
+from collections.abc import Collection
 from collections.abc import Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from datetime import datetime
 from datetime import timedelta
@@ -521,6 +523,7 @@ TOKEN_TABLES = {"access": _ACCESS, "refresh": _REFRESH}
 IMPORTED = "imported"
 UPDATED = "updated"
 UNCHANGED = "unchanged"
+GONE = "gone"
 
 
 def sync_tokens(
@@ -530,12 +533,15 @@ def sync_tokens(
     *,
     write: bool = True,
     now: datetime,
+    not_again: AbstractSet[str] = frozenset(),
 ) -> list[str]:
     """Carry a batch of tokens over by hash; return, per token, what was (or would be) done.
 
     ``imported``: new; ``updated``: a token with this hash is stored but its client, user,
-    scope or expiry differs (its issue time and links stay); ``unchanged``. Each token must
-    pass ``check_token_import``. One SELECT and at most one executemany INSERT and one
+    scope or expiry differs (its issue time and links stay); ``unchanged``; ``gone``: its
+    hash is in ``not_again`` (the caller carried it over before) and it is no longer
+    stored, so it was used up, revoked or deleted here and is not stored again. Each token
+    must pass ``check_token_import``. One SELECT and at most one executemany INSERT and one
     UPDATE per batch: give batches of about a thousand. ``write=False`` only compares.
     """
     table = TOKEN_TABLES[token_type]
@@ -569,7 +575,9 @@ def sync_tokens(
             "expires_at": token.expires_at,
         }
         row = stored.get(token_hash)
-        if row is None:
+        if row is None and token_hash in not_again:
+            outcomes.append(GONE)
+        elif row is None:
             outcomes.append(IMPORTED)
             inserts.append({"token_hash": token_hash, "issued_at": now, **values})
         elif any(getattr(row, key) != value for key, value in values.items()):
@@ -595,6 +603,19 @@ def sync_tokens(
                 updates,
             )
     return outcomes
+
+
+def used_refresh_hashes(session: Session, hashes: Collection[str]) -> set[str]:
+    """Of these refresh token hashes, the ones known to have been used here: remembered as
+    used up (while reuse detection is on), or the start of a chain that goes on here (its
+    ``family_hash``). Three indexed SELECTs; give batches of about a thousand."""
+    if not hashes:
+        return set()
+    wanted = set(hashes)
+    found = set(session.scalars(select(_USED.c.token_hash).where(_USED.c.token_hash.in_(wanted))))
+    for column in (_USED.c.family_hash, _REFRESH.c.family_hash):
+        found.update(session.scalars(select(column).distinct().where(column.in_(wanted))))
+    return found
 
 
 def purge_expired(

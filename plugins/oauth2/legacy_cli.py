@@ -34,6 +34,7 @@ from .legacy import parse_zone
 from .legacy_import import TABLES
 from .legacy_import import THREADS
 from .legacy_import import ImportReport
+from .legacy_import import forget_expired
 from .legacy_import import run_import
 from .params import ABSENT
 from .params import ENABLED
@@ -116,6 +117,7 @@ def import_command(
             progress=_progress,
         )
         if dry_run:
+            report.forgotten = forget_expired(db.session, now=now, write=False)
             db.session.rollback()
         else:
             db.session.commit()
@@ -129,6 +131,12 @@ def import_command(
         raise
     finally:
         source.close()
+    if not dry_run:
+        try:
+            report.forgotten = forget_expired(db.session, now=now, write=True)
+        except SQLAlchemyError as error:  # the import is committed; the next run retries
+            db.session.rollback()
+            report.forget_problem = describe_error(error)
     for line in summary_lines(report, zone_name=zone.key, prefix=prefix):
         click.echo(line)
     elapsed = time.perf_counter() - started
@@ -177,6 +185,15 @@ def summary_lines(report: ImportReport, *, zone_name: str, prefix: str) -> list[
         ]
     lines += _time_lines(report, zone_name)
     lines += _option_lines(report, would)
+    if report.forgotten:
+        lines.append(
+            f"Records of imported tokens past their expiry: {report.forgotten} {would}removed."
+        )
+    if report.forget_problem:
+        lines.append(
+            "Records of imported tokens past their expiry: not removed "
+            f"({report.forget_problem}); the next import removes them."
+        )
     for name, count in report.not_carried.items():
         rows = "1 row" if count == 1 else f"{count} rows"
         lines.append(f"Not carried over: {rows} of {prefix}{name} ({NOT_CARRIED[name]}).")

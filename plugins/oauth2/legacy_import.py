@@ -4,6 +4,11 @@ Order, inside the caller's one transaction: clients (their secrets verified and 
 threads before the first write, so no writer lock is held meanwhile), scopes, options,
 then the access and refresh tokens, streamed in batches. With ``write=False`` (a dry
 run) every step only compares and nothing is written; the caller rolls back anyway.
+
+Every token carried over is recorded (``oauth2_imported_tokens``, by the engine's hash,
+to its expiry): one recorded before that is no longer stored here was used up, revoked
+or deleted here, and is never imported again. After the commit, ``forget_expired``
+removes the records past their expiry in batches.
 """
 
 from __future__ import annotations
@@ -20,13 +25,18 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import bindparam
+from sqlalchemy import func
 from sqlalchemy import insert
 from sqlalchemy import select
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from emulator import oauth
 from emulator.cli import plugin_state
+from emulator.cli import purge_pacing
 from emulator.cli import set_plugin_state
+from emulator.db import delete_in_batches
 
 from .legacy import GAP
 from .legacy import OVERLAP
@@ -39,12 +49,14 @@ from .legacy import map_scope
 from .legacy import map_token
 from .models import ImportedClient
 from .models import ImportedScope
+from .models import ImportedToken
 from .params import ENABLED
 from .params import MappedOption
 from .params import map_redcore_options
 
 _IMPORTED = ImportedClient.__table__
 _IMPORTED_SCOPES = ImportedScope.__table__
+_IMPORTED_TOKENS = ImportedToken.__table__
 
 PLUGIN = "oauth2"
 BATCH = 1000  # token rows per read, per SELECT of ours and per executemany
@@ -53,6 +65,7 @@ THREADS = max(1, min(4, os.cpu_count() or 1))
 TABLES = ("clients", "scopes", "access tokens", "refresh tokens", "options")
 TOKEN_TALLIES = {"access": "access tokens", "refresh": "refresh tokens"}
 EXAMPLES = 5  # rows named per skip reason
+GONE_HERE = "used, revoked or removed here; never imported again"
 
 # progress(label, total) -> a context whose value advances the bar by n rows.
 Progress = Callable[[str, int], AbstractContextManager[Callable[[int], None]]]
@@ -111,6 +124,8 @@ class ImportReport:
         default_factory=lambda: {GAP: TimeNote(), OVERLAP: TimeNote()}
     )
     not_carried: dict[str, int] = field(default_factory=dict)
+    forgotten: int = 0  # records of imported tokens past their expiry, removed after the run
+    forget_problem: str = ""  # why they were not (the import itself is committed)
 
 
 def run_import(
@@ -305,13 +320,71 @@ def _import_tokens(
                     tally.skip(mapped)
                 else:
                     batch.append(mapped)
-                    _note_time(report, mapped)
             if batch:
-                outcomes = oauth.sync_tokens(
-                    session, kind, [m.token for m in batch], write=write, now=now
-                )
-                tally.counts.update(outcomes)
+                _sync_batch(session, kind, batch, report, tally, now=now, write=write)
             advance(len(rows))
+
+
+def _sync_batch(
+    session: Session,
+    kind: str,
+    batch: list[MappedToken],
+    report: ImportReport,
+    tally: Tally,
+    *,
+    now: datetime,
+    write: bool,
+) -> None:
+    """One batch of tokens synced, except those imported before and gone here since; each
+    recorded (a record's expiry follows the old site's when that moves later)."""
+    hashes = [oauth.hash_token(mapped.token.raw) for mapped in batch]
+    table = _IMPORTED_TOKENS
+    recorded: dict[str, datetime] = dict(
+        session.execute(
+            select(table.c.token_hash, table.c.expires_at).where(
+                table.c.kind == kind, table.c.token_hash.in_(set(hashes))
+            )
+        ).all()
+    )
+    not_again = set(recorded)
+    if kind == "refresh":  # imported before this table existed, and used here since
+        not_again |= oauth.used_refresh_hashes(session, set(hashes) - not_again)
+    outcomes = oauth.sync_tokens(
+        session, kind, [mapped.token for mapped in batch], write=write, now=now, not_again=not_again
+    )
+    new: list[dict] = []
+    later: list[dict] = []
+    for mapped, token_hash, outcome in zip(batch, hashes, outcomes, strict=True):
+        if outcome == oauth.GONE:
+            tally.skip(Skip(GONE_HERE, mapped.client_id))
+        else:
+            tally.counts[outcome] += 1
+            _note_time(report, mapped)
+        expires_at = mapped.token.expires_at
+        if token_hash not in recorded:
+            new.append({"kind": kind, "token_hash": token_hash, "expires_at": expires_at})
+        elif recorded[token_hash] < expires_at:
+            later.append({"b_hash": token_hash, "b_expires_at": expires_at})
+    if write and new:
+        session.execute(insert(table), new)
+    if write and later:
+        session.execute(
+            update(table)
+            .where(table.c.kind == kind, table.c.token_hash == bindparam("b_hash"))
+            .values(expires_at=bindparam("b_expires_at")),
+            later,
+        )
+
+
+def forget_expired(session: Session, *, now: datetime, write: bool) -> int:
+    """Remove (``write=False``: count) the records of imported tokens past their expiry, in
+    committed batches paced as ``flask tokens purge`` paces them: such a token is expired
+    on the old site as well, and an import skips it."""
+    table = _IMPORTED_TOKENS
+    condition = table.c.expires_at < now.replace(microsecond=0)
+    if not write:
+        return session.scalar(select(func.count()).select_from(table).where(condition)) or 0
+    return delete_in_batches(session, table, condition, **purge_pacing())
 
 
 def _note_time(report: ImportReport, mapped: MappedToken) -> None:

@@ -1,8 +1,13 @@
-"""The oauth2 plugin's own tables: which clients and scopes came from the redCORE database.
+"""The oauth2 plugin's own tables: which clients, scopes and tokens came from the redCORE
+database.
 
 ``flask legacy import --prune`` removes the clients and scopes the old site no longer has;
 it must never remove one an admin made here (for another dialect, or new): only what an
 import brought over is the old site's to take away. A row goes with its client or scope.
+
+A token an import brought over that is no longer stored here was used up, revoked or
+deleted here: a later import must not bring it back while it is still live on the old
+site. Its row stays until the token's expiry (the import removes rows past it).
 """
 
 from __future__ import annotations
@@ -10,6 +15,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import ForeignKey
+from sqlalchemy import String
 from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import mapped_column
 
@@ -37,3 +43,17 @@ class ImportedScope(db.Model):
         ForeignKey("oauth_scopes.id", ondelete="CASCADE"), primary_key=True
     )
     imported_at: Mapped[datetime] = mapped_column(Timestamp)
+
+
+class ImportedToken(db.Model):
+    """A token the legacy import brought over (or found already here), by the engine's hash.
+
+    Keyed by kind and hash as the engine keys its two token tables: the same value in both
+    of the old site's tables is two tokens.
+    """
+
+    __tablename__ = "oauth2_imported_tokens"
+
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)  # "access" or "refresh"
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(Timestamp, index=True)

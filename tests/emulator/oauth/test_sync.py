@@ -12,9 +12,12 @@ from emulator import oauth
 from emulator.models import AccessToken
 from emulator.models import Client
 from emulator.models import RefreshToken
+from emulator.models import UsedRefreshToken
 
 from .conftest import CLIENTS
 from .conftest import NOW
+
+h = oauth.hash_token
 
 SPECS = [
     oauth.ClientSpec("all-grants", "pw-all"),  # grant_types None: every grant
@@ -175,6 +178,60 @@ def test_sync_tokens_by_hash(session, new_client) -> None:
             [oauth.TokenImport("d" * 40, client.id, None, "a  b", later)],
             now=NOW,
         )
+
+
+def test_sync_tokens_never_stores_again_what_is_gone(session, new_client) -> None:
+    client = new_client()
+    later = NOW + timedelta(hours=1)
+    kept, gone, new = (oauth.TokenImport(c * 40, client.id, None, None, later) for c in "abc")
+    oauth.sync_tokens(session, "refresh", [kept, gone], now=NOW)
+    session.execute(sa.delete(RefreshToken).where(RefreshToken.token_hash == h(gone.raw)))
+    session.commit()
+    not_again = {h(kept.raw), h(gone.raw)}
+    batch = [kept, gone, new]
+    assert oauth.sync_tokens(
+        session, "refresh", batch, write=False, now=NOW, not_again=not_again
+    ) == [
+        oauth.UNCHANGED,
+        oauth.GONE,
+        oauth.IMPORTED,
+    ]
+    assert oauth.sync_tokens(session, "refresh", batch, now=NOW, not_again=not_again) == [
+        oauth.UNCHANGED,
+        oauth.GONE,
+        oauth.IMPORTED,
+    ]
+    session.commit()
+    assert sorted(session.scalars(sa.select(RefreshToken.token_hash))) == sorted(
+        [h(kept.raw), h(new.raw)]
+    )
+
+
+def test_used_refresh_hashes(session, new_client) -> None:
+    client = new_client()
+    later = NOW + timedelta(hours=1)
+    session.add_all(
+        [
+            UsedRefreshToken(  # remembered as used, the start of its chain
+                token_hash=h("a"), client_id=client.id, family_hash=h("a"), expires_at=later
+            ),
+            UsedRefreshToken(  # used further down a chain that began with "b"
+                token_hash=h("b2"), client_id=client.id, family_hash=h("b"), expires_at=later
+            ),
+            RefreshToken(  # live, rotated from a chain that began with "c"
+                token_hash=h("c2"),
+                client_id=client.id,
+                family_hash=h("c"),
+                issued_at=NOW,
+                expires_at=later,
+            ),
+            RefreshToken(token_hash=h("d"), client_id=client.id, issued_at=NOW, expires_at=later),
+        ]
+    )
+    session.commit()
+    asked = {h(name) for name in ("a", "b", "c", "d", "e")}
+    assert oauth.used_refresh_hashes(session, asked) == {h("a"), h("b"), h("c")}
+    assert oauth.used_refresh_hashes(session, set()) == set()
 
 
 def test_scope_defaults_and_remove_scope(session) -> None:
