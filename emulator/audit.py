@@ -41,8 +41,11 @@ _SECRET_KEYS = frozenset(
     }
 )
 _MARKERS = frozenset({"rotated", "set", "changed"})
-# scheme://user:password@host -> scheme://user:***@host
-_URL_PASSWORD = re.compile(r"(?P<head>[a-zA-Z][a-zA-Z0-9+.-]*://[^/@:\s]*:)[^/@\s]+(?=@)")
+# scheme://user:password@host -> scheme://user:***@host; the password runs to the last
+# "@" before the host (a raw "@" in it, as in u:p@ss@host, is the password's too)
+_URL_PASSWORD = re.compile(
+    r"(?P<head>[a-zA-Z][a-zA-Z0-9+.-]*://[^/@:\s]*:)[^\s/?#]+(?=@[^@\s/?#]*(?:[/?#\s]|$))"
+)
 MAX_LIMIT = 1000
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 

@@ -626,7 +626,9 @@ def retention_days(option: str | None, setting: str) -> int:
     source, value = (
         ("--days", option) if option is not None else (setting, current_app.config[setting])
     )
-    days = int(value.strip()) if isinstance(value, str) and value.strip().isdigit() else value
+    # ASCII digits only, and few: int() refuses "²" and a 5,000-digit string with a traceback
+    digits = isinstance(value, str) and re.fullmatch(r"[0-9]{1,9}", value.strip())
+    days = int(value.strip()) if digits else value
     if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= MAX_RETENTION_DAYS:
         raise click.ClickException(
             f"{source} must be a whole number of days from 1 to {MAX_RETENTION_DAYS}, "

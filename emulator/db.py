@@ -566,26 +566,32 @@ class GroupWriter:
             leads = self._leader is None
             if leads:
                 self._leader = mine.thread
-        if not leads:
-            try:
+        try:
+            if not leads:
                 mine.wake.acquire()  # until its batch has ended, or it is to lead
-            except BaseException:
-                self._abandon(mine)
-                raise
-        if not mine.done:
-            self._lead(conn, mine)
+            if not mine.done:
+                self._lead(conn, mine)
+        except BaseException:  # an interrupt (only the main thread gets signals)
+            self._abandon(mine)
+            raise
         if mine.error is not None:
             raise mine.error
         return mine.result
 
     def _lead(self, conn: Connection, mine: _Write) -> None:
         """Run the queue (``mine`` is in it) as one batch, then wake its threads and the
-        next leader, if any has queued meanwhile."""
-        with self._guard:
-            batch, self._queue = self._queue, []
+        next leader, if any has queued meanwhile. Interrupted before the batch ran, the
+        leader tells each of its threads that the commit failed."""
+        batch: list[_Write] = []
         try:
+            with self._guard:
+                batch, self._queue = self._queue, []
             self._commit(conn, batch)
         finally:
+            for write in batch:
+                if not write.done:
+                    write.error = GroupWriteFailed("the group commit was interrupted")
+                    write.done = True
             with self._guard:
                 after = self._queue[0] if self._queue else None
                 self._leader = None if after is None else after.thread
@@ -596,8 +602,9 @@ class GroupWriter:
                 after.wake.release()
 
     def _abandon(self, mine: _Write) -> None:
-        """A waiting thread was interrupted: its work is withdrawn unless it has run, and
-        a lead handed to it passes on."""
+        """A thread was interrupted in ``run``: its work is withdrawn unless a leader has
+        taken it (then it is committed or not with that batch, its outcome lost with the
+        interrupt), and a lead it holds, or that was handed to it, passes on."""
         with self._guard:
             if mine.done:
                 return  # its batch ended: the outcome is lost with the thread's interrupt

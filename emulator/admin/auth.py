@@ -171,9 +171,14 @@ class AdminSessionInterface(SecureCookieSessionInterface):
     """
 
     def open_session(self, app: Flask, req: Request) -> SecureCookieSession | None:
-        """The request's session; without a session cookie (every API request) a new empty
-        one, without building the signing serializer the cookie would need (~10 us)."""
-        if app.secret_key and not req.cookies.get(self.get_cookie_name(app)):
+        """The request's session: outside the cookie's path (every legacy and API URL) or
+        without the cookie, a new empty one, without building the signing serializer
+        (~10 us). A client that sends the admin cookie to a legacy URL (a browser does not)
+        gets that URL's answer as the original sent it: no refreshed cookie, no Vary."""
+        if app.secret_key and (
+            not path_matches(req.path, self.get_cookie_path(app))
+            or not req.cookies.get(self.get_cookie_name(app))
+        ):
             return self.session_class()
         return super().open_session(app, req)
 
@@ -217,6 +222,16 @@ def _throttle_name_key(app: Flask) -> bytes:
     secret = app.config["SECRET_KEY"]
     raw = secret if isinstance(secret, bytes) else str(secret).encode("utf-8")
     return hmac.new(raw, b"emulator.admin.login-throttle", hashlib.sha256).digest()
+
+
+def path_matches(path: str, cookie_path: str) -> bool:
+    """Whether a browser sends a cookie of ``cookie_path`` with a request for ``path``
+    (RFC 6265 §5.1.4: /admin covers /admin and /admin/..., not /administrator)."""
+    if not path.startswith(cookie_path):
+        return False
+    return (
+        len(path) == len(cookie_path) or cookie_path.endswith("/") or path[len(cookie_path)] == "/"
+    )
 
 
 def init_app(app: Flask) -> None:

@@ -15,6 +15,8 @@ import pytest
 import sqlalchemy as sa
 
 from emulator.db import GroupWriteFailed
+from emulator.db import GroupWriter
+from emulator.db import _Write
 from emulator.db import _writers_for
 from emulator.db import db
 from emulator.db import write
@@ -312,3 +314,19 @@ def test_many_threads_each_get_their_own_outcome_and_every_kept_row_is_theirs(
     assert not any(worker.is_alive() for worker in workers), "a writer waited for ever"
     assert rows(engine) == sorted(x for values in given.values() for x in values)
     assert sum(len(values) for values in refused.values()) == threads * 9
+
+
+def test_a_lead_handed_to_an_interrupted_thread_passes_to_the_next() -> None:
+    """The moment between a thread being handed the lead and leading, set up by hand (a
+    signal cannot be timed into it): interrupted there, it passes the lead on and withdraws
+    its own work."""
+    writer = GroupWriter()
+    mine = _Write(insert(1))
+    other = _Write(insert(2))
+    other.thread = mine.thread + 1  # another thread's write
+    writer._queue = [mine, other]
+    writer._leader = mine.thread  # handed to this thread by the leader before
+    writer._abandon(mine)
+    assert writer._queue == [other]
+    assert writer._leader == other.thread
+    assert other.wake.acquire(blocking=False), "the next thread was not woken to lead"

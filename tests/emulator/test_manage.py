@@ -541,8 +541,16 @@ def test_events_newest_first_by_time_prefix_and_page(session) -> None:
             {"legacy_url": "https://user:hunter2@legacy.example/x"},
             {"legacy_url": "https://user:***@legacy.example/x"},
         ),
+        (  # a raw "@" in the password: all of it is masked, up to the host
+            {"target_url": "http://u:p@ss@127.0.0.1:9/x?a=b@c"},
+            {"target_url": "http://u:***@127.0.0.1:9/x?a=b@c"},
+        ),
+        (
+            {"urls": "postgresql://a:b@h/db mysql://c:d:e@f"},
+            {"urls": "postgresql://a:***@h/db mysql://c:***@f"},
+        ),
     ],
-    ids=["marker", "url-password-masked"],
+    ids=["marker", "url-password-masked", "password-with-at", "two-urls"],
 )
 def test_record_keeps_credentials_out(session, values, stored) -> None:
     audit.record(session, actor=ADMIN, action="plugin.params", target="t", after=values, now=NOW)

@@ -171,7 +171,9 @@ def test_a_bad_retention_setting_is_refused_and_nothing_is_purged(
 
 
 @pytest.mark.parametrize("command", ["audit", "usage"])
-@pytest.mark.parametrize("days", ["0", "-3", "abc", "1e3", "7.5", " "])
+@pytest.mark.parametrize(
+    "days", ["0", "-3", "abc", "1e3", "7.5", " ", "²", pytest.param("9" * 5000, id="5000-digits")]
+)
 def test_a_bad_days_option_is_refused(app, runner, events, counts, command, days) -> None:
     events(1000)
     counts(1000)

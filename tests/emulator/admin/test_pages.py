@@ -154,6 +154,7 @@ LEGACY_PATHS = {
     "resource": "/index.php?option=resource&api=oauth2",
     "apigee-token": "/oauth/accesstoken?grant_type=client_credentials",
     "unknown": "/no-such-page",
+    "joomla-admin": "/administrator/index.php",
 }
 
 
@@ -166,8 +167,9 @@ def test_the_admin_pages_add_nothing_to_legacy_answers(
     name = app.config["SESSION_COOKIE_NAME"]
     cookie = admin.client.get_cookie(name, path="/admin")
     assert cookie is not None
+    bare = app.test_client(use_cookies=False)  # sends the Cookie header as it is given
     for headers in ({}, {"Cookie": f"{name}={cookie.value}"}):
-        rv = admin.client.post(path, headers=headers)
+        rv = bare.post(path, headers=headers)
         assert "Vary" not in rv.headers and "Set-Cookie" not in rv.headers, rv.headers
 
 
@@ -1044,3 +1046,20 @@ def test_no_secret_anywhere_in_the_database_after_the_pages_flow(
                     for value in row:
                         for secret in made:
                             assert secret not in str(value), (table.name, secret)
+
+
+@pytest.mark.parametrize(
+    ("path", "sent"),
+    [
+        ("/admin", True),
+        ("/admin/", True),
+        ("/admin/clients", True),
+        ("/administrator/index.php", False),  # Joomla's own admin: not ours
+        ("/index.php", False),
+        ("/", False),
+    ],
+)
+def test_the_admin_cookie_belongs_to_admin_paths_as_a_browser_sees_them(
+    path: str, sent: bool
+) -> None:
+    assert auth.path_matches(path, "/admin") is sent
