@@ -1,5 +1,7 @@
 """The SQLAlchemy handle, constraint naming, portable column types and per-backend
-connection settings."""
+connection settings; SQLite's writer queue, group commit (``write``, ``GroupWriter``) and
+checkpointer thread; statements compiled once (``Prepared``, ``PreparedWrites``); the
+purges' paced deletes (``delete_in_batches``)."""
 
 from __future__ import annotations
 

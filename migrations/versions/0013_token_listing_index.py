@@ -11,7 +11,11 @@ over in order. It replaces the client_id index, which it serves as well (the for
 deleting a client's tokens). Created before the old one is dropped: MySQL and MariaDB keep
 an index under every foreign key and refuse to drop the only one.
 
-On a large table the new index takes a while (about 0.7 s per million rows on SQLite).
+On a large table the new index takes a while: about 0.7 s per million rows on SQLite,
+where token writes wait for it; PostgreSQL too locks the table against writes while it
+builds (a plain CREATE INDEX); MariaDB builds it online. On a site with tens of millions
+of tokens, run the upgrade in a quiet hour, or purge expired tokens first (`flask tokens
+purge`).
 """
 
 from alembic import op
