@@ -22,6 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from emulator.db import DbHandle
+from emulator.db import PurgePacing
 from emulator.db import delete_in_batches
 from emulator.models import AuditEvent
 
@@ -140,21 +141,13 @@ def purge_events(
     session: Session,
     *,
     before: datetime,
-    batch_size: int,
-    pause: float = 0.0,
-    writer_share: float = 1.0,
+    pacing: PurgePacing,
     on_batch: Callable[[int], None] | None = None,
 ) -> int:
-    """Delete the events that occurred before ``before``, in committed batches paced as
-    ``emulator.db.delete_in_batches`` paces them; return how many went."""
+    """Delete the events that occurred before ``before``, in committed batches
+    (``emulator.db.delete_in_batches``); return how many went."""
     return delete_in_batches(
-        session,
-        _EVENTS,
-        _EVENTS.c.occurred_at < before,
-        batch_size=batch_size,
-        pause=pause,
-        writer_share=writer_share,
-        on_batch=on_batch,
+        session, _EVENTS, _EVENTS.c.occurred_at < before, pacing, on_batch=on_batch
     )
 
 

@@ -35,6 +35,7 @@ from emulator import throttle
 from emulator import usage
 from emulator.audit import Actor
 from emulator.clock import utcnow
+from emulator.db import PurgePacing
 from emulator.db import db
 from emulator.errors import PluginDeclarationError
 from emulator.models import Scope
@@ -590,7 +591,7 @@ def tokens_purge(grace_days: float | None) -> None:
     )
     before = utcnow() - grace
     removed = oauth.purge_expired(
-        db.session, before=before, **purge_pacing(), on_batch=_purge_progress
+        db.session, before=before, pacing=purge_pacing(), on_batch=_purge_progress
     )
     summary = ", ".join(f"{table}: {count}" for table, count in removed.items())
     click.echo(f"Purged tokens expired before {before:%Y-%m-%d %H:%M:%S} UTC ({summary}).")
@@ -599,14 +600,14 @@ def tokens_purge(grace_days: float | None) -> None:
         click.echo(f"Purged {counters} ended failed-authentication windows.")
 
 
-def purge_pacing() -> dict[str, Any]:
+def purge_pacing() -> PurgePacing:
     """How every purge batches and pauses (the TOKEN_PURGE_* settings)."""
     config = current_app.config
-    return {
-        "batch_size": config["TOKEN_PURGE_BATCH_SIZE"],
-        "pause": config["TOKEN_PURGE_PAUSE_SECONDS"],
-        "writer_share": config["TOKEN_PURGE_WRITER_SHARE"],
-    }
+    return PurgePacing(
+        batch_size=config["TOKEN_PURGE_BATCH_SIZE"],
+        pause=config["TOKEN_PURGE_PAUSE_SECONDS"],
+        writer_share=config["TOKEN_PURGE_WRITER_SHARE"],
+    )
 
 
 def _purge_progress(table: str, total: int) -> None:
@@ -962,7 +963,7 @@ def audit_purge(days: str | None) -> None:
     removed = audit.purge_events(
         db.session,
         before=before,
-        **purge_pacing(),
+        pacing=purge_pacing(),
         on_batch=functools.partial(_purge_progress, "audit_events"),
     )
     if removed:  # the log says it was cut, and by whom (this event is newer than the cut)
@@ -990,7 +991,7 @@ def usage_purge(days: str | None) -> None:
     removed = usage.purge_counts(
         db.session,
         before=before,
-        **purge_pacing(),
+        pacing=purge_pacing(),
         on_batch=functools.partial(_purge_progress, "usage_counts"),
     )
     click.echo(

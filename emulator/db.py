@@ -937,14 +937,22 @@ class _CompiledWrites:
 PURGE_BATCH_SECONDS = 0.01
 
 
+@dataclass(frozen=True)
+class PurgePacing:
+    """How a purge deletes (``delete_in_batches``): at most ``batch_size`` rows a batch,
+    ``pause`` seconds after each, and ``writer_share`` of the time spent writing."""
+
+    batch_size: int
+    pause: float = 0.0
+    writer_share: float = 1.0
+
+
 def delete_in_batches(
     session: Session,
     table: Table,
     condition: ColumnElement[bool],
+    pacing: PurgePacing,
     *,
-    batch_size: int,
-    pause: float = 0.0,
-    writer_share: float = 1.0,
     on_batch: Callable[[int], None] | None = None,
 ) -> int:
     """Delete the rows of ``table`` that match ``condition``, in committed batches, by
@@ -960,6 +968,7 @@ def delete_in_batches(
     (halved, down to a sixteenth of ``batch_size``) and larger again while they are quick,
     up to ``batch_size``: a writer that queues behind one waits that long at most.
     """
+    batch_size, pause, writer_share = pacing.batch_size, pacing.pause, pacing.writer_share
     if batch_size < 1:
         raise ValueError("batch_size must be 1 or more.")
     if not 0 < writer_share <= 1:

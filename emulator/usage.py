@@ -59,6 +59,7 @@ from sqlalchemy.orm import Session
 from emulator.clock import epoch_seconds
 from emulator.context import app_object as _app
 from emulator.db import DbHandle
+from emulator.db import PurgePacing
 from emulator.db import db
 from emulator.db import delete_in_batches
 from emulator.models import Client
@@ -353,22 +354,12 @@ def purge_counts(
     session: Session,
     *,
     before: date,
-    batch_size: int,
-    pause: float = 0.0,
-    writer_share: float = 1.0,
+    pacing: PurgePacing,
     on_batch: Callable[[int], None] | None = None,
 ) -> int:
-    """Delete the counts of UTC days before ``before``, in committed batches paced as
-    ``emulator.db.delete_in_batches`` paces them; return how many rows went."""
-    return delete_in_batches(
-        session,
-        _COUNTS,
-        _COUNTS.c.day < before,
-        batch_size=batch_size,
-        pause=pause,
-        writer_share=writer_share,
-        on_batch=on_batch,
-    )
+    """Delete the counts of UTC days before ``before``, in committed batches
+    (``emulator.db.delete_in_batches``); return how many rows went."""
+    return delete_in_batches(session, _COUNTS, _COUNTS.c.day < before, pacing, on_batch=on_batch)
 
 
 def report(db_handle: DbHandle, *, since: datetime | None) -> list[UsageLine]:

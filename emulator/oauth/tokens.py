@@ -37,6 +37,7 @@ from emulator.cache import WorkerCache
 from emulator.db import DbHandle
 from emulator.db import Prepared
 from emulator.db import PreparedWrites
+from emulator.db import PurgePacing
 from emulator.db import delete_in_batches
 from emulator.models import AccessToken
 from emulator.models import Client
@@ -622,9 +623,7 @@ def purge_expired(
     session: Session,
     *,
     before: datetime,
-    batch_size: int,
-    pause: float = 0.0,
-    writer_share: float = 1.0,
+    pacing: PurgePacing,
     on_batch: Callable[[str, int], None] | None = None,
 ) -> dict[str, int]:
     """Delete tokens (and used refresh tokens) that expired before ``before``, in committed
@@ -636,9 +635,7 @@ def purge_expired(
             session,
             table,
             table.c.expires_at < before,
-            batch_size=batch_size,
-            pause=pause,
-            writer_share=writer_share,
+            pacing,
             on_batch=None if on_batch is None else functools.partial(on_batch, table.name),
         )
     return removed

@@ -384,7 +384,7 @@ def forget_expired(session: Session, *, now: datetime, write: bool) -> int:
     condition = table.c.expires_at < now.replace(microsecond=0)
     if not write:
         return session.scalar(select(func.count()).select_from(table).where(condition)) or 0
-    return delete_in_batches(session, table, condition, **purge_pacing())
+    return delete_in_batches(session, table, condition, purge_pacing())
 
 
 def _note_time(report: ImportReport, mapped: MappedToken) -> None:

@@ -12,6 +12,7 @@ from emulator import audit
 from emulator import usage
 from emulator.audit import Actor
 from emulator.clock import utcnow
+from emulator.db import PurgePacing
 from emulator.db import db
 from emulator.models import AuditEvent
 from emulator.models import UsageCount
@@ -127,7 +128,7 @@ def test_purge_batches_are_bounded_and_each_is_committed(app, events, batch_size
         removed = audit.purge_events(
             db.session,
             before=utcnow() - timedelta(days=30),
-            batch_size=batch_size,
+            pacing=PurgePacing(batch_size=batch_size),
             on_batch=totals.append,
         )
     assert removed == 5
@@ -141,7 +142,10 @@ def test_usage_batches_delete_by_the_whole_composite_key(app, counts) -> None:
     totals: list[int] = []
     with app.app_context():
         removed = usage.purge_counts(
-            db.session, before=today - timedelta(days=10), batch_size=3, on_batch=totals.append
+            db.session,
+            before=today - timedelta(days=10),
+            pacing=PurgePacing(batch_size=3),
+            on_batch=totals.append,
         )
     assert (removed, totals) == (4, [3, 4])
     assert days_kept(app) == [today - timedelta(days=3)]

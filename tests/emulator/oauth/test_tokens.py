@@ -11,6 +11,7 @@ import sqlalchemy as sa
 
 import emulator.db
 from emulator import oauth
+from emulator.db import PurgePacing
 from emulator.models import AccessToken
 from emulator.models import RefreshToken
 from emulator.models import UsedRefreshToken
@@ -215,7 +216,7 @@ def test_purge_deletes_in_batches_and_reports(session, new_client) -> None:
     removed = oauth.purge_expired(
         session,
         before=NOW - timedelta(days=14),
-        batch_size=2,
+        pacing=PurgePacing(batch_size=2),
         on_batch=lambda table, total: seen.append((table, total)),
     )
     assert removed == {
@@ -252,11 +253,11 @@ def test_purge_pauses_in_proportion_to_its_writes(session, new_client, monkeypat
     monkeypatch.setattr(emulator.db, "_purge_clock", lambda: next(ticks) * 0.1)
     monkeypatch.setattr(emulator.db.time, "sleep", slept.append)
     oauth.purge_expired(
-        session, before=NOW, batch_size=2, pause=0.01, writer_share=0.25, on_batch=None
+        session, before=NOW, pacing=PurgePacing(batch_size=2, pause=0.01, writer_share=0.25)
     )
     assert slept == [pytest.approx(0.3), pytest.approx(0.3)]
     with pytest.raises(ValueError, match="writer_share"):
-        oauth.purge_expired(session, before=NOW, batch_size=2, writer_share=0)
+        oauth.purge_expired(session, before=NOW, pacing=PurgePacing(batch_size=2, writer_share=0))
 
 
 def test_purge_batches_shrink_while_slow_and_grow_back_while_quick(
@@ -272,7 +273,7 @@ def test_purge_batches_shrink_while_slow_and_grow_back_while_quick(
     oauth.purge_expired(
         session,
         before=NOW,
-        batch_size=16,
+        pacing=PurgePacing(batch_size=16),
         on_batch=lambda table, total: totals.append(total),
     )
     sizes = [b - a for a, b in zip([0, *totals], totals, strict=False)]
