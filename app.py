@@ -30,20 +30,20 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         app.config["SECRET_KEY"] = _instance_secret_key(instance / "secret_key")
 
     # Imported here so that importing app.py has no side effects beyond the factory.
-    from emulator import admin
-    from emulator import cli
-    from emulator import db
-    from emulator import dispatch
-    from emulator import metrics
-    from emulator import registry
-    from emulator import stores
-    from emulator import throttle
-    from emulator import usage
+    from emulator.manage import admin
+    from emulator.manage import cli
+    from emulator.ops import metrics
+    from emulator.ops import throttle
+    from emulator.ops import usage
+    from emulator.storage import database
+    from emulator.web import dispatch
+    from emulator.web import registry
+    from emulator.web import stores
 
     hops = int(app.config["TRUSTED_PROXIES"])
     if hops:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
-    db.init_app(app)
+    database.init_app(app)
     registry.init_app(app)
     stores.init_app(app, registry.registry_of(app).plugins.values())
     metrics.init_app(app)  # before the throttle, which counts its lockouts there

@@ -18,7 +18,7 @@ class Config:
     # failed request); SQLite files need no such check and skip it.
     SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
     # With pool_pre_ping, a pooled connection is checked only when it sat unused in the
-    # pool this many seconds or more (emulator/db.py ping_when_idle): a check on every
+    # pool this many seconds or more (emulator/storage/database.py ping_when_idle): a check on every
     # checkout is a round trip per request. 0: check on every checkout (SQLAlchemy's own).
     DB_PING_AFTER_IDLE_SECONDS = 1.0
 
@@ -34,7 +34,7 @@ class Config:
     # keyed by the stored hash, so a new secret makes the old entry unreachable.
     CACHE_MAX_AGE = 1.0
 
-    # Failed client authentication (emulator/throttle.py), in the `limits` notation: after
+    # Failed client authentication (emulator/ops/throttle.py), in the `limits` notation: after
     # this many failures of one client from one address within the window, its attempts
     # from that address are refused (429) until the window ends; empty turns it off.
     CLIENT_AUTH_FAILURE_LIMIT = "10/5minutes"
@@ -55,7 +55,7 @@ class Config:
 
     # PHP's max_input_vars and max_input_nesting_level (php.ini defaults), applied to the
     # query string and to a form body apart, as PHP applied them: variables past the limit
-    # are dropped, a name nested deeper drops its variable (emulator/php.py).
+    # are dropped, a name nested deeper drops its variable (emulator/web/php.py).
     PHP_MAX_INPUT_VARS = 1000
     PHP_MAX_INPUT_NESTING_LEVEL = 64
 
@@ -85,7 +85,7 @@ class Config:
     AUDIT_RETENTION_DAYS = 365
     USAGE_RETENTION_DAYS = 400
 
-    # Prometheus metrics at /metrics (emulator/metrics.py; README, "Metrics"). Off: no
+    # Prometheus metrics at /metrics (emulator/ops/metrics.py; README, "Metrics"). Off: no
     # /metrics (it answers as any unknown URL) and nothing counted. A server of several
     # worker processes needs the environment variable PROMETHEUS_MULTIPROC_DIR: an empty
     # directory, made before the workers start (bin/serve makes and empties
@@ -100,7 +100,7 @@ class Config:
     # (Authorization: Bearer TOKEN); only the hash is kept here. Empty: no token asked.
     METRICS_TOKEN_SHA256 = ""
 
-    # Usage telemetry (emulator/usage.py, `flask legacy usage`): per client and URL form,
+    # Usage telemetry (emulator/ops/usage.py, `flask legacy usage`): per client and URL form,
     # a count per UTC day and the last time seen. Each worker counts in memory and adds its
     # counts to the table every USAGE_FLUSH_SECONDS, in one transaction, and at exit; the
     # request path never writes for it. 0: no background flush (tests flush themselves).
@@ -110,13 +110,13 @@ class Config:
     # of new keys are not counted (and a warning says how many were not).
     USAGE_MAX_KEYS = 10_000
 
-    # --- Admin pages (/admin, emulator/admin) ------------------------------------------
+    # --- Admin pages (/admin, emulator/manage/admin) ------------------------------------------
     # An admin session ends after this many seconds without a page being asked for, and in
     # any case this long after the login (a left-open browser on a shared desk, a stolen
     # cookie). It also ends at once when the admin's password changes (any worker).
     ADMIN_SESSION_IDLE_SECONDS = 3600
     ADMIN_SESSION_MAX_AGE = 8 * 3600
-    # Failed admin logins, counted like failed client authentication (emulator/throttle.py,
+    # Failed admin logins, counted like failed client authentication (emulator/ops/throttle.py,
     # the same storage): per (username, address), and per address whatever usernames it
     # tries; at the limit the login answers 429 until the window ends. Empty: not counted.
     ADMIN_LOGIN_FAILURE_LIMIT = "5/15minutes"

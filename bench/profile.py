@@ -47,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
         prepare(env)
         os.environ.update(env)
         from app import create_app
-        from emulator.db import db
+        from emulator.storage.database import db
 
         app = create_app()
         with app.app_context():
@@ -115,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"--- {scenario}, by {order} ---")
                 print(text[text.index("   ncalls") :].rstrip() + "\n")
         # Counted last: an engine that ever had a statement listener sends every statement
-        # through SQLAlchemy's full path (emulator.db.Prepared), even after its removal.
+        # through SQLAlchemy's full path (storage.prepared.Prepared), even after its removal.
         event.listen(engine, "before_cursor_execute", count)
         for scenario in scenarios:
             statements[0] = 0

@@ -46,7 +46,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
-from emulator.clock import utcnow
+from emulator.ops.clock import utcnow
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent

@@ -1,1 +1,1 @@
-"""Every subpackage is a plugin exposing ``plugin: emulator.plugin.Plugin``; nothing else here."""
+"""Every subpackage is a plugin exposing ``plugin: emulator.host.Plugin``; nothing else here."""

@@ -25,7 +25,7 @@ from flask.testing import FlaskCliRunner
 from flask_migrate import upgrade
 
 from app import create_app
-from emulator.db import db
+from emulator.storage.database import db
 
 # Fixtures shared by folders that are not nested (pytest shares a conftest only downwards).
 pytest_plugins = ("tests.plugins.apigee.fixtures", "tests.emulator.usage_fixtures")
@@ -50,7 +50,7 @@ def make_app(database_url: str, **config: object) -> Flask:
             "SECRET_KEY": "test",
             "CACHE_MAX_AGE": 0,
             # No background flush: a test's app must not write into the next test's
-            # database; tests of usage telemetry flush themselves (emulator/usage.py).
+            # database; tests of usage telemetry flush themselves (emulator/ops/usage.py).
             "USAGE_FLUSH_SECONDS": 0,
             **config,
         }
@@ -62,7 +62,7 @@ def scratch_database(backend: str, directory: Path) -> Iterator[str]:
     """An empty database of its own on ``backend``, dropped afterwards; yields its URL.
 
     On MySQL/MariaDB it is created latin1, as a server's default may be: the service must
-    not depend on the database's character set (migration 0007, emulator/db.py).
+    not depend on the database's character set (migration 0007, emulator/storage/database.py).
     """
     if backend == "sqlite":
         yield f"sqlite:///{directory / 'emulator.sqlite'}"

@@ -30,7 +30,7 @@ def test_environment_overrides_defaults(monkeypatch, tmp_path: Path) -> None:
     assert app.config["SQLALCHEMY_DATABASE_URI"] == url
     assert app.config["SITE_TIMEZONE"] == "Asia/Tokyo"
     with app.app_context():
-        from emulator.db import db
+        from emulator.storage.database import db
 
         db.engine.dispose()
 

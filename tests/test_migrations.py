@@ -9,9 +9,9 @@ from alembic.migration import MigrationContext
 from flask_migrate import downgrade
 from flask_migrate import upgrade
 
-from emulator.db import MIGRATIONS_DIR
-from emulator.db import binary_collation
-from emulator.db import db
+from emulator.storage.database import MIGRATIONS_DIR
+from emulator.storage.database import db
+from emulator.storage.schema import binary_collation
 from tests.conftest import BACKENDS
 from tests.conftest import make_app
 from tests.conftest import scratch_database

@@ -37,12 +37,12 @@ from sqlalchemy import select
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from emulator.cache import WorkerCache
-from emulator.db import DbHandle
-from emulator.models import Client
 from emulator.oauth.errors import InvalidClient
 from emulator.oauth.scopes import default_scope
 from emulator.oauth.text import has_control_characters
+from emulator.storage.cache import WorkerCache
+from emulator.storage.models import Client
+from emulator.storage.schema import DbHandle
 
 # OWASP's argon2id parameters (Password Storage Cheat Sheet): m=19 MiB, t=2, p=1.
 SECRET_HASHER = PasswordHasher(time_cost=2, memory_cost=19_456, parallelism=1)
@@ -59,7 +59,7 @@ MIN_SECRET_LENGTH = 32
 CredentialSource = Literal["basic", "body", "json", "query"]
 
 # Scopes a client without a scope of its own may ask for, supplied by a plugin from its
-# own records: (db, client primary key) -> scope or None (emulator.plugin, "Hooks").
+# own records: (db, client primary key) -> scope or None (emulator.web.plugin, "Hooks").
 ClientScopeHook = Callable[[DbHandle, int], "str | None"]
 
 
@@ -265,7 +265,7 @@ class ClientStore:
         if has_control_characters(client_id):  # no client id holds one (and NUL: PostgreSQL)
             return None
         row = db.execute(_LOAD_CLIENT, {"client_id": client_id}).first()
-        # The column's collation is exact on every backend we create (emulator.db
+        # The column's collation is exact on every backend we create (emulator.storage.schema
         # ExactString); a server without such a collation (MySQL before 8.0.17: trailing
         # spaces ignored) may still find another id, which is no match.
         # A disabled client is, on the wire, an unknown one.

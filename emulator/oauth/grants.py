@@ -13,8 +13,6 @@ from datetime import datetime
 from typing import ClassVar
 from typing import Literal
 
-from emulator.db import DbHandle
-from emulator.db import write
 from emulator.oauth.clients import AuthGuard
 from emulator.oauth.clients import ClientCredentials
 from emulator.oauth.clients import ClientRecord
@@ -38,6 +36,8 @@ from emulator.oauth.tokens import generate_token
 from emulator.oauth.tokens import is_expired
 from emulator.oauth.tokens import issue_tokens
 from emulator.oauth.tokens import revoke_family
+from emulator.storage.schema import DbHandle
+from emulator.storage.sqlite import write
 
 
 @dataclass(frozen=True)
@@ -317,7 +317,7 @@ def issue_token(
 ) -> IssuedToken:
     """Answer a token request: authenticate, apply the grant, decide scope, issue.
 
-    The issue's writes go through ``emulator.db.write``: on SQLite they are committed in a
+    The issue's writes go through ``storage.sqlite.write``: on SQLite they are committed in a
     group commit before this returns, on PostgreSQL (one statement, no transaction open)
     in autocommit; elsewhere, or after other writes, the caller's commit commits them.
     Callers commit after it either way, and nothing they do later can take the token back.

@@ -22,10 +22,6 @@ from sqlalchemy import select
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from emulator.models import AccessToken
-from emulator.models import Client
-from emulator.models import RefreshToken
-from emulator.models import UsedRefreshToken
 from emulator.oauth.clients import check_secrets
 from emulator.oauth.clients import find_client
 from emulator.oauth.clients import hash_secret
@@ -36,6 +32,10 @@ from emulator.oauth.text import validate_plain_text
 from emulator.oauth.tokens import IMPORTED
 from emulator.oauth.tokens import UNCHANGED
 from emulator.oauth.tokens import UPDATED
+from emulator.storage.models import AccessToken
+from emulator.storage.models import Client
+from emulator.storage.models import RefreshToken
+from emulator.storage.models import UsedRefreshToken
 
 _CLIENTS = Client.__table__
 _TOKEN_TABLES = (AccessToken.__table__, RefreshToken.__table__, UsedRefreshToken.__table__)
@@ -400,7 +400,7 @@ def _pks(session: Session, client_ids: Sequence[str]) -> dict[str, int]:
     return found
 
 
-# --- admin changes to one client (emulator/manage.py records them in the audit log) --------
+# --- admin changes to one client (emulator/manage/actions.py audits them) ----------------
 
 # The longest grace a rotated-out secret may get: a rotation is for a leak, not a second secret.
 MAX_SECRET_GRACE = timedelta(days=30)

@@ -16,10 +16,10 @@ from sqlalchemy import delete
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from emulator.db import DbHandle
-from emulator.models import Client
-from emulator.models import Scope
 from emulator.oauth.text import has_control_characters
+from emulator.storage.models import Client
+from emulator.storage.models import Scope
+from emulator.storage.schema import DbHandle
 
 # Scopes that always exist, whatever the scopes table says (bshaffer Scope::getReservedScopes).
 RESERVED_SCOPES = frozenset({"openid", "offline_access"})
@@ -155,7 +155,7 @@ def normalize_scope(scope: str | None) -> str | None:
     return " ".join(names) or None
 
 
-# The scopes table's column (emulator/models.py Scope.scope): longer is refused, never cut.
+# The scopes table's column (emulator/storage/models.py Scope.scope): longer is refused, never cut.
 SCOPE_NAME_MAX = 255
 
 

@@ -33,16 +33,6 @@ from sqlalchemy import select
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from emulator.cache import WorkerCache
-from emulator.db import DbHandle
-from emulator.db import Prepared
-from emulator.db import PreparedWrites
-from emulator.db import PurgePacing
-from emulator.db import delete_in_batches
-from emulator.models import AccessToken
-from emulator.models import Client
-from emulator.models import RefreshToken
-from emulator.models import UsedRefreshToken
 from emulator.oauth.clients import ClientRecord
 from emulator.oauth.errors import ExpiredToken
 from emulator.oauth.errors import InsufficientScope
@@ -51,6 +41,16 @@ from emulator.oauth.scopes import check_scope
 from emulator.oauth.scopes import check_scope_any
 from emulator.oauth.scopes import validate_scope
 from emulator.oauth.text import validate_plain_text
+from emulator.storage.cache import WorkerCache
+from emulator.storage.models import AccessToken
+from emulator.storage.models import Client
+from emulator.storage.models import RefreshToken
+from emulator.storage.models import UsedRefreshToken
+from emulator.storage.prepared import Prepared
+from emulator.storage.prepared import PreparedWrites
+from emulator.storage.purge import PurgePacing
+from emulator.storage.purge import delete_in_batches
+from emulator.storage.schema import DbHandle
 
 TOKEN_TYPE = "Bearer"
 
@@ -59,7 +59,7 @@ _REFRESH = RefreshToken.__table__
 _CLIENTS = Client.__table__
 
 
-# The request path's statements, each compiled once per dialect (emulator.db.Prepared).
+# The request path's statements, each compiled once per dialect (storage.prepared.Prepared).
 _VERIFY_ACCESS = Prepared(
     select(
         _ACCESS.c.client_id,
@@ -627,7 +627,7 @@ def purge_expired(
     on_batch: Callable[[str, int], None] | None = None,
 ) -> dict[str, int]:
     """Delete tokens (and used refresh tokens) that expired before ``before``, in committed
-    batches paced as ``emulator.db.delete_in_batches`` paces them; ``on_batch(table, total
+    batches paced as ``storage.purge.delete_in_batches`` paces them; ``on_batch(table, total
     so far)`` follows each batch. Returns the number of rows removed per table."""
     removed: dict[str, int] = {}
     for table in (_ACCESS, _REFRESH, _USED):

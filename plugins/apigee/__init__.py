@@ -9,9 +9,9 @@ disabled plugin's paths answer the host's 404. Apps and API products live in thi
 plugin's tables; their scopes reach the engine through the ``client_scope`` hook.
 """
 
-from emulator.plugin import HTTP_METHODS
-from emulator.plugin import Plugin
-from emulator.plugin import Route
+from emulator.host import HTTP_METHODS
+from emulator.host import Plugin
+from emulator.host import Route
 
 from . import admin
 from . import render

@@ -11,9 +11,9 @@ from urllib.parse import quote
 
 from sqlalchemy.orm import Session
 
-from emulator.plugin import ClientPanel
-from emulator.plugin import PanelField
-from emulator.plugin import TokenExample
+from emulator.host import ClientPanel
+from emulator.host import PanelField
+from emulator.host import TokenExample
 
 from .apps import changed_fields
 from .apps import find_app

@@ -1,7 +1,7 @@
 """Developer apps and API products: storage, and what a token response says of an app.
 
 An app's products grant the scopes its client may ask for when the client has no scope of
-its own: ``app_scope`` is the engine's client-scope hook (``emulator.plugin``).
+its own: ``app_scope`` is the engine's client-scope hook (``emulator.web.plugin``).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from sqlalchemy import bindparam
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from emulator.db import DbHandle
+from emulator.host import DbHandle
 from emulator.oauth import has_control_characters
 from emulator.oauth import normalize_scope
 from emulator.oauth import scope_names

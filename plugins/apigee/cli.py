@@ -11,12 +11,12 @@ import click
 from flask.cli import AppGroup
 
 from emulator import oauth
-from emulator.cli import TEXT
-from emulator.cli import commit_change
-from emulator.cli import record_change
-from emulator.cli import record_client_fields
-from emulator.clock import utcnow
-from emulator.db import db
+from emulator.host import TEXT
+from emulator.host import commit_change
+from emulator.host import db
+from emulator.host import record_change
+from emulator.host import record_client_fields
+from emulator.host import utcnow
 
 from .apps import App
 from .apps import add_product

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from emulator.errors import HostError
+from emulator.host import HostError
 
 
 class Fault(HostError):

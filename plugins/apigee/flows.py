@@ -27,9 +27,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from emulator.db import DbHandle
-from emulator.outbound import RequestPath
-from emulator.outbound import is_plain_path
+from emulator.host import DbHandle
+from emulator.host import RequestPath
+from emulator.host import is_plain_path
 
 from .errors import InvalidPath
 from .errors import NoRoute

@@ -1,7 +1,7 @@
 """Forwarding a verified request to a proxy's target, as Apigee's HTTPTargetConnection does.
 
 The call itself (limits, the deadline, streaming, hop-by-hop headers) is the host's
-(``emulator.outbound``); what is Apigee's is here: which URL and headers the target gets,
+(``emulator.web.outbound``); what is Apigee's is here: which URL and headers the target gets,
 the limits from the plugin's params, and which runtime fault each kind of trouble is.
 
 The target gets the method, the suffix of the very path that was matched (as the client
@@ -35,12 +35,12 @@ from urllib.parse import quote
 from flask import Response
 from flask import request
 
-from emulator import outbound
+from emulator.host import Limits
+from emulator.host import Outbound
+from emulator.host import RequestPath
+from emulator.host import Trouble
+from emulator.host import outbound
 from emulator.oauth import TokenInfo
-from emulator.outbound import Limits
-from emulator.outbound import Outbound
-from emulator.outbound import RequestPath
-from emulator.outbound import Trouble
 
 from .errors import Fault
 from .errors import GatewayTimeout
@@ -54,7 +54,7 @@ log = logging.getLogger(__name__)
 # The verified caller, for the target; a client-sent copy never reaches it.
 CLIENT_ID_HEADER = "X-Apigee-Client-Id"
 SCOPE_HEADER = "X-Apigee-Scope"
-# Besides what no forwarded request carries (emulator.outbound.NOT_FORWARDED): the token
+# Besides what no forwarded request carries (emulator.web.outbound.NOT_FORWARDED): the token
 # was for the gateway, and the identity headers are the gateway's to set.
 NOT_FORWARDED = frozenset({"authorization", CLIENT_ID_HEADER.lower(), SCOPE_HEADER.lower()})
 # An identity header carries printable ASCII (RFC 6749's client_id and scope characters)

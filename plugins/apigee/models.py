@@ -17,13 +17,13 @@ from sqlalchemy import Table
 from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import mapped_column
 
-from emulator.db import ExactString
-from emulator.db import LongText
-from emulator.db import Timestamp
-from emulator.db import db
+from emulator.host import Base
+from emulator.host import ExactString
+from emulator.host import LongText
+from emulator.host import Timestamp
 
 
-class ApigeeApp(db.Model):
+class ApigeeApp(Base):
     """A client as an Apigee developer app: its app id and its developer's email."""
 
     __tablename__ = "apigee_apps"
@@ -37,7 +37,7 @@ class ApigeeApp(db.Model):
     developer_email: Mapped[str | None] = mapped_column(String(255))
 
 
-class ApigeeProduct(db.Model):
+class ApigeeProduct(Base):
     """An API product: a name and the scopes it grants to the apps that have it."""
 
     __tablename__ = "apigee_products"
@@ -50,14 +50,14 @@ class ApigeeProduct(db.Model):
 # Which API products an app has, in the order the admin gave them (api_product_list).
 app_products = Table(
     "apigee_app_products",
-    db.metadata,
+    Base.metadata,
     Column("client_id", ForeignKey("apigee_apps.client_id", ondelete="CASCADE"), primary_key=True),
     Column("product_id", ForeignKey("apigee_products.id", ondelete="CASCADE"), primary_key=True),
     Column("position", Integer, nullable=False, default=0),
 )
 
 
-class ApigeeProxy(db.Model):
+class ApigeeProxy(Base):
     """An API proxy: requests under ``base_path`` are verified, then forwarded to ``target_url``.
 
     Apigee's VerifyAccessToken + HTTPTargetConnection, as one row.

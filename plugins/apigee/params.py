@@ -17,9 +17,9 @@ from marshmallow.validate import Length
 from marshmallow.validate import OneOf
 from marshmallow.validate import Range
 
-from emulator.deprecation import Deprecations
-from emulator.plugin import HOST_PATHS
-from emulator.plugin import HTTP_METHODS
+from emulator.host import HOST_PATHS
+from emulator.host import HTTP_METHODS
+from emulator.host import Deprecations
 
 # The plugin's name, and its name in the usage counts.
 NAME = "apigee"
@@ -217,7 +217,7 @@ class ApigeeParams(Schema):
             "description": "The whole target call, from connecting to the answer's last byte."
         },
     )
-    # Deprecation/Sunset notices per credential or token form (emulator/deprecation.py).
+    # Deprecation/Sunset notices per credential or token form (emulator/web/deprecation.py).
     deprecations = Deprecations(
         metadata={
             "description": (

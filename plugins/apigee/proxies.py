@@ -9,7 +9,7 @@ segment, an empty segment, a backslash or an encoded ``/`` or ``\\`` would let a
 behind the proxy (or one that decodes twice) resolve it to a place outside the base path
 that was matched, so such paths are refused before any proxy is looked at. The target
 then gets the suffix of the very path that was matched (``RequestPath.suffix``). Both rules
-are the host's (``emulator.outbound``), shared with every plugin that forwards.
+are the host's (``emulator.web.outbound``), shared with every plugin that forwards.
 """
 
 from __future__ import annotations
@@ -22,13 +22,13 @@ from sqlalchemy import func
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from emulator.db import DbHandle
+from emulator.host import HOST_PATHS
+from emulator.host import DbHandle
+from emulator.host import RequestPath as RequestPath  # re-exported: the proxies' paths
+from emulator.host import is_plain_path as is_plain_path  # re-exported: which are matched
 from emulator.oauth import has_control_characters
 from emulator.oauth import normalize_scope
 from emulator.oauth import validate_plain_text
-from emulator.outbound import RequestPath as RequestPath  # re-exported: the proxies' paths
-from emulator.outbound import is_plain_path as is_plain_path  # re-exported: which are matched
-from emulator.plugin import HOST_PATHS
 
 from .models import ApigeeProxy
 from .params import PATH

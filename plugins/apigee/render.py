@@ -21,10 +21,10 @@ from typing import Any
 
 from flask import Response
 
-from emulator.errors import BodyTooLarge
-from emulator.errors import HostError
-from emulator.http import header_bytes
-from emulator.http import json_encode
+from emulator.host import BodyTooLarge
+from emulator.host import HostError
+from emulator.host import header_bytes
+from emulator.host import json_encode
 from emulator.oauth import ClientLocked
 from emulator.oauth import ExpiredToken
 from emulator.oauth import InsufficientScope

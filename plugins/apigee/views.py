@@ -15,14 +15,14 @@ from typing import Any
 from flask import Response
 from sqlalchemy import Connection
 
-from emulator import metrics
 from emulator import oauth
-from emulator import stores
-from emulator import throttle
-from emulator import usage
-from emulator.clock import utcnow
-from emulator.db import connection
-from emulator.db import release_connection
+from emulator.host import connection
+from emulator.host import metrics
+from emulator.host import release_connection
+from emulator.host import stores
+from emulator.host import throttle
+from emulator.host import usage
+from emulator.host import utcnow
 
 from . import gateway
 from . import render

@@ -23,13 +23,13 @@ from collections.abc import Mapping
 from typing import Any
 
 from emulator import oauth
-from emulator.body import read_body
-from emulator.context import request_object as _request
-from emulator.http import nothing_to_decode
+from emulator.host import nothing_to_decode
+from emulator.host import read_body
+from emulator.host import request_object as _request
+from emulator.host import request_path
 from emulator.oauth import InvalidScope
 from emulator.oauth import TokenMissing
 from emulator.oauth import UnsupportedGrantType
-from emulator.outbound import request_path
 
 from .flows import RequestLine
 from .params import GENERATE

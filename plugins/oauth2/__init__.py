@@ -1,10 +1,10 @@
 """redCORE OAuth2 server: answers ``index.php?option=<op>&api=oauth2``."""
 
-from emulator.plugin import HTTP_METHODS
-from emulator.plugin import POST
-from emulator.plugin import Operation
-from emulator.plugin import Plugin
-from emulator.plugin import Route
+from emulator.host import HTTP_METHODS
+from emulator.host import POST
+from emulator.host import Operation
+from emulator.host import Plugin
+from emulator.host import Route
 
 from . import admin
 from . import render

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 from urllib.parse import quote
 
-from emulator.plugin import TokenExample
+from emulator.host import TokenExample
 
 
 def token_examples(

@@ -32,7 +32,7 @@ from sqlalchemy.exc import NoSuchModuleError
 from sqlalchemy.exc import SQLAlchemyError
 
 from emulator import oauth
-from emulator.php import is_truthy
+from emulator.host import is_truthy
 
 CLIENTS = "redcore_oauth_clients"
 ACCESS_TOKENS = "redcore_oauth_access_tokens"

@@ -20,9 +20,9 @@ from flask.cli import with_appcontext
 from sqlalchemy.exc import SQLAlchemyError
 
 from emulator import oauth
-from emulator.cli import TEXT
-from emulator.clock import utcnow
-from emulator.db import db
+from emulator.host import TEXT
+from emulator.host import db
+from emulator.host import utcnow
 
 from .legacy import GAP
 from .legacy import NOT_CARRIED

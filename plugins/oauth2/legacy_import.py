@@ -33,10 +33,10 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from emulator import oauth
-from emulator.cli import plugin_state
-from emulator.cli import purge_pacing
-from emulator.cli import set_plugin_state
-from emulator.db import delete_in_batches
+from emulator.host import delete_in_batches
+from emulator.host import plugin_state
+from emulator.host import purge_pacing
+from emulator.host import set_plugin_state
 
 from .legacy import GAP
 from .legacy import OVERLAP

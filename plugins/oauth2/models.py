@@ -19,11 +19,11 @@ from sqlalchemy import String
 from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import mapped_column
 
-from emulator.db import Timestamp
-from emulator.db import db
+from emulator.host import Base
+from emulator.host import Timestamp
 
 
-class ImportedClient(db.Model):
+class ImportedClient(Base):
     """A client the legacy import brought over (or found already here, by its id)."""
 
     __tablename__ = "oauth2_imported_clients"
@@ -34,7 +34,7 @@ class ImportedClient(db.Model):
     imported_at: Mapped[datetime] = mapped_column(Timestamp)
 
 
-class ImportedScope(db.Model):
+class ImportedScope(Base):
     """A scope the legacy import brought over (or found already here, by its name)."""
 
     __tablename__ = "oauth2_imported_scopes"
@@ -45,7 +45,7 @@ class ImportedScope(db.Model):
     imported_at: Mapped[datetime] = mapped_column(Timestamp)
 
 
-class ImportedToken(db.Model):
+class ImportedToken(Base):
     """A token the legacy import brought over (or found already here), by the engine's hash.
 
     Keyed by kind and hash as the engine keys its two token tables: the same value in both

@@ -16,10 +16,10 @@ from marshmallow import fields
 from marshmallow.validate import Range
 from marshmallow.validate import Regexp
 
-from emulator.deprecation import Deprecations
+from emulator.host import Deprecations
+from emulator.host import is_truthy
+from emulator.host import to_string
 from emulator.oauth import TokenPolicy
-from emulator.php import is_truthy
-from emulator.php import to_string
 
 # The plugin's name: the ?api= value, and its name in the usage counts.
 NAME = "oauth2"
@@ -139,7 +139,7 @@ class OAuth2Params(Schema):
         },
     )
 
-    # Ours: Deprecation/Sunset notices per credential or token form (emulator/deprecation.py).
+    # Ours: Deprecation/Sunset notices per credential or token form (emulator/web/deprecation.py).
     deprecations = Deprecations(
         metadata={
             "description": (

@@ -13,18 +13,18 @@ from zoneinfo import ZoneInfo
 
 from flask import Response
 
-from emulator.context import app_object as _app
-from emulator.errors import BodyTooLarge
-from emulator.errors import HostError
-from emulator.errors import MethodNotAllowed
-from emulator.errors import OperationMissing
-from emulator.errors import UnknownOperation
-from emulator.errors import exception_response
-from emulator.errors import host_error_response
-from emulator.http import header_bytes
-from emulator.http import json_encode
-from emulator.http import json_encode_string
-from emulator.http import quoted_string
+from emulator.host import BodyTooLarge
+from emulator.host import HostError
+from emulator.host import MethodNotAllowed
+from emulator.host import OperationMissing
+from emulator.host import UnknownOperation
+from emulator.host import app_object as _app
+from emulator.host import exception_response
+from emulator.host import header_bytes
+from emulator.host import host_error_response
+from emulator.host import json_encode
+from emulator.host import json_encode_string
+from emulator.host import quoted_string
 from emulator.oauth import GRANTS
 from emulator.oauth import ClientLocked
 from emulator.oauth import InsufficientScope

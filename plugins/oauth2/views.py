@@ -1,7 +1,7 @@
 """One thin handler per operation: read the request, call the engine, commit, render.
 
-Every handler runs on the request's Core connection (``emulator.db.connection``) with the
-worker's stores (``emulator.stores``); the dispatcher rolls back when a handler raises.
+Every handler runs on the request's Core connection (``storage.database.connection``) with the
+worker's stores (``emulator.web.stores``); the dispatcher rolls back when a handler raises.
 An answer to an identified client ends with ``usage.finish``: counted (in memory) by
 operation and form, with the deprecation notices the params give for its form.
 """
@@ -14,14 +14,14 @@ from typing import Any
 from flask import Response
 from flask import request
 
-from emulator import metrics
 from emulator import oauth
-from emulator import stores
-from emulator import throttle
-from emulator import usage
-from emulator.clock import utcnow
-from emulator.db import connection
-from emulator.php import php_input
+from emulator.host import connection
+from emulator.host import metrics
+from emulator.host import php_input
+from emulator.host import stores
+from emulator.host import throttle
+from emulator.host import usage
+from emulator.host import utcnow
 
 from . import render
 from . import wire

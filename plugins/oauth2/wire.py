@@ -20,11 +20,11 @@ from typing import Any
 from typing import Literal
 
 from emulator import oauth
-from emulator.context import request_object as _request
+from emulator.host import PhpInput
+from emulator.host import is_truthy
+from emulator.host import request_object as _request
+from emulator.host import to_string
 from emulator.oauth import InvalidRequest
-from emulator.php import PhpInput
-from emulator.php import is_truthy
-from emulator.php import to_string
 
 _BASE64_JUNK = re.compile(rb"[^A-Za-z0-9+/]")
 

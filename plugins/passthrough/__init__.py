@@ -9,7 +9,7 @@ answered are also sent to the old site in the background and the answers compare
 prints what differed. Disabled on a new installation.
 """
 
-from emulator.plugin import Plugin
+from emulator.host import Plugin
 
 from . import render
 from . import views

@@ -7,7 +7,7 @@ from typing import Any
 import click
 from flask.cli import with_appcontext
 
-from emulator.db import db
+from emulator.host import db
 
 from . import store
 

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
 
-from emulator.plugin import LEGACY_PATHS
+from emulator.host import LEGACY_PATHS
 
 KEY_HEADERS = ("Content-Type", "Cache-Control", "WWW-Authenticate", "Allow", "Location")
 EXPIRES_TOLERANCE = 5  # seconds

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from emulator.errors import HostError
-from emulator.outbound import Trouble
+from emulator.host import HostError
+from emulator.host import Trouble
 
 
 class PassthroughError(HostError):
@@ -43,7 +43,7 @@ class LegacyUnavailable(PassthroughError):
 
 
 class InvalidPath(PassthroughError):
-    """A path that could name another place than itself (emulator.outbound.is_plain_path)."""
+    """A path that could name another place than itself (emulator.web.outbound.is_plain_path)."""
 
     status = 400
     code = "invalid_path"

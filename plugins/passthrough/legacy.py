@@ -1,7 +1,7 @@
 """The request the legacy site gets: its URL and headers, for a forward and for a shadow.
 
 Only ever the configured site: its scheme, host and port, and its base path in front of the
-request's path, which must be plain (``emulator.outbound.is_plain_path``; anything else is
+request's path, which must be plain (``emulator.web.outbound.is_plain_path``; anything else is
 refused, never normalised) and is sent as the client encoded it. The query string goes as
 the client sent it. Headers: the client's end-to-end ones (credentials and cookies
 included: the old site needs them), then who asked as this service saw it
@@ -16,8 +16,8 @@ from collections.abc import Iterable
 from collections.abc import Mapping
 from typing import Any
 
-from emulator import outbound
-from emulator.outbound import RequestPath
+from emulator.host import RequestPath
+from emulator.host import outbound
 
 from .errors import NotConfigured
 from .params import SET_URL

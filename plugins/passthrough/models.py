@@ -16,12 +16,12 @@ from sqlalchemy import String
 from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import mapped_column
 
-from emulator.db import LongText
-from emulator.db import Timestamp
-from emulator.db import db
+from emulator.host import Base
+from emulator.host import LongText
+from emulator.host import Timestamp
 
 
-class ShadowDifference(db.Model):
+class ShadowDifference(Base):
     """One kind of difference between our answers and the legacy site's."""
 
     __tablename__ = "passthrough_shadow_differences"
@@ -36,7 +36,7 @@ class ShadowDifference(db.Model):
     example: Mapped[str] = mapped_column(LongText)  # JSON, masked (compare.Difference.example)
 
 
-class ShadowCounter(db.Model):
+class ShadowCounter(Base):
     """A count of shadowed requests: compared, matched, differed, failed, skipped, dropped..."""
 
     __tablename__ = "passthrough_shadow_counters"

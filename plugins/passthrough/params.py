@@ -11,10 +11,10 @@ from marshmallow import ValidationError
 from marshmallow import fields
 from marshmallow.validate import Range
 
+from emulator.host import Limits
+from emulator.host import RequestPath
+from emulator.host import is_plain_path
 from emulator.oauth import has_control_characters
-from emulator.outbound import Limits
-from emulator.outbound import RequestPath
-from emulator.outbound import is_plain_path
 
 MIB = 1024 * 1024
 MAX_BODY_BYTES = 1024 * MIB

@@ -1,7 +1,7 @@
 """The plugin's own answers: a short JSON body, ``{"error": code, "message": text}``.
 
 There is no legacy dialect to match here (the old site answered these requests itself), so
-the body says plainly what happened; the log has the details (emulator/outbound.py).
+the body says plainly what happened; the log has the details (emulator/web/outbound.py).
 """
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ from typing import Any
 
 from flask import Response
 
-from emulator.errors import BodyTooLarge
-from emulator.errors import HostError
-from emulator.http import json_encode
+from emulator.host import BodyTooLarge
+from emulator.host import HostError
+from emulator.host import json_encode
 
 from .errors import PassthroughError
 

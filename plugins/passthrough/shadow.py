@@ -5,7 +5,7 @@ bounded queue of the worker process and returns at once: when the queue is full 
 request is dropped, and counted, never waited for. One background thread per worker
 process (started on first use, again after it went idle, and never inherited across a
 fork: a forked child starts with an empty queue and no thread) takes each request, sends
-it to the legacy site exactly as a forward would (emulator/outbound.py, with the plugin's
+it to the legacy site exactly as a forward would (emulator/web/outbound.py, with the plugin's
 limits), compares the two answers (compare.py) and counts the outcome; the counts and the
 kinds of difference are written in batches (store.py). The client only ever gets our
 answer, which the thread never touches.
@@ -30,15 +30,15 @@ from typing import Any
 
 from flask import Flask
 
-from emulator import outbound
-from emulator.clock import utcnow
-from emulator.db import db
-from emulator.outbound import Limits
-from emulator.outbound import Outbound
-from emulator.outbound import RequestPath
-from emulator.outbound import Trouble
-from emulator.plugin import OBSERVED_BODY_LIMIT
-from emulator.plugin import Exchange
+from emulator.host import OBSERVED_BODY_LIMIT
+from emulator.host import Exchange
+from emulator.host import Limits
+from emulator.host import Outbound
+from emulator.host import RequestPath
+from emulator.host import Trouble
+from emulator.host import db
+from emulator.host import outbound
+from emulator.host import utcnow
 
 from . import store
 from .compare import Asked

@@ -10,10 +10,10 @@ from flask import Response
 from flask import current_app
 from flask import request
 
-from emulator import outbound
-from emulator.db import release_connection
-from emulator.outbound import Outbound
-from emulator.plugin import Exchange
+from emulator.host import Exchange
+from emulator.host import Outbound
+from emulator.host import outbound
+from emulator.host import release_connection
 
 from . import shadow
 from .errors import InvalidPath

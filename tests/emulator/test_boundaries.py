@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import ast
+import importlib
 import re
+import subprocess
 import sys
 from pathlib import Path
 
@@ -12,29 +14,21 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 PROJECT = ("app", "config", "emulator", "plugins", "tests", "bench")
 
-# The engine: the stdlib, SQLAlchemy, and these project modules; nothing of Flask.
-ENGINE_PROJECT = ("emulator.oauth", "emulator.db", "emulator.models", "emulator.cache")
-ENGINE_THIRD_PARTY = ("sqlalchemy", "marshmallow", "argon2")
-# What a plugin may use of the host: the declaration API, the engine and these public
-# modules. Never the app, another plugin, or the host's machinery (dispatch, registry).
-PLUGIN_HOST_API = (
-    "emulator.plugin",
+# The engine: the stdlib, SQLAlchemy, and the framework-free part of storage (not its
+# Flask binding, emulator.storage.database); nothing of Flask.
+ENGINE_PROJECT = (
     "emulator.oauth",
-    "emulator.db",
-    "emulator.errors",
-    "emulator.http",
-    "emulator.php",
-    "emulator.body",
-    "emulator.clock",
-    "emulator.context",
-    "emulator.outbound",
-    "emulator.stores",
-    "emulator.throttle",
-    "emulator.cli",
-    "emulator.usage",
-    "emulator.deprecation",
-    "emulator.metrics",
+    "emulator.storage.schema",
+    "emulator.storage.models",
+    "emulator.storage.sqlite",
+    "emulator.storage.prepared",
+    "emulator.storage.purge",
+    "emulator.storage.cache",
 )
+ENGINE_THIRD_PARTY = ("sqlalchemy", "marshmallow", "argon2")
+# What a plugin may import of the project: the host's front door and the engine's public
+# API. Never the app, another plugin, or the host's machinery (dispatch, registry, admin).
+PLUGIN_HOST_API = ("emulator.host", "emulator.oauth")
 # Words of one dialect that no other part of the tree may use.
 APIGEE_WORDS = re.compile(r"apigee|\bproducts?\b|developer|app_id|application_name", re.I)
 
@@ -121,14 +115,40 @@ def test_host_never_imports_a_plugin_or_the_app(path: Path) -> None:
 
 @pytest.mark.parametrize("package", plugin_packages(), ids=lambda p: p.name)
 def test_plugins_use_only_the_hosts_public_modules(package: Path) -> None:
-    """The host's public modules, and the engine only through its public API
-    (``emulator.oauth``, not its submodules: STYLE.md 7.1)."""
+    """The host only through its front door (``emulator.host``), the engine only through
+    its public API (``emulator.oauth``, not its submodules: STYLE.md 7.1, 7.9)."""
     own = f"plugins.{package.name}"
     for path in package.rglob("*.py"):
         for module in imported_modules(path):
             if module.split(".")[0] not in PROJECT or is_within(module, (own,)):
                 continue
             assert module in PLUGIN_HOST_API, f"{path}: imports {module}"
+
+
+def test_importing_the_engine_loads_no_flask() -> None:
+    """The engine and the storage it stands on import in a fresh interpreter without Flask."""
+    probe = (
+        "import sys, emulator.oauth; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('flask', 'flask_sqlalchemy')))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "[]"
+
+
+def test_the_front_door_exports_what_it_imports() -> None:
+    """Every name ``emulator.host`` imports is in its ``__all__``, and nothing more."""
+    host = importlib.import_module("emulator.host")
+    tree = ast.parse((ROOT / "emulator" / "host.py").read_text())
+    imported = {
+        alias.asname or alias.name
+        for node in tree.body
+        if isinstance(node, ast.ImportFrom) and node.module != "__future__"
+        for alias in node.names
+    }
+    assert imported == set(host.__all__)
+    assert all(hasattr(host, name) for name in host.__all__)
 
 
 @pytest.mark.parametrize(

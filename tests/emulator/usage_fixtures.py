@@ -11,8 +11,8 @@ from collections.abc import Callable
 import pytest
 from flask import Flask
 
-from emulator import usage
-from emulator.db import db
+from emulator.ops import usage
+from emulator.storage.database import db
 
 # (client_id, plugin, operation, credentials, token) -> count
 Counts = dict[tuple[str, str, str, str | None, str | None], int]

@@ -72,7 +72,7 @@ def subprocess_env(database_url: str, *, caches: bool = True) -> dict[str, str]:
 
 def emptied_env(database_url: str, *, caches: bool = True) -> dict[str, str]:
     """Empty the test database (every table of the metadata), then ``subprocess_env``."""
-    from emulator.db import db
+    from emulator.storage.database import db
     from tests.conftest import empty_database
     from tests.conftest import make_app
 

@@ -32,7 +32,7 @@ from oauthlib.oauth2.rfc6749.errors import InvalidGrantError
 from oauthlib.oauth2.rfc6749.errors import MissingTokenError
 from requests_oauthlib import OAuth2Session as RequestsOAuthSession
 
-from emulator.db import db
+from emulator.storage.database import db
 from tests.conftest import empty_database
 from tests.conftest import make_app
 from tests.live.server import REQUEST_TIMEOUT

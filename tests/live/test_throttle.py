@@ -44,7 +44,7 @@ def server(request: pytest.FixtureRequest, database_url: str, tmp_path: Path) ->
     app = make_app(database_url)
     empty_database(app)
     with app.app_context():
-        from emulator.db import db
+        from emulator.storage.database import db
 
         db.engine.dispose()
     env = subprocess_env(database_url)

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy.orm import Session
 
 from emulator import oauth
-from emulator.db import db
+from emulator.storage.database import db
 
 NOW = datetime(2026, 1, 15, 12, 0, 0)
 # The engine's client store as a worker without caching has it (every read goes to the

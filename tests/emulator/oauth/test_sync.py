@@ -9,10 +9,10 @@ import pytest
 import sqlalchemy as sa
 
 from emulator import oauth
-from emulator.models import AccessToken
-from emulator.models import Client
-from emulator.models import RefreshToken
-from emulator.models import UsedRefreshToken
+from emulator.storage.models import AccessToken
+from emulator.storage.models import Client
+from emulator.storage.models import RefreshToken
+from emulator.storage.models import UsedRefreshToken
 
 from .conftest import CLIENTS
 from .conftest import NOW

@@ -9,16 +9,16 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-import emulator.db
+import emulator.storage.purge
 from emulator import oauth
-from emulator.db import PurgePacing
-from emulator.models import AccessToken
-from emulator.models import RefreshToken
-from emulator.models import UsedRefreshToken
 from emulator.oauth.errors import ExpiredToken
 from emulator.oauth.errors import InsufficientScope
 from emulator.oauth.errors import InvalidGrant
 from emulator.oauth.errors import InvalidToken
+from emulator.storage.models import AccessToken
+from emulator.storage.models import RefreshToken
+from emulator.storage.models import UsedRefreshToken
+from emulator.storage.purge import PurgePacing
 
 from .conftest import CLIENTS
 from .conftest import NOW
@@ -250,8 +250,8 @@ def test_purge_pauses_in_proportion_to_its_writes(session, new_client, monkeypat
     expired_access_tokens(session, new_client(), 3)
     ticks = iter(range(100))
     slept: list[float] = []
-    monkeypatch.setattr(emulator.db, "_purge_clock", lambda: next(ticks) * 0.1)
-    monkeypatch.setattr(emulator.db.time, "sleep", slept.append)
+    monkeypatch.setattr(emulator.storage.purge, "_purge_clock", lambda: next(ticks) * 0.1)
+    monkeypatch.setattr(emulator.storage.purge.time, "sleep", slept.append)
     oauth.purge_expired(
         session, before=NOW, pacing=PurgePacing(batch_size=2, pause=0.01, writer_share=0.25)
     )
@@ -267,8 +267,8 @@ def test_purge_batches_shrink_while_slow_and_grow_back_while_quick(
     # Each batch's DELETE-to-commit: 0.1 s for the first three (slow), then 1 ms (quick).
     took = [0.1, 0.1, 0.1] + [0.001] * 40
     ticks = iter(t for i, d in enumerate(took) for t in (float(i), i + d))
-    monkeypatch.setattr(emulator.db, "_purge_clock", lambda: next(ticks))
-    monkeypatch.setattr(emulator.db.time, "sleep", lambda _seconds: None)
+    monkeypatch.setattr(emulator.storage.purge, "_purge_clock", lambda: next(ticks))
+    monkeypatch.setattr(emulator.storage.purge.time, "sleep", lambda _seconds: None)
     totals: list[int] = []
     oauth.purge_expired(
         session,

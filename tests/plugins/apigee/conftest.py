@@ -9,7 +9,7 @@ import pytest
 import sqlalchemy as sa
 from flask import Flask
 
-from emulator.db import db
+from emulator.storage.database import db
 
 from .wire_format import SEED_CLIENT_ID
 from .wire_format import SEED_SECRET

@@ -13,7 +13,7 @@ import pytest
 from flask import Flask
 
 from emulator import oauth
-from emulator.db import db
+from emulator.storage.database import db
 from plugins.apigee.apps import find_app
 
 from .wire_format import SEED_CLIENT_ID

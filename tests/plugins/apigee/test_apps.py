@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy.orm import Session
 
 from emulator import oauth
-from emulator.db import db
+from emulator.storage.database import db
 from plugins.apigee import apps
 
 NOW = datetime(2026, 1, 15, 12, 0, 0)
@@ -75,7 +75,7 @@ def test_the_engine_asks_the_products_for_a_client_without_scope(app, session, c
     apps.add_product(session, "P2", "write admin")
     apps.set_app(session, client_pk, "app-1", developer_email=None, product_names=["P1", "P2"])
     session.commit()
-    from emulator import stores
+    from emulator.web import stores
 
     record = stores.clients().load(session, "app-1")
     assert record.allowed_scope == "read write admin"

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from emulator.clock import utcnow
-from emulator.db import db
+from emulator.ops.clock import utcnow
+from emulator.storage.database import db
 from plugins.apigee.apps import add_product
 from plugins.apigee.proxies import add_proxy
 from plugins.apigee.proxies import remove_proxy

@@ -1,4 +1,4 @@
-"""Deprecation notices of the Apigee dialect (emulator/deprecation.py): token flows by
+"""Deprecation notices of the Apigee dialect (emulator/web/deprecation.py): token flows by
 credential form, proxies by the header form; a target's own notice is kept.
 """
 

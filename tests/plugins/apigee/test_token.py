@@ -16,7 +16,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import event
 
-from emulator.db import db
+from emulator.storage.database import db
 from plugins.apigee.render import _string
 from plugins.apigee.render import seconds_left
 from plugins.apigee.tokens import ALPHANUMERIC

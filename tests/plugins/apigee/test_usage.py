@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import responses
 
-from emulator import usage
+from emulator.ops import usage
 
 from .conftest import CC_TOKEN_URL
 from .conftest import REFRESH_URL

@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from flask.testing import FlaskClient
 
-from emulator.clock import utcnow
+from emulator.ops.clock import utcnow
 
 TOKEN_URL = "/index.php?option=token&api=oauth2"
 RESOURCE_URL = "/index.php?option=resource&api=oauth2"

@@ -15,8 +15,8 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskCliRunner
 
-from emulator.clock import utcnow
-from emulator.db import db
+from emulator.ops.clock import utcnow
+from emulator.storage.database import db
 from tests.conftest import empty_database
 from tests.conftest import make_app
 

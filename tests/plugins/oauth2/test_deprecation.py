@@ -1,4 +1,4 @@
-"""Deprecation notices of the redCORE dialect (emulator/deprecation.py): the configured
+"""Deprecation notices of the redCORE dialect (emulator/web/deprecation.py): the configured
 form's counted answers get Deprecation, Sunset and Link; every other answer keeps its bytes.
 """
 

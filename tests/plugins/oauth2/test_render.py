@@ -9,13 +9,6 @@ from datetime import timedelta
 import pytest
 from flask import Flask
 
-from emulator.errors import BodyTooLarge
-from emulator.errors import MethodNotAllowed
-from emulator.errors import OperationMissing
-from emulator.errors import UnknownApi
-from emulator.errors import UnknownOperation
-from emulator.http import header_bytes
-from emulator.http import json_encode
 from emulator.oauth import IssuedToken
 from emulator.oauth import TokenInfo
 from emulator.oauth.errors import ExpiredToken
@@ -23,6 +16,13 @@ from emulator.oauth.errors import InsufficientScope
 from emulator.oauth.errors import InvalidRequest
 from emulator.oauth.errors import InvalidScope
 from emulator.oauth.errors import TokenMissing
+from emulator.web.errors import BodyTooLarge
+from emulator.web.errors import MethodNotAllowed
+from emulator.web.errors import OperationMissing
+from emulator.web.errors import UnknownApi
+from emulator.web.errors import UnknownOperation
+from emulator.web.http import header_bytes
+from emulator.web.http import json_encode
 from plugins.oauth2 import render
 from plugins.oauth2.params import OAuth2Params
 

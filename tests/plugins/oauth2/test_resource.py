@@ -12,7 +12,7 @@ from urllib.parse import urlencode
 import pytest
 from sqlalchemy import event
 
-from emulator.db import db
+from emulator.storage.database import db
 from tests.conftest import make_app
 from tests.plugins.oauth2.conftest import BODY_METHOD
 from tests.plugins.oauth2.conftest import CONTENT_TYPE
@@ -320,7 +320,7 @@ def test_resource_scope_param_is_ignored_in_strict_mode(client, at, strict, quer
 @pytest.mark.parametrize(
     "encoded, raw",
     [
-        # Not UTF-8: emulator/php.py decodes it to U+FFFD (never raw bytes, which no database
+        # Not UTF-8: emulator/web/php.py decodes it to U+FFFD (never raw bytes, which no database
         # driver would take), so the challenge carries U+FFFD's UTF-8 bytes.
         ("%FF", "\ufffd".encode()),
         ("%E2%82%AC", b"\xe2\x82\xac"),

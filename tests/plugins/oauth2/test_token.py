@@ -19,8 +19,8 @@ from zoneinfo import ZoneInfo
 import pytest
 import sqlalchemy as sa
 
-from emulator.db import db
-from emulator.models import RefreshToken
+from emulator.storage.database import db
+from emulator.storage.models import RefreshToken
 from tests.conftest import make_app
 from tests.plugins.oauth2.conftest import DATETIME
 from tests.plugins.oauth2.conftest import EXPIRED_RT

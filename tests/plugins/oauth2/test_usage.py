@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import pytest
 
-from emulator import usage
-from emulator.db import db
+from emulator.ops import usage
+from emulator.storage.database import db
 from tests.conftest import make_app
 
 from .conftest import RESOURCE_URL

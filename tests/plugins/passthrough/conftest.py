@@ -11,7 +11,7 @@ import responses
 import sqlalchemy as sa
 from flask import Flask
 
-from emulator.db import db
+from emulator.storage.database import db
 from plugins.passthrough import shadow
 
 LEGACY = "http://legacy.test"

@@ -21,7 +21,7 @@ from flask import request
 from responses import matchers
 from werkzeug.exceptions import NotFound
 
-from emulator.db import db
+from emulator.storage.database import db
 from tests.conftest import empty_database
 from tests.conftest import make_app
 from tests.live.server import scripted_target

@@ -31,7 +31,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import sqlalchemy as sa
 
-from emulator.clock import utcnow
+from emulator.ops.clock import utcnow
 
 MYSQL_URL = os.environ.get("TEST_MYSQL_URL")
 POSTGRES_URL = os.environ.get("TEST_DATABASE_URL")

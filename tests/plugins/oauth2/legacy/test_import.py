@@ -17,7 +17,7 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-from emulator.db import db
+from emulator.storage.database import db
 from tests.live.server import target_server
 from tests.plugins.oauth2.conftest import INVALID_CLIENT
 from tests.plugins.oauth2.conftest import INVALID_TOKEN

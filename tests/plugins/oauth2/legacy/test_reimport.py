@@ -16,8 +16,8 @@ import pytest
 import sqlalchemy as sa
 
 from emulator import oauth
-from emulator.clock import utcnow
-from emulator.db import db
+from emulator.ops.clock import utcnow
+from emulator.storage.database import db
 from plugins.oauth2 import legacy_cli
 from plugins.oauth2.models import ImportedToken
 from tests.plugins.oauth2.conftest import INVALID_RT

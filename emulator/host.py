@@ -1,0 +1,98 @@
+"""The plugins' front door: everything a plugin may use of the host, and nothing else.
+
+A plugin imports from the host only this module, and from the engine only its package
+(``emulator.oauth``); tests/emulator/test_boundaries.py holds every plugin to it. What is
+not here (the dispatcher's and the registry's machinery, the admin pages, the app) may
+change without a plugin noticing. Grouped by what a plugin does with it.
+"""
+
+from __future__ import annotations
+
+# A plugin's own commands (``flask <plugin> ...``, ``flask legacy ...``).
+from emulator.manage.cli.plugin import TEXT
+from emulator.manage.cli.plugin import commit_change
+from emulator.manage.cli.plugin import plugin_state
+from emulator.manage.cli.plugin import purge_pacing
+from emulator.manage.cli.plugin import record_change
+from emulator.manage.cli.plugin import record_client_fields
+from emulator.manage.cli.plugin import set_plugin_state
+from emulator.ops import metrics
+from emulator.ops import throttle
+from emulator.ops import usage
+from emulator.ops.clock import utcnow
+
+# Storage: the handle, a request's connection, column types for a plugin's own tables.
+from emulator.storage.database import connection
+from emulator.storage.database import db
+from emulator.storage.database import release_connection
+from emulator.storage.purge import delete_in_batches
+from emulator.storage.schema import Base
+from emulator.storage.schema import DbHandle
+from emulator.storage.schema import ExactString
+from emulator.storage.schema import LongText
+from emulator.storage.schema import Timestamp
+
+# Calling another server (the legacy site, a proxy's target): the one outbound client.
+from emulator.web import outbound
+
+# Per-worker stores and the operations around a request.
+from emulator.web import stores
+
+# Reading a request as PHP read it, and writing an answer as the legacy site wrote it.
+from emulator.web.body import read_body
+from emulator.web.context import app_object
+from emulator.web.context import request_object
+from emulator.web.deprecation import Deprecations
+
+# Host errors a plugin raises or renders (the dispatcher catches them once).
+from emulator.web.errors import BodyTooLarge
+from emulator.web.errors import HostError
+from emulator.web.errors import MethodNotAllowed
+from emulator.web.errors import OperationMissing
+from emulator.web.errors import UnknownOperation
+from emulator.web.errors import exception_response
+from emulator.web.errors import host_error_response
+from emulator.web.http import header_bytes
+from emulator.web.http import json_encode
+from emulator.web.http import json_encode_string
+from emulator.web.http import nothing_to_decode
+from emulator.web.http import quoted_string
+from emulator.web.outbound import Limits
+from emulator.web.outbound import Outbound
+from emulator.web.outbound import RequestPath
+from emulator.web.outbound import Trouble
+from emulator.web.outbound import is_plain_path
+from emulator.web.outbound import request_path
+from emulator.web.php import PhpInput
+from emulator.web.php import is_truthy
+from emulator.web.php import php_input
+from emulator.web.php import to_string
+
+# isort: skip_file (grouped by purpose, not sorted)
+# Declaring a plugin: the manifest, its operations and routes, its admin panel.
+from emulator.web.plugin import HOST_PATHS
+from emulator.web.plugin import HTTP_METHODS
+from emulator.web.plugin import LEGACY_PATHS
+from emulator.web.plugin import OBSERVED_BODY_LIMIT
+from emulator.web.plugin import POST
+from emulator.web.plugin import ClientPanel
+from emulator.web.plugin import Exchange
+from emulator.web.plugin import Operation
+from emulator.web.plugin import PanelField
+from emulator.web.plugin import Plugin
+from emulator.web.plugin import Route
+from emulator.web.plugin import TokenExample
+
+__all__ = [
+    "BodyTooLarge", "ClientPanel", "DbHandle", "Deprecations", "ExactString", "Exchange",
+    "HOST_PATHS", "HTTP_METHODS", "HostError", "LEGACY_PATHS", "Limits", "LongText",
+    "MethodNotAllowed", "OBSERVED_BODY_LIMIT", "Operation", "OperationMissing", "Outbound",
+    "POST", "PanelField", "PhpInput", "Plugin", "RequestPath", "Route", "TEXT", "Timestamp",
+    "TokenExample", "Trouble", "UnknownOperation", "app_object", "commit_change",
+    "connection", "db", "Base", "delete_in_batches", "exception_response", "header_bytes",
+    "host_error_response", "is_plain_path", "is_truthy", "json_encode", "json_encode_string",
+    "metrics", "nothing_to_decode", "outbound", "php_input", "plugin_state", "purge_pacing",
+    "quoted_string", "read_body", "record_change", "record_client_fields", "release_connection",
+    "request_object", "request_path", "set_plugin_state", "stores", "throttle", "to_string",
+    "usage", "utcnow",
+]  # fmt: skip

@@ -1,0 +1,2 @@
+"""Management: the admin operations (``actions``), the CLI (``cli``) and the admin pages
+(``admin``), which both call the same actions."""
