@@ -9,7 +9,7 @@ from emulator.host import Route
 from . import admin
 from . import render
 from . import views
-from .legacy_cli import import_command
+from .legacy.cli import import_command
 from .params import NAME
 from .params import OAuth2Params
 from .params import advise

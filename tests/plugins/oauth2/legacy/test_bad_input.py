@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from plugins.oauth2 import legacy_import as run_module  # the module, not the command
+from plugins.oauth2.legacy import run as run_module
 
 from .conftest import MYSQL_URL
 from .conftest import POSTGRES_URL

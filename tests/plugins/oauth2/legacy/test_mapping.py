@@ -12,14 +12,14 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from emulator import oauth
-from plugins.oauth2.legacy import GAP
-from plugins.oauth2.legacy import OVERLAP
-from plugins.oauth2.legacy import Skip
-from plugins.oauth2.legacy import map_client
-from plugins.oauth2.legacy import map_scope
-from plugins.oauth2.legacy import map_token
-from plugins.oauth2.legacy import parse_expires
-from plugins.oauth2.legacy import to_utc
+from plugins.oauth2.legacy.source import GAP
+from plugins.oauth2.legacy.source import OVERLAP
+from plugins.oauth2.legacy.source import Skip
+from plugins.oauth2.legacy.source import map_client
+from plugins.oauth2.legacy.source import map_scope
+from plugins.oauth2.legacy.source import map_token
+from plugins.oauth2.legacy.source import parse_expires
+from plugins.oauth2.legacy.source import to_utc
 from plugins.oauth2.params import ABSENT
 from plugins.oauth2.params import ENABLED
 from plugins.oauth2.params import map_redcore_options

@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from emulator import oauth
 from emulator.ops.clock import utcnow
 from emulator.storage.database import db
-from plugins.oauth2 import legacy_cli
+from plugins.oauth2.legacy import cli as legacy_cli
 from plugins.oauth2.models import ImportedToken
 from tests.plugins.oauth2.conftest import INVALID_RT
 from tests.plugins.oauth2.conftest import INVALID_TOKEN

@@ -24,20 +24,20 @@ from emulator.host import TEXT
 from emulator.host import db
 from emulator.host import utcnow
 
-from .legacy import GAP
-from .legacy import NOT_CARRIED
-from .legacy import LegacyError
-from .legacy import LegacySource
-from .legacy import check_prefix
-from .legacy import describe_error
-from .legacy import parse_zone
-from .legacy_import import TABLES
-from .legacy_import import THREADS
-from .legacy_import import ImportReport
-from .legacy_import import forget_expired
-from .legacy_import import run_import
-from .params import ABSENT
-from .params import ENABLED
+from ..params import ABSENT
+from ..params import ENABLED
+from .run import TABLES
+from .run import THREADS
+from .run import ImportReport
+from .run import forget_expired
+from .run import run_import
+from .source import GAP
+from .source import NOT_CARRIED
+from .source import LegacyError
+from .source import LegacySource
+from .source import check_prefix
+from .source import describe_error
+from .source import parse_zone
 
 PROGRESS_MIN = 5000  # a token table this large gets a progress bar on stderr
 COLUMNS = ("imported", "updated", "unchanged", "skipped", "removed")

@@ -38,21 +38,21 @@ from emulator.host import plugin_state
 from emulator.host import purge_pacing
 from emulator.host import set_plugin_state
 
-from .legacy import GAP
-from .legacy import OVERLAP
-from .legacy import TOKEN_TABLES
-from .legacy import LegacySource
-from .legacy import MappedToken
-from .legacy import Skip
-from .legacy import map_client
-from .legacy import map_scope
-from .legacy import map_token
-from .models import ImportedClient
-from .models import ImportedScope
-from .models import ImportedToken
-from .params import ENABLED
-from .params import MappedOption
-from .params import map_redcore_options
+from ..models import ImportedClient
+from ..models import ImportedScope
+from ..models import ImportedToken
+from ..params import ENABLED
+from ..params import MappedOption
+from ..params import map_redcore_options
+from .source import GAP
+from .source import OVERLAP
+from .source import TOKEN_TABLES
+from .source import LegacySource
+from .source import MappedToken
+from .source import Skip
+from .source import map_client
+from .source import map_scope
+from .source import map_token
 
 _IMPORTED = ImportedClient.__table__
 _IMPORTED_SCOPES = ImportedScope.__table__
