@@ -18,7 +18,6 @@ from emulator.manage.cli.plugin import record_client_fields
 from emulator.manage.cli.plugin import set_plugin_state
 from emulator.ops import metrics
 from emulator.ops import throttle
-from emulator.ops import usage
 from emulator.ops.clock import utcnow
 
 # Storage: the handle, a request's connection, column types for a plugin's own tables.
@@ -75,6 +74,7 @@ from emulator.web.plugin import HTTP_METHODS
 from emulator.web.plugin import LEGACY_PATHS
 from emulator.web.plugin import OBSERVED_BODY_LIMIT
 from emulator.web.plugin import POST
+from emulator.web.plugin import Answer
 from emulator.web.plugin import ClientPanel
 from emulator.web.plugin import Exchange
 from emulator.web.plugin import Operation
@@ -84,7 +84,7 @@ from emulator.web.plugin import Route
 from emulator.web.plugin import TokenExample
 
 __all__ = [
-    "BodyTooLarge", "ClientPanel", "DbHandle", "Deprecations", "ExactString", "Exchange",
+    "Answer", "BodyTooLarge", "ClientPanel", "DbHandle", "Deprecations", "ExactString", "Exchange",
     "HOST_PATHS", "HTTP_METHODS", "HostError", "LEGACY_PATHS", "Limits", "LongText",
     "MethodNotAllowed", "OBSERVED_BODY_LIMIT", "Operation", "OperationMissing", "Outbound",
     "POST", "PanelField", "PhpInput", "Plugin", "RequestPath", "Route", "TEXT", "Timestamp",
@@ -94,5 +94,5 @@ __all__ = [
     "metrics", "nothing_to_decode", "outbound", "php_input", "plugin_state", "purge_pacing",
     "quoted_string", "read_body", "record_change", "record_client_fields", "release_connection",
     "request_object", "request_path", "set_plugin_state", "stores", "throttle", "to_string",
-    "usage", "utcnow",
+    "utcnow",
 ]  # fmt: skip

@@ -6,7 +6,7 @@ unknown URL like any other, no hook runs on the request path, and the few counti
 the dialects make cost one lookup and return (``token_issued``; the throttle gets no
 lockout hook of the metrics). On, a ``before_request``/``after_request`` pair times and
 counts every request from what the dispatcher resolved for it
-(``emulator.web.dispatch.resolution``), and ``/metrics`` answers the scrapers that
+(``emulator.web.resolution``), and ``/metrics`` answers the scrapers that
 ``METRICS_ALLOWED`` (and, when set, ``METRICS_TOKEN_SHA256``) let in; others get 403.
 
 Several workers: prometheus_client's multiprocess mode. Each process writes its values to
@@ -52,11 +52,11 @@ from prometheus_client.multiprocess import MultiProcessCollector
 
 from emulator.oauth import InvalidClient
 from emulator.web.context import app_object as _app
-from emulator.web.dispatch import Resolution
-from emulator.web.dispatch import resolution
 from emulator.web.errors import exception_response
 from emulator.web.plugin import HTTP_METHODS
 from emulator.web.plugin import METRICS_PATH
+from emulator.web.resolution import Resolution
+from emulator.web.resolution import resolution
 
 log = logging.getLogger(__name__)
 

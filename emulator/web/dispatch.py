@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from flask import Flask
@@ -31,6 +30,8 @@ from werkzeug.exceptions import NotFound
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from emulator.oauth import OAuthError
+from emulator.ops import metrics
+from emulator.ops import usage
 from emulator.storage.database import commit
 from emulator.storage.database import connection
 from emulator.storage.database import rollback
@@ -51,6 +52,7 @@ from emulator.web.plugin import HEALTH_PATH
 from emulator.web.plugin import HTTP_METHODS
 from emulator.web.plugin import LEGACY_PATHS
 from emulator.web.plugin import OBSERVED_BODY_LIMIT
+from emulator.web.plugin import Answer
 from emulator.web.plugin import Exchange
 from emulator.web.plugin import Handler
 from emulator.web.plugin import Operation
@@ -59,23 +61,9 @@ from emulator.web.plugin import Route
 from emulator.web.registry import PluginStatus
 from emulator.web.registry import get_registry
 from emulator.web.registry import registry_of
+from emulator.web.resolution import Resolution
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class Resolution:
-    """What resolution has found so far: the plugin (its status) and the operation name.
-
-    Filled in step by step, so that an error half-way is rendered by whoever is known.
-    """
-
-    status: PluginStatus | None = None
-    operation: str | None = None  # the option name; None for a path route
-    # What no plugin answered, once the fallback's turn has come (it comes only once).
-    unanswered: HostError | None = None
-    forwarded: bool = False  # a fallback took the request: its answer is not a plugin's
-    error: OAuthError | HostError | None = None  # what the answer renders, if it failed
 
 
 Resolver = Callable[[Resolution], Handler]
@@ -89,6 +77,8 @@ def call(resolve: Resolver) -> Response:
         handler = resolve(found)
         assert found.status is not None  # a resolver that returns a handler found its plugin
         rv = handler(found.status.params)
+        if isinstance(rv, Answer):
+            rv = finish(found, rv)
     except (OAuthError, HostError) as error:
         found.error = error
         if getattr(error, "commit_writes", False):
@@ -106,9 +96,26 @@ def call(resolve: Resolver) -> Response:
     return rv
 
 
-def resolution() -> Resolution | None:
-    """What answered the current request (None: it never reached ``call``, e.g. /healthz)."""
-    return g.get("_resolution")
+def finish(found: Resolution, answer: Answer) -> Response:
+    """Finish a plugin's answer to an identified client, the same way for every plugin:
+    commit what it wrote, count the token it issued and the use, add the notices."""
+    assert found.status is not None
+    if answer.wrote or answer.issued:
+        commit()
+    plugin, params = found.status.plugin.name, found.status.params
+    if answer.issued:
+        metrics.token_issued(plugin, answer.issued)
+    operation = answer.operation or found.operation
+    assert operation is not None, "a path route's handler names its operation"
+    return usage.finish(
+        answer.response,
+        params,
+        plugin,
+        operation,
+        answer.client_pk,
+        credentials=answer.credentials,
+        token=answer.token,
+    )
 
 
 def fallback_resolver(unanswered: Resolution, error: HostError) -> Resolver:

@@ -69,8 +69,29 @@ HEALTH_PATH = "/healthz"
 METRICS_PATH = "/metrics"  # the host's while METRICS_ENABLED is off too (emulator/ops/metrics.py)
 HOST_PATHS = (*LEGACY_PATHS, HEALTH_PATH, METRICS_PATH)
 
+
+@dataclass(slots=True)
+class Answer:
+    """A handler's answer to an identified client, which the dispatcher finishes.
+
+    The dispatcher, in one place for every plugin: commits what the handler wrote
+    (``wrote``, or a token ``issued``), counts the token issued (metrics, by grant type),
+    counts the use (usage telemetry: the client, the operation and where the request
+    carried its credentials and token) and adds the plugin's deprecation notices.
+    A handler that answers nobody in particular (an error, metadata) returns a Response.
+    """
+
+    response: Response
+    client_pk: int  # the engine's client key of who is answered
+    credentials: str | None = None  # where the client's credentials came (engine's words)
+    token: str | None = None  # where the bearer token or the token acted on came
+    issued: str | None = None  # the grant type, when an access token was issued
+    wrote: bool = False  # the handler wrote (besides an issue): commit before answering
+    operation: str | None = None  # the usage operation; None: the resolved option
+
+
 # A handler gets the plugin's effective (validated, defaulted) params.
-Handler = Callable[[Mapping[str, Any]], Response]
+Handler = Callable[[Mapping[str, Any]], "Response | Answer"]
 # The longest request body an Exchange carries; a longer (or chunked, unread) one is None.
 OBSERVED_BODY_LIMIT = 64 * 1024
 

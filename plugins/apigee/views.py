@@ -1,9 +1,9 @@
 """The handler behind the plugin's one route: resolve the flow, then run it.
 
-Each flow is thin: read the request, call the engine, commit, render. One ``now`` per
-request. Every handler runs on the request's Core connection; the dispatcher rolls back
-when one raises. An answer to an identified client ends with ``usage.finish``: counted (in
-memory) by flow (a proxy by its base path) and form, with the params' deprecation notices.
+Each flow is thin: read the request, call the engine, render. One ``now`` per request.
+Every handler runs on the request's Core connection; an answer to an identified client is
+an ``Answer`` that names its flow (a proxy by its base path), which the dispatcher
+finishes (commit, counts, deprecation notices); it rolls back when one raises.
 """
 
 from __future__ import annotations
@@ -12,16 +12,15 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from flask import Response
 from sqlalchemy import Connection
 
 from emulator import oauth
+from emulator.host import Answer
 from emulator.host import connection
 from emulator.host import metrics
 from emulator.host import release_connection
 from emulator.host import stores
 from emulator.host import throttle
-from emulator.host import usage
 from emulator.host import utcnow
 
 from . import gateway
@@ -33,14 +32,13 @@ from .apps import find_app
 from .flows import ProxyFlow
 from .flows import TokenFlow
 from .flows import resolve
-from .params import NAME
 
 # This worker's copies of apps (stores.plugin_cache), by (client row, client id).
 APPS_CACHE = "apigee.apps"
 MAX_APPS = 10_000
 
 
-def gateway_entry(params: Mapping[str, Any]) -> Response:
+def gateway_entry(params: Mapping[str, Any]) -> Answer:
     """Answer any path of the plugin: a token flow or a protected proxy (else resolve raises)."""
     now = utcnow()
     flow = resolve(connection, wire.request_line(), params)
@@ -52,7 +50,7 @@ def gateway_entry(params: Mapping[str, Any]) -> Response:
     return protected(params, flow, now=now)
 
 
-def token(params: Mapping[str, Any], operation: str, *, now: datetime) -> Response:
+def token(params: Mapping[str, Any], operation: str, *, now: datetime) -> Answer:
     """GenerateAccessToken (client_credentials) or RefreshAccessToken (refresh_token)."""
     req = wire.token_request(params, operation)
     conn = connection()
@@ -60,10 +58,8 @@ def token(params: Mapping[str, Any], operation: str, *, now: datetime) -> Respon
     issued = oauth.issue_token(
         conn, req, policy, clients=stores.clients(), guard=throttle.guard(), now=now
     )
-    conn.commit()  # before the app lookup: a writer's lock is held no longer than needed
-    metrics.token_issued(NAME, req.grant_type)
     app = _app(conn, issued.client_pk, issued.client_id)
-    return usage.finish(
+    return Answer(
         render.token(
             issued,
             app,
@@ -71,11 +67,10 @@ def token(params: Mapping[str, Any], operation: str, *, now: datetime) -> Respon
             now=now,
             refresh_expires_at=tokens.refresh_expires_at(issued, params),
         ),
-        params,
-        NAME,
-        operation,
         issued.client_pk,
         credentials=req.credentials.source,
+        issued=req.grant_type,
+        operation=operation,
     )
 
 
@@ -94,7 +89,7 @@ def _app(conn: Connection, client_pk: int, client_id: str) -> App:
     return app
 
 
-def protected(params: Mapping[str, Any], flow: ProxyFlow, *, now: datetime) -> Response:
+def protected(params: Mapping[str, Any], flow: ProxyFlow, *, now: datetime) -> Answer:
     """VerifyAccessToken (scope any-of, §3.1), then the target's answer, streamed."""
     raw = wire.bearer_token()
     caller = oauth.verify_access_token(
@@ -109,11 +104,9 @@ def protected(params: Mapping[str, Any], flow: ProxyFlow, *, now: datetime) -> R
     release_connection()
     limits = gateway.proxy_limits(params)
     outbound = gateway.outbound_request(flow.proxy, flow.path, caller, limits)
-    return usage.finish(
+    return Answer(
         gateway.forward(outbound, limits),
-        params,
-        NAME,
-        flow.proxy.base_path,
         caller.client_pk,
         token="header",  # VerifyAccessToken reads the Authorization header only
+        operation=flow.proxy.base_path,
     )

@@ -1,9 +1,9 @@
-"""One thin handler per operation: read the request, call the engine, commit, render.
+"""One thin handler per operation: read the request, call the engine, render.
 
-Every handler runs on the request's Core connection (``storage.database.connection``) with the
-worker's stores (``emulator.web.stores``); the dispatcher rolls back when a handler raises.
-An answer to an identified client ends with ``usage.finish``: counted (in memory) by
-operation and form, with the deprecation notices the params give for its form.
+Every handler runs on the request's Core connection (``connection``) with the worker's
+stores; an answer to an identified client is an ``Answer``, which the dispatcher finishes
+(commit, the token and usage counts, the deprecation notices); it rolls back when a
+handler raises.
 """
 
 from __future__ import annotations
@@ -15,21 +15,19 @@ from flask import Response
 from flask import request
 
 from emulator import oauth
+from emulator.host import Answer
 from emulator.host import connection
-from emulator.host import metrics
 from emulator.host import php_input
 from emulator.host import stores
 from emulator.host import throttle
-from emulator.host import usage
 from emulator.host import utcnow
 
 from . import render
 from . import wire
-from .params import NAME
 from .params import token_policy
 
 
-def token(params: Mapping[str, Any]) -> Response:
+def token(params: Mapping[str, Any]) -> Answer:
     """option=token: the client_credentials and refresh_token grants."""
     req = wire.token_request(php_input(), params)
     conn = connection()
@@ -41,19 +39,15 @@ def token(params: Mapping[str, Any]) -> Response:
         guard=throttle.guard(),
         now=utcnow(),
     )
-    conn.commit()
-    metrics.token_issued(NAME, req.grant_type)
-    return usage.finish(
+    return Answer(
         render.token(issued, params),
-        params,
-        NAME,
-        "token",
         issued.client_pk,
         credentials=req.credentials.source,
+        issued=req.grant_type,
     )
 
 
-def resource(params: Mapping[str, Any]) -> Response:
+def resource(params: Mapping[str, Any]) -> Answer:
     """option=resource: is the bearer token valid (and, in default mode, does it hold ?scope=)?"""
     inp = php_input()
     sources = wire.bearer_sources(inp, params)
@@ -65,12 +59,10 @@ def resource(params: Mapping[str, Any]) -> Response:
         now=utcnow(),
         cache=stores.access_tokens(),
     )
-    return usage.finish(
-        render.resource(info), params, NAME, "resource", info.client_pk, token=sources.source
-    )
+    return Answer(render.resource(info), info.client_pk, token=sources.source)
 
 
-def revoke(params: Mapping[str, Any]) -> Response:
+def revoke(params: Mapping[str, Any]) -> Answer:
     """option=revoke (RFC 7009): end one of the client's tokens; unknown tokens are fine."""
     inp = php_input()
     conn = connection()
@@ -80,19 +72,16 @@ def revoke(params: Mapping[str, Any]) -> Response:
     oauth.revoke_token(
         conn, client, raw, wire.token_type_hint(inp, params), cache=stores.access_tokens()
     )
-    conn.commit()
-    return usage.finish(
+    return Answer(
         render.claims({"revoked": True}),
-        params,
-        NAME,
-        "revoke",
         client.id,
         credentials=credentials.source,
         token=wire.param_source(inp, params, "token"),
+        wrote=True,
     )
 
 
-def introspect(params: Mapping[str, Any]) -> Response:
+def introspect(params: Mapping[str, Any]) -> Answer:
     """option=introspect (RFC 7662): is this token of mine active, and what does it hold?"""
     inp = php_input()
     credentials = wire.client_credentials(inp, params)
@@ -101,11 +90,8 @@ def introspect(params: Mapping[str, Any]) -> Response:
     found = oauth.introspect_token(
         connection(), client, raw, wire.token_type_hint(inp, params), now=utcnow()
     )
-    return usage.finish(
+    return Answer(
         render.claims(found or {"active": False}),
-        params,
-        NAME,
-        "introspect",
         client.id,
         credentials=credentials.source,
         token=wire.param_source(inp, params, "token"),

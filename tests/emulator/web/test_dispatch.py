@@ -17,9 +17,9 @@ import pytest
 from flask import request
 from flask.testing import FlaskClient
 
-from emulator.web.dispatch import Resolution
 from emulator.web.dispatch import render_error
 from emulator.web.errors import BodyTooLarge
+from emulator.web.resolution import Resolution
 from tests.plugins.oauth2.conftest import FORM
 from tests.plugins.oauth2.conftest import SHOP
 from tests.plugins.oauth2.conftest import SHOP_SCOPE
