@@ -23,13 +23,13 @@ from emulator import oauth
 from emulator.cli import TEXT
 from emulator.clock import utcnow
 from emulator.db import db
+from emulator.dburl import describe_error
 
 from .legacy import GAP
 from .legacy import NOT_CARRIED
 from .legacy import LegacyError
 from .legacy import LegacySource
 from .legacy import check_prefix
-from .legacy import describe_error
 from .legacy import parse_zone
 from .legacy_import import TABLES
 from .legacy_import import THREADS

@@ -21,6 +21,7 @@ PLUGIN_HOST_API = (
     "emulator.plugin",
     "emulator.oauth",
     "emulator.db",
+    "emulator.dburl",
     "emulator.errors",
     "emulator.http",
     "emulator.php",
