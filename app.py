@@ -36,6 +36,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     from emulator import dispatch
     from emulator import metrics
     from emulator import registry
+    from emulator import startup
     from emulator import stores
     from emulator import throttle
     from emulator import usage
@@ -43,6 +44,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     hops = int(app.config["TRUSTED_PROXIES"])
     if hops:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
+    startup.check_database_url(app)  # one line when the URL cannot be used
     db.init_app(app)
     registry.init_app(app)
     stores.init_app(app, registry.registry_of(app).plugins.values())
@@ -52,6 +54,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     dispatch.init_app(app)
     admin.init_app(app)
     cli.init_app(app)
+    startup.init_app(app)  # `flask preflight`; the flask command's database check
     return app
 
 
