@@ -1,6 +1,7 @@
 # Two commands do all the set-up on a fresh machine:
 #   make run   - create .venv, install, migrate the database, serve (HOST/PORT, default 127.0.0.1:8000)
-#   make test  - create .venv, install, lint, run the whole test suite
+#   make test  - create .venv, install, lint, run the whole test suite (Debian's chromium,
+#                for the browser tests, is installed when missing: bin/ensure-chromium)
 # FLASK_SQLALCHEMY_DATABASE_URI picks the database (default: SQLite in instance/).
 
 PYTHON ?= python3
@@ -11,7 +12,7 @@ PORT ?= 8000
 PYTEST_ARGS ?=
 BENCH_ARGS ?=
 
-.PHONY: run test lint venv migrate bench clean
+.PHONY: run test lint chromium venv migrate bench clean
 
 $(BIN)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -38,7 +39,12 @@ lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-test: lint
+# The admin pages' browser tests drive Debian's chromium: installed when it is missing, or
+# one line says how (bin/ensure-chromium).
+chromium:
+	bin/ensure-chromium
+
+test: lint chromium
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 clean:

@@ -32,6 +32,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     # Imported here so that importing app.py has no side effects beyond the factory.
     from emulator.manage import admin
     from emulator.manage import cli
+    from emulator.manage import startup
     from emulator.ops import metrics
     from emulator.ops import throttle
     from emulator.ops import usage
@@ -43,6 +44,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     hops = int(app.config["TRUSTED_PROXIES"])
     if hops:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
+    startup.check_database_url(app)  # one line when the URL cannot be used
     database.init_app(app)
     registry.init_app(app)
     stores.init_app(app, registry.registry_of(app).plugins.values())
@@ -52,6 +54,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     dispatch.init_app(app)
     admin.init_app(app)
     cli.init_app(app)
+    startup.init_app(app)  # `flask preflight`; the flask command's database check
     return app
 
 

@@ -21,9 +21,11 @@ from emulator.ops import throttle
 from emulator.ops.clock import utcnow
 
 # Storage: the handle, a request's connection, column types for a plugin's own tables.
+from emulator.storage import dburl
 from emulator.storage.database import connection
 from emulator.storage.database import db
 from emulator.storage.database import release_connection
+from emulator.storage.dburl import describe_error
 from emulator.storage.purge import delete_in_batches
 from emulator.storage.schema import Base
 from emulator.storage.schema import DbHandle
@@ -84,15 +86,15 @@ from emulator.web.plugin import Route
 from emulator.web.plugin import TokenExample
 
 __all__ = [
-    "Answer", "BodyTooLarge", "ClientPanel", "DbHandle", "Deprecations", "ExactString", "Exchange",
-    "HOST_PATHS", "HTTP_METHODS", "HostError", "LEGACY_PATHS", "Limits", "LongText",
-    "MethodNotAllowed", "OBSERVED_BODY_LIMIT", "Operation", "OperationMissing", "Outbound",
-    "POST", "PanelField", "PhpInput", "Plugin", "RequestPath", "Route", "TEXT", "Timestamp",
-    "TokenExample", "Trouble", "UnknownOperation", "app_object", "commit_change",
-    "connection", "db", "Base", "delete_in_batches", "exception_response", "header_bytes",
-    "host_error_response", "is_plain_path", "is_truthy", "json_encode", "json_encode_string",
-    "metrics", "nothing_to_decode", "outbound", "php_input", "plugin_state", "purge_pacing",
-    "quoted_string", "read_body", "record_change", "record_client_fields", "release_connection",
-    "request_object", "request_path", "set_plugin_state", "stores", "throttle", "to_string",
-    "utcnow",
+    "Answer", "app_object", "Base", "BodyTooLarge", "ClientPanel", "commit_change",
+    "connection", "db", "DbHandle", "dburl", "delete_in_batches", "Deprecations",
+    "describe_error", "ExactString", "exception_response", "Exchange", "header_bytes",
+    "host_error_response", "HOST_PATHS", "HostError", "HTTP_METHODS", "is_plain_path",
+    "is_truthy", "json_encode", "json_encode_string", "LEGACY_PATHS", "Limits", "LongText",
+    "MethodNotAllowed", "metrics", "nothing_to_decode", "OBSERVED_BODY_LIMIT", "Operation",
+    "OperationMissing", "Outbound", "outbound", "PanelField", "php_input", "PhpInput", "Plugin",
+    "plugin_state", "POST", "purge_pacing", "quoted_string", "read_body", "record_change",
+    "record_client_fields", "release_connection", "request_object", "request_path",
+    "RequestPath", "Route", "set_plugin_state", "stores", "TEXT", "throttle", "Timestamp",
+    "to_string", "TokenExample", "Trouble", "UnknownOperation", "utcnow",
 ]  # fmt: skip

@@ -176,7 +176,9 @@ class LiveServer:
             if self._wait_ready():
                 return
             self.stop()
-            if "Address already in use" not in self.stderr() or attempt == attempts - 1:
+            # gunicorn's words, or bin/serve's (emulator/manage/startup.py)
+            taken = re.search(r"Address already in use|Port \d+ on \S+ is in use", self.stderr())
+            if not taken or attempt == attempts - 1:
                 break
         raise AssertionError(
             f"the server did not answer on {self.base_url} within {START_TIMEOUT:.0f} s\n"

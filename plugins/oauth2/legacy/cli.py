@@ -22,6 +22,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from emulator import oauth
 from emulator.host import TEXT
 from emulator.host import db
+from emulator.host import describe_error
 from emulator.host import utcnow
 
 from ..params import ABSENT
@@ -36,7 +37,6 @@ from .source import NOT_CARRIED
 from .source import LegacyError
 from .source import LegacySource
 from .source import check_prefix
-from .source import describe_error
 from .source import parse_zone
 
 PROGRESS_MIN = 5000  # a token table this large gets a progress bar on stderr

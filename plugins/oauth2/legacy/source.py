@@ -26,12 +26,12 @@ from zoneinfo import ZoneInfoNotFoundError
 
 import sqlalchemy as sa
 from sqlalchemy.engine import URL
-from sqlalchemy.exc import ArgumentError
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.exc import NoSuchModuleError
 from sqlalchemy.exc import SQLAlchemyError
 
 from emulator import oauth
+from emulator.host import dburl
+from emulator.host import describe_error
 from emulator.host import is_truthy
 
 CLIENTS = "redcore_oauth_clients"
@@ -57,14 +57,6 @@ TOKEN_SHAPE = re.compile(r"[0-9a-f]{40}")  # bshaffer's bin2hex(random_bytes(20)
 PREFIX_SHAPE = re.compile(r"[A-Za-z0-9_]*")
 LEGACY_TIME = "%Y-%m-%d %H:%M:%S"  # PHP's date('Y-m-d H:i:s')
 CONNECT_TIMEOUT = 10  # seconds; an unreachable server is reported, not waited for
-SUPPORTED = "mysql+pymysql://user:password@host/database, postgresql+psycopg://..., sqlite:///path"
-# Drivers used when a URL names none (SQLAlchemy's defaults, mysqlclient and psycopg2, are
-# not installed; PyMySQL and psycopg are).
-DEFAULT_DRIVERS = {
-    "mysql": "mysql+pymysql",
-    "mariadb": "mariadb+pymysql",
-    "postgresql": "postgresql+psycopg",
-}
 
 GAP = "gap"  # a local time that did not exist (clocks went forward)
 OVERLAP = "overlap"  # a local time that happened twice (clocks went back)
@@ -108,23 +100,10 @@ def check_prefix(prefix: str) -> str:
 
 
 def _parse_url(text: str) -> URL:
-    if oauth.has_control_characters(text):
-        raise LegacyError("--from holds a control character (such as a line break).")
     try:
-        url = sa.make_url(text)
-    except (ArgumentError, ValueError):
-        raise LegacyError(
-            f"--from {_without_password(text)!r} is not a database URL (e.g. {SUPPORTED})."
-        ) from None
-    backend = url.get_backend_name()
-    if backend not in ("mysql", "mariadb", "postgresql", "sqlite"):
-        raise LegacyError(
-            f"--from: {backend!r} databases are not supported; use MySQL/MariaDB, PostgreSQL "
-            f"or SQLite ({SUPPORTED})."
-        )
-    if "+" not in url.drivername:
-        url = url.set(drivername=DEFAULT_DRIVERS.get(backend, url.drivername))
-    return url
+        return dburl.parse_database_url(text, "--from")
+    except dburl.UnusableDatabase as error:
+        raise LegacyError(error.message) from None
 
 
 def _create_engine(url: URL) -> sa.Engine:
@@ -143,46 +122,12 @@ def _create_engine(url: URL) -> sa.Engine:
     connect_args: dict[str, Any] = {"connect_timeout": CONNECT_TIMEOUT}
     if backend == "postgresql":
         connect_args["options"] = "-c default_transaction_read_only=on"
-    try:
-        return sa.create_engine(
-            url,
-            poolclass=sa.NullPool,
-            connect_args=connect_args,
-            isolation_level="REPEATABLE READ",
-        )
-    except (NoSuchModuleError, ImportError):
-        raise LegacyError(
-            f"--from: no installed driver for {url.drivername!r} (use {SUPPORTED})."
-        ) from None
-
-
-def describe_error(error: BaseException) -> str:
-    """One line saying what went wrong with a database (the driver's own words, prefixed)."""
-    orig = getattr(error, "orig", None) or error
-    code = orig.args[0] if getattr(orig, "args", None) else None
-    text = str(orig.args[1]) if isinstance(code, int) and len(orig.args) > 1 else str(orig)
-    text = " ".join(text.split())  # one line
-    lowered = text.lower()
-    sqlstate = getattr(orig, "sqlstate", None)
-    # MySQL/MariaDB (PyMySQL) error numbers; PostgreSQL SQLSTATEs, or psycopg's words when
-    # the connection itself failed (no SQLSTATE then).
-    if (
-        code in (1044, 1045, 1698)
-        or sqlstate in ("28000", "28P01")
-        or "password authentication failed" in lowered
-        or re.search(r'role ".*" does not exist', lowered)
-    ):
-        return f"the server refused the credentials: {text}"
-    if code == 1049 or sqlstate == "3D000" or re.search(r'database ".*" does not exist', lowered):
-        return f"no such database: {text}"
-    if code in (2003, 2005, 2006, 2013) or (sqlstate is None and "connect" in lowered):
-        return f"cannot reach the database server: {text}"
-    return text
-
-
-def _without_password(text: str) -> str:
-    """A URL as typed, its password (if any) masked, for an error message."""
-    return re.sub(r"(//[^:/@]*:)[^@/]*@", r"\1***@", text)
+    return sa.create_engine(  # the driver is installed: dburl.parse_database_url checked it
+        url,
+        poolclass=sa.NullPool,
+        connect_args=connect_args,
+        isolation_level="REPEATABLE READ",
+    )
 
 
 @dataclass
