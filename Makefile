@@ -1,7 +1,9 @@
 # Two commands do all the set-up on a fresh machine:
-#   make run   - create .venv, install, migrate the database, serve (HOST/PORT, default 127.0.0.1:8000)
-#   make test  - create .venv, install, lint, run the whole test suite (Debian's chromium,
-#                for the browser tests, is installed when missing: bin/ensure-chromium)
+#   make run   - create .venv, install what production runs, migrate the database, serve
+#                (HOST/PORT, default 127.0.0.1:8000)
+#   make test  - create .venv, install the test tools too, lint, build the docs strict, run
+#                the whole test suite (Debian's chromium, for the browser tests, is installed
+#                when missing: bin/ensure-chromium)
 # FLASK_SQLALCHEMY_DATABASE_URI picks the database (default: SQLite in instance/).
 
 PYTHON ?= python3
@@ -12,15 +14,23 @@ PORT ?= 8000
 PYTEST_ARGS ?=
 BENCH_ARGS ?=
 
-.PHONY: run test lint chromium venv migrate bench clean
+.PHONY: run test lint docs chromium venv dev-venv migrate bench clean
 
+# What production runs (requirements.txt) ...
 $(BIN)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -r requirements.txt
 	touch $@
 
+# ... and what tests, lint and the docs add (requirements-dev.txt).
+$(BIN)/.installed-dev: $(BIN)/.installed requirements-dev.txt
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $@
+
 venv: $(BIN)/.installed
+
+dev-venv: $(BIN)/.installed-dev
 
 migrate: venv
 	$(BIN)/flask --app app db upgrade
@@ -31,21 +41,25 @@ run: migrate
 
 # Load benchmark (not part of the tests): make bench BENCH_ARGS="--big-table --json out.json"
 # or a soak run of mixed traffic with worker RSS over time: make bench BENCH_ARGS="--soak 600"
-bench: venv
+bench: dev-venv
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
 # ruff's settings are in pyproject.toml; the whole tree, tests included.
-lint: venv
+lint: dev-venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-# The admin pages' browser tests drive Debian's chromium: installed when it is missing, or
-# one line says how (bin/ensure-chromium).
+# The docs site (mkdocs.yml, docs/) into site/; --strict: a broken link or anchor fails.
+docs: dev-venv
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
+
+# Debian's chromium for the admin pages' browser tests, installed when missing (or one
+# line saying how, when this user cannot).
 chromium:
 	bin/ensure-chromium
 
-test: lint chromium
+test: lint docs chromium
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) .pytest_cache site
