@@ -377,8 +377,9 @@ def list_tokens(session: Session, client_id: str, *, limit: int = 100) -> list[T
 
 def add_scope(
     session: Session, actor: Actor, name: str, *, is_default: bool = False, now: datetime
-) -> None:
-    """Add a scope, or set whether an existing one is a default one."""
+) -> bool | None:
+    """Add a scope, or set whether an existing one is a default one; return whether it was
+    a default one before (None: it is new), so the caller can say what changed."""
     oauth.validate_plain_text(name, "The scope")
     existing = session.scalar(select(Scope).where(Scope.scope == name))
     before = None if existing is None else {"is_default": existing.is_default}
@@ -393,6 +394,7 @@ def add_scope(
             after={"is_default": is_default},
             now=now,
         )
+    return None if before is None else before["is_default"]
 
 
 def remove_scope(session: Session, actor: Actor, name: str, *, now: datetime) -> None:

@@ -32,6 +32,12 @@ from emulator.storage.models import AdminUser
 ENV_DATABASE_URI = "FLASK_SQLALCHEMY_DATABASE_URI"
 CREATE_ADMIN = ".venv/bin/flask --app app admin create-user NAME"
 MIGRATE = ".venv/bin/flask --app app db upgrade"
+CLI_EPILOG = (
+    "These are the commands of the legacy OAuth2 service (redCORE and Apigee Edge URLs "
+    "without the PHP): plugins, clients, scopes, tokens, admin, audit, usage and legacy, "
+    "with the plugins' own groups. Each group lists its commands: flask --app app GROUP "
+    "--help. The docs: docs/administer/cli.md (make docs builds the site into site/)."
+)
 PORTS_TRIED = 20  # how far past a taken port a free one is looked for, to suggest it
 
 
@@ -67,6 +73,9 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(preflight)
     if not is_loaded_by_flask_cli():
         return
+    # Flask's own text heads `flask --help`; what follows the command list is ours (click
+    # writes the epilog after the commands, which are listed by loading this app).
+    click.get_current_context().find_root().command.epilog = CLI_EPILOG
 
     def check_once(sender: Flask, **_extra: object) -> None:
         appcontext_pushed.disconnect(check_once, sender=app)
@@ -86,7 +95,7 @@ def is_loaded_by_flask_cli() -> bool:
     return ctx is not None and isinstance(ctx.find_root().command, FlaskGroup)
 
 
-@click.command("preflight")
+@click.command("preflight", short_help="Check the server can start; say where the admin pages are.")
 @with_appcontext
 @click.option("--host", default="127.0.0.1", show_default=True, help="The address to serve on.")
 @click.option("--port", default="8000", show_default=True, help="The port to serve on.")

@@ -44,7 +44,7 @@ def apps() -> None:
     """Developer apps: a client's developer email and API products."""
 
 
-@apigee.group("proxies")
+@apigee.group("proxies", short_help="Protected API proxies: base path -> target URL.")
 def proxies() -> None:
     """Protected API proxies: base path -> target URL, behind token verification."""
 
@@ -82,7 +82,7 @@ def products_list() -> None:
         click.echo(f"{product.name}  scopes={product.scopes or '-'}")
 
 
-@apps.command("set")
+@apps.command("set", short_help="Make a client an Apigee app (email, API products).")
 @click.argument("client_id", type=TEXT)
 @click.option("--developer-email", type=TEXT, help="The app developer's email (developer.email).")
 @click.option(
@@ -150,7 +150,7 @@ def apps_show(client_id: str) -> None:
     click.echo(f"api_product_list: [{', '.join(app.products)}]")
 
 
-@proxies.command("add")
+@proxies.command("add", short_help="Protect a base path and forward it to a target.")
 @click.argument("base_path", type=TEXT)
 @click.option(
     "--target",

@@ -14,7 +14,7 @@ from . import store
 DATETIME = "%Y-%m-%d %H:%M:%S"
 
 
-@click.command("shadow-report")
+@click.command("shadow-report", short_help="How our answers differed from the legacy site's.")
 @with_appcontext
 def shadow_report() -> None:
     """Print how our answers differed from the legacy site's (shadow mode), by kind."""

@@ -38,7 +38,7 @@ def _new_password(password_stdin: bool) -> str:
     return password
 
 
-@admin.command("create-user")
+@admin.command("create-user", short_help="Add an admin user for the admin pages.")
 @click.argument("username", type=TEXT)
 @click.option("--password-stdin", is_flag=True, help="Read the password from stdin (one line).")
 def admin_create_user(username: str, password_stdin: bool) -> None:

@@ -28,7 +28,7 @@ audit_group = AppGroup("audit", help="The audit log of admin changes and securit
 # --- audit -----------------------------------------------------------------------------
 
 
-@audit_group.command("list")
+@audit_group.command("list", short_help="The audit log, newest first.")
 @click.option(
     "--since",
     "window",
@@ -72,7 +72,7 @@ def audit_list(
         click.echo(text)
 
 
-@audit_group.command("purge")
+@audit_group.command("purge", short_help="Delete events older than the retention.")
 @click.option("--days", type=TEXT, help=DAYS_HELP.format("AUDIT_RETENTION_DAYS", 365))
 def audit_purge(days: str | None) -> None:
     """Delete events older than the retention, in small committed batches (safe while serving)."""

@@ -10,6 +10,7 @@ from datetime import timedelta
 import click
 from flask.cli import AppGroup
 
+from emulator import oauth
 from emulator.manage import actions
 from emulator.manage.cli.common import TEXT
 from emulator.manage.cli.common import aligned
@@ -27,7 +28,7 @@ clients = AppGroup("clients", help="Register, list, change, rotate, disable and 
 # --- clients ---------------------------------------------------------------------------
 
 
-@clients.command("create")
+@clients.command("create", short_help="Register a client; print its secret once.")
 @click.argument("client_id", type=TEXT)
 @click.option("--secret", type=TEXT, help="The secret (default: a new random 40-hex secret).")
 @click.option(
@@ -68,6 +69,22 @@ def clients_create(
     click.echo(f"client_id: {client_id}")
     if made is not None:
         _print_secret(made)
+    warn_unknown_scopes(scope)
+
+
+def warn_unknown_scopes(scope: str | None) -> None:
+    """Warn (stderr) of a client scope that names scopes the scopes list does not hold:
+    the client may ask for them (redCORE's rule), but a typo would go unnoticed."""
+    known = set(oauth.known_scopes(db.session))
+    unknown = [name for name in oauth.scope_names(scope) if name not in known]
+    if unknown:
+        names = " ".join(unknown)
+        click.echo(
+            f"Warning: {names} {'is' if len(unknown) == 1 else 'are'} not in the scopes list; "
+            f"the client may still ask for {'it' if len(unknown) == 1 else 'them'}. If that was "
+            f"not a typo, add {'it' if len(unknown) == 1 else 'them'}: scopes add NAME.",
+            err=True,
+        )
 
 
 def _print_secret(secret: str) -> None:
@@ -84,7 +101,7 @@ def _print_secret(secret: str) -> None:
 CLIENT_COLUMNS = ("CLIENT_ID", "KIND", "STATE", "SCOPE", "GRANT TYPES", "USER_ID", "CREATED")
 
 
-@clients.command("list")
+@clients.command("list", short_help="List the registered clients (never their secrets).")
 @click.option("--search", type=TEXT, default="", help="A part of the client id or user id.")
 @click.option("--limit", type=click.IntRange(1, actions.MAX_PAGE), default=50, show_default=True)
 @click.option("--offset", type=click.IntRange(min=0), default=0, show_default=True)
@@ -126,7 +143,7 @@ def clients_list(search: str, limit: int, offset: int, as_json: bool) -> None:
     click.echo(f"{offset + 1}-{last} of {page.total}{more}", err=True)
 
 
-@clients.command("show")
+@clients.command("show", short_help="Show one client: fields, state, live tokens, last use.")
 @click.argument("client_id", type=TEXT)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (for scripts).")
 def clients_show(client_id: str, as_json: bool) -> None:
@@ -160,7 +177,7 @@ def _print_client(row: actions.ClientRow) -> None:
 CLEARABLE = ("scope", "grant-types", "redirect-uri", "user-id")
 
 
-@clients.command("update")
+@clients.command("update", short_help="Change a client's scope, grants, redirect URI or user.")
 @click.argument("client_id", type=TEXT)
 @click.option("--scope", type=TEXT, help='Space-separated scopes, e.g. "a b".')
 @click.option("--grant-types", type=TEXT, help='Space-separated grants ("" = none).')
@@ -214,6 +231,7 @@ def clients_update(
         )
     )
     click.echo(f"Client {client_id} updated.")
+    warn_unknown_scopes(scope)
     _print_client(row)
 
 
@@ -242,7 +260,7 @@ class Duration(click.ParamType):
         return timedelta(**{self._UNITS[match[2]]: int(match[1])})
 
 
-@clients.command("rotate-secret")
+@clients.command("rotate-secret", short_help="Give a client a new secret; print it once.")
 @click.argument("client_id", type=TEXT)
 @click.option(
     "--grace",
@@ -267,7 +285,7 @@ def clients_rotate_secret(client_id: str, grace: timedelta, secret: str | None) 
         click.echo("The old secret stopped working.", err=True)
 
 
-@clients.command("disable")
+@clients.command("disable", short_help="Disable a client: its credentials and tokens are refused.")
 @click.argument("client_id", type=TEXT)
 def clients_disable(client_id: str) -> None:
     """Disable a client: its credentials and tokens are refused (as unknown) until enabled."""
@@ -277,7 +295,7 @@ def clients_disable(client_id: str) -> None:
     click.echo(f"Client {client_id} disabled; every worker refuses it within CACHE_MAX_AGE.")
 
 
-@clients.command("enable")
+@clients.command("enable", short_help="Enable a disabled client again.")
 @click.argument("client_id", type=TEXT)
 def clients_enable(client_id: str) -> None:
     """Enable a disabled client again (its unexpired tokens work again)."""

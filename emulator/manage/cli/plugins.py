@@ -62,7 +62,7 @@ def _advise(name: str) -> None:
             click.echo(f"Warning: {advice}", err=True)
 
 
-@plugins.command("enable")
+@plugins.command("enable", short_help="Enable a plugin (and say what its params risk).")
 @click.argument("name", type=TEXT)
 def plugins_enable(name: str) -> None:
     """Enable a plugin (and say what its current params risk, as `plugins show` does)."""
@@ -85,7 +85,7 @@ def plugins_disable(name: str) -> None:
     click.echo(f"Plugin {name} disabled.")
 
 
-@plugins.command("set")
+@plugins.command("set", short_help="Set plugin params (all validated first).")
 @click.argument("name", type=TEXT)
 @click.argument("assignments", nargs=-1, required=True, metavar="KEY=VALUE...", type=PARAM_TEXT)
 def plugins_set(name: str, assignments: tuple[str, ...]) -> None:
@@ -103,7 +103,7 @@ def plugins_set(name: str, assignments: tuple[str, ...]) -> None:
     click.echo(", ".join(f"{k}={json.dumps(loaded[k])}" for k in updates) + f" stored for {name}.")
 
 
-@plugins.command("reset")
+@plugins.command("reset", short_help="Put a plugin's params back to their defaults.")
 @click.argument("name", type=TEXT)
 def plugins_reset(name: str) -> None:
     """Put a plugin's params back to their defaults (enabled or not, it stays so)."""

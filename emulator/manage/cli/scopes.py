@@ -24,13 +24,32 @@ scopes = AppGroup("scopes", help="Manage the known scopes and the default ones."
 @click.argument("scope", type=TEXT)
 @click.option("--default", "is_default", is_flag=True, help="Grant it to clients without a scope.")
 def scopes_add(scope: str, is_default: bool) -> None:
-    """Add a scope (or set whether it is a default one)."""
-    commit_change(
+    """Add a scope, or set whether it is a default one.
+
+    Without --default an existing scope is no longer a default one; the line printed says
+    what changed.
+    """
+    was_default = commit_change(
         lambda: actions.add_scope(
             db.session, cli_actor(), scope, is_default=is_default, now=utcnow()
         )
     )
-    click.echo(f"Scope {scope} added{' (default)' if is_default else ''}.")
+    click.echo(scope_added_text(scope, was_default, is_default))
+
+
+def scope_added_text(scope: str, was_default: bool | None, is_default: bool) -> str:
+    """What ``scopes add`` changed, in one line."""
+    if was_default is None:
+        return f"Scope {scope} added{' (default)' if is_default else ''}."
+    if was_default == is_default:
+        kind = "a default one" if is_default else "not a default one"
+        return f"Scope {scope} already exists ({kind}); nothing changed."
+    if is_default:
+        return f"Scope {scope} already existed; it is now a default one."
+    return (
+        f"Scope {scope} already existed as a default one; it is no longer one "
+        f"(scopes add {scope} --default makes it one again)."
+    )
 
 
 @scopes.command("list")

@@ -68,7 +68,7 @@ def tokens_import(
     click.echo(f"Imported {token_type} token for {client_id}, expires {expires_at} UTC.")
 
 
-@tokens.command("purge")
+@tokens.command("purge", short_help="Delete expired tokens in small batches (safe while serving).")
 @click.option(
     "--grace-days",
     type=click.FloatRange(min=0),
@@ -97,7 +97,7 @@ def tokens_purge(grace_days: float | None) -> None:
 # --- tokens (admin) -------------------------------------------------------------------
 
 
-@tokens.command("list")
+@tokens.command("list", short_help="List a client's stored tokens, newest first.")
 @click.option("--client", "client_id", required=True, type=TEXT, help="The client's id.")
 @click.option("--limit", type=click.IntRange(1, actions.MAX_PAGE), default=100, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (for scripts).")
@@ -140,7 +140,7 @@ def tokens_list(client_id: str, limit: int, as_json: bool) -> None:
         click.echo(text)
 
 
-@tokens.command("revoke")
+@tokens.command("revoke", short_help="End every token of a client.")
 @click.option("--client", "client_id", required=True, type=TEXT, help="The client's id.")
 def tokens_revoke(client_id: str) -> None:
     """End every token of a client (every worker refuses them within CACHE_MAX_AGE)."""

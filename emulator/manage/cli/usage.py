@@ -31,7 +31,7 @@ usage_group = AppGroup(
 # --- legacy usage ----------------------------------------------------------------------
 
 
-@click.command("usage")
+@click.command("usage", short_help="Which client uses which URL form, how often, when last.")
 @click.option(
     "--since",
     "window",
@@ -116,7 +116,7 @@ def _usage_json(lines: list[usage.UsageLine], since: datetime | None) -> dict[st
     }
 
 
-@usage_group.command("purge")
+@usage_group.command("purge", short_help="Delete the usage counts older than the retention.")
 @click.option("--days", type=TEXT, help=DAYS_HELP.format("USAGE_RETENTION_DAYS", 400))
 def usage_purge(days: str | None) -> None:
     """Delete the counts of days older than the retention, in small committed batches."""

@@ -44,7 +44,7 @@ COLUMNS = ("imported", "updated", "unchanged", "skipped", "removed")
 NAMED_CLIENTS = 20  # imported clients named one by one; past this, a count
 
 
-@click.command("import")
+@click.command("import", short_help="Import a redCORE site: clients, scopes, tokens, options.")
 @with_appcontext
 @click.option(
     "--from",

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -13,6 +17,7 @@ from emulator.storage.database import db
 from emulator.storage.models import Client
 
 HEX40 = re.compile(r"[0-9a-f]{40}")
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def test_clients_create_prints_a_new_secret_once_and_stores_only_a_hash(app, cli) -> None:
@@ -278,3 +283,73 @@ def test_control_characters_are_refused_with_one_line(
 def test_a_param_value_may_be_json_on_several_lines(cli) -> None:
     cli("plugins", "set", "apigee", 'base_paths={\n  "/t": "GenerateAccessToken"\n}')
     assert '"/t": "GenerateAccessToken"' in cli("plugins", "show", "apigee")
+
+
+def test_scopes_add_on_an_existing_scope_says_what_changed(cli) -> None:
+    assert cli("scopes", "add", "a", "--default").strip() == "Scope a added (default)."
+    assert cli("scopes", "add", "a", "--default").strip() == (
+        "Scope a already exists (a default one); nothing changed."
+    )
+    assert cli("scopes", "add", "a").strip() == (
+        "Scope a already existed as a default one; it is no longer one "
+        "(scopes add a --default makes it one again)."
+    )
+    assert cli("scopes", "add", "a").strip() == (
+        "Scope a already exists (not a default one); nothing changed."
+    )
+    assert cli("scopes", "add", "a", "--default").strip() == (
+        "Scope a already existed; it is now a default one."
+    )
+    assert "a  (default)" in cli("scopes", "list")
+
+
+def test_a_client_scope_outside_the_scopes_list_is_a_warning(cli) -> None:
+    cli("scopes", "add", "site.read")
+    out = cli("clients", "create", "shop", "--scope", "site.read site.raed")
+    assert "client_id: shop" in out  # registered all the same: redCORE allowed it
+    assert "Warning: site.raed is not in the scopes list" in out
+    assert "site.read is" not in out
+    assert "Warning" not in cli("clients", "create", "known", "--scope", "site.read")
+    out = cli("clients", "update", "known", "--scope", "x y")
+    assert "Warning: x y are not in the scopes list" in out
+
+
+def help_lines(cli, *group: str) -> list[str]:
+    """The command lines of a group's --help (two-space indented, name then summary)."""
+    text = cli(*group, "--help")
+    listing = text.split("Commands:", 1)[1].split("\n\n", 1)[0]
+    return [line.strip() for line in listing.splitlines() if line.strip()]
+
+
+@pytest.mark.parametrize(
+    "group",
+    [(), ("clients",), ("scopes",), ("tokens",), ("plugins",), ("admin",), ("audit",),
+     ("usage",), ("legacy",), ("apigee",), ("apigee", "proxies")],
+    ids=lambda g: " ".join(g) or "flask",
+)  # fmt: skip
+def test_every_command_summary_is_whole(cli, group) -> None:
+    """Click cuts a summary longer than the terminal allows with "..."; ours fit."""
+    lines = help_lines(cli, *group)
+    assert lines
+    assert not [line for line in lines if line.endswith("...") and not line.startswith("db ")]
+
+
+def test_flask_help_names_this_product(tmp_path) -> None:
+    """The real ``flask`` command: Flask's own heading, then the commands, then ours."""
+    env = {
+        "PATH": os.environ["PATH"],
+        "FLASK_SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'help.sqlite'}",
+    }
+    result = subprocess.run(
+        [str(Path(sys.executable).with_name("flask")), "--app", "app", "--help"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "legacy OAuth2 service" in result.stdout
+    assert "flask --app app GROUP --help" in result.stdout
+    assert result.stdout.index("Commands:") < result.stdout.index("legacy OAuth2 service")
