@@ -165,48 +165,24 @@ def show_client(session: Session, client_id: str, *, now: datetime | None = None
     return _rows(session, [_client(session, client_id)], now or utcnow())[0]
 
 
-def create_client(
-    session: Session,
-    actor: Actor,
-    *,
-    client_id: str,
-    secret: str | None = None,
-    public: bool = False,
-    scope: str | None = None,
-    grant_types: str | None = None,
-    redirect_uri: str = "",
-    user_id: str | None = None,
-    now: datetime,
-) -> str | None:
-    """Register a client; return its secret (a new 40-hex one when none is given), None
-    for a public client. The secret is to be shown once: only its hash is stored."""
-    if public and secret:
-        raise ValueError("A public client has no secret: give a secret or make it public.")
-    if not public and secret is None:
-        secret = secrets.token_hex(20)
-    client = oauth.register_client(
-        session,
-        client_id,
-        secret=None if public else secret,
-        scope=scope,
-        grant_types=grant_types,
-        redirect_uri=redirect_uri,
-        user_id=user_id,
-        now=now,
-    )
+def new_secret() -> str:
+    """A new client secret: 40 random lowercase hex characters, as legacy clients expect."""
+    return secrets.token_hex(20)
+
+
+def create_client(session: Session, actor: Actor, spec: oauth.ClientSpec, *, now: datetime) -> None:
+    """Register the client ``spec`` describes (built at the edge: the CLI's options, the
+    admin form), audited. Its secret is to be shown once: only its hash is stored."""
+    client = oauth.register_client(session, spec, now=now)
+    public = spec.secret is None
     audit.record(
         session,
         actor=actor,
         action="client.create",
-        target=client_id,
-        after={
-            "public": public,
-            "secret": None if public else "set",
-            **_fields(client),
-        },
+        target=spec.client_id,
+        after={"public": public, "secret": None if public else "set", **_fields(client)},
         now=now,
     )
-    return None if public else secret
 
 
 def update_client(
@@ -279,7 +255,7 @@ def rotate_secret(
         if unchanged != 1:
             raise changed
     if secret is None:
-        secret = secrets.token_hex(20)
+        secret = new_secret()
     before = client.previous_secret_until
     until = oauth.rotate_secret(client, secret, grace=grace, now=now)
     audit.record(

@@ -97,30 +97,12 @@ def check_client_spec(spec: ClientSpec, *, other_grant_types: bool = False) -> C
     return replace(spec, scope=spec.scope or None, grant_types=grant_types)
 
 
-def register_client(
-    session: Session,
-    client_id: str,
-    *,
-    secret: str | None,
-    scope: str | None = None,
-    grant_types: str | None = None,
-    redirect_uri: str = "",
-    user_id: str | None = None,
-    now: datetime,
-) -> Client:
-    """Register a client; ``secret=None`` makes a public client. Raises ValueError on bad input."""
-    spec = check_client_spec(
-        ClientSpec(
-            client_id=client_id,
-            secret=secret,
-            scope=scope,
-            grant_types=grant_types,
-            redirect_uri=redirect_uri,
-            user_id=user_id,
-        )
-    )
-    if find_client(session, client_id) is not None:
-        raise ValueError(f"A client {client_id!r} already exists.")
+def register_client(session: Session, spec: ClientSpec, *, now: datetime) -> Client:
+    """Register a client as ``spec`` says (``secret=None``: a public client). Raises
+    ValueError on bad input or an id that is taken."""
+    spec = check_client_spec(spec)
+    if find_client(session, spec.client_id) is not None:
+        raise ValueError(f"A client {spec.client_id!r} already exists.")
     client = Client(
         client_id=spec.client_id,
         secret_hash=None if spec.secret is None else hash_secret(spec.secret),

@@ -31,6 +31,7 @@ from flask_wtf.csrf import CSRFError
 from sqlalchemy import select
 from werkzeug.exceptions import HTTPException
 
+from emulator import oauth
 from emulator.manage import actions
 from emulator.manage.admin import activity
 from emulator.manage.admin import params as params_form
@@ -393,19 +394,16 @@ def client_new() -> tuple[str, int] | str:
     if form.validate_on_submit():
         client_id = form.client_id.data or ""
         try:
-            secret = change(
-                lambda: actions.create_client(
-                    db.session,
-                    actor(),
-                    client_id=client_id,
-                    public=bool(form.public.data),
-                    scope=_optional(form.scope.data),
-                    grant_types=_grant_types(form),
-                    redirect_uri=(form.redirect_uri.data or "").strip(),
-                    user_id=_optional(form.user_id.data),
-                    now=utcnow(),
-                )
+            spec = oauth.ClientSpec(
+                client_id=client_id,
+                secret=None if form.public.data else actions.new_secret(),
+                scope=_optional(form.scope.data),
+                grant_types=_grant_types(form),
+                redirect_uri=(form.redirect_uri.data or "").strip(),
+                user_id=_optional(form.user_id.data),
             )
+            change(lambda: actions.create_client(db.session, actor(), spec, now=utcnow()))
+            secret = spec.secret
         except ValueError as error:
             problem = f"{error} Nothing was saved."
         else:

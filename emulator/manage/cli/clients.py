@@ -52,23 +52,18 @@ def clients_create(
     """Register a client and print its secret once (only a hash is stored)."""
     if public and secret:
         raise click.ClickException("A public client has no secret: drop --secret or --public.")
-    made = commit_change(
-        lambda: actions.create_client(
-            db.session,
-            cli_actor(),
-            client_id=client_id,
-            secret=secret,
-            public=public,
-            scope=scope,
-            grant_types=grant_types,
-            redirect_uri=redirect_uri,
-            user_id=user_id,
-            now=utcnow(),
-        )
+    spec = oauth.ClientSpec(
+        client_id=client_id,
+        secret=None if public else secret if secret is not None else actions.new_secret(),
+        scope=scope,
+        grant_types=grant_types,
+        redirect_uri=redirect_uri,
+        user_id=user_id,
     )
+    commit_change(lambda: actions.create_client(db.session, cli_actor(), spec, now=utcnow()))
     click.echo(f"client_id: {client_id}")
-    if made is not None:
-        _print_secret(made)
+    if spec.secret is not None:
+        _print_secret(spec.secret)
     warn_unknown_scopes(scope)
 
 

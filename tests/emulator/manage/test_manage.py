@@ -35,8 +35,10 @@ def only_event(session) -> dict:
     return audit.event_dict(event)
 
 
-def make(session, client_id="shop", **kwargs) -> str | None:
-    secret = actions.create_client(session, ADMIN, client_id=client_id, now=NOW, **kwargs)
+def make(session, client_id="shop", *, public=False, **kwargs) -> str | None:
+    secret = None if public else kwargs.pop("secret", None) or actions.new_secret()
+    spec = oauth.ClientSpec(client_id=client_id, secret=secret, **kwargs)
+    actions.create_client(session, ADMIN, spec, now=NOW)
     session.commit()
     return secret
 
@@ -245,7 +247,7 @@ REFUSALS = [
     ),
     (
         "create-duplicate",
-        lambda s: actions.create_client(s, ADMIN, client_id="shop", now=NOW),
+        lambda s: actions.create_client(s, ADMIN, oauth.ClientSpec("shop", "s3cret"), now=NOW),
         ValueError,
         "already exists",
     ),

@@ -30,7 +30,7 @@ def new_client(session):
     def build(
         client_id: str = "c1", *, secret: str | None = "s3cret", **kwargs
     ) -> oauth.ClientRecord:
-        oauth.register_client(session, client_id, secret=secret, now=NOW, **kwargs)
+        oauth.register_client(session, oauth.ClientSpec(client_id, secret, **kwargs), now=NOW)
         session.commit()
         record = CLIENTS.read(session, client_id)
         assert record is not None

@@ -237,7 +237,7 @@ def test_on_sqlite_the_flush_holds_the_writer_lock(tmp_path) -> None:
     _migrate(url)
     lone = make_app(url)
     with lone.app_context():
-        oauth.register_client(db.session, "meter", secret="m3ter-pw", now=utcnow())
+        oauth.register_client(db.session, oauth.ClientSpec("meter", "m3ter-pw"), now=utcnow())
         db.session.commit()
     assert lone.test_client().post(QUERY_TOKEN).status_code == 200
     holding = []

@@ -23,7 +23,7 @@ def session(app) -> Iterator[Session]:
 
 @pytest.fixture
 def client_pk(session) -> int:
-    client = oauth.register_client(session, "app-1", secret="s3cret", now=NOW)
+    client = oauth.register_client(session, oauth.ClientSpec("app-1", "s3cret"), now=NOW)
     session.commit()
     return client.id
 
