@@ -101,10 +101,12 @@ class _Checkpointer:
     def _run(self) -> None:
         conn = None
         try:
-            conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
+            with _checkpointing:
+                conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
             while self._wake.wait(self.IDLE):
                 self._wake.clear()
-                conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                with _checkpointing:
+                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
         except sqlite3.Error as error:
             log.warning(
                 "WAL checkpoint of %s failed (%s); the writers' backstop takes over",
@@ -113,7 +115,8 @@ class _Checkpointer:
             )
         finally:
             if conn is not None:
-                conn.close()
+                with _checkpointing:
+                    conn.close()
             with self._guard:
                 if self._thread is threading.current_thread():
                     self._thread = None
@@ -133,6 +136,13 @@ _file_writers_guard = threading.Lock()
 _WRITE_STATEMENT = re.compile(r"\s*(INSERT|UPDATE|DELETE|REPLACE)\b", re.IGNORECASE)
 
 
+# Held by a checkpointer thread while it is inside SQLite (connect, checkpoint, close), and
+# by a fork while it happens: SQLite's process-wide mutexes, held by a thread at the fork,
+# would stay held in the child for ever (it hung at its first connect), so a fork waits for
+# the call to end.
+_checkpointing = threading.Lock()
+
+
 def _forget_file_writers() -> None:
     """In a forked child: the parent's locks, lock files and threads are not the child's.
 
@@ -140,12 +150,17 @@ def _forget_file_writers() -> None:
     would hold one writer lock together; a thread lock may have been held at the fork, and
     the checkpointer's thread did not come along.
     """
-    global _file_writers_guard
+    global _file_writers_guard, _checkpointing
     _file_writers.clear()
     _file_writers_guard = threading.Lock()
+    _checkpointing = threading.Lock()
 
 
-os.register_at_fork(after_in_child=_forget_file_writers)
+os.register_at_fork(
+    before=lambda: _checkpointing.acquire(),
+    after_in_parent=lambda: _checkpointing.release(),
+    after_in_child=_forget_file_writers,
+)
 
 
 def _writers_for(database: str) -> _FileWriters:
