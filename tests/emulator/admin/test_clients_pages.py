@@ -126,7 +126,13 @@ def test_disable_enable_and_delete(
 
     unknown = token_status("nobody-at-all")
     assert token_status()[0] == 200
-    assert admin.post("/admin/clients/short-lived/state", {"disabled": "1"}).status_code == 302
+    asked = admin.post("/admin/clients/short-lived/state", {"disabled": "1"})
+    assert asked.status_code == 200 and "Disabling client short-lived" in asked.get_data(
+        as_text=True
+    )
+    assert token_status()[0] == 200  # the first post only asks
+    confirmed = {"disabled": "1", "confirm": "1"}
+    assert admin.post("/admin/clients/short-lived/state", confirmed).status_code == 302
     assert "disabled" in admin.get("/admin/clients").get_data(as_text=True)
     assert token_status() == unknown  # answered as an unknown client
     assert admin.post("/admin/clients/short-lived/state", {"disabled": "0"}).status_code == 302
@@ -134,7 +140,9 @@ def test_disable_enable_and_delete(
     confirm = admin.get("/admin/clients/short-lived/delete")
     assert "cannot be undone" in confirm.get_data(as_text=True)
     assert count_rows("oauth_clients") == 1  # a GET deletes nothing
-    assert admin.post("/admin/clients/short-lived/delete").status_code == 302
+    assert admin.post("/admin/clients/short-lived/delete").status_code == 200  # asks again
+    assert count_rows("oauth_clients") == 1
+    assert admin.post("/admin/clients/short-lived/delete", {"confirm": "1"}).status_code == 302
     assert count_rows("oauth_clients") == 0
     assert count_rows("oauth_access_tokens") == 0
     assert admin.get("/admin/clients/short-lived/edit").status_code == 404
@@ -175,6 +183,7 @@ def test_the_list_searches_and_pages_thousands_of_clients(admin: AdminSession, a
 def test_a_plugins_client_panel_saves_through_the_plugin(
     admin: AdminSession, cli: Callable[..., str], audit_actions: Callable[[], list]
 ) -> None:
+    cli("plugins", "enable", "apigee")  # a disabled plugin's panel is not shown
     cli("apigee", "products", "add", "Test App product", "--scope", "weather.read")
     create(admin, "app-1")
     rv = admin.post(

@@ -54,13 +54,18 @@ def test_save_and_reset_options(
     rv = admin.post("/admin/plugins/oauth2", {"access_lifetime": "7200", "www_realm": "Service"})
     assert rv.status_code == 302
     assert stored_params(app, "oauth2") == {"access_lifetime": 7200}  # untouched: not stored
-    assert admin.post("/admin/plugins/oauth2/reset").status_code == 302
+    assert admin.post("/admin/plugins/oauth2/reset").status_code == 200  # it asks first
+    assert stored_params(app, "oauth2") == {"access_lifetime": 7200}
+    assert admin.post("/admin/plugins/oauth2/reset", {"confirm": "1"}).status_code == 302
     assert stored_params(app, "oauth2") == {}
     assert [a[0] for a in audit_actions()[-2:]] == ["plugin.params", "plugin.reset"]
 
 
 def test_enable_and_disable_a_plugin(admin: AdminSession, client: FlaskClient) -> None:
-    assert admin.post("/admin/plugins/oauth2/enabled", {"enabled": "0"}).status_code == 302
+    assert admin.post("/admin/plugins/oauth2/enabled", {"enabled": "0"}).status_code == 200
+    assert client.post("/index.php?option=token&api=oauth2").status_code != 404  # it asks
+    confirmed = {"enabled": "0", "confirm": "1"}
+    assert admin.post("/admin/plugins/oauth2/enabled", confirmed).status_code == 302
     rv = client.post("/index.php?option=token&api=oauth2")
     assert rv.status_code == 404
     assert rv.get_json() is None and b'API \\"oauth2\\" is not available' in rv.data
