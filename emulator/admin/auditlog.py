@@ -25,23 +25,28 @@ from emulator.oauth import has_control_characters
 
 # Values longer than this are shortened (the whole value is a click away).
 SHORT_VALUE = 80
-_BOUNDARY = re.compile(r"[\s,;:/&?=.)\]}-]")
+_PUNCTUATION = re.compile(r"[,;:/&?=.)\]}-]")
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 FIRST_DAY = date(1970, 1, 1)
 LAST_DAY = date(9999, 12, 30)  # its next day still is one
 
 
 def shorten(text: str, limit: int = SHORT_VALUE) -> str:
-    """``text`` on one line, or its start cut at a word boundary (a character one when no
-    boundary is near) and ended with an ellipsis, at most ``limit`` characters."""
+    """``text`` on one line, or its start cut at a word boundary (a space, else a separator
+    such as "/" or ",", else any character when none is in the second half) and ended with
+    an ellipsis: at most ``limit`` characters."""
     flat = " ".join(text.split())
     if len(flat) <= limit:
         return flat
-    head = flat[: limit - 1]
-    ends = [found.end() for found in _BOUNDARY.finditer(head)]
-    if ends and ends[-1] >= limit // 2:
-        head = head[: ends[-1]]
-    return head.rstrip(" ,;:") + "…"
+    cut = flat.rfind(" ", limit // 2, limit)  # the space itself is left out
+    if cut < 0:
+        ends = [
+            found.end()
+            for found in _PUNCTUATION.finditer(flat, 0, limit - 1)
+            if found.end() > limit // 2
+        ]
+        cut = ends[-1] if ends else limit - 1
+    return flat[:cut].rstrip(" ,;:") + "…"
 
 
 @dataclass(frozen=True)

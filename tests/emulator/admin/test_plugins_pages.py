@@ -12,6 +12,7 @@ from emulator.registry import get_registry
 from tests.emulator.admin.conftest import AdminSession
 from tests.emulator.admin.helpers import stored_params
 
+LEGACY = "https://legacy.example"
 # --- plugins ---------------------------------------------------------------------------
 
 
@@ -72,3 +73,40 @@ def test_enable_and_disable_a_plugin(admin: AdminSession, client: FlaskClient) -
     assert admin.post("/admin/plugins/oauth2/enabled", {"enabled": "1"}).status_code == 302
     assert client.post("/index.php?option=token&api=oauth2").status_code != 404
     assert admin.post("/admin/plugins/nosuch/enabled", {"enabled": "1"}).status_code == 404
+
+
+# --- settings a plugin needs before it is enabled ---------------------------------------------
+
+
+def test_a_plugin_is_not_enabled_without_the_settings_it_requires(
+    admin: AdminSession, client: FlaskClient, audit_actions: Callable[[], list]
+) -> None:
+    before = audit_actions()
+    rv = admin.post("/admin/plugins/passthrough/enabled", {"enabled": "1"})
+    page = rv.get_data(as_text=True)
+    assert rv.status_code == 400
+    assert (
+        "The passthrough plugin cannot be enabled while legacy_url is not set: set it first. "
+        'Nothing was changed: <a href="/admin/plugins/passthrough#param-legacy_url">'
+        "set legacy_url</a> in the plugin's settings."
+    ) in page
+    assert audit_actions() == before
+    row = page[page.index('id="plugin-passthrough"') :]
+    assert row.index("disabled") < row.index("</tr>")
+    # Its settings page says which field it needs.
+    settings = admin.get("/admin/plugins/passthrough").get_data(as_text=True)
+    assert "The plugin cannot be enabled until legacy_url is set below." in settings
+    field = settings[settings.index('id="param-legacy_url"') :]
+    assert field.index("required to enable") < field.index("</div>")
+    # Set, it is enabled; enabled, the setting cannot be emptied, nor reset away.
+    assert admin.post("/admin/plugins/passthrough", {"legacy_url": LEGACY}).status_code == 302
+    assert admin.post("/admin/plugins/passthrough/enabled", {"enabled": "1"}).status_code == 302
+    rv = admin.post("/admin/plugins/passthrough", {"legacy_url": ""})
+    assert rv.status_code == 400
+    field = rv.get_data(as_text=True)
+    field = field[field.index('id="param-legacy_url"') :]
+    assert field.index("Required while the plugin is enabled") < field.index("</div>")
+    rv = admin.post("/admin/plugins/passthrough/reset", {"confirm": "1"}, follow_redirects=True)
+    assert "disable the plugin first to reset its options" in rv.get_data(as_text=True)
+    assert stored_params(admin.client.application, "passthrough") == {"legacy_url": LEGACY}
+    assert [a[0] for a in audit_actions()[len(before) :]] == ["plugin.params", "plugin.enable"]
