@@ -3,8 +3,9 @@
 Each change works in the caller's ORM session, records one audit event (emulator/audit.py)
 in the same transaction and does not commit: the command or the page view commits, or
 rolls back on an error. A refused value raises ``ValueError`` (``NotFound``,
-``ScopeInUse``, ``emulator.errors.ParamsError``) with a one-line message for the admin,
-before anything is written. Secrets are returned to be shown once, never recorded.
+``ScopeInUse``, ``MissingSettings``, ``emulator.errors.ParamsError``) with a one-line
+message for the admin, before anything is written. Secrets are returned to be shown once,
+never recorded.
 """
 
 from __future__ import annotations

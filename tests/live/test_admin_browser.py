@@ -353,6 +353,8 @@ def seed_for_screenshots(database_url: str, env: dict[str, str]) -> None:
     run_cli(env, "clients", "create", "legacy-kiosk", "--grant-types", "client_credentials")
     run_cli(env, "clients", "disable", "legacy-kiosk")
     run_cli(env, "plugins", "set", "oauth2", "issuer=https://auth.example.com/oauth2/legacy-site")
+    callback = "https://partner.example.com/integrations/oauth/callback?tenant=north-east&return=1"
+    run_cli(env, "clients", "update", LONG_CLIENT_ID, "--redirect-uri", callback)
     app = make_app(database_url)
     now = utcnow().replace(microsecond=0)
     with app.app_context():
