@@ -96,6 +96,8 @@ def parse_filters(args: Mapping[str, str]) -> tuple[AuditFilters, list[str]]:
 
     def text(name: str, label: str, limit: int) -> str:
         value = (args.get(name) or "").strip()[:limit]
+        # No stored actor, action or target holds one, and PostgreSQL refuses NUL in a
+        # query's text: refused here, with a message.
         if has_control_characters(value):
             problems.append(
                 f"{label} cannot hold a control character (such as NUL or a line break)."
