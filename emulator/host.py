@@ -77,6 +77,7 @@ from emulator.web.plugin import LEGACY_PATHS
 from emulator.web.plugin import OBSERVED_BODY_LIMIT
 from emulator.web.plugin import POST
 from emulator.web.plugin import Answer
+from emulator.web.plugin import ClientMark
 from emulator.web.plugin import ClientPanel
 from emulator.web.plugin import Exchange
 from emulator.web.plugin import Operation
@@ -86,7 +87,7 @@ from emulator.web.plugin import Route
 from emulator.web.plugin import TokenExample
 
 __all__ = [
-    "Answer", "app_object", "Base", "BodyTooLarge", "ClientPanel", "commit_change",
+    "Answer", "app_object", "Base", "BodyTooLarge", "ClientMark", "ClientPanel", "commit_change",
     "connection", "db", "DbHandle", "dburl", "delete_in_batches", "Deprecations",
     "describe_error", "ExactString", "exception_response", "Exchange", "header_bytes",
     "host_error_response", "HOST_PATHS", "HostError", "HTTP_METHODS", "is_plain_path",

@@ -3,8 +3,9 @@
 Each change works in the caller's ORM session, records one audit event (emulator/ops/audit.py)
 in the same transaction and does not commit: the command or the page view commits, or
 rolls back on an error. A refused value raises ``ValueError`` (``NotFound``,
-``ScopeInUse``, ``emulator.web.errors.ParamsError``) with a one-line message for the admin,
-before anything is written. Secrets are returned to be shown once, never recorded.
+``ScopeInUse``, ``MissingSettings``, ``emulator.web.errors.ParamsError``) with a one-line
+message for the admin, before anything is written. Secrets are returned to be shown once,
+never recorded.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from datetime import timedelta
 from typing import Any
 
 from flask import has_app_context
+from marshmallow import ValidationError
+from sqlalchemy import ColumnElement
 from sqlalchemy import func
 from sqlalchemy import or_
 from sqlalchemy import select
@@ -40,6 +43,9 @@ from emulator.storage.models import RefreshToken
 from emulator.storage.models import Scope
 from emulator.storage.models import UsageCount
 from emulator.web import stores
+from emulator.web.errors import ParamsError
+from emulator.web.plugin import ClientMark
+from emulator.web.plugin import Plugin
 from emulator.web.registry import get_registry
 
 __all__ = [
@@ -47,6 +53,7 @@ __all__ = [
     "Actor",
     "ClientPage",
     "ClientRow",
+    "MissingSettings",
     "NotFound",
     "ScopeInUse",
     "SecretChanged",
@@ -54,6 +61,13 @@ __all__ = [
 ]
 
 MAX_PAGE = 1000
+# How the client list may be ordered (the client id breaks ties, ascending).
+CLIENT_SORTS: dict[str, ColumnElement[Any]] = {
+    "client_id": Client.client_id,
+    "created": Client.created_at,
+    "state": Client.disabled,  # enabled first
+    "type": Client.secret_hash.is_(None),  # confidential first
+}
 MIN_PASSWORD_LENGTH = 12
 MAX_PASSWORD_LENGTH = 1024  # bounds the work of one hash
 _USERNAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.@-]{0,149}")
@@ -79,6 +93,20 @@ class SecretChanged(ValueError):
     """A rotation asked for on a view of the secret that is out of date (a form sent twice)."""
 
 
+class MissingSettings(ValueError):
+    """A plugin to be enabled without params its manifest requires
+    (``Plugin.required_to_enable``); ``missing`` names them."""
+
+    def __init__(self, plugin: str, missing: list[str]) -> None:
+        self.plugin = plugin
+        self.missing = missing
+        one = len(missing) == 1
+        super().__init__(
+            f"The {plugin} plugin cannot be enabled while {' and '.join(missing)} "
+            f"{'is' if one else 'are'} not set: set {'it' if one else 'them'} first."
+        )
+
+
 # --- clients ---------------------------------------------------------------------------
 
 
@@ -98,6 +126,8 @@ class ClientRow:
     access_tokens: int  # live ones
     refresh_tokens: int
     last_used: datetime | None  # from the usage counts, when known
+    # The labels of the plugins' marks on this client (``Plugin.client_marks``).
+    marks: tuple[str, ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-able values (times as ISO 8601 UTC), for --json."""
@@ -133,18 +163,29 @@ def list_clients(
     search: str = "",
     offset: int = 0,
     limit: int = 50,
+    sort: str = "client_id",
+    descending: bool = False,
+    disabled: bool | None = None,
+    public: bool | None = None,
+    marks: Mapping[str, bool] | None = None,
     now: datetime | None = None,
 ) -> ClientPage:
-    """A page of clients ordered by client_id; ``search``: a substring of client_id or user_id.
+    """A page of clients ordered by ``sort`` (a key of CLIENT_SORTS), then client_id.
 
-    Live token counts and last use are read for the page's rows only (grouped queries on
-    indexed columns), so a page costs the same with 10,000s of clients.
+    ``search``: a substring of client_id or user_id; ``disabled``, ``public``: only clients
+    in that state or of that type (None: either); ``marks``: ``{mark key: bool}``, only
+    clients that a plugin's mark has (True) or has not (False), keys as ``client_marks``
+    names them. Live token counts, last use and marks are read for the page's rows only
+    (grouped queries on indexed columns), so a page costs the same with 10,000s of clients.
     """
     if not 1 <= limit <= MAX_PAGE:
         raise ValueError(f"The limit must be 1 to {MAX_PAGE}.")
     if offset < 0:
         raise ValueError("The offset must be 0 or more.")
+    if sort not in CLIENT_SORTS:
+        raise ValueError(f"Sort by one of: {', '.join(CLIENT_SORTS)}.")
     oauth.validate_plain_text(search, "The search")
+    declared = client_marks()
     query = select(Client)
     if search:
         query = query.where(
@@ -153,11 +194,34 @@ def list_clients(
                 Client.user_id.contains(search, autoescape=True),
             )
         )
+    if disabled is not None:
+        query = query.where(Client.disabled == disabled)
+    if public is not None:
+        query = query.where(
+            Client.secret_hash.is_(None) if public else Client.secret_hash.is_not(None)
+        )
+    for key, wanted in (marks or {}).items():
+        if key not in declared:
+            raise ValueError(f"No client mark {key!r}; known: {', '.join(declared) or 'none'}.")
+        members = Client.id.in_(declared[key].members())
+        query = query.where(members if wanted else ~members)
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    clients = list(session.scalars(query.order_by(Client.client_id).offset(offset).limit(limit)))
+    order = CLIENT_SORTS[sort]
+    query = query.order_by(order.desc() if descending else order.asc(), Client.client_id)
+    clients = list(session.scalars(query.offset(offset).limit(limit)))
     return ClientPage(
         rows=_rows(session, clients, now or utcnow()), total=total, offset=offset, limit=limit
     )
+
+
+def client_marks() -> dict[str, ClientMark]:
+    """Every installed plugin's client marks, keyed ``<plugin>.<mark>``, by plugin name."""
+    plugins = get_registry().plugins
+    return {
+        f"{name}.{mark.name}": mark
+        for name in sorted(plugins)
+        for mark in plugins[name].client_marks
+    }
 
 
 def show_client(session: Session, client_id: str, *, now: datetime | None = None) -> ClientRow:
@@ -417,9 +481,15 @@ def clients_using_scope(session: Session, name: str, *, limit: int = 20) -> list
 def set_plugin_enabled(
     session: Session, actor: Actor, name: str, enabled: bool, *, now: datetime
 ) -> None:
-    """Enable or disable a plugin (every worker sees it within CACHE_MAX_AGE)."""
+    """Enable or disable a plugin (every worker sees it within CACHE_MAX_AGE); enabling is
+    refused (MissingSettings) while a param its manifest requires is not set."""
     registry = get_registry()
-    before = registry.status(session, _plugin(name)).enabled
+    status = registry.status(session, _plugin(name))
+    before = status.enabled
+    if enabled:
+        missing = unset_required(status.plugin, status.params)
+        if missing:
+            raise MissingSettings(name, missing)
     registry.set_enabled(session, name, enabled, now=now)
     if before != enabled:
         audit.record(
@@ -436,10 +506,27 @@ def set_plugin_enabled(
 def set_plugin_params(
     session: Session, actor: Actor, name: str, updates: Mapping[str, str], *, now: datetime
 ) -> Mapping[str, Any]:
-    """Validate and store params (ParamsError, with ``.messages`` per field, when one is bad:
-    nothing is stored); return the effective params."""
+    """Validate and store params (ParamsError, with ``.messages`` per field, when one is bad,
+    or empties a param an enabled plugin requires: nothing is stored); return the effective
+    params."""
     registry = get_registry()
-    before = registry.status(session, _plugin(name)).params
+    status = registry.status(session, _plugin(name))
+    before = status.params
+    if status.enabled and status.plugin.required_to_enable:
+        try:
+            after = status.plugin.params().load({**status.stored, **updates})
+        except ValidationError:
+            pass  # set_params says why
+        else:
+            emptied = unset_required(status.plugin, after)
+            if emptied:
+                raise ParamsError(
+                    name,
+                    {
+                        key: ["Required while the plugin is enabled: disable it first to clear it."]
+                        for key in emptied
+                    },
+                )
     loaded = registry.set_params(session, name, updates, now=now)
     changed = [key for key in updates if before.get(key) != loaded.get(key)]
     if changed:
@@ -456,11 +543,19 @@ def set_plugin_params(
 
 
 def reset_plugin(session: Session, actor: Actor, name: str, *, now: datetime) -> None:
-    """Put a plugin's params back to their defaults (its enabled flag stays)."""
+    """Put a plugin's params back to their defaults (its enabled flag stays); refused
+    (MissingSettings) for an enabled plugin whose required params have empty defaults."""
     registry = get_registry()
     status = registry.status(session, _plugin(name))
     if not status.stored:
         return
+    if status.enabled:
+        emptied = unset_required(status.plugin, status.plugin.params().load({}))
+        if emptied:
+            raise ValueError(
+                f"The {name} plugin is enabled and needs {' and '.join(emptied)}, which the "
+                "defaults leave empty: disable the plugin first to reset its options."
+            )
     row = session.get(PluginState, name)
     row.params = "{}"
     row.updated_at = now
@@ -474,6 +569,19 @@ def reset_plugin(session: Session, actor: Actor, name: str, *, now: datetime) ->
         after={},
         now=now,
     )
+
+
+def unset_required(plugin: Plugin, params: Mapping[str, Any]) -> list[str]:
+    """The params of ``plugin.required_to_enable`` that are empty (None, "", [], {})."""
+    return [key for key in plugin.required_to_enable if _is_empty(params.get(key))]
+
+
+def _is_empty(value: Any) -> bool:
+    if value is None:
+        return True
+    if isinstance(value, str):
+        return not value.strip()
+    return isinstance(value, list | tuple | dict | set | frozenset) and not value
 
 
 # --- admin users -----------------------------------------------------------------------
@@ -625,6 +733,12 @@ def _rows(session: Session, clients: list[Client], now: datetime) -> list[Client
             .group_by(UsageCount.client_id)
         ).all()
     )
+    marked: dict[int, list[str]] = {}
+    for mark in client_marks().values() if pks else ():
+        for pk in session.scalars(
+            select(Client.id).where(Client.id.in_(pks), Client.id.in_(mark.members()))
+        ):
+            marked.setdefault(pk, []).append(mark.label)
     return [
         ClientRow(
             client_id=client.client_id,
@@ -645,6 +759,7 @@ def _rows(session: Session, clients: list[Client], now: datetime) -> list[Client
             access_tokens=counts["access"].get(client.id, 0),
             refresh_tokens=counts["refresh"].get(client.id, 0),
             last_used=last_used.get(client.id),
+            marks=tuple(marked.get(client.id, ())),
         )
         for client in clients
     ]

@@ -33,8 +33,8 @@ ENV_DATABASE_URI = "FLASK_SQLALCHEMY_DATABASE_URI"
 CREATE_ADMIN = ".venv/bin/flask --app app admin create-user NAME"
 MIGRATE = ".venv/bin/flask --app app db upgrade"
 CLI_EPILOG = (
-    "These are the commands of the legacy OAuth2 service (redCORE and Apigee Edge URLs "
-    "without the PHP): plugins, clients, scopes, tokens, admin, audit, usage and legacy, "
+    "These are the commands of the legacy OAuth2 service (the old sites' token URLs, "
+    "without PHP): plugins, clients, scopes, tokens, admin, audit, usage and legacy, "
     "with the plugins' own groups. Each group lists its commands: flask --app app GROUP "
     "--help. The docs: docs/administer/cli.md (make docs builds the site into site/)."
 )

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import Select
+from sqlalchemy import func
 from sqlalchemy import insert
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -119,22 +121,75 @@ def events(
     session: Session,
     *,
     since: datetime | None = None,
+    until: datetime | None = None,
     limit: int = 100,
     offset: int = 0,
     action_prefix: str | None = None,
+    actor: str | None = None,
+    target: str | None = None,
 ) -> list[AuditEvent]:
-    """Events, newest first; ``action_prefix`` "client" matches "client.update" etc."""
+    """Events, newest first; ``action_prefix`` "client" matches "client.update" etc.
+
+    ``since``/``until``: occurred at or after / before; ``actor``: a part of the actor
+    ("alice" finds "admin:alice"); ``target``: exactly this target.
+    """
     if not 1 <= limit <= MAX_LIMIT:
         raise ValueError(f"The limit must be 1 to {MAX_LIMIT}.")
     if offset < 0:
         raise ValueError("The offset must be 0 or more.")
-    query = select(AuditEvent)
-    if since is not None:
-        query = query.where(AuditEvent.occurred_at >= since)
-    if action_prefix:
-        query = query.where(AuditEvent.action.startswith(action_prefix, autoescape=True))
+    query = _filtered(
+        select(AuditEvent),
+        since=since,
+        until=until,
+        action_prefix=action_prefix,
+        actor=actor,
+        target=target,
+    )
     query = query.order_by(AuditEvent.occurred_at.desc(), AuditEvent.id.desc())
     return list(session.scalars(query.limit(limit).offset(offset)))
+
+
+def count_events(
+    session: Session,
+    *,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    action_prefix: str | None = None,
+    actor: str | None = None,
+    target: str | None = None,
+) -> int:
+    """How many events ``events`` finds with these filters (every page)."""
+    query = _filtered(
+        select(func.count()).select_from(AuditEvent),
+        since=since,
+        until=until,
+        action_prefix=action_prefix,
+        actor=actor,
+        target=target,
+    )
+    return session.scalar(query) or 0
+
+
+def _filtered(
+    query: Select[Any],
+    *,
+    since: datetime | None,
+    until: datetime | None,
+    action_prefix: str | None,
+    actor: str | None,
+    target: str | None,
+) -> Select[Any]:
+    if since is not None:
+        query = query.where(AuditEvent.occurred_at >= since)
+    if until is not None:
+        query = query.where(AuditEvent.occurred_at < until)
+    if action_prefix:
+        query = query.where(AuditEvent.action.startswith(action_prefix, autoescape=True))
+    if actor:
+        query = query.where(AuditEvent.actor.contains(actor, autoescape=True))
+    if target:
+        query = query.where(AuditEvent.target == target)
+    return query
 
 
 def purge_events(

@@ -25,6 +25,12 @@ knows about a client, and the host shows it without knowing its words):
   and writes nothing then); shown on the client's page, saved in the page's transaction.
 - ``issuing_operations``: the operation names under which the plugin counts a token it
   issued in the usage counts (emulator/ops/usage.py), for the activity page's chart.
+- ``client_marks``: ``ClientMark``s, each a set of clients the plugin knows something of
+  (e.g. the ones an import brought over), shown as a badge on the clients list and a
+  client's page, and offered as a filter of the list. The host knows only the label.
+- ``required_to_enable``: names of params that must be set (not empty) before the plugin
+  is enabled, and stay set while it is; enabling without them is refused
+  (emulator/manage/actions.py).
 
 Request hooks (the dispatcher calls them, only those of enabled plugins):
 
@@ -54,6 +60,7 @@ from typing import Any
 import click
 from flask import Response
 from marshmallow import Schema
+from sqlalchemy import Select
 
 from emulator.oauth import ClientScopeHook
 from emulator.web.errors import PluginDeclarationError
@@ -68,6 +75,7 @@ LEGACY_PATHS = ("/", "/index.php")
 HEALTH_PATH = "/healthz"
 METRICS_PATH = "/metrics"  # the host's while METRICS_ENABLED is off too (emulator/ops/metrics.py)
 HOST_PATHS = (*LEGACY_PATHS, HEALTH_PATH, METRICS_PATH)
+MAX_MARK_LABEL = 24
 
 
 @dataclass(slots=True)
@@ -158,6 +166,35 @@ class ClientPanel:
     save: Callable[[Any, int, str, Mapping[str, str]], Mapping[str, tuple[Any, Any]]]
 
 
+@dataclass(frozen=True)
+class ClientMark:
+    """Some clients a plugin marks, with a word for the admin pages (e.g. "imported").
+
+    ``members()`` returns a SELECT of one column, the primary keys (``oauth_clients.id``)
+    of the clients marked. The host uses it as a subquery, never loads it whole: a page's
+    badges cost one query bounded by the page, and the list's filter one semi-join,
+    however many clients the plugin marks.
+    """
+
+    name: str  # [a-z][a-z0-9_]*: "<plugin>.<name>" is the clients list's filter key
+    label: str  # the badge and the filter's label, a word or two
+    members: Callable[[], Select[Any]]
+    description: str = ""  # what the mark means (the badge's title)
+
+    def __post_init__(self) -> None:
+        if not NAME.fullmatch(self.name):
+            raise PluginDeclarationError(
+                f"Client mark {self.name!r} must match {NAME.pattern}; it names a filter."
+            )
+        if not self.label or len(self.label) > MAX_MARK_LABEL or not self.label.isprintable():
+            raise PluginDeclarationError(
+                f"Client mark {self.name!r}: the label is 1 to {MAX_MARK_LABEL} printable "
+                "characters."
+            )
+        if not callable(self.members):
+            raise PluginDeclarationError(f"Client mark {self.name!r}: members must be callable.")
+
+
 # render_error(error, operation, params): operation is the option name (None for a path
 # route); params are the effective params (None when they could not be loaded).
 ErrorRenderer = Callable[[Exception, "str | None", "Mapping[str, Any] | None"], Response]
@@ -222,6 +259,9 @@ class Plugin:
     token_examples: TokenExamples | None = None  # see "Admin hooks" above
     client_panel: ClientPanel | None = None  # see "Admin hooks" above
     issuing_operations: frozenset[str] = frozenset()  # see "Admin hooks" above
+    client_marks: Sequence[ClientMark] = ()  # see "Admin hooks" above
+    # Params that must be set (not empty) to enable the plugin, and while it is enabled.
+    required_to_enable: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not NAME.fullmatch(self.name):
@@ -237,4 +277,19 @@ class Plugin:
         if not (isinstance(self.params, type) and issubclass(self.params, Schema)):
             raise PluginDeclarationError(
                 f"Plugin {self.name!r}: params must be a marshmallow Schema class."
+            )
+        marks = [mark.name for mark in self.client_marks if isinstance(mark, ClientMark)]
+        if len(marks) != len(self.client_marks) or len(set(marks)) != len(marks):
+            raise PluginDeclarationError(
+                f"Plugin {self.name!r}: client_marks must be ClientMarks with distinct names."
+            )
+        if isinstance(self.required_to_enable, str):
+            raise PluginDeclarationError(
+                f"Plugin {self.name!r}: required_to_enable is a tuple of param names."
+            )
+        unknown = [key for key in self.required_to_enable if key not in self.params().fields]
+        if unknown:
+            raise PluginDeclarationError(
+                f"Plugin {self.name!r}: required_to_enable names params its schema does not "
+                f"have: {unknown}."
             )

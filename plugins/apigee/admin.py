@@ -67,7 +67,8 @@ def _fields(session: Session, client_pk: int, client_id: str) -> Sequence[PanelF
             "API products",
             "\n".join(app.products),
             f"One per line, in order; their scopes are the app's when the client has no "
-            f"scope of its own. Known products: {known} (add with `flask apigee products add`).",
+            f"scope of its own. Known products: {known} (products are added with the "
+            "plugin's command-line tool).",
             multiline=True,
         ),
     )

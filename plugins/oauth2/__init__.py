@@ -32,4 +32,5 @@ plugin = Plugin(
     advise=advise,
     token_examples=admin.token_examples,
     issuing_operations=frozenset({"token"}),
+    client_marks=(admin.imported,),
 )

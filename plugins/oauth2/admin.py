@@ -1,4 +1,5 @@
-"""What the admin pages show of this plugin: the token request of redCORE's manual."""
+"""What the admin pages show of this plugin: the token request of redCORE's manual, and
+which clients the legacy import brought over."""
 
 from __future__ import annotations
 
@@ -7,7 +8,13 @@ from collections.abc import Sequence
 from typing import Any
 from urllib.parse import quote
 
+from sqlalchemy import Select
+from sqlalchemy import select
+
+from emulator.host import ClientMark
 from emulator.host import TokenExample
+
+from .models import ImportedClient
 
 
 def token_examples(
@@ -22,3 +29,16 @@ def token_examples(
         credentials += f"&client_secret={quote(secret, safe='')}"
     url = f"{base_url}/index.php?option=token&api=oauth2&grant_type=client_credentials{credentials}"
     return (TokenExample(title="redCORE token URL", command=f'curl -X POST "{url}"'),)
+
+
+def imported_clients() -> Select[tuple[int]]:
+    """The clients ``legacy import`` brought over (or found here already, by their id)."""
+    return select(ImportedClient.client_id)
+
+
+imported = ClientMark(
+    name="imported",
+    label="imported",
+    members=imported_clients,
+    description="Brought over from the redCORE database by the legacy import.",
+)

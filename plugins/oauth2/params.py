@@ -159,7 +159,7 @@ def advise(params: Mapping[str, Any]) -> list[str]:
     return [
         "issuer is empty: the RFC 8414 metadata names the Host header the request came "
         "with, so it is sent with Cache-Control: no-store; set issuer to your public URL "
-        "(flask --app app plugins set oauth2 issuer=https://...) to let caches keep it."
+        "(https://...) to let caches keep it."
     ]
 
 

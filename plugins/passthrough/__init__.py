@@ -28,4 +28,5 @@ plugin = Plugin(
     advise=advise,
     fallback=views.forward,
     observe=views.observe,
+    required_to_enable=("legacy_url",),
 )

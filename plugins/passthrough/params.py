@@ -161,7 +161,8 @@ def advise(params: Mapping[str, Any]) -> list[str]:
     url = params["legacy_url"]
     if not url:
         advice.append(
-            f"legacy_url is empty: the plugin refuses to forward (502) until it is set ({SET_URL})."
+            "legacy_url is empty: the plugin cannot be enabled, and forwards nothing (502), "
+            "until it is set to the old site's URL."
         )
     elif urlsplit(url).scheme == "http" and urlsplit(url).hostname not in (
         "127.0.0.1",

@@ -175,3 +175,17 @@ def test_the_host_pages_do_not_speak_of_apps_products_and_developers(path: Path)
     """What the admin pages say of a dialect comes from its plugin's hooks, not the host."""
     found = APIGEE_WORDS.findall(path.read_text())
     assert not found, f"{path}: {sorted(set(found))}"
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        ROOT / "emulator" / "manage" / "actions.py",
+        *sources("emulator/manage/admin"),
+        *host_assets(),
+    ],
+    ids=lambda p: str(p.relative_to(ROOT)),
+)
+def test_the_admin_knows_a_plugins_client_marks_by_their_labels_only(path: Path) -> None:
+    """The oauth2 plugin's word for its mark ("imported") comes from its ClientMark."""
+    assert "imported" not in path.read_text().lower(), path

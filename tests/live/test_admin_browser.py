@@ -11,6 +11,12 @@ and see the error with nothing saved; delete a client and see its token refused 
 with ``UPDATE_DOCS_SCREENSHOT=1`` the clients page's also goes to docs/admin-clients.png
 (the README's figure; not on every run, which would change a tracked file each time).
 
+A second test lays the pages out at 1280x800 (no table wider than its card) and 390x844 (a
+phone: the page never scrolls sideways), on a site with a client the legacy import
+brought over and two weeks of usage; with ``DOCS_SCREENSHOTS=<folder>`` it saves the docs'
+full-page screenshots there (admin-clients.png, admin-client.png, admin-confirm.png,
+admin-audit.png, admin-plugins.png, admin-activity.png).
+
 Changes made on one worker reach the other within CACHE_MAX_AGE: each check that another
 worker sees a change waits until fresh connections see it, then until CACHE_MAX_AGE has
 passed (a few fresh connections in a row may all have gone to one worker), and asks again
@@ -23,14 +29,22 @@ import os
 import shutil
 import subprocess
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
+from emulator.ops.clock import utcnow
+from emulator.storage.database import db
+from emulator.storage.models import Client
+from emulator.storage.models import UsageCount
 from playwright.sync_api import Browser
 from playwright.sync_api import Page
 from playwright.sync_api import expect
 from playwright.sync_api import sync_playwright
 
+from plugins.oauth2.models import ImportedClient
+from tests.conftest import make_app
 from tests.live.server import BIN
 from tests.live.server import CLI_TIMEOUT
 from tests.live.server import ROOT
@@ -223,9 +237,14 @@ def test_admin_flow_in_a_browser(
         assert status == 200
         access_token = issued["access_token"]
 
-        # Disable the oauth2 plugin: its token URL answers as an unknown api, everywhere.
+        # Disable the oauth2 plugin (after its confirmation): its token URL answers as an
+        # unknown api, everywhere.
         page.goto("/admin/plugins")
         page.click("#plugin-oauth2 button:has-text('Disable')")
+        expect(page.locator("h1")).to_contain_text("Disable the oauth2 plugin?")
+        expect(page.locator(".confirm .lead")).to_contain_text("index.php?option=token&api=oauth2")
+        shot(page, shots, "plugin-confirm")
+        page.click("button:has-text('Disable the plugin')")
         expect(page.locator("#plugin-oauth2")).to_contain_text("disabled")
         shot(page, shots, "plugins")
         on_every_worker(
@@ -302,10 +321,161 @@ def test_admin_flow_in_a_browser(
         "client.png",
         "secret-shown.png",
         "plugins.png",
+        "plugin-confirm.png",
         "plugin-options-error.png",
         "client-delete.png",
         "scopes.png",
         "activity.png",
         "audit.png",
     }
+    assert "Traceback" not in server.stderr()
+
+
+# Every admin page's tables, at the desktop size: the ones wider than their card (or than
+# the main column, outside a card), or that must scroll inside it.
+TABLES_OVERFLOWING = """() => [...document.querySelectorAll('main table')].filter((table) => {
+  const card = table.closest('.card') || table.closest('main');
+  const wrap = table.closest('.table-wrap');
+  const wider = table.getBoundingClientRect().width > card.getBoundingClientRect().width + 0.5;
+  const scrolls = wrap !== null && wrap.scrollWidth > wrap.clientWidth + 0.5;
+  return wider || scrolls;
+}).map((table) => table.id || table.className || table.rows[0].textContent.trim())"""
+PAGE_SCROLLS_SIDEWAYS = "document.documentElement.scrollWidth > window.innerWidth"
+DESKTOP = {"width": 1280, "height": 800}
+PHONE = {"width": 390, "height": 844}
+LONG_CLIENT_ID = "partner-integration-service-account-with-a-long-identifier-2019"
+
+
+def seed_for_screenshots(database_url: str, env: dict[str, str]) -> None:
+    """A site as the docs show it: an imported client, a disabled one, a long id, a long
+    option value, and two weeks of token requests in the usage counts."""
+    run_cli(env, "clients", "create", LONG_CLIENT_ID, "--scope", "site.read")
+    run_cli(env, "clients", "create", "legacy-kiosk", "--grant-types", "client_credentials")
+    run_cli(env, "clients", "disable", "legacy-kiosk")
+    run_cli(env, "plugins", "set", "oauth2", "issuer=https://auth.example.com/oauth2/legacy-site")
+    callback = "https://partner.example.com/integrations/oauth/callback?tenant=north-east&return=1"
+    run_cli(env, "clients", "update", LONG_CLIENT_ID, "--redirect-uri", callback)
+    app = make_app(database_url)
+    now = utcnow().replace(microsecond=0)
+    with app.app_context():
+        ids = dict(db.session.execute(sa.select(Client.client_id, Client.id)).all())
+        db.session.add(ImportedClient(client_id=ids["mobile-app"], imported_at=now))
+        busy = {"mobile-app": 40, "partner-portal": 25, LONG_CLIENT_ID: 12, "reporting-job": 3}
+        for n, (client_id, base) in enumerate(busy.items()):
+            for days_ago in range(14):
+                for form, share in (("basic", 3), ("query", 1)):
+                    db.session.add(
+                        UsageCount(
+                            client_id=ids[client_id],
+                            plugin="oauth2",
+                            operation="token",
+                            credential_form=form,
+                            token_form="",
+                            day=(now - timedelta(days=days_ago)).date(),
+                            count=base * share + (days_ago * 7 + n) % 11,
+                            last_seen=now - timedelta(days=days_ago, minutes=n),
+                        )
+                    )
+        db.session.commit()
+        db.engine.dispose()
+
+
+def check_layout(page: Page, what: str) -> None:
+    """At the desktop size no table is wider than its card; on a phone the page itself
+    never scrolls sideways (its tables scroll inside their cards)."""
+    page.set_viewport_size(DESKTOP)
+    assert page.evaluate(TABLES_OVERFLOWING) == [], f"{what}: tables wider than their card"
+    page.set_viewport_size(PHONE)
+    assert not page.evaluate(PAGE_SCROLLS_SIDEWAYS), f"{what}: scrolls sideways on a phone"
+    page.set_viewport_size(DESKTOP)
+
+
+def docs_shot(page: Page, name: str) -> None:
+    """A full-page screenshot for the docs, when DOCS_SCREENSHOTS names a folder."""
+    folder = os.environ.get("DOCS_SCREENSHOTS")
+    if folder:
+        target = Path(folder) if Path(folder).is_absolute() else ROOT / folder
+        target.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(target / f"{name}.png"), full_page=True)
+
+
+def test_admin_pages_fit_a_desktop_and_a_phone(
+    browser: Browser, site: tuple[LiveServer, dict[str, str]], database_url: str
+) -> None:
+    server, env = site
+    seed_for_screenshots(database_url, env)
+    context = browser.new_context(base_url=server.base_url, viewport=DESKTOP)
+    page = context.new_page()
+    try:
+        page.goto("/admin/login")
+        check_layout(page, "login")
+        page.fill("#username", ADMIN)
+        page.fill("#password", PASSWORD)
+        page.click("button:has-text('Log in')")
+        expect(page).to_have_url(f"{server.base_url}/admin/clients")
+
+        # The clients list: the imported client has its badge, and a filter of its own.
+        row = page.locator("table.clients tr", has_text="mobile-app")
+        expect(row.locator(".badge.mark")).to_have_text("imported")
+        check_layout(page, "clients")
+        docs_shot(page, "admin-clients")
+        page.select_option("select[name='oauth2.imported']", "yes")
+        page.click("button:has-text('Filter')")
+        expect(page.locator("table.clients tbody tr")).to_have_count(1)
+        page.click("a.sort:has-text('Created')")  # the sort keeps the filter
+        expect(page.locator("table.clients tbody tr")).to_have_count(1)
+        assert "oauth2.imported=yes" in page.url and "sort=created" in page.url
+
+        # A client's page, then the confirmation its Disable button asks for.
+        page.goto("/admin/clients/mobile-app/edit")
+        expect(page.locator("h1 .badge.mark")).to_have_text("imported")
+        expect(page.locator("#panel-apigee")).to_have_count(0)  # apigee is disabled
+        check_layout(page, "client")
+        docs_shot(page, "admin-client")
+        page.click("button:has-text('Disable…')")
+        expect(page.locator(".confirm .lead")).to_contain_text("Disabling client mobile-app")
+        check_layout(page, "client confirmation")
+        page.click("text=Cancel")
+        expect(page.locator("h1 .badge.on")).to_have_text("active")  # nothing was done
+
+        # Enabling a plugin that lacks a required setting: refused, with a link to it.
+        page.goto("/admin/plugins")
+        page.click("#plugin-oauth2 button:has-text('Disable')")
+        expect(page.locator(".confirm")).to_contain_text("4 clients used it in the last 30 days")
+        check_layout(page, "plugin confirmation")
+        docs_shot(page, "admin-confirm")
+        page.click("text=Cancel")
+        expect(page.locator("#plugin-oauth2")).to_contain_text("enabled")
+        page.click("#plugin-passthrough button:has-text('Enable')")
+        expect(page.locator(".flash.error")).to_contain_text("legacy_url is not set")
+        check_layout(page, "plugins")
+        page.click(".flash.error a:has-text('set legacy_url')")
+        expect(page).to_have_url(f"{server.base_url}/admin/plugins/passthrough#param-legacy_url")
+        check_layout(page, "plugin options")
+        page.goto("/admin/plugins")
+        docs_shot(page, "admin-plugins")
+
+        page.goto("/admin/activity")
+        expect(page.locator("#issued")).to_contain_text(LONG_CLIENT_ID)
+        check_layout(page, "activity")
+        docs_shot(page, "admin-activity")
+
+        # The audit log, filtered: a count, and each change as field: old -> new.
+        page.goto("/admin/audit")
+        page.fill("#action", "plugin.")
+        page.click("button:has-text('Filter')")
+        expect(page.locator("#event-count")).to_have_text("1 event found")
+        expect(page.locator("td.changes")).to_contain_text(
+            'issuer: "" -> "https://auth.example.com/oauth2/legacy-site"'
+        )
+        check_layout(page, "audit")
+        page.goto("/admin/audit?action=client.")
+        check_layout(page, "audit, filtered")
+        docs_shot(page, "admin-audit")
+
+        for path in ("/admin/scopes", "/admin/clients/new", "/admin/audit?page=99"):
+            page.goto(path)
+            check_layout(page, path)
+    finally:
+        context.close()
     assert "Traceback" not in server.stderr()

@@ -28,12 +28,16 @@ from flask_login import current_user
 from flask_login import login_required
 from flask_login import logout_user
 from flask_wtf.csrf import CSRFError
+from markupsafe import Markup
 from sqlalchemy import select
 from werkzeug.exceptions import HTTPException
 
 from emulator import oauth
 from emulator.manage import actions
 from emulator.manage.admin import activity
+from emulator.manage.admin import auditlog
+from emulator.manage.admin import confirm
+from emulator.manage.admin import lists
 from emulator.manage.admin import params as params_form
 from emulator.manage.admin import reveal
 from emulator.manage.admin.auth import Admin
@@ -48,7 +52,6 @@ from emulator.manage.admin.forms import LoginForm
 from emulator.manage.admin.forms import PanelForm
 from emulator.manage.admin.forms import RotateForm
 from emulator.manage.admin.forms import ScopeForm
-from emulator.oauth import has_control_characters
 from emulator.ops import audit
 from emulator.ops import usage
 from emulator.ops.clock import utcnow
@@ -258,24 +261,50 @@ def logout() -> Response:
 @login_required
 def plugins() -> str:
     """Every plugin found: name, title, version, enabled; enable or disable it."""
+    return _plugins_page()
+
+
+def _plugins_page(problem: str | None = None) -> str:
     registry = get_registry()
     statuses = [registry.status(db.session, name) for name in sorted(registry.plugins)]
-    return render_template("admin/plugins.html", statuses=statuses, form=ActionForm())
+    return render_template(
+        "admin/plugins.html", statuses=statuses, form=ActionForm(), problem=problem
+    )
 
 
 @bp.route("/plugins/<name>/enabled", methods=["POST"])
 @login_required
-def plugin_enabled(name: str) -> Response:
-    """Enable (``enabled=1``) or disable (``enabled=0``) a plugin."""
+def plugin_enabled(name: str) -> tuple[str, int] | Response | str:
+    """Enable (``enabled=1``) or disable (``enabled=0``) a plugin; disabling an enabled
+    one asks first (its URLs stop answering). Enabling without a param the plugin requires
+    is refused, with a link to its settings."""
     plugin = _plugin(name)
     enabled = request.form.get("enabled") == "1"
-    change(
-        lambda: actions.set_plugin_enabled(db.session, actor(), plugin.name, enabled, now=utcnow())
-    )
+    status = get_registry().status(db.session, name)
+    if not enabled and status.enabled and not confirm.is_confirmed():
+        return _confirm_page(confirm.disable_plugin(db.session, status, today=utcnow().date()))
+    try:
+        change(
+            lambda: actions.set_plugin_enabled(
+                db.session, actor(), plugin.name, enabled, now=utcnow()
+            )
+        )
+    except actions.MissingSettings as error:
+        links = Markup(", ").join(
+            Markup('<a href="{}">set {}</a>').format(
+                url_for("admin.plugin", name=name, _anchor=f"param-{key}"), key
+            )
+            for key in error.missing
+        )
+        problem = Markup("{} Nothing was changed: {} in the plugin's settings.").format(
+            str(error), links
+        )
+        return _plugins_page(problem), 400
     flash(f"Plugin {plugin.name} {'enabled' if enabled else 'disabled'}.", "info")
     if enabled and plugin.advise is not None:
         for advice in plugin.advise(get_registry().status(db.session, name).params):
-            flash(advice, "warning")
+            settings = url_for("admin.plugin", name=name)
+            flash(Markup('{} <a href="{}">Its settings</a>').format(advice, settings), "warning")
     return redirect(url_for("admin.plugins"))
 
 
@@ -321,18 +350,32 @@ def plugin(name: str) -> tuple[str, int] | Response:
         fields=fields,
         problem=problem,
         advice=advice,
+        required=set(plugin.required_to_enable),
+        missing=actions.unset_required(plugin, status.params),
         form=ActionForm(),
     ), code
 
 
 @bp.route("/plugins/<name>/reset", methods=["POST"])
 @login_required
-def plugin_reset(name: str) -> Response:
-    """Every option of a plugin back to its default."""
+def plugin_reset(name: str) -> Response | str:
+    """Every option of a plugin back to its default, after a page that lists them."""
     plugin = _plugin(name)
-    change(lambda: actions.reset_plugin(db.session, actor(), plugin.name, now=utcnow()))
-    flash(f"Every option of {name} is back to its default.", "info")
+    status = get_registry().status(db.session, name)
+    if status.stored and not confirm.is_confirmed():
+        return _confirm_page(confirm.reset_plugin(status))
+    try:
+        change(lambda: actions.reset_plugin(db.session, actor(), plugin.name, now=utcnow()))
+    except ValueError as error:
+        flash(f"{error} Nothing was changed.", "error")
+    else:
+        flash(f"Every option of {name} is back to its default.", "info")
     return redirect(url_for("admin.plugin", name=name))
+
+
+def _confirm_page(confirmation: confirm.Confirmation) -> str:
+    """The page that names what an action breaks, with its Confirm button and Cancel."""
+    return render_template("admin/confirm.html", confirmation=confirmation, form=ActionForm())
 
 
 def _plugin(name: str) -> Plugin:
@@ -348,27 +391,39 @@ def _plugin(name: str) -> Plugin:
 @bp.route("/clients")
 @login_required
 def clients() -> tuple[str, int]:
-    """The clients, by id, with search (id or user id) and paging."""
-    search = request.args.get("q", "").strip()[:200]
+    """The clients with search (id or user id), filters (state, type, the plugins' marks),
+    a sort by column and paging; every choice kept in the query string."""
+    marks = actions.client_marks()
+    query, problems = lists.parse_query(request.args, marks)
     page_number = _page_number()
-    problem = None
-    if has_control_characters(search):
-        problem = "A search cannot hold a control character (such as NUL or a line break)."
-        search = ""
+    if query.refused_search:
         page = actions.ClientPage(rows=[], total=0, offset=0, limit=PAGE_SIZE)
     else:
         page = actions.list_clients(
-            db.session, search=search, offset=(page_number - 1) * PAGE_SIZE, limit=PAGE_SIZE
+            db.session,
+            offset=(page_number - 1) * PAGE_SIZE,
+            limit=PAGE_SIZE,
+            **query.list_arguments(),
         )
     pages = max(1, math.ceil(page.total / PAGE_SIZE))
     return render_template(
         "admin/clients.html",
         page=page,
-        search=search,
+        query=query,
+        marks=marks,
+        mark_titles=_mark_titles(),
+        sorts=lists.SORTS,
+        states=lists.STATES,
+        kinds=lists.TYPES,
         page_number=page_number,
         pages=pages,
-        problem=problem,
-    ), (400 if problem else 200)
+        problem=" ".join(problems) or None,
+    ), (400 if problems else 200)
+
+
+def _mark_titles() -> dict[str, str]:
+    """What each plugin's mark means, by its label (the badges' titles)."""
+    return {mark.label: mark.description for mark in actions.client_marks().values()}
 
 
 def _page_number() -> int:
@@ -426,9 +481,9 @@ def _secret_page(client_id: str, secret: str | None, *, created: bool, grace: st
     )
 
 
-def token_examples(client_id: str, secret: str | None) -> list[tuple[TokenExample, bool]]:
-    """Every plugin's commands that get a token with these credentials, and whether the
-    plugin is enabled (a disabled plugin's URL answers as unknown until it is)."""
+def token_examples(client_id: str, secret: str | None) -> list[TokenExample]:
+    """The enabled plugins' commands that get a token with these credentials (a disabled
+    plugin's URL answers as unknown: its command would not work)."""
     registry = get_registry()
     base_url = request.host_url.rstrip("/")
     shown = []
@@ -437,8 +492,8 @@ def token_examples(client_id: str, secret: str | None) -> list[tuple[TokenExampl
         if plugin.token_examples is None:
             continue
         status = registry.status(db.session, name)
-        for example in plugin.token_examples(base_url, client_id, secret, status.params):
-            shown.append((example, status.enabled))
+        if status.enabled:
+            shown.extend(plugin.token_examples(base_url, client_id, secret, status.params))
     return shown
 
 
@@ -501,8 +556,8 @@ def _client_page(
     panels = []
     for name in sorted(registry.plugins):
         panel = registry.plugins[name].client_panel
-        if panel is None or pk is None:
-            continue
+        if panel is None or pk is None or not registry.status(db.session, name).enabled:
+            continue  # a disabled plugin's settings of a client have no effect: not shown
         fields = list(panel.fields(db.session, pk, row.client_id))
         sent = (panel_values or {}).get(name)
         if sent is not None:
@@ -523,6 +578,7 @@ def _client_page(
         problem=problem,
         panels=panels,
         tokens=actions.list_tokens(db.session, row.client_id, limit=20),
+        mark_titles=_mark_titles(),
         rotate_form=rotate_form,
         action_form=ActionForm(),
         panel_form=PanelForm(),
@@ -595,10 +651,13 @@ def client_secret(client_id: str) -> str:
 
 @bp.route("/clients/<path:client_id>/state", methods=["POST"])
 @login_required
-def client_state(client_id: str) -> Response:
-    """Disable (``disabled=1``) or enable (``disabled=0``) a client."""
-    _client_row(client_id)
+def client_state(client_id: str) -> Response | str:
+    """Disable (``disabled=1``, after a page that says what stops working) or enable
+    (``disabled=0``) a client."""
+    row = _client_row(client_id)
     disabled = request.form.get("disabled") == "1"
+    if disabled and not row.disabled and not confirm.is_confirmed():
+        return _confirm_page(confirm.disable_client(row))
     change(
         lambda: actions.set_client_disabled(db.session, actor(), client_id, disabled, now=utcnow())
     )
@@ -609,9 +668,11 @@ def client_state(client_id: str) -> Response:
 
 @bp.route("/clients/<path:client_id>/revoke", methods=["POST"])
 @login_required
-def client_revoke(client_id: str) -> Response:
-    """End every token of a client."""
-    _client_row(client_id)
+def client_revoke(client_id: str) -> Response | str:
+    """End every token of a client, after a page that counts them."""
+    row = _client_row(client_id)
+    if not confirm.is_confirmed():
+        return _confirm_page(confirm.revoke_tokens(row))
     removed = change(
         lambda: actions.revoke_client_tokens(db.session, actor(), client_id, now=utcnow())
     )
@@ -622,10 +683,11 @@ def client_revoke(client_id: str) -> Response:
 @bp.route("/clients/<path:client_id>/delete", methods=["GET", "POST"])
 @login_required
 def client_delete(client_id: str) -> Response | str:
-    """Delete a client and its tokens, after a confirmation page."""
+    """Delete a client and its tokens, after a confirmation page (a GET, or a post
+    without the confirmation, shows it)."""
     row = _client_row(client_id)
-    if request.method == "GET":
-        return render_template("admin/client_delete.html", row=row, form=ActionForm())
+    if request.method == "GET" or not confirm.is_confirmed():
+        return _confirm_page(confirm.delete_client(row))
     removed = change(lambda: actions.delete_client(db.session, actor(), client_id, now=utcnow()))
     flash(f"Client {client_id} deleted, with {removed} token{'s' if removed != 1 else ''}.", "info")
     return redirect(url_for("admin.clients"))
@@ -640,6 +702,9 @@ def client_panel(client_id: str, name: str) -> tuple[str, int] | Response:
     pk = db.session.scalar(select(Client.id).where(Client.client_id == client_id))
     if panel is None or pk is None:
         abort(404)
+    if not get_registry().status(db.session, name).enabled:
+        problem = f"The {name} plugin is disabled: enable it on the plugins page first."
+        return _client_page(row, _edit_form(row), problem=f"{problem} Nothing was saved."), 409
     values = {
         field.name: request.form.get(field.name, "")
         for field in panel.fields(db.session, pk, client_id)
@@ -695,6 +760,19 @@ def scopes() -> tuple[str, int]:
     return _scopes_page(form, problem), 400 if problem else 200
 
 
+def _scope_in_use(name: str, error: actions.ScopeInUse) -> Markup:
+    """Which clients hold the scope, each a link to the page where it is taken out."""
+    shown = error.clients[:10]
+    links = Markup(", ").join(
+        Markup('<a href="{}">{}</a>').format(url_for("admin.client", client_id=c), c) for c in shown
+    )
+    more = " and more" if len(error.clients) > len(shown) else ""
+    return Markup(
+        "Scope “{}” is in the scope of client(s) {}{}: take it out of their scope on their "
+        "pages first. Nothing was removed."
+    ).format(name, links, more)
+
+
 def _scopes_page(form: ScopeForm, problem: str | None = None) -> str:
     rows = db.session.scalars(select(Scope).order_by(Scope.scope)).all()
     return render_template(
@@ -709,6 +787,8 @@ def scope_remove() -> tuple[str, int] | Response:
     name = request.form.get("name", "")
     try:
         change(lambda: actions.remove_scope(db.session, actor(), name, now=utcnow()))
+    except actions.ScopeInUse as error:
+        return _scopes_page(ScopeForm(formdata=None), _scope_in_use(name, error)), 400
     except ValueError as error:
         return _scopes_page(ScopeForm(formdata=None), f"{error} Nothing was removed."), 400
     flash(f"Scope {name} removed.", "info")
@@ -755,25 +835,23 @@ def activity_page() -> str:
 @bp.route("/audit")
 @login_required
 def audit_log() -> tuple[str, int]:
-    """The audit log, newest first, a page at a time; filtered by an action prefix."""
+    """The audit log, newest first, a page at a time; filtered by actor, action (its
+    start), object and UTC days, with the number of events found."""
+    filters, problems = auditlog.parse_filters(request.args)
     page_number = _page_number()
-    prefix = request.args.get("action", "").strip()[:64] or None
-    problem = None
-    if prefix is not None and has_control_characters(prefix):
-        # PostgreSQL refuses NUL in a query's text: refused here, with a message.
-        problem = "An action cannot hold a control character (such as NUL or a line break)."
-        prefix = None
+    total = audit.count_events(db.session, **filters.query())
     rows = audit.events(
         db.session,
-        limit=AUDIT_PAGE_SIZE + 1,
+        limit=AUDIT_PAGE_SIZE,
         offset=(page_number - 1) * AUDIT_PAGE_SIZE,
-        action_prefix=prefix,
+        **filters.query(),
     )
     return render_template(
         "admin/audit.html",
-        rows=rows[:AUDIT_PAGE_SIZE],
-        more=len(rows) > AUDIT_PAGE_SIZE,
+        rows=[(event, auditlog.changes(event)) for event in rows],
+        total=total,
+        pages=max(1, math.ceil(total / AUDIT_PAGE_SIZE)),
         page_number=page_number,
-        prefix=prefix or "",
-        problem=problem,
-    ), (400 if problem else 200)
+        filters=filters,
+        problem=" ".join(problems) or None,
+    ), (400 if problems else 200)

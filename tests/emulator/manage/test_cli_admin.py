@@ -395,6 +395,22 @@ def test_plugins_reset_puts_the_defaults_back(app, ok, refused) -> None:
     assert "No plugin 'nope'" in refused("plugins", "reset", "nope")
 
 
+def test_plugins_enable_is_refused_without_the_settings_the_plugin_requires(
+    app, ok, refused
+) -> None:
+    message = refused("plugins", "enable", "passthrough")
+    assert message == (
+        "Error: The passthrough plugin cannot be enabled while legacy_url is not set: "
+        "set it first. (nothing was stored)"
+    )
+    assert events(app, "plugin.") == []
+    ok("plugins", "set", "passthrough", "legacy_url=https://legacy.example")
+    assert "Plugin passthrough enabled." in ok("plugins", "enable", "passthrough")
+    message = refused("plugins", "set", "passthrough", "legacy_url=")
+    assert "legacy_url: Required while the plugin is enabled" in message
+    assert "disable the plugin first" in refused("plugins", "reset", "passthrough")
+
+
 # --- tokens list / revoke ------------------------------------------------------------
 
 

@@ -1,7 +1,8 @@
-"""emulator/actions.py: the admin operations the CLI and the pages share, and their audit rows."""
+"""emulator/manage/actions.py: the admin operations the CLI and the pages share, and their audit rows."""
 
 from __future__ import annotations
 
+import re
 import time
 from datetime import datetime
 from datetime import timedelta
@@ -19,6 +20,7 @@ from emulator.storage.models import AuditEvent
 from emulator.storage.models import Client
 from emulator.web.errors import ParamsError
 from emulator.web.registry import get_registry
+from plugins.oauth2.models import ImportedClient
 
 NOW = datetime(2026, 1, 15, 12, 0, 0)
 ADMIN = Actor("admin:alice", "203.0.113.5")
@@ -398,6 +400,84 @@ def test_list_clients_pages_searches_and_counts(session) -> None:
     assert actions.list_clients(session, search="_").total == 0
 
 
+def test_list_clients_sorts_and_filters_by_state_type_and_the_plugins_marks(session) -> None:
+    for n in range(6):
+        make(session, f"c{n}", public=n % 2 == 1)
+        session.execute(
+            sa.update(Client)
+            .where(Client.client_id == f"c{n}")
+            .values(created_at=NOW - timedelta(minutes=n), disabled=n % 3 == 0)
+        )
+    marked = session.scalars(sa.select(Client.id).where(Client.client_id.in_(["c1", "c4"])))
+    session.add_all(ImportedClient(client_id=pk, imported_at=NOW) for pk in marked)
+    session.commit()
+
+    def ids(**kwargs) -> list[str]:
+        return [row.client_id for row in actions.list_clients(session, **kwargs).rows]
+
+    assert ids(sort="created") == ["c5", "c4", "c3", "c2", "c1", "c0"]
+    assert ids(sort="created", descending=True) == ["c0", "c1", "c2", "c3", "c4", "c5"]
+    assert ids(sort="state") == ["c1", "c2", "c4", "c5", "c0", "c3"]
+    assert ids(sort="type", descending=True) == ["c1", "c3", "c5", "c0", "c2", "c4"]
+    assert ids(disabled=True) == ["c0", "c3"]
+    assert ids(public=False, disabled=False) == ["c2", "c4"]
+    assert ids(marks={"oauth2.imported": True}) == ["c1", "c4"]
+    assert ids(marks={"oauth2.imported": False}, public=True) == ["c3", "c5"]
+    page = actions.list_clients(session, marks={"oauth2.imported": True}, limit=1)
+    assert page.total == 2 and [row.marks for row in page.rows] == [("imported",)]
+    assert actions.show_client(session, "c2").marks == ()
+    assert actions.client_marks()["oauth2.imported"].label == "imported"
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"sort": "secret_hash"}, "Sort by one of: client_id, created, state, type."),
+        ({"marks": {"oauth2.nothing": True}}, "No client mark 'oauth2.nothing'"),
+    ],
+    ids=["sort", "mark"],
+)
+def test_list_clients_refuses_an_unknown_sort_or_mark(session, kwargs, message) -> None:
+    with pytest.raises(ValueError, match=re.escape(message)):
+        actions.list_clients(session, **kwargs)
+
+
+def test_a_plugin_is_not_enabled_without_the_params_it_requires(session) -> None:
+    registry = get_registry()
+    with pytest.raises(actions.MissingSettings) as refused:
+        actions.set_plugin_enabled(session, ADMIN, "passthrough", True, now=NOW)
+    assert (refused.value.plugin, refused.value.missing) == ("passthrough", ["legacy_url"])
+    assert str(refused.value) == (
+        "The passthrough plugin cannot be enabled while legacy_url is not set: set it first."
+    )
+    session.rollback()
+    assert not registry.status(session, "passthrough").enabled
+    assert audit.events(session) == []
+    actions.set_plugin_params(
+        session, ADMIN, "passthrough", {"legacy_url": "https://legacy.test"}, now=NOW
+    )
+    actions.set_plugin_enabled(session, ADMIN, "passthrough", True, now=NOW)
+    session.commit()
+    # Enabled, the required param stays set: emptying it or resetting it is refused.
+    with pytest.raises(ParamsError) as emptied:
+        actions.set_plugin_params(session, ADMIN, "passthrough", {"legacy_url": ""}, now=NOW)
+    assert emptied.value.messages == {
+        "legacy_url": ["Required while the plugin is enabled: disable it first to clear it."]
+    }
+    with pytest.raises(ValueError, match="disable the plugin first to reset its options"):
+        actions.reset_plugin(session, ADMIN, "passthrough", now=NOW)
+    session.rollback()
+    assert registry.status(session, "passthrough").params["legacy_url"] == "https://legacy.test"
+    actions.set_plugin_params(session, ADMIN, "passthrough", {"shadow": "true"}, now=NOW)
+    actions.set_plugin_enabled(session, ADMIN, "passthrough", False, now=NOW)
+    actions.reset_plugin(session, ADMIN, "passthrough", now=NOW)  # disabled: it may
+    assert [e.action for e in audit.events(session)][:3] == [
+        "plugin.reset",
+        "plugin.disable",
+        "plugin.params",
+    ]
+
+
 def test_show_client_counts_live_tokens_and_says_until_when_the_old_secret_works(
     session, app
 ) -> None:
@@ -505,6 +585,35 @@ def test_set_password_and_delete(session) -> None:
 
 
 # --- the audit log itself --------------------------------------------------------------
+
+
+def test_events_filter_by_actor_target_and_time_and_are_counted(session) -> None:
+    cli = Actor("cli:root", None)
+    for minute, (actor, target) in enumerate(
+        [(ADMIN, "shop"), (cli, "shop"), (ADMIN, "shop-2"), (cli, "read"), (ADMIN, "shop")]
+    ):
+        audit.record(
+            session,
+            actor=actor,
+            action="client.update",
+            target=target,
+            now=NOW + timedelta(minutes=minute),
+        )
+    session.commit()
+
+    def targets(**filters) -> list[str]:
+        found = [e.target for e in audit.events(session, **filters)]
+        assert audit.count_events(session, **filters) == len(found)
+        return found
+
+    assert targets(actor="alice") == ["shop", "shop-2", "shop"]
+    assert targets(actor="%") == []  # LIKE's wildcards are literal
+    assert targets(target="shop") == ["shop", "shop", "shop"]
+    assert targets(target="sho") == []
+    window = {"since": NOW + timedelta(minutes=1), "until": NOW + timedelta(minutes=3)}
+    assert targets(**window) == ["shop-2", "shop"]
+    assert targets(actor="cli:", target="shop", **window) == ["shop"]
+    assert audit.count_events(session) == 5
 
 
 def test_events_newest_first_by_time_prefix_and_page(session) -> None:

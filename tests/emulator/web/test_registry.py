@@ -6,11 +6,13 @@ import json
 
 import pytest
 from marshmallow import Schema
+from marshmallow import fields
 
 from emulator.storage.database import db
 from emulator.storage.models import PluginState
 from emulator.web.errors import ParamsError
 from emulator.web.errors import PluginDeclarationError
+from emulator.web.plugin import ClientMark
 from emulator.web.plugin import Operation
 from emulator.web.plugin import Plugin
 from emulator.web.registry import discover
@@ -47,6 +49,50 @@ def test_bad_manifest_is_refused_with_a_reason(kwargs, message) -> None:
     base = {"name": "demo", "title": "Demo", "version": "1", "params": EmptyParams}
     with pytest.raises(PluginDeclarationError, match=message):
         Plugin(**{**base, **kwargs})
+
+
+class UrlParams(Schema):
+    url = fields.String(load_default="")
+
+
+def members():  # pragma: no cover - never called
+    raise AssertionError
+
+
+MARK = ClientMark(name="seen", label="seen", members=members)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"client_marks": ("seen",)}, "client_marks must be ClientMarks"),
+        ({"client_marks": (MARK, MARK)}, "with distinct names"),
+        ({"required_to_enable": ("nope",)}, r"names params its schema does not have: \['nope'\]"),
+        ({"required_to_enable": "url"}, "is a tuple of param names"),
+    ],
+    ids=["mark-not-a-mark", "marks-twice", "required-unknown", "required-a-string"],
+)
+def test_admin_declarations_are_checked_with_the_manifest(kwargs, message) -> None:
+    base = {"name": "demo", "title": "Demo", "version": "1", "params": UrlParams}
+    with pytest.raises(PluginDeclarationError, match=message):
+        Plugin(**{**base, **kwargs})
+    assert Plugin(**base, client_marks=(MARK,), required_to_enable=("url",)).client_marks
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"name": "Seen"}, "must match"),
+        ({"label": ""}, "the label is 1 to 24 printable characters"),
+        ({"label": "x" * 25}, "the label is 1 to 24"),
+        ({"label": "a\nb"}, "printable"),
+        ({"members": "select"}, "members must be callable"),
+    ],
+    ids=["name", "empty-label", "long-label", "control-label", "members"],
+)
+def test_a_client_mark_is_checked_when_it_is_made(kwargs, message) -> None:
+    with pytest.raises(PluginDeclarationError, match=message):
+        ClientMark(**{"name": "seen", "label": "seen", "members": members, **kwargs})
 
 
 def test_operation_methods_must_be_http_methods() -> None:

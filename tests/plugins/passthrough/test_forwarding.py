@@ -21,7 +21,9 @@ from flask import request
 from responses import matchers
 from werkzeug.exceptions import NotFound
 
+from emulator.ops.clock import utcnow
 from emulator.storage.database import db
+from emulator.web.registry import get_registry
 from tests.conftest import empty_database
 from tests.conftest import make_app
 from tests.live.server import scripted_target
@@ -385,9 +387,26 @@ def test_an_unreachable_site_is_a_502(client, enable_passthrough, caplog) -> Non
     assert "legacy site http://127.0.0.1:" in caplog.text
 
 
-def test_enabled_without_a_legacy_url_it_refuses_clearly(client, cli, caplog) -> None:
-    out = cli("plugins", "enable", "passthrough")
-    assert "legacy_url is empty" in out
+def test_it_cannot_be_enabled_without_a_legacy_url(client, cli, set_params) -> None:
+    out = cli("plugins", "enable", "passthrough", expect_ok=False)
+    assert "cannot be enabled while legacy_url is not set" in out
+    assert client.get("/index.php?option=com_content").status_code == 404  # not forwarded
+    set_params("passthrough", legacy_url=LEGACY)
+    cli("plugins", "enable", "passthrough")
+    # Enabled, it keeps its legacy_url: emptying it is refused until it is disabled.
+    out = cli("plugins", "set", "passthrough", "legacy_url=", expect_ok=False)
+    assert "legacy_url: Required while the plugin is enabled" in out
+    out = cli("plugins", "reset", "passthrough", expect_ok=False)
+    assert "disable the plugin first" in out
+    cli("plugins", "disable", "passthrough")
+    cli("plugins", "reset", "passthrough")
+
+
+def test_enabled_without_a_legacy_url_it_refuses_clearly(app, client, caplog) -> None:
+    """A site whose plugin was enabled before legacy_url was required still answers clearly."""
+    with app.app_context():
+        get_registry().set_enabled(db.session, "passthrough", True, now=utcnow())
+        db.session.commit()
     rv = client.get("/index.php?option=com_content")
     assert (rv.status_code, rv.data) == (
         502,

@@ -17,8 +17,8 @@ from emulator.storage.models import UsageCount
 from tests.emulator.manage.admin.conftest import AdminSession
 from tests.emulator.manage.admin.conftest import csrf_token
 from tests.emulator.manage.admin.conftest import log_in
-from tests.emulator.manage.admin.test_pages import create
-from tests.emulator.manage.admin.test_pages import rotation_form
+from tests.emulator.manage.admin.helpers import create
+from tests.emulator.manage.admin.helpers import rotation_form
 
 COOKIE = "emulator_admin"  # config.py's SESSION_COOKIE_NAME
 HUGE_PAGE = str(10**30)  # past any database's 64-bit integer once multiplied into an offset
