@@ -11,9 +11,9 @@ import sqlalchemy as sa
 from emulator import oauth
 from emulator.oauth.errors import InvalidClient
 from emulator.oauth.errors import InvalidToken
+from tests.support.engine import CLIENTS
+from tests.support.engine import NOW
 
-from .conftest import CLIENTS
-from .conftest import NOW
 from .test_tokens import POLICY
 from .test_tokens import issue
 

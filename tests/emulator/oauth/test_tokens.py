@@ -19,9 +19,8 @@ from emulator.storage.models import AccessToken
 from emulator.storage.models import RefreshToken
 from emulator.storage.models import UsedRefreshToken
 from emulator.storage.purge import PurgePacing
-
-from .conftest import CLIENTS
-from .conftest import NOW
+from tests.support.engine import CLIENTS
+from tests.support.engine import NOW
 
 POLICY = oauth.TokenPolicy(access_lifetime=3600, client_credentials_refresh_token=True)
 TOKEN_MODELS = (AccessToken, RefreshToken, UsedRefreshToken)

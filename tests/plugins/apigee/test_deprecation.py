@@ -8,10 +8,11 @@ import json
 
 import responses
 
-from .conftest import CC_TOKEN_URL
-from .conftest import TOKEN_URL
-from .conftest import basic
-from .conftest import bearer
+from tests.support.apigee import CC_TOKEN_URL
+from tests.support.apigee import TOKEN_URL
+from tests.support.apigee import basic
+from tests.support.apigee import bearer
+
 from .test_usage import GRANT
 from .test_usage import TARGET
 from .test_usage import call_proxy

@@ -10,12 +10,12 @@ from __future__ import annotations
 import responses
 
 from emulator.ops import usage
+from tests.support.apigee import CC_TOKEN_URL
+from tests.support.apigee import REFRESH_URL
+from tests.support.apigee import TOKEN_URL
+from tests.support.apigee import basic
+from tests.support.apigee import bearer
 
-from .conftest import CC_TOKEN_URL
-from .conftest import REFRESH_URL
-from .conftest import TOKEN_URL
-from .conftest import basic
-from .conftest import bearer
 from .wire_format import SEED_CLIENT_ID
 
 TARGET = "http://weather.test"

@@ -8,7 +8,8 @@ import json
 
 import pytest
 
-from .conftest import send
+from tests.support.oauth2 import send
+
 from .test_usage import CC
 from .test_usage import CLIENT_ID
 from .test_usage import access_token

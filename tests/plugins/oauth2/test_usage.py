@@ -11,15 +11,14 @@ import pytest
 
 from emulator.ops import usage
 from emulator.storage.database import db
-from tests.conftest import make_app
-
-from .conftest import RESOURCE_URL
-from .conftest import SHOP
-from .conftest import STRICT
-from .conftest import as_json
-from .conftest import basic
-from .conftest import bearer
-from .conftest import send
+from tests.support.app import make_app
+from tests.support.oauth2 import RESOURCE_URL
+from tests.support.oauth2 import SHOP
+from tests.support.oauth2 import STRICT
+from tests.support.oauth2 import as_json
+from tests.support.oauth2 import basic
+from tests.support.oauth2 import bearer
+from tests.support.oauth2 import send
 
 CLIENT_ID = SHOP["client_id"]
 SECRET = SHOP["client_secret"]

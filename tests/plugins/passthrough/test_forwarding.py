@@ -22,14 +22,13 @@ from responses import matchers
 from werkzeug.exceptions import NotFound
 
 from emulator.storage.database import db
-from tests.conftest import empty_database
-from tests.conftest import make_app
 from tests.live.server import scripted_target
 from tests.live.server import trickle
-
-from .conftest import LEGACY
-from .conftest import SECRET
-from .conftest import TOKEN_URL
+from tests.support.app import empty_database
+from tests.support.app import make_app
+from tests.support.passthrough import LEGACY
+from tests.support.passthrough import SECRET
+from tests.support.passthrough import TOKEN_URL
 
 FORM = "application/x-www-form-urlencoded"
 SECURITY_HEADERS = ("X-Content-Type-Options", "Content-Security-Policy")
