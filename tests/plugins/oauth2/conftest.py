@@ -109,7 +109,7 @@ def nightly(make_client, import_token) -> dict[str, str]:
 
 @pytest.fixture
 def table_world(shop, make_client, import_token) -> None:
-    """Every client and refresh token the error table of test_token.py needs."""
+    """Every client and refresh token the error table of test_token_errors.py needs."""
     make_client(
         "nightly", secret="n1ghtly-pw", scope="reports.view", grant_types="client_credentials"
     )
