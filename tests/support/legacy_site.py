@@ -6,7 +6,8 @@ translated the way a converted site's would be), on a real MariaDB/MySQL when
 run, dropped after it), and on PostgreSQL when ``TEST_DATABASE_URL`` does. Rows are
 written as PHP wrote them: plain secrets and tokens, ``expires`` as the PHP server's
 local ``Y-m-d H:i:s``, the component's options as the JSON Joomla's form saved. The
-fixtures that build these sites are in tests/plugins/oauth2/legacy/conftest.py.
+fixtures that build these sites are in tests/plugins/oauth2/legacy/conftest.py; reading
+what an import run printed is at the end.
 """
 
 from __future__ import annotations
@@ -425,3 +426,30 @@ LEGACY_CASES = [
     for backend in LEGACY_BACKENDS
     for prefix, label in (("jos_", "jos_"), (random_prefix(), "random-prefix"))
 ]
+
+
+# --- an import run and what it printed ---------------------------------------------------
+
+# conf-client's credentials, as the service knows them after an import.
+CONF = {"client_id": "conf-client", "client_secret": SECRETS["conf-client"]}
+# The service's tables, as a dump compared before and after a run that must change nothing.
+OUR_TABLES = (
+    "oauth_clients",
+    "oauth_scopes",
+    "oauth_access_tokens",
+    "oauth_refresh_tokens",
+    "plugin_state",
+)
+ROW = re.compile(r"^(clients|scopes|access tokens|refresh tokens|options)\s+([\d\s]+)$", re.M)
+
+
+def table(output: str) -> dict[str, tuple[int, ...]]:
+    """The summary table: per table (imported, updated, unchanged, skipped, removed)."""
+    return {m[1]: tuple(int(n) for n in m[2].split()) for m in ROW.finditer(output)}
+
+
+def ok(result: Any) -> str:
+    """The output of a `flask legacy import` that succeeded (fail the test otherwise)."""
+    assert result.exit_code == 0, result.output
+    assert "Traceback" not in result.output
+    return result.output

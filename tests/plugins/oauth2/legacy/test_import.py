@@ -26,7 +26,9 @@ from tests.support.legacy_site import AT_GAP
 from tests.support.legacy_site import AT_LIVE
 from tests.support.legacy_site import AT_OVERLAP
 from tests.support.legacy_site import AT_UNKNOWN
+from tests.support.legacy_site import CONF
 from tests.support.legacy_site import GAP_UTC
+from tests.support.legacy_site import OUR_TABLES
 from tests.support.legacy_site import OVERLAP_UTC
 from tests.support.legacy_site import RT_EXPIRED
 from tests.support.legacy_site import RT_LIVE
@@ -34,6 +36,8 @@ from tests.support.legacy_site import RT_PUBLIC
 from tests.support.legacy_site import SECRETS
 from tests.support.legacy_site import ZONE
 from tests.support.legacy_site import local_now
+from tests.support.legacy_site import ok
+from tests.support.legacy_site import table
 from tests.support.oauth2 import INVALID_CLIENT
 from tests.support.oauth2 import INVALID_TOKEN
 from tests.support.oauth2 import RESOURCE_URL
@@ -49,27 +53,6 @@ from tests.support.oauth2 import send
 INTROSPECT_URL = "/index.php?option=introspect&api=oauth2"
 APIGEE_TOKEN_URL = "/oauth/accesstoken?grant_type=client_credentials"
 APIGEE_REFRESH_URL = "/oauth/client_credential/refresh_accesstoken?grant_type=refresh_token"
-CONF = {"client_id": "conf-client", "client_secret": SECRETS["conf-client"]}
-# Our tables, as a dump compared before and after a run that must change nothing.
-OUR_TABLES = (
-    "oauth_clients",
-    "oauth_scopes",
-    "oauth_access_tokens",
-    "oauth_refresh_tokens",
-    "plugin_state",
-)
-ROW = re.compile(r"^(clients|scopes|access tokens|refresh tokens|options)\s+([\d\s]+)$", re.M)
-
-
-def table(output: str) -> dict[str, tuple[int, ...]]:
-    """The summary table: per table (imported, updated, unchanged, skipped, removed)."""
-    return {m[1]: tuple(int(n) for n in m[2].split()) for m in ROW.finditer(output)}
-
-
-def ok(result) -> str:
-    assert result.exit_code == 0, result.output
-    assert "Traceback" not in result.output
-    return result.output
 
 
 def epoch(moment: datetime) -> int:

@@ -22,12 +22,16 @@ from plugins.oauth2.legacy import cli as legacy_cli
 from plugins.oauth2.models import ImportedToken
 from tests.support.legacy_site import AT_CC
 from tests.support.legacy_site import AT_LIVE
+from tests.support.legacy_site import CONF
 from tests.support.legacy_site import OPTIONS
+from tests.support.legacy_site import OUR_TABLES
 from tests.support.legacy_site import RT_LIVE
 from tests.support.legacy_site import RT_PUBLIC
 from tests.support.legacy_site import SECRETS
 from tests.support.legacy_site import ZONE
 from tests.support.legacy_site import local_now
+from tests.support.legacy_site import ok
+from tests.support.legacy_site import table
 from tests.support.oauth2 import INVALID_RT
 from tests.support.oauth2 import INVALID_TOKEN
 from tests.support.oauth2 import RESOURCE_URL
@@ -37,11 +41,6 @@ from tests.support.oauth2 import assert_token_error
 from tests.support.oauth2 import assert_token_ok
 from tests.support.oauth2 import bearer
 from tests.support.oauth2 import send
-
-from .test_import import CONF
-from .test_import import OUR_TABLES
-from .test_import import ok
-from .test_import import table
 
 GONE = "used, revoked or removed here; never imported again"
 REVOKE_URL = "/index.php?option=revoke&api=oauth2"
