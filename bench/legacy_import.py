@@ -27,8 +27,8 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from tests.plugins.oauth2.legacy.conftest import build_site
-from tests.plugins.oauth2.legacy.conftest import local_now
+from tests.support.legacy_site import build_site
+from tests.support.legacy_site import local_now
 
 ROOT = Path(__file__).resolve().parent.parent
 FLASK = ROOT / ".venv" / "bin" / "flask"

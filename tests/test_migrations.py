@@ -12,9 +12,9 @@ from flask_migrate import upgrade
 from emulator.storage.database import MIGRATIONS_DIR
 from emulator.storage.database import db
 from emulator.storage.schema import binary_collation
-from tests.conftest import BACKENDS
-from tests.conftest import make_app
-from tests.conftest import scratch_database
+from tests.support.app import BACKENDS
+from tests.support.app import make_app
+from tests.support.app import scratch_database
 
 CREATED = "2020-01-01 00:00:00"
 EXPIRES = "2099-01-01 00:00:00"

@@ -20,14 +20,14 @@ import sqlalchemy as sa
 
 from app import create_app
 from emulator.manage import startup
-from tests.conftest import make_app
-from tests.conftest import scratch_database
 from tests.live.server import BIN
 from tests.live.server import ROOT
 from tests.live.server import GranianServer
 from tests.live.server import free_port
 from tests.live.server import subprocess_env
 from tests.live.server import wait_until
+from tests.support.app import make_app
+from tests.support.app import scratch_database
 
 PASSWORD = "s3cret-pw"  # in every URL that can hold one: it must never be printed
 TIMEOUT = 60.0

@@ -1,7 +1,7 @@
-"""Reading the usage counts in tests: flush the app's counter, then read the table.
+"""The usage counts fixture: flush the test app's counter, then read the table.
 
 Registered for the whole suite by ``pytest_plugins`` in tests/conftest.py (the dialects'
-tests use it too).
+tests use it too); reading the table is tests/support/usage.py.
 """
 
 from __future__ import annotations
@@ -11,21 +11,8 @@ from collections.abc import Callable
 import pytest
 from flask import Flask
 
-from emulator.ops import usage
-from emulator.storage.database import db
-
-# (client_id, plugin, operation, credentials, token) -> count
-Counts = dict[tuple[str, str, str, str | None, str | None], int]
-
-
-def table_counts(app: Flask, *, flush: bool = True) -> Counts:
-    """Everything in ``usage_counts``, per client and form (after a flush unless told)."""
-    with app.app_context():
-        if flush:
-            usage.flush()
-        lines = usage.report(db.session, since=None)
-        db.session.remove()
-    return {(x.client_id, x.plugin, x.operation, x.credentials, x.token): x.count for x in lines}
+from tests.support.usage import Counts
+from tests.support.usage import table_counts
 
 
 @pytest.fixture

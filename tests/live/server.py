@@ -73,8 +73,8 @@ def subprocess_env(database_url: str, *, caches: bool = True) -> dict[str, str]:
 def emptied_env(database_url: str, *, caches: bool = True) -> dict[str, str]:
     """Empty the test database (every table of the metadata), then ``subprocess_env``."""
     from emulator.storage.database import db
-    from tests.conftest import empty_database
-    from tests.conftest import make_app
+    from tests.support.app import empty_database
+    from tests.support.app import make_app
 
     app = make_app(database_url)
     empty_database(app)

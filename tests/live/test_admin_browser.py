@@ -34,17 +34,16 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from emulator.ops.clock import utcnow
-from emulator.storage.database import db
-from emulator.storage.models import Client
-from emulator.storage.models import UsageCount
 from playwright.sync_api import Browser
 from playwright.sync_api import Page
 from playwright.sync_api import expect
 from playwright.sync_api import sync_playwright
 
+from emulator.ops.clock import utcnow
+from emulator.storage.database import db
+from emulator.storage.models import Client
+from emulator.storage.models import UsageCount
 from plugins.oauth2.models import ImportedClient
-from tests.conftest import make_app
 from tests.live.server import BIN
 from tests.live.server import CLI_TIMEOUT
 from tests.live.server import ROOT
@@ -55,6 +54,7 @@ from tests.live.server import request
 from tests.live.server import run_cli
 from tests.live.server import settle
 from tests.live.server import wait_until
+from tests.support.app import make_app
 
 pytestmark = pytest.mark.slow
 

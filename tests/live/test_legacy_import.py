@@ -1,7 +1,7 @@
 """A redCORE site carried over, end to end: the CLI in a subprocess, gunicorn serving.
 
 The legacy database is a real MariaDB when TEST_MYSQL_URL is set (else SQLite), filled
-as PHP wrote it (tests/plugins/oauth2/legacy/conftest.py). The import runs as an operator
+as PHP wrote it (tests/support/legacy_site.py). The import runs as an operator
 runs it, at the production argon2 cost; then clients talk to the running server with the
 imported secret, access token and refresh token, at the oauth2 URLs and the apigee ones.
 """
@@ -19,11 +19,11 @@ from tests.live.server import LiveServer
 from tests.live.server import emptied_env
 from tests.live.server import request
 from tests.live.server import run_cli
-from tests.plugins.oauth2.legacy.conftest import AT_LIVE
-from tests.plugins.oauth2.legacy.conftest import RT_LIVE
-from tests.plugins.oauth2.legacy.conftest import SECRETS
-from tests.plugins.oauth2.legacy.conftest import LegacySite
-from tests.plugins.oauth2.legacy.conftest import filled_site
+from tests.support.legacy_site import AT_LIVE
+from tests.support.legacy_site import RT_LIVE
+from tests.support.legacy_site import SECRETS
+from tests.support.legacy_site import LegacySite
+from tests.support.legacy_site import filled_site
 
 pytestmark = pytest.mark.slow
 

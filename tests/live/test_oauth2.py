@@ -33,8 +33,6 @@ from oauthlib.oauth2.rfc6749.errors import MissingTokenError
 from requests_oauthlib import OAuth2Session as RequestsOAuthSession
 
 from emulator.storage.database import db
-from tests.conftest import empty_database
-from tests.conftest import make_app
 from tests.live.server import REQUEST_TIMEOUT
 from tests.live.server import LiveServer
 from tests.live.server import params_set
@@ -43,6 +41,8 @@ from tests.live.server import revocation_settles
 from tests.live.server import run_cli
 from tests.live.server import settle
 from tests.live.server import subprocess_env
+from tests.support.app import empty_database
+from tests.support.app import make_app
 
 pytestmark = pytest.mark.slow
 

@@ -19,12 +19,12 @@ from urllib.parse import urlencode
 
 import pytest
 
-from tests.conftest import empty_database
-from tests.conftest import make_app
 from tests.live.server import HOST
 from tests.live.server import LiveServer
 from tests.live.server import run_cli
 from tests.live.server import subprocess_env
+from tests.support.app import empty_database
+from tests.support.app import make_app
 
 pytestmark = pytest.mark.slow
 

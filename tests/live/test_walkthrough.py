@@ -1,7 +1,7 @@
 """README's "Migrating from redCORE", every step in order, as a site owner runs it.
 
 A redCORE database (MariaDB when TEST_MYSQL_URL is set, else SQLite; filled as PHP wrote
-it, tests/plugins/oauth2/legacy/conftest.py), a real old site on 127.0.0.1 (it answers its
+it, tests/support/legacy_site.py), a real old site on 127.0.0.1 (it answers its
 Joomla pages and, like redCORE, its token URL), gunicorn serving this service, and the
 owner's commands in subprocesses: import (a dry run first), the staging rehearsal with
 shadow mode and its report, the service in front of the old site with the oauth2 plugin
@@ -28,10 +28,10 @@ from tests.live.server import request
 from tests.live.server import run_cli
 from tests.live.server import serve_in_thread
 from tests.live.server import wait_until
-from tests.plugins.oauth2.legacy.conftest import AT_LIVE
-from tests.plugins.oauth2.legacy.conftest import SECRETS
-from tests.plugins.oauth2.legacy.conftest import LegacySite
-from tests.plugins.oauth2.legacy.conftest import filled_site
+from tests.support.legacy_site import AT_LIVE
+from tests.support.legacy_site import SECRETS
+from tests.support.legacy_site import LegacySite
+from tests.support.legacy_site import filled_site
 
 pytestmark = pytest.mark.slow
 

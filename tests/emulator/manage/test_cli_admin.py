@@ -12,10 +12,10 @@ import sqlalchemy as sa
 from emulator.manage import actions
 from emulator.ops import audit
 from emulator.storage.database import db
-from tests.plugins.oauth2.conftest import INVALID_CLIENT
-from tests.plugins.oauth2.conftest import INVALID_TOKEN
-from tests.plugins.oauth2.conftest import RESOURCE_URL
-from tests.plugins.oauth2.conftest import TOKEN_URL
+from tests.support.oauth2 import INVALID_CLIENT
+from tests.support.oauth2 import INVALID_TOKEN
+from tests.support.oauth2 import RESOURCE_URL
+from tests.support.oauth2 import TOKEN_URL
 
 ACTOR = f"cli:{getpass.getuser()}"
 PASSWORD = "correct horse battery staple"

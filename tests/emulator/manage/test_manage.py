@@ -1,4 +1,4 @@
-"""emulator/manage/actions.py: the admin operations the CLI and the pages share, and their audit rows."""
+"""manage/actions.py: the admin operations the CLI and the pages share, and their audit rows."""
 
 from __future__ import annotations
 

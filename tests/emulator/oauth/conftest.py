@@ -3,18 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime
 
 import pytest
 from sqlalchemy.orm import Session
 
 from emulator import oauth
 from emulator.storage.database import db
-
-NOW = datetime(2026, 1, 15, 12, 0, 0)
-# The engine's client store as a worker without caching has it (every read goes to the
-# database; verified secrets are remembered, as in every worker).
-CLIENTS = oauth.ClientStore(max_age=0)
+from tests.support.engine import CLIENTS
+from tests.support.engine import NOW
 
 
 @pytest.fixture

@@ -11,11 +11,10 @@ import sqlalchemy as sa
 from emulator import oauth
 from emulator.oauth.errors import InvalidClient
 from emulator.oauth.errors import InvalidToken
-
-from .conftest import CLIENTS
-from .conftest import NOW
-from .test_tokens import POLICY
-from .test_tokens import issue
+from tests.support.engine import CLIENTS
+from tests.support.engine import NOW
+from tests.support.engine import POLICY
+from tests.support.engine import issue
 
 
 def authenticate(session, secret, *, now=NOW, store=CLIENTS, client_id="c1"):

@@ -15,8 +15,7 @@ from emulator.oauth import ClientCredentials
 from emulator.oauth import ClientStore
 from emulator.oauth.errors import ClientLocked
 from emulator.oauth.errors import InvalidClient
-
-from .conftest import CLIENTS
+from tests.support.engine import CLIENTS
 
 REAL_HASHER = clients.SECRET_HASHER  # taken before cheap_secret_hashes patches it
 

@@ -16,9 +16,8 @@ from emulator.oauth.errors import RefreshTokenReused
 from emulator.oauth.errors import UnauthorizedClient
 from emulator.oauth.errors import UnsupportedGrantType
 from emulator.oauth.grants import resolve_scope
-
-from .conftest import CLIENTS
-from .conftest import NOW
+from tests.support.engine import CLIENTS
+from tests.support.engine import NOW
 
 POLICY = oauth.TokenPolicy(client_credentials_refresh_token=True)
 

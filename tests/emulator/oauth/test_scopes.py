@@ -12,9 +12,8 @@ from emulator.oauth.scopes import check_scope
 from emulator.oauth.scopes import check_scope_any
 from emulator.oauth.scopes import intersect_scope
 from emulator.oauth.scopes import split_scope
-
-from .conftest import CLIENTS
-from .conftest import NOW
+from tests.support.engine import CLIENTS
+from tests.support.engine import NOW
 
 INTERSECT = oauth.TokenPolicy(scope_rule="intersect")
 

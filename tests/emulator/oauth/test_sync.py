@@ -13,9 +13,8 @@ from emulator.storage.models import AccessToken
 from emulator.storage.models import Client
 from emulator.storage.models import RefreshToken
 from emulator.storage.models import UsedRefreshToken
-
-from .conftest import CLIENTS
-from .conftest import NOW
+from tests.support.engine import CLIENTS
+from tests.support.engine import NOW
 
 h = oauth.hash_token
 

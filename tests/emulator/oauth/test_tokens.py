@@ -19,23 +19,12 @@ from emulator.storage.models import AccessToken
 from emulator.storage.models import RefreshToken
 from emulator.storage.models import UsedRefreshToken
 from emulator.storage.purge import PurgePacing
+from tests.support.engine import CLIENTS
+from tests.support.engine import NOW
+from tests.support.engine import POLICY
+from tests.support.engine import issue
 
-from .conftest import CLIENTS
-from .conftest import NOW
-
-POLICY = oauth.TokenPolicy(access_lifetime=3600, client_credentials_refresh_token=True)
 TOKEN_MODELS = (AccessToken, RefreshToken, UsedRefreshToken)
-
-
-def issue(session, client_id="c1", secret="s3cret", policy=POLICY, now=NOW, **kwargs):
-    req = oauth.TokenRequest(
-        grant_type="client_credentials",
-        credentials=oauth.ClientCredentials(client_id, secret),
-        **kwargs,
-    )
-    issued = oauth.issue_token(session, req, policy, clients=CLIENTS, now=now)
-    session.commit()
-    return issued
 
 
 def refresh(session, token, client_id="c1", secret="s3cret", policy=POLICY, now=NOW):

@@ -24,8 +24,8 @@ from emulator.ops.metrics import LATENCY_BUCKETS
 from emulator.storage.database import db
 from emulator.web.errors import PluginDeclarationError
 from emulator.web.plugin import Route
-from tests.conftest import empty_database
-from tests.conftest import make_app
+from tests.support.app import empty_database
+from tests.support.app import make_app
 
 TOKEN_URL = "/index.php?option=token&api=oauth2"
 RESOURCE_URL = "/index.php?option=resource&api=oauth2"

@@ -18,8 +18,8 @@ from config import Config
 from emulator.ops import audit
 from emulator.ops.throttle import DatabaseStorage
 from emulator.storage.database import db
-from tests.conftest import empty_database
-from tests.conftest import make_app
+from tests.support.app import empty_database
+from tests.support.app import make_app
 
 TOKEN_URL = "/index.php?option=token&api=oauth2"
 APIGEE_URL = "/oauth/client_credential/accesstoken"

@@ -28,9 +28,9 @@ from emulator.ops.clock import utcnow
 from emulator.storage.database import db
 from emulator.storage.models import UsageCount
 from emulator.storage.sqlite import SerializedWriteConnection
-from tests.conftest import _migrate
-from tests.conftest import make_app
-from tests.emulator.usage_fixtures import table_counts
+from tests.support.app import make_app
+from tests.support.app import migrate
+from tests.support.usage import table_counts
 
 ROOT = Path(__file__).resolve().parents[3]
 TOKEN_URL = "/index.php?option=token&api=oauth2"
@@ -234,7 +234,7 @@ def test_on_sqlite_the_flush_holds_the_writer_lock(tmp_path) -> None:
     """The flush is a writer like the others: its statement runs under the file's writer
     lock (emulator/storage/database.py), taken by the connection, released at commit."""
     url = f"sqlite:///{tmp_path / 'locked.sqlite'}"
-    _migrate(url)
+    migrate(url)
     lone = make_app(url)
     with lone.app_context():
         oauth.register_client(db.session, oauth.ClientSpec("meter", "m3ter-pw"), now=utcnow())

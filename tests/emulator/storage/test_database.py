@@ -22,9 +22,9 @@ from emulator.storage.prepared import PreparedWrites
 from emulator.storage.schema import Timestamp
 from emulator.storage.sqlite import WAL_BACKSTOP_PAGES
 from emulator.storage.sqlite import _Checkpointer
-from tests.conftest import BACKENDS
-from tests.conftest import make_app
-from tests.conftest import scratch_database
+from tests.support.app import BACKENDS
+from tests.support.app import make_app
+from tests.support.app import scratch_database
 
 TRY_LOCK = """
 import fcntl, os, sys

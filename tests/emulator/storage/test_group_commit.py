@@ -20,7 +20,7 @@ from emulator.storage.sqlite import GroupWriter
 from emulator.storage.sqlite import _Write
 from emulator.storage.sqlite import _writers_for
 from emulator.storage.sqlite import write
-from tests.conftest import make_app
+from tests.support.app import make_app
 
 DEADLINE = 10.0
 

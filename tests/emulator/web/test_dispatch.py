@@ -2,8 +2,8 @@
 
 Seen through the oauth2 plugin, whose token and resource operations show where a request
 landed. ``option`` is read like every other parameter, by PHP's rules. The request and
-assertion helpers are the oauth2 tests' (plain functions); the two fixtures are local,
-since pytest does not share tests/plugins/oauth2/conftest.py with this folder.
+assertion helpers are the oauth2 tests' (tests/support/oauth2.py); the two fixtures are
+local, since pytest does not share tests/plugins/oauth2/conftest.py with this folder.
 """
 
 from __future__ import annotations
@@ -20,14 +20,14 @@ from flask.testing import FlaskClient
 from emulator.web.dispatch import render_error
 from emulator.web.errors import BodyTooLarge
 from emulator.web.resolution import Resolution
-from tests.plugins.oauth2.conftest import FORM
-from tests.plugins.oauth2.conftest import SHOP
-from tests.plugins.oauth2.conftest import SHOP_SCOPE
-from tests.plugins.oauth2.conftest import assert_resource_ok
-from tests.plugins.oauth2.conftest import assert_token_ok
-from tests.plugins.oauth2.conftest import bearer
-from tests.plugins.oauth2.conftest import multipart
-from tests.plugins.oauth2.conftest import send
+from tests.support.oauth2 import FORM
+from tests.support.oauth2 import SHOP
+from tests.support.oauth2 import SHOP_SCOPE
+from tests.support.oauth2 import assert_resource_ok
+from tests.support.oauth2 import assert_token_ok
+from tests.support.oauth2 import bearer
+from tests.support.oauth2 import multipart
+from tests.support.oauth2 import send
 
 EMPTY_OPTION = (
     b'{"message":"OAuth2 operation name is empty. Please provide proper option name.",'

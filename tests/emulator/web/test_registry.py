@@ -157,7 +157,7 @@ def test_missing_or_unknown_api_is_a_json_404(client, url) -> None:
 def test_a_param_change_is_seen_by_another_app_instance_without_restart(
     app, database_url, cli, make_client
 ) -> None:
-    from tests.conftest import make_app
+    from tests.support.app import make_app
 
     other = make_app(database_url)  # a second worker: its own process state, same database
     client_id, secret = make_client(scope="s")
@@ -188,7 +188,7 @@ def test_workers_cache_plugin_state_for_at_most_max_age(
     app, database_url, cli, monkeypatch
 ) -> None:
     import emulator.storage.cache as cache_module
-    from tests.conftest import make_app
+    from tests.support.app import make_app
 
     clock = [1000.0]
     monkeypatch.setattr(cache_module, "_monotonic", lambda: clock[0])  # caches made from now on

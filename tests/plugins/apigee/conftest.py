@@ -1,8 +1,8 @@
-"""Fixtures for the apigee plugin's tests; the set-up fixtures are in fixtures.py."""
+"""Fixtures for the apigee plugin's tests; the set-up fixtures are in fixtures.py, the
+URLs and headers in tests/support/apigee.py."""
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Callable
 
 import pytest
@@ -10,24 +10,11 @@ import sqlalchemy as sa
 from flask import Flask
 
 from emulator.storage.database import db
+from tests.support.apigee import CC_TOKEN_URL
+from tests.support.apigee import basic
 
 from .wire_format import SEED_CLIENT_ID
 from .wire_format import SEED_SECRET
-
-PROFILES = ["edge-2014", "modern"]
-TOKEN_URL = "/oauth/accesstoken"  # the sample's
-CC_TOKEN_URL = "/oauth/client_credential/accesstoken"  # Edge's default proxy
-REFRESH_URL = "/oauth/client_credential/refresh_accesstoken"
-
-
-def basic(client_id: str, secret: str) -> dict[str, str]:
-    """An ``Authorization: Basic`` header, as the sample's invoke.sh builds it."""
-    token = base64.b64encode(f"{client_id}:{secret}".encode()).decode()
-    return {"Authorization": f"Basic {token}"}
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 @pytest.fixture

@@ -9,10 +9,11 @@ from __future__ import annotations
 import pytest
 import responses
 
-from .conftest import CC_TOKEN_URL
-from .conftest import REFRESH_URL
-from .conftest import basic
-from .conftest import bearer
+from tests.support.apigee import CC_TOKEN_URL
+from tests.support.apigee import REFRESH_URL
+from tests.support.apigee import basic
+from tests.support.apigee import bearer
+
 from .wire_format import SEED_CLIENT_ID
 from .wire_format import SEED_SECRET
 

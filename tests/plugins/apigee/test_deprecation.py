@@ -8,13 +8,14 @@ import json
 
 import responses
 
-from .conftest import CC_TOKEN_URL
-from .conftest import TOKEN_URL
-from .conftest import basic
-from .conftest import bearer
-from .test_usage import GRANT
-from .test_usage import TARGET
-from .test_usage import call_proxy
+from tests.support.apigee import CC_TOKEN_URL
+from tests.support.apigee import GRANT
+from tests.support.apigee import TARGET
+from tests.support.apigee import TOKEN_URL
+from tests.support.apigee import basic
+from tests.support.apigee import bearer
+from tests.support.apigee import call_proxy
+
 from .wire_format import SEED_CLIENT_ID
 from .wire_format import SEED_SECRET
 

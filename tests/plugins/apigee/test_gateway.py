@@ -22,8 +22,8 @@ from tests.live.server import Target
 from tests.live.server import scripted_target
 from tests.live.server import target_server
 from tests.live.server import trickle
+from tests.support.apigee import bearer
 
-from .conftest import bearer
 from .wire_format import SEED_CLIENT_ID
 
 

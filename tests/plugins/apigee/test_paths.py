@@ -17,8 +17,7 @@ from plugins.apigee.proxies import RequestPath
 from plugins.apigee.proxies import is_plain_path
 from tests.live.server import Target
 from tests.live.server import target_server
-
-from .conftest import bearer
+from tests.support.apigee import bearer
 
 
 @pytest.fixture

@@ -15,10 +15,11 @@ import responses
 import urllib3
 from responses import matchers
 
-from .conftest import PROFILES
-from .conftest import TOKEN_URL
-from .conftest import basic
-from .conftest import bearer
+from tests.support.apigee import PROFILES
+from tests.support.apigee import TOKEN_URL
+from tests.support.apigee import basic
+from tests.support.apigee import bearer
+
 from .wire_format import SEED_CLIENT_ID
 from .wire_format import SEED_SECRET
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from .conftest import CC_TOKEN_URL
-from .conftest import PROFILES
-from .conftest import REFRESH_URL
-from .conftest import basic
+from tests.support.apigee import CC_TOKEN_URL
+from tests.support.apigee import PROFILES
+from tests.support.apigee import REFRESH_URL
+from tests.support.apigee import basic
+
 from .wire_format import SEED_CLIENT_ID
 from .wire_format import SEED_SECRET
 from .wire_format import TEMPLATES

@@ -21,13 +21,13 @@ from plugins.apigee.render import _string
 from plugins.apigee.render import seconds_left
 from plugins.apigee.tokens import ALPHANUMERIC
 from plugins.apigee.tokens import alphanumeric_token
-from tests.conftest import make_app
+from tests.support.apigee import CC_TOKEN_URL
+from tests.support.apigee import PROFILES
+from tests.support.apigee import TOKEN_URL
+from tests.support.apigee import basic
+from tests.support.apigee import bearer
+from tests.support.app import make_app
 
-from .conftest import CC_TOKEN_URL
-from .conftest import PROFILES
-from .conftest import TOKEN_URL
-from .conftest import basic
-from .conftest import bearer
 from .wire_format import SEED
 from .wire_format import SEED_CLIENT_ID
 from .wire_format import SEED_RESPONSE

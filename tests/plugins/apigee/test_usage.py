@@ -7,25 +7,17 @@ a proxy under its base path. The proxy's target is faked with ``responses``.
 
 from __future__ import annotations
 
-import responses
-
 from emulator.ops import usage
+from tests.support.apigee import CC_TOKEN_URL
+from tests.support.apigee import GRANT
+from tests.support.apigee import REFRESH_URL
+from tests.support.apigee import TARGET
+from tests.support.apigee import TOKEN_URL
+from tests.support.apigee import basic
+from tests.support.apigee import bearer
+from tests.support.apigee import call_proxy
 
-from .conftest import CC_TOKEN_URL
-from .conftest import REFRESH_URL
-from .conftest import TOKEN_URL
-from .conftest import basic
-from .conftest import bearer
 from .wire_format import SEED_CLIENT_ID
-
-TARGET = "http://weather.test"
-GRANT = "?grant_type=client_credentials"
-
-
-def call_proxy(client, token: str):
-    with responses.RequestsMock() as target:
-        target.get(TARGET + "/forecastrss", body=b"<rss>sunny</rss>")
-        return client.get("/weather/forecastrss", headers=bearer(token))
 
 
 def test_token_flows_are_counted_by_credential_form(client, seed_app, usage_counts) -> None:

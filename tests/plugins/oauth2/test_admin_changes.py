@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import pytest
 
-from .conftest import INVALID_CLIENT
-from .conftest import INVALID_TOKEN
-from .conftest import MUST_AUTHENTICATE
-from .conftest import RESOURCE_URL
-from .conftest import TOKEN_URL
+from tests.support.oauth2 import INVALID_CLIENT
+from tests.support.oauth2 import INVALID_TOKEN
+from tests.support.oauth2 import MUST_AUTHENTICATE
+from tests.support.oauth2 import RESOURCE_URL
+from tests.support.oauth2 import TOKEN_URL
 
 BASE = "/index.php?api=oauth2&option="
 

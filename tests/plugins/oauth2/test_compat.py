@@ -17,8 +17,8 @@ from flask.testing import FlaskCliRunner
 
 from emulator.ops.clock import utcnow
 from emulator.storage.database import db
-from tests.conftest import empty_database
-from tests.conftest import make_app
+from tests.support.app import empty_database
+from tests.support.app import make_app
 
 from .compat import LOCAL_CASES
 from .compat import SHARED_CASES

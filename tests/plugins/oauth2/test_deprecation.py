@@ -8,12 +8,12 @@ import json
 
 import pytest
 
-from .conftest import send
-from .test_usage import CC
-from .test_usage import CLIENT_ID
-from .test_usage import access_token
-from .test_usage import resource_request
-from .test_usage import token_request
+from tests.support.oauth2 import send
+from tests.support.oauth2_forms import CC
+from tests.support.oauth2_forms import CLIENT_ID
+from tests.support.oauth2_forms import access_token
+from tests.support.oauth2_forms import resource_request
+from tests.support.oauth2_forms import token_request
 
 NOTICE = {"deprecation": "2026-01-01", "sunset": "2026-07-01", "link": "https://example.com/move"}
 NOTICE_HEADERS = {

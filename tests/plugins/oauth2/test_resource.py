@@ -2,7 +2,7 @@
 
 Where the token comes from, its errors and challenges, the scope parameter, and the params
 that change the realm, the header scheme and the parameter name. The constants, request
-helpers and fixtures are in conftest.py.
+helpers and assertions are in tests/support/oauth2.py, the fixtures in conftest.py.
 """
 
 from __future__ import annotations
@@ -13,27 +13,27 @@ import pytest
 from sqlalchemy import event
 
 from emulator.storage.database import db
-from tests.conftest import make_app
-from tests.plugins.oauth2.conftest import BODY_METHOD
-from tests.plugins.oauth2.conftest import CONTENT_TYPE
-from tests.plugins.oauth2.conftest import EXPIRED_TOKEN
-from tests.plugins.oauth2.conftest import FORM
-from tests.plugins.oauth2.conftest import INSUFFICIENT
-from tests.plugins.oauth2.conftest import INSUFFICIENT_CHALLENGE
-from tests.plugins.oauth2.conftest import INVALID_TOKEN
-from tests.plugins.oauth2.conftest import MALFORMED
-from tests.plugins.oauth2.conftest import RESOURCE_URL
-from tests.plugins.oauth2.conftest import TWO_METHODS
-from tests.plugins.oauth2.conftest import assert_insufficient
-from tests.plugins.oauth2.conftest import assert_no_token
-from tests.plugins.oauth2.conftest import assert_resource_error
-from tests.plugins.oauth2.conftest import assert_resource_ok
-from tests.plugins.oauth2.conftest import assert_token_ok
-from tests.plugins.oauth2.conftest import basic
-from tests.plugins.oauth2.conftest import bearer
-from tests.plugins.oauth2.conftest import cc
-from tests.plugins.oauth2.conftest import multipart
-from tests.plugins.oauth2.conftest import send
+from tests.support.app import make_app
+from tests.support.oauth2 import BODY_METHOD
+from tests.support.oauth2 import CONTENT_TYPE
+from tests.support.oauth2 import EXPIRED_TOKEN
+from tests.support.oauth2 import FORM
+from tests.support.oauth2 import INSUFFICIENT
+from tests.support.oauth2 import INSUFFICIENT_CHALLENGE
+from tests.support.oauth2 import INVALID_TOKEN
+from tests.support.oauth2 import MALFORMED
+from tests.support.oauth2 import RESOURCE_URL
+from tests.support.oauth2 import TWO_METHODS
+from tests.support.oauth2 import assert_insufficient
+from tests.support.oauth2 import assert_no_token
+from tests.support.oauth2 import assert_resource_error
+from tests.support.oauth2 import assert_resource_ok
+from tests.support.oauth2 import assert_token_ok
+from tests.support.oauth2 import basic
+from tests.support.oauth2 import bearer
+from tests.support.oauth2 import cc
+from tests.support.oauth2 import multipart
+from tests.support.oauth2 import send
 
 
 def test_resource_success(client, at, mode) -> None:

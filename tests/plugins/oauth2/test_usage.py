@@ -11,55 +11,21 @@ import pytest
 
 from emulator.ops import usage
 from emulator.storage.database import db
-from tests.conftest import make_app
+from tests.support.app import make_app
+from tests.support.oauth2 import STRICT
+from tests.support.oauth2 import as_json
+from tests.support.oauth2 import send
+from tests.support.oauth2_forms import BASIC
+from tests.support.oauth2_forms import CC
+from tests.support.oauth2_forms import CLIENT_ID
+from tests.support.oauth2_forms import CREDS
+from tests.support.oauth2_forms import SECRET
+from tests.support.oauth2_forms import access_token
+from tests.support.oauth2_forms import resource_request
+from tests.support.oauth2_forms import token_request
 
-from .conftest import RESOURCE_URL
-from .conftest import SHOP
-from .conftest import STRICT
-from .conftest import as_json
-from .conftest import basic
-from .conftest import bearer
-from .conftest import send
-
-CLIENT_ID = SHOP["client_id"]
-SECRET = SHOP["client_secret"]
-CC = {"grant_type": "client_credentials"}
-CREDS = {"client_id": CLIENT_ID, "client_secret": SECRET}
-BASIC = [("Authorization", basic(CLIENT_ID, SECRET))]
 REVOKE_URL = "/index.php?option=revoke&api=oauth2"
 INTROSPECT_URL = "/index.php?option=introspect&api=oauth2"
-
-
-def token_request(client, form: str):
-    """A client_credentials request with the credentials in ``form``."""
-    if form == "basic":
-        return send(client, CC, headers=BASIC)
-    if form == "body":
-        return send(client, {**CC, **CREDS})
-    if form == "json":
-        return send(client, as_json({**CC, **CREDS}), content_type="application/json")
-    assert form == "query"
-    return send(
-        client,
-        None,
-        query=f"grant_type=client_credentials&client_id={CLIENT_ID}&client_secret={SECRET}",
-    )
-
-
-def access_token(client) -> str:
-    rv = send(client, CC, headers=BASIC)
-    assert rv.status_code == 200, rv.data
-    return rv.get_json()["access_token"]
-
-
-def resource_request(client, form: str, token: str):
-    """An option=resource request with the token in ``form``."""
-    if form == "header":
-        return send(client, None, method="GET", path=RESOURCE_URL, headers=bearer(token))
-    if form == "query":
-        return send(client, None, method="GET", path=RESOURCE_URL, query=f"access_token={token}")
-    assert form == "body"
-    return send(client, {"access_token": token}, path=RESOURCE_URL)
 
 
 @pytest.mark.parametrize("form", ["basic", "body", "json", "query"])

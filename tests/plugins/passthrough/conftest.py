@@ -13,10 +13,8 @@ from flask import Flask
 
 from emulator.storage.database import db
 from plugins.passthrough import shadow
-
-LEGACY = "http://legacy.test"
-TOKEN_URL = "/index.php?option=token&api=oauth2"
-SECRET = "Sh0p-Secret-201010425"  # the client's secret: must never be stored or logged
+from tests.support.passthrough import LEGACY
+from tests.support.passthrough import SECRET
 
 
 @pytest.fixture

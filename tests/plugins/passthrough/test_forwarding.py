@@ -24,14 +24,13 @@ from werkzeug.exceptions import NotFound
 from emulator.ops.clock import utcnow
 from emulator.storage.database import db
 from emulator.web.registry import get_registry
-from tests.conftest import empty_database
-from tests.conftest import make_app
 from tests.live.server import scripted_target
 from tests.live.server import trickle
-
-from .conftest import LEGACY
-from .conftest import SECRET
-from .conftest import TOKEN_URL
+from tests.support.app import empty_database
+from tests.support.app import make_app
+from tests.support.passthrough import LEGACY
+from tests.support.passthrough import SECRET
+from tests.support.passthrough import TOKEN_URL
 
 FORM = "application/x-www-form-urlencoded"
 SECURITY_HEADERS = ("X-Content-Type-Options", "Content-Security-Policy")

@@ -15,10 +15,9 @@ from urllib.parse import urlencode
 import requests
 
 from plugins.passthrough import shadow
-
-from .conftest import LEGACY
-from .conftest import SECRET
-from .conftest import TOKEN_URL
+from tests.support.passthrough import LEGACY
+from tests.support.passthrough import SECRET
+from tests.support.passthrough import TOKEN_URL
 
 FORM = "application/x-www-form-urlencoded"
 TOKEN_QUERY = "option=token&api=oauth2"

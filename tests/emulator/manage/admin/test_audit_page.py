@@ -18,16 +18,16 @@ from emulator.manage.admin import auditlog
 from emulator.ops import audit
 from emulator.ops.clock import utcnow
 from emulator.storage.database import db
-from tests.emulator.manage.admin.conftest import PASSWORD
-from tests.emulator.manage.admin.conftest import USERNAME
-from tests.emulator.manage.admin.conftest import AdminSession
-from tests.emulator.manage.admin.conftest import log_in
-from tests.emulator.manage.admin.helpers import CLI
-from tests.emulator.manage.admin.helpers import all_values
-from tests.emulator.manage.admin.helpers import create
-from tests.emulator.manage.admin.helpers import rotate
-from tests.emulator.manage.admin.helpers import rotation_form
-from tests.emulator.manage.admin.helpers import secret_of
+from tests.support.admin import CLI
+from tests.support.admin import PASSWORD
+from tests.support.admin import USERNAME
+from tests.support.admin import AdminSession
+from tests.support.admin import all_values
+from tests.support.admin import create
+from tests.support.admin import log_in
+from tests.support.admin import rotate
+from tests.support.admin import rotation_form
+from tests.support.admin import secret_of
 
 # --- activity and audit ----------------------------------------------------------------
 

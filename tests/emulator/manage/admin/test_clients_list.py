@@ -16,7 +16,7 @@ from emulator.ops.clock import utcnow
 from emulator.storage.database import db
 from emulator.storage.models import Client
 from plugins.oauth2.models import ImportedClient
-from tests.emulator.manage.admin.conftest import AdminSession
+from tests.support.admin import AdminSession
 
 
 def listed(page: str) -> list[str]:

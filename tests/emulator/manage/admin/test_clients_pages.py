@@ -15,9 +15,9 @@ from emulator.manage import actions
 from emulator.ops.clock import utcnow
 from emulator.storage.database import db
 from emulator.storage.models import Client
-from tests.emulator.manage.admin.conftest import AdminSession
-from tests.emulator.manage.admin.helpers import create
-from tests.emulator.manage.admin.helpers import secret_of
+from tests.support.admin import AdminSession
+from tests.support.admin import create
+from tests.support.admin import secret_of
 
 # --- clients ---------------------------------------------------------------------------
 

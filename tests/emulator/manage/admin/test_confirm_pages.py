@@ -17,9 +17,9 @@ from emulator.ops.clock import utcnow
 from emulator.storage.database import db
 from emulator.storage.models import Client
 from emulator.storage.models import UsageCount
-from tests.emulator.manage.admin.conftest import AdminSession
-from tests.emulator.manage.admin.helpers import create
-from tests.emulator.manage.admin.helpers import token_status
+from tests.support.admin import AdminSession
+from tests.support.admin import create
+from tests.support.admin import token_status
 
 TOKEN_URL = "/index.php?option=token&api=oauth2"
 # (first post, its form, what the page says first, the Confirm button, where Cancel goes)

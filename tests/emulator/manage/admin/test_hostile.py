@@ -14,11 +14,11 @@ from emulator.ops.clock import utcnow
 from emulator.storage.database import db
 from emulator.storage.models import Client
 from emulator.storage.models import UsageCount
-from tests.emulator.manage.admin.conftest import AdminSession
-from tests.emulator.manage.admin.conftest import csrf_token
-from tests.emulator.manage.admin.conftest import log_in
-from tests.emulator.manage.admin.helpers import create
-from tests.emulator.manage.admin.helpers import rotation_form
+from tests.support.admin import AdminSession
+from tests.support.admin import create
+from tests.support.admin import csrf_token
+from tests.support.admin import log_in
+from tests.support.admin import rotation_form
 
 COOKIE = "emulator_admin"  # config.py's SESSION_COOKIE_NAME
 HUGE_PAGE = str(10**30)  # past any database's 64-bit integer once multiplied into an offset

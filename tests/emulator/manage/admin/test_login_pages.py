@@ -14,13 +14,13 @@ from emulator.manage import actions
 from emulator.manage.admin import auth
 from emulator.ops.clock import utcnow
 from emulator.storage.database import db
-from tests.emulator.manage.admin.conftest import PASSWORD
-from tests.emulator.manage.admin.conftest import USERNAME
-from tests.emulator.manage.admin.conftest import AdminSession
-from tests.emulator.manage.admin.conftest import csrf_token
-from tests.emulator.manage.admin.conftest import log_in
-from tests.emulator.manage.admin.helpers import CLI
-from tests.emulator.manage.admin.helpers import all_values
+from tests.support.admin import CLI
+from tests.support.admin import PASSWORD
+from tests.support.admin import USERNAME
+from tests.support.admin import AdminSession
+from tests.support.admin import all_values
+from tests.support.admin import csrf_token
+from tests.support.admin import log_in
 
 
 def test_login_and_logout(

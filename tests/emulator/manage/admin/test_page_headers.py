@@ -11,11 +11,11 @@ from flask.testing import FlaskClient
 
 from emulator.manage.admin import auth
 from emulator.storage.database import db
-from tests.conftest import make_app
-from tests.emulator.manage.admin.conftest import PASSWORD
-from tests.emulator.manage.admin.conftest import USERNAME
-from tests.emulator.manage.admin.conftest import AdminSession
-from tests.emulator.manage.admin.conftest import csrf_token
+from tests.support.admin import PASSWORD
+from tests.support.admin import USERNAME
+from tests.support.admin import AdminSession
+from tests.support.admin import csrf_token
+from tests.support.app import make_app
 
 PAGES = [
     "/admin/",

@@ -8,8 +8,8 @@ from collections.abc import Callable
 
 from flask import Flask
 
-from tests.emulator.manage.admin.conftest import AdminSession
-from tests.emulator.manage.admin.helpers import create
+from tests.support.admin import AdminSession
+from tests.support.admin import create
 
 COMMAND = re.compile(
     r"flask\b|--app\b|\b(plugins|clients|scopes|tokens|legacy|apigee|admin|audit|usage) "

@@ -9,8 +9,8 @@ from flask.testing import FlaskClient
 from markupsafe import escape
 
 from emulator.web.registry import get_registry
-from tests.emulator.manage.admin.conftest import AdminSession
-from tests.emulator.manage.admin.helpers import stored_params
+from tests.support.admin import AdminSession
+from tests.support.admin import stored_params
 
 LEGACY = "https://legacy.example"
 # --- plugins ---------------------------------------------------------------------------

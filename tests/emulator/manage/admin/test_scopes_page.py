@@ -8,8 +8,8 @@ import sqlalchemy as sa
 from flask import Flask
 
 from emulator.storage.database import db
-from tests.emulator.manage.admin.conftest import AdminSession
-from tests.emulator.manage.admin.helpers import create
+from tests.support.admin import AdminSession
+from tests.support.admin import create
 
 # --- scopes ----------------------------------------------------------------------------
 

@@ -12,14 +12,14 @@ from flask.testing import FlaskClient
 from emulator.manage.admin import reveal
 from emulator.manage.admin import views
 from emulator.ops.clock import utcnow
-from tests.emulator.manage.admin.conftest import AdminSession
-from tests.emulator.manage.admin.conftest import log_in
-from tests.emulator.manage.admin.helpers import create
-from tests.emulator.manage.admin.helpers import rotate
-from tests.emulator.manage.admin.helpers import rotation_form
-from tests.emulator.manage.admin.helpers import secret_of
-from tests.emulator.manage.admin.helpers import session_of
-from tests.emulator.manage.admin.helpers import token_status
+from tests.support.admin import AdminSession
+from tests.support.admin import create
+from tests.support.admin import log_in
+from tests.support.admin import rotate
+from tests.support.admin import rotation_form
+from tests.support.admin import secret_of
+from tests.support.admin import session_of
+from tests.support.admin import token_status
 
 
 def test_rotate_with_a_grace_period_keeps_the_old_secret_working(

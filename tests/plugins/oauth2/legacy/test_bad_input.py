@@ -13,10 +13,9 @@ import pytest
 import sqlalchemy as sa
 
 from plugins.oauth2.legacy import run as run_module
-
-from .conftest import MYSQL_URL
-from .conftest import POSTGRES_URL
-from .conftest import fill
+from tests.support.legacy_site import MYSQL_URL
+from tests.support.legacy_site import POSTGRES_URL
+from tests.support.legacy_site import fill
 
 OURS = ("oauth_clients", "oauth_scopes", "oauth_access_tokens", "oauth_refresh_tokens")
 

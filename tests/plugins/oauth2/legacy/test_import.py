@@ -1,9 +1,10 @@
 """`flask legacy import`: a redCORE database carried over, then used at both dialects.
 
-Each test builds the legacy site (conftest.py) on every legacy backend with the `jos_`
-prefix and a random one, imports it with the real CLI into the service's database, and
-checks what clients see: the imported secret, access token and refresh token at the
-oauth2 token and resource URLs and at the apigee plugin's, with the imported expiry.
+Each test builds the legacy site (tests/support/legacy_site.py) on every legacy backend
+with the `jos_` prefix and a random one, imports it with the real CLI into the service's
+database, and checks what clients see: the imported secret, access token and refresh
+token at the oauth2 token and resource URLs and at the apigee plugin's, with the imported
+expiry.
 """
 
 from __future__ import annotations
@@ -19,57 +20,39 @@ import sqlalchemy as sa
 
 from emulator.storage.database import db
 from tests.live.server import target_server
-from tests.plugins.oauth2.conftest import INVALID_CLIENT
-from tests.plugins.oauth2.conftest import INVALID_TOKEN
-from tests.plugins.oauth2.conftest import RESOURCE_URL
-from tests.plugins.oauth2.conftest import UNAUTHORIZED
-from tests.plugins.oauth2.conftest import assert_resource_error
-from tests.plugins.oauth2.conftest import assert_resource_ok
-from tests.plugins.oauth2.conftest import assert_token_error
-from tests.plugins.oauth2.conftest import assert_token_ok
-from tests.plugins.oauth2.conftest import basic
-from tests.plugins.oauth2.conftest import bearer
-from tests.plugins.oauth2.conftest import send
-
-from .conftest import AT_CC
-from .conftest import AT_EXPIRED
-from .conftest import AT_GAP
-from .conftest import AT_LIVE
-from .conftest import AT_OVERLAP
-from .conftest import AT_UNKNOWN
-from .conftest import GAP_UTC
-from .conftest import OVERLAP_UTC
-from .conftest import RT_EXPIRED
-from .conftest import RT_LIVE
-from .conftest import RT_PUBLIC
-from .conftest import SECRETS
-from .conftest import ZONE
-from .conftest import local_now
+from tests.support.legacy_site import AT_CC
+from tests.support.legacy_site import AT_EXPIRED
+from tests.support.legacy_site import AT_GAP
+from tests.support.legacy_site import AT_LIVE
+from tests.support.legacy_site import AT_OVERLAP
+from tests.support.legacy_site import AT_UNKNOWN
+from tests.support.legacy_site import CONF
+from tests.support.legacy_site import GAP_UTC
+from tests.support.legacy_site import OUR_TABLES
+from tests.support.legacy_site import OVERLAP_UTC
+from tests.support.legacy_site import RT_EXPIRED
+from tests.support.legacy_site import RT_LIVE
+from tests.support.legacy_site import RT_PUBLIC
+from tests.support.legacy_site import SECRETS
+from tests.support.legacy_site import ZONE
+from tests.support.legacy_site import local_now
+from tests.support.legacy_site import ok
+from tests.support.legacy_site import table
+from tests.support.oauth2 import INVALID_CLIENT
+from tests.support.oauth2 import INVALID_TOKEN
+from tests.support.oauth2 import RESOURCE_URL
+from tests.support.oauth2 import UNAUTHORIZED
+from tests.support.oauth2 import assert_resource_error
+from tests.support.oauth2 import assert_resource_ok
+from tests.support.oauth2 import assert_token_error
+from tests.support.oauth2 import assert_token_ok
+from tests.support.oauth2 import basic
+from tests.support.oauth2 import bearer
+from tests.support.oauth2 import send
 
 INTROSPECT_URL = "/index.php?option=introspect&api=oauth2"
 APIGEE_TOKEN_URL = "/oauth/accesstoken?grant_type=client_credentials"
 APIGEE_REFRESH_URL = "/oauth/client_credential/refresh_accesstoken?grant_type=refresh_token"
-CONF = {"client_id": "conf-client", "client_secret": SECRETS["conf-client"]}
-# Our tables, as a dump compared before and after a run that must change nothing.
-OUR_TABLES = (
-    "oauth_clients",
-    "oauth_scopes",
-    "oauth_access_tokens",
-    "oauth_refresh_tokens",
-    "plugin_state",
-)
-ROW = re.compile(r"^(clients|scopes|access tokens|refresh tokens|options)\s+([\d\s]+)$", re.M)
-
-
-def table(output: str) -> dict[str, tuple[int, ...]]:
-    """The summary table: per table (imported, updated, unchanged, skipped, removed)."""
-    return {m[1]: tuple(int(n) for n in m[2].split()) for m in ROW.finditer(output)}
-
-
-def ok(result) -> str:
-    assert result.exit_code == 0, result.output
-    assert "Traceback" not in result.output
-    return result.output
 
 
 def epoch(moment: datetime) -> int:

@@ -1,10 +1,10 @@
 """`flask legacy import` run again after the switch-over: what ended here stays ended.
 
 The old site still holds the tokens it issued; a token used up, revoked or deleted here
-is live there. Each test imports the site (conftest.py, on every legacy backend), ends
-tokens here the way a client or an admin does, imports again, and checks that the ended
-tokens are refused exactly as before and named in the summary, while a token that
-appeared on the old site since still comes over.
+is live there. Each test imports the site (tests/support/legacy_site.py, on every legacy
+backend), ends tokens here the way a client or an admin does, imports again, and checks
+that the ended tokens are refused exactly as before and named in the summary, while a
+token that appeared on the old site since still comes over.
 """
 
 from __future__ import annotations
@@ -20,28 +20,27 @@ from emulator.ops.clock import utcnow
 from emulator.storage.database import db
 from plugins.oauth2.legacy import cli as legacy_cli
 from plugins.oauth2.models import ImportedToken
-from tests.plugins.oauth2.conftest import INVALID_RT
-from tests.plugins.oauth2.conftest import INVALID_TOKEN
-from tests.plugins.oauth2.conftest import RESOURCE_URL
-from tests.plugins.oauth2.conftest import assert_resource_error
-from tests.plugins.oauth2.conftest import assert_resource_ok
-from tests.plugins.oauth2.conftest import assert_token_error
-from tests.plugins.oauth2.conftest import assert_token_ok
-from tests.plugins.oauth2.conftest import bearer
-from tests.plugins.oauth2.conftest import send
-
-from .conftest import AT_CC
-from .conftest import AT_LIVE
-from .conftest import OPTIONS
-from .conftest import RT_LIVE
-from .conftest import RT_PUBLIC
-from .conftest import SECRETS
-from .conftest import ZONE
-from .conftest import local_now
-from .test_import import CONF
-from .test_import import OUR_TABLES
-from .test_import import ok
-from .test_import import table
+from tests.support.legacy_site import AT_CC
+from tests.support.legacy_site import AT_LIVE
+from tests.support.legacy_site import CONF
+from tests.support.legacy_site import OPTIONS
+from tests.support.legacy_site import OUR_TABLES
+from tests.support.legacy_site import RT_LIVE
+from tests.support.legacy_site import RT_PUBLIC
+from tests.support.legacy_site import SECRETS
+from tests.support.legacy_site import ZONE
+from tests.support.legacy_site import local_now
+from tests.support.legacy_site import ok
+from tests.support.legacy_site import table
+from tests.support.oauth2 import INVALID_RT
+from tests.support.oauth2 import INVALID_TOKEN
+from tests.support.oauth2 import RESOURCE_URL
+from tests.support.oauth2 import assert_resource_error
+from tests.support.oauth2 import assert_resource_ok
+from tests.support.oauth2 import assert_token_error
+from tests.support.oauth2 import assert_token_ok
+from tests.support.oauth2 import bearer
+from tests.support.oauth2 import send
 
 GONE = "used, revoked or removed here; never imported again"
 REVOKE_URL = "/index.php?option=revoke&api=oauth2"
