@@ -14,7 +14,7 @@ PORT ?= 8000
 PYTEST_ARGS ?=
 BENCH_ARGS ?=
 
-.PHONY: run test lint docs chromium venv dev-venv migrate bench clean
+.PHONY: run test lint docs screenshots chromium venv dev-venv migrate bench clean
 
 # What production runs (requirements.txt) ...
 $(BIN)/.installed: requirements.txt
@@ -57,6 +57,10 @@ docs: dev-venv
 # line saying how, when this user cannot).
 chromium:
 	bin/ensure-chromium
+
+# The admin pages' screenshots in the docs, taken by the browser test from the pages as they are.
+screenshots: dev-venv chromium
+	DOCS_SCREENSHOTS=docs/img $(BIN)/pytest -q tests/live/test_admin_browser.py
 
 test: lint docs chromium
 	$(BIN)/pytest $(PYTEST_ARGS)

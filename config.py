@@ -48,9 +48,9 @@ class Config:
     TRUSTED_PROXIES = 0
 
     # The largest request body read, in bytes (Flask's own setting). A larger body is never
-    # read: it gets a 413 in the endpoint's dialect (README, "Security"). PHP bounded bodies
-    # with post_max_size (8 MB by default, often less); no legacy client sends more than a
-    # few KB. It also bounds the bodies a plugin forwards (a protected proxy).
+    # read: it gets a 413 in the endpoint's dialect (docs/operate/input-limits.md). PHP
+    # bounded bodies with post_max_size (8 MB by default, often less); no legacy client
+    # sends more than a few KB. It also bounds the bodies a plugin forwards (a protected proxy).
     MAX_CONTENT_LENGTH = 1024 * 1024
 
     # PHP's max_input_vars and max_input_nesting_level (php.ini defaults), applied to the
@@ -85,7 +85,7 @@ class Config:
     AUDIT_RETENTION_DAYS = 365
     USAGE_RETENTION_DAYS = 400
 
-    # Prometheus metrics at /metrics (emulator/ops/metrics.py; README, "Metrics"). Off: no
+    # Prometheus metrics at /metrics (emulator/ops/metrics.py; docs/operate/metrics.md). Off: no
     # /metrics (it answers as any unknown URL) and nothing counted. A server of several
     # worker processes needs the environment variable PROMETHEUS_MULTIPROC_DIR: an empty
     # directory, made before the workers start (bin/serve makes and empties

@@ -200,6 +200,18 @@ def test_a_bad_database_url_is_one_line_in_any_command(
     assert expected.format(tmp=tmp_path) in line, line
 
 
+def test_help_shows_while_the_database_is_down() -> None:
+    """Help needs no database: a group's help shows even when the database is unreachable,
+    and the same command without --help still stops in one line."""
+    env = subprocess_env(f"postgres://postgres:{PASSWORD}@127.0.0.1:1/emulator")
+    helped = run([str(BIN / "flask"), "--app", "app", "clients", "--help"], env)
+    assert helped.returncode == 0, helped.stderr
+    assert "Register, list, change, rotate, disable and delete clients." in helped.stdout
+    assert "cannot reach the database" in one_error_line(
+        run([str(BIN / "flask"), "--app", "app", "clients", "list"], env)
+    )
+
+
 @pytest.mark.parametrize(
     "url",
     ["not a url", f"postgres://postgres:{PASSWORD}@127.0.0.1:1/emulator"],

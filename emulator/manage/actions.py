@@ -544,7 +544,7 @@ def set_plugin_params(
 
 def reset_plugin(session: Session, actor: Actor, name: str, *, now: datetime) -> None:
     """Put a plugin's params back to their defaults (its enabled flag stays); refused
-    (MissingSettings) for an enabled plugin whose required params have empty defaults."""
+    (ValueError) for an enabled plugin whose required params have empty defaults."""
     registry = get_registry()
     status = registry.status(session, _plugin(name))
     if not status.stored:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import errno
 import os
 import socket
+import sys
 from pathlib import Path
 
 import click
@@ -79,7 +80,8 @@ def init_app(app: Flask) -> None:
 
     def check_once(sender: Flask, **_extra: object) -> None:
         appcontext_pushed.disconnect(check_once, sender=app)
-        check_connection()
+        if not asks_for_help():
+            check_connection()
 
     appcontext_pushed.connect(check_once, sender=app, weak=False)
 
@@ -87,6 +89,12 @@ def init_app(app: Flask) -> None:
 def check_connection() -> None:
     """Connect to the app's database once, or raise UnusableDatabase (in an app context)."""
     dburl.check_connection(db.engine, sa.make_url(current_app.config["SQLALCHEMY_DATABASE_URI"]))
+
+
+def asks_for_help() -> bool:
+    """Whether this ``flask`` command only asks for help: it needs no database, and help
+    must show even while the database is down."""
+    return "--help" in sys.argv[1:]
 
 
 def is_loaded_by_flask_cli() -> bool:

@@ -60,7 +60,7 @@ from emulator.web.resolution import resolution
 
 log = logging.getLogger(__name__)
 
-EXTENSION = "emulator.ops.metrics"
+EXTENSION = "emulator.metrics"
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 # The plugin label of a request the host answered itself (no plugin name starts with "_").
 HOST = "_host"

@@ -62,8 +62,8 @@ from emulator.web.context import request_object as _request
 
 log = logging.getLogger(__name__)
 
-EXTENSION = "emulator.ops.throttle"
-STORAGE = "emulator.ops.throttle.storage"
+EXTENSION = "emulator.throttle"
+STORAGE = "emulator.throttle.storage"
 # Registered client ids are at most this long; a longer one is a guess.
 MAX_CLIENT_ID_LENGTH = Client.__table__.c.client_id.type.length
 
@@ -87,7 +87,7 @@ class DatabaseStorage(Storage):
 
     Each call is its own short transaction on its own connection, so a count survives the
     rollback of the request that failed. On SQLite that connection queues for the file's
-    writer lock like any other (emulator/storage/database.py), which a thread does not hold twice: a
+    writer lock like any other (emulator/storage/sqlite.py), which a thread does not hold twice: a
     count is only ever written before the request has written anything (authentication
     comes first), and must stay so.
     """

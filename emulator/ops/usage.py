@@ -15,7 +15,7 @@ every ``USAGE_FLUSH_SECONDS``, in one transaction with one upsert per key, and s
 worker's exit (atexit, and multiprocessing's finalizers for servers whose workers end with
 ``os._exit``), so a clean stop loses nothing. A failed flush is logged and its counts are
 kept for the next one. On SQLite the flush is a writer like any other: it queues on the
-database's writer lock (emulator/storage/database.py) for its one transaction.
+database's writer lock (emulator/storage/sqlite.py) for its one transaction.
 
 Only identified clients are counted (an authenticated client, a verified token's client),
 keyed by their row: a request never makes a key from a value it merely presented, so the
@@ -67,7 +67,7 @@ from emulator.web.context import app_object as _app
 
 log = logging.getLogger(__name__)
 
-EXTENSION = "emulator.ops.usage"
+EXTENSION = "emulator.usage"
 DAY_SECONDS = 86_400
 EPOCH_DAY = date(1970, 1, 1)
 NO_FORM = ""  # the request carried no credentials (or no token)

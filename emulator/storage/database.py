@@ -33,7 +33,7 @@ db = SQLAlchemy(metadata=Base.metadata)
 migrate = Migrate()
 
 
-# MySQL/MariaDB connections (README, "MariaDB / MySQL"):
+# MySQL/MariaDB connections (docs/operate/databases.md):
 # - utf8mb4 on the wire: a server's default may be 3-byte utf8 or latin1, which cannot
 #   carry every character a client id, a scope or a user id may hold.
 # - TRADITIONAL sql_mode (strict): a value too long for its column is refused, as on

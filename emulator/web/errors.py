@@ -94,7 +94,7 @@ class MethodNotAllowed(HostError):
 class BodyTooLarge(HostError):
     """The request body is over MAX_CONTENT_LENGTH; it was not read (past the limit).
 
-    Each dialect words the 413 its own way (README, "Security").
+    Each dialect words the 413 its own way (docs/operate/input-limits.md).
     """
 
     status = 413

@@ -284,7 +284,7 @@ FaultFor = Callable[[Trouble], Exception]
 
 
 @dataclass(frozen=True)
-class Answer:
+class Upstream:
     """The other server's status and headers; its body streams from ``body``."""
 
     status: int
@@ -295,7 +295,7 @@ class Answer:
 
 def send(
     outbound: Outbound, limits: Limits, *, fault: FaultFor, log: logging.Logger, label: str
-) -> Answer:
+) -> Upstream:
     """Send ``outbound``; return the answer's head, its body to stream, or raise ``fault``.
 
     The answer's hop-by-hop headers (and those its ``Connection`` names) are left out, and
@@ -329,7 +329,7 @@ def send(
         body.close()
         log.warning("%s %s: a %d-byte answer is over the limit", label, url, declared)
         raise fault(Trouble.TOO_LARGE)
-    return Answer(
+    return Upstream(
         status=upstream.status_code,
         headers=answer_headers(upstream.raw.headers.items()),
         declared_length=declared,

@@ -38,7 +38,7 @@ from emulator.web.errors import PluginMisconfigured
 from emulator.web.plugin import Plugin
 
 ENTRY_POINT_GROUP = "emulator.plugins"
-EXTENSION = "emulator.web.registry"
+EXTENSION = "emulator.registry"
 
 
 @dataclass(frozen=True)
@@ -153,7 +153,7 @@ def discover() -> dict[str, Plugin]:
         plugin = getattr(loaded, "plugin", loaded)
         if not isinstance(plugin, Plugin):
             raise PluginDeclarationError(
-                f"Plugin {origin} must expose `plugin = emulator.web.plugin.Plugin(...)`."
+                f"Plugin {origin} must expose `plugin = emulator.host.Plugin(...)`."
             )
         if plugin.name in found:
             raise PluginDeclarationError(f"Two plugins are called {plugin.name!r} ({origin}).")

@@ -14,7 +14,7 @@ columns; so there:
   becomes MEDIUMTEXT (TEXT holds 64 KiB; the other backends' text has no such bound);
 - the columns that find a row by an id or a name (client_id, scope names, the throttle's
   keys, Apigee product names and proxy base paths) get the server's binary collation that
-  pads nothing (``emulator.storage.schema.binary_collation``): ``Client1`` is not ``client1``, and
+  pads nothing (``emulator.db.binary_collation``): ``Client1`` is not ``client1``, and
   ``client1 `` is neither;
 - times become DATETIME(6) (microseconds, as SQLite and PostgreSQL keep them), and the
   throttle's window ends DOUBLE (a FLOAT is 128 s coarse at today's epoch seconds).
@@ -47,7 +47,7 @@ TABLES = (
     "apigee_app_products",
     "apigee_proxies",
 )
-# Columns compared byte for byte (emulator.storage.schema.ExactString in the models).
+# Columns compared byte for byte (emulator.db.ExactString in the models).
 EXACT = {
     ("oauth_clients", "client_id"),
     ("oauth_scopes", "scope"),
@@ -55,7 +55,7 @@ EXACT = {
     ("apigee_products", "name"),
     ("apigee_proxies", "base_path"),
 }
-# Float columns that need double precision (emulator.storage.schema.EpochSeconds).
+# Float columns that need double precision (emulator.db.EpochSeconds).
 DOUBLES = {("rate_limit_counters", "expires_at")}
 
 _COLUMNS = sa.text(
@@ -93,10 +93,7 @@ def _wanted(table, column, exact):
     if (table, column.name) in EXACT:
         wanted = f"{column.type} CHARACTER SET utf8mb4 COLLATE {exact}"
         done = column.charset == "utf8mb4" and column.collation == exact
-    elif column.kind in (
-        "text",
-        "mediumtext",
-    ):  # TEXT holds 64 KiB (emulator.storage.schema.LongText)
+    elif column.kind in ("text", "mediumtext"):  # TEXT holds 64 KiB (emulator.db.LongText)
         wanted = "MEDIUMTEXT CHARACTER SET utf8mb4"
         done = column.kind == "mediumtext" and column.charset == "utf8mb4"
     elif column.charset is not None:

@@ -15,7 +15,7 @@ TIMESTAMP = sa.DateTime().with_variant(mysql.DATETIME(fsp=6), *MYSQL_DIALECTS)
 
 
 def _exact_string(length, dialect):
-    """emulator.storage.schema.ExactString as of this revision: byte-for-byte on MySQL/MariaDB."""
+    """emulator.db.ExactString as of this revision: byte-for-byte on MySQL/MariaDB."""
     if dialect.name not in MYSQL_DIALECTS:
         return sa.String(length=length)
     if getattr(dialect, "is_mariadb", False):

@@ -24,7 +24,7 @@ LONG_TEXT = sa.Text().with_variant(mysql.MEDIUMTEXT(), *MYSQL_DIALECTS)
 
 
 def _exact_string(length, dialect):
-    """emulator.storage.schema.ExactString as of this revision: byte-for-byte on MySQL/MariaDB."""
+    """emulator.db.ExactString as of this revision: byte-for-byte on MySQL/MariaDB."""
     if dialect.name not in MYSQL_DIALECTS:
         return sa.String(length=length)
     if getattr(dialect, "is_mariadb", False):

@@ -180,7 +180,8 @@ def error(err: Exception, operation: str | None, params: Mapping[str, Any] | Non
         return json_response(body, status=405, headers={**NO_STORE, "Allow": allow})
     if isinstance(err, BodyTooLarge):
         # No capture exists (compat/redcore.md, "Input limits"): bshaffer's error shape,
-        # which every OAuth2 client of these URLs parses, with the 413 (README, "Security").
+        # which every OAuth2 client of these URLs parses, with the 413
+        # (docs/operate/input-limits.md).
         body = {"error": "invalid_request", "error_description": err.message}
         return json_response(body, status=413, headers=NO_STORE)
     if isinstance(err, HostError):

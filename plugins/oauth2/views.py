@@ -95,6 +95,7 @@ def introspect(params: Mapping[str, Any]) -> Answer:
         client.id,
         credentials=credentials.source,
         token=wire.param_source(inp, params, "token"),
+        wrote=True,  # authenticating may rehash a secret stored with older parameters
     )
 
 

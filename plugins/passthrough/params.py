@@ -68,7 +68,7 @@ class PassthroughParams(Schema):
         metadata={
             "description": (
                 "The old site: http(s)://host[:port][/base/path], no query, fragment or"
-                " user:password@. Empty: nothing is forwarded (502)."
+                " user:password@. Required to enable the plugin."
             )
         },
     )

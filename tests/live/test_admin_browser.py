@@ -7,15 +7,14 @@ with it at the legacy URL; rotate the secret, reload the page that shows the new
 not shown again, nor rotated again) and see the old one refused; disable the
 ``oauth2`` plugin and see the token URL answer as an unknown api; enter a bad option value
 and see the error with nothing saved; delete a client and see its token refused at
-``option=resource``; log out. Each page's screenshot goes to the test's temporary folder;
-with ``UPDATE_DOCS_SCREENSHOT=1`` the clients page's also goes to docs/admin-clients.png
-(the README's figure; not on every run, which would change a tracked file each time).
+``option=resource``; log out. Each page's screenshot goes to the test's temporary folder.
 
 A second test lays the pages out at 1280x800 (no table wider than its card) and 390x844 (a
 phone: the page never scrolls sideways), on a site with a client the legacy import
 brought over and two weeks of usage; with ``DOCS_SCREENSHOTS=<folder>`` it saves the docs'
 full-page screenshots there (admin-clients.png, admin-client.png, admin-confirm.png,
-admin-audit.png, admin-plugins.png, admin-activity.png).
+admin-audit.png, admin-plugins.png, admin-activity.png): `make screenshots` writes them
+into docs/img/ (not on every run, which would change tracked files each time).
 
 Changes made on one worker reach the other within CACHE_MAX_AGE: each check that another
 worker sees a change waits until fresh connections see it, then until CACHE_MAX_AGE has
@@ -71,14 +70,12 @@ CHROMIUM_ARGS = [
 ]
 ADMIN = "site-admin"
 PASSWORD = "a long admin password for the browser"
-DOCS_SCREENSHOT = ROOT / "docs" / "admin-clients.png"
 UNKNOWN_API = (
     b'{"message":"API \\"oauth2\\" is not available","code":404,"type":"RuntimeException"}'
 )
 INVALID_TOKEN = (
     b'{"error":"invalid_token","error_description":"The access token provided is invalid"}'
 )
-DOCS_CLIP = {"x": 0, "y": 0, "width": 1280, "height": 360}
 # Enough fresh connections that both workers are asked (each request may go to either).
 PROBES = 6
 
@@ -183,9 +180,6 @@ def test_admin_flow_in_a_browser(
         expect(page).to_have_url(f"{server.base_url}/admin/clients")
         expect(page.locator("table.clients")).to_contain_text("partner-portal")
         shot(page, shots, "clients")
-        if os.environ.get("UPDATE_DOCS_SCREENSHOT") == "1":
-            DOCS_SCREENSHOT.parent.mkdir(exist_ok=True)
-            page.screenshot(path=str(DOCS_SCREENSHOT), clip=DOCS_CLIP)
 
         # Create a client; copy its secret with the page's button.
         page.click("text=New client")

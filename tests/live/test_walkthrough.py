@@ -1,4 +1,4 @@
-"""README's "Migrating from redCORE", every step in order, as a site owner runs it.
+"""docs/migrate/from-redcore.md, every step in order, as a site owner runs it.
 
 A redCORE database (MariaDB when TEST_MYSQL_URL is set, else SQLite; filled as PHP wrote
 it, tests/support/legacy_site.py), a real old site on 127.0.0.1 (it answers its

@@ -40,7 +40,7 @@ from emulator.ops.throttle import build_throttle
 from emulator.storage.database import db
 from emulator.storage.models import AdminUser
 
-THROTTLE = "emulator.manage.admin.throttle"
+THROTTLE = "emulator.admin.throttle"
 # Session keys: when the admin logged in and when they last asked for a page (epoch s).
 LOGGED_IN_AT = "admin_login_at"
 SEEN_AT = "admin_seen_at"
@@ -221,7 +221,8 @@ def _throttle_name_key(app: Flask) -> bytes:
     without it)."""
     secret = app.config["SECRET_KEY"]
     raw = secret if isinstance(secret, bytes) else str(secret).encode("utf-8")
-    return hmac.new(raw, b"emulator.manage.admin.login-throttle", hashlib.sha256).digest()
+    # The label keys the stored counters: it stays as it is when modules move.
+    return hmac.new(raw, b"emulator.admin.login-throttle", hashlib.sha256).digest()
 
 
 def path_matches(path: str, cookie_path: str) -> bool:

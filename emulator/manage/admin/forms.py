@@ -1,7 +1,7 @@
 """The admin pages' forms (Flask-WTF: each carries the session's CSRF token).
 
 Only the shape of a value is checked here, beside its field; what a value means (a known
-scope, a free client id) is manage.py's to refuse, with one line for the admin.
+scope, a free client id) is emulator/manage/actions.py's to refuse, with one line for the admin.
 """
 
 from __future__ import annotations

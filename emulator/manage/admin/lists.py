@@ -62,7 +62,7 @@ class ClientQuery:
         return self.args(sort=key if key != "client_id" else "", dir="desc" if descending else "")
 
     def list_arguments(self) -> dict[str, Any]:
-        """The keyword arguments of ``manage.list_clients``."""
+        """The keyword arguments of ``actions.list_clients``."""
         return {
             "search": self.search,
             "sort": self.sort,

@@ -127,7 +127,7 @@ def test_the_wal_is_checkpointed_by_a_thread_of_its_own(sqlite_app, tmp_path: Pa
 
 @pytest.mark.skipif("mysql" not in BACKENDS, reason="TEST_MYSQL_URL names no MariaDB/MySQL")
 def test_mysql_sessions_are_utf8mb4_strict_and_read_committed(tmp_path: Path) -> None:
-    """Whatever the server's defaults (README, "MariaDB / MySQL"), on the first connection
+    """Whatever the server's defaults (docs/operate/databases.md), on the first connection
     and on one made after the pool was emptied."""
     with scratch_database("mysql", tmp_path) as url:
         app = make_app(url, SQLALCHEMY_ENGINE_OPTIONS={"pool_recycle": 60})

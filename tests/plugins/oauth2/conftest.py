@@ -11,9 +11,6 @@ from datetime import timedelta
 import pytest
 
 from emulator.ops.clock import utcnow
-
-# The `as` names: tests/emulator/manage/test_cli_admin.py still imports them from here
-# (tests/emulator/manage/admin: moved in the admin pages' change).
 from tests.support.oauth2 import SHOP_SCOPE
 from tests.support.oauth2 import STRICT
 from tests.support.oauth2 import assert_token_ok

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 import logging
 from collections.abc import Callable
 from datetime import timedelta
@@ -225,3 +226,12 @@ def test_a_deleted_admin_is_logged_out(admin: AdminSession, app: Flask) -> None:
         actions.delete_admin_user(db.session, CLI, USERNAME, now=utcnow())
         db.session.commit()
     assert admin.get("/admin/clients").status_code == 302
+
+
+def test_the_login_throttle_keys_outlive_a_move_of_the_code() -> None:
+    """The usernames' HMAC key is derived with a fixed label: counters and lockouts stored
+    before an upgrade still apply after it (a module move once renamed the label)."""
+    app = Flask(__name__)
+    app.config["SECRET_KEY"] = "k"
+    expected = hmac.new(b"k", b"emulator.admin.login-throttle", hashlib.sha256).digest()
+    assert auth._throttle_name_key(app) == expected
