@@ -362,28 +362,25 @@ def authenticate_client(
 ) -> ClientRecord:
     """Return the authenticated client or raise InvalidClient (bshaffer HttpBasic order).
 
-    ``reason`` tells dialects which failure it was: ``missing`` (no credentials),
-    ``secret_required`` (no secret where one is required, or a secret-less request for
-    a client that is not public), ``unknown_client`` or
-    ``wrong_secret`` (one description for both; a dialect that tells them apart may say
-    which), ``locked`` (``ClientLocked``: ``guard`` refused before anything was checked).
+    ``reason`` tells dialects which failure it was: ``missing`` (no credentials; fact
+    ``body_allowed``: whether the body was looked at), ``secret_required`` (no secret
+    where one is required, or a secret-less request for a client that is not public;
+    fact ``public_allowed``), ``unknown_client`` or ``wrong_secret`` (one description
+    for both in redCORE; a dialect that tells them apart may say which), ``locked``
+    (``ClientLocked``: ``guard`` refused before anything was checked).
     A presented secret is checked only if ``guard`` lets this client try; a wrong secret
     or an unknown client is counted by it. A disabled client is an unknown one. ``now``
     lets a rotated-out secret in during its grace period (without it, only the current).
     """
     if credentials is None:
-        where = "headers or body" if body_allowed else "headers"
-        raise InvalidClient(f"Client credentials were not found in the {where}", reason="missing")
+        raise InvalidClient(reason="missing", body_allowed=body_allowed)
     secret = credentials.client_secret
     if secret is None or secret == "" or secret is False:
         if not allow_public:
-            raise InvalidClient("client credentials are required", reason="secret_required")
+            raise InvalidClient(reason="secret_required", public_allowed=False)
         client = clients.load(db, credentials.client_id)
         if client is None or not client.is_public:
-            raise InvalidClient(
-                "This client is invalid or must authenticate using a client secret",
-                reason="secret_required",
-            )
+            raise InvalidClient(reason="secret_required", public_allowed=True)
         return client
     if guard is not None:
         guard.ensure_allowed(credentials.client_id)
@@ -392,7 +389,7 @@ def authenticate_client(
         check_secret(_dummy_hash(), secret if isinstance(secret, str) else "")
         if guard is not None:
             guard.failed(credentials.client_id)
-        raise InvalidClient("The client credentials are invalid", reason="unknown_client")
+        raise InvalidClient(reason="unknown_client")
     # PHP's loose == let `true` match any secret; nothing but a string does here. A NUL
     # can never be part of a secret (scrypt's HMAC padded keys with zeros, so "s" and
     # "s\0" hashed alike). Either still costs a full hash, like any wrong secret.
@@ -404,7 +401,7 @@ def authenticate_client(
     if not verified:
         if guard is not None:
             guard.failed(credentials.client_id)
-        raise InvalidClient("The client credentials are invalid", reason="wrong_secret")
+        raise InvalidClient(reason="wrong_secret")
     return client
 
 

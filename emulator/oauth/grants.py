@@ -189,21 +189,19 @@ class RefreshTokenGrant(Grant):
     ) -> GrantContext:
         """The refresh token must exist, be live and belong to the client (in that order)."""
         if not req.refresh_token:
-            raise InvalidRequest('Missing parameter: "refresh_token" is required', reason="missing")
+            raise InvalidRequest(reason="missing", parameter="refresh_token")
         row = find_refresh_token(db, req.refresh_token)
         if row is None:
             if policy.revoke_on_refresh_token_reuse:
                 used = find_used_refresh_token(db, req.refresh_token)
                 if used is not None and used.client_id == client.id:
                     revoke_family(db, client, used.family_hash, cache=None)
-                    raise RefreshTokenReused("Invalid refresh token", reason="reused")
-            raise InvalidGrant("Invalid refresh token", reason="unknown")
+                    raise RefreshTokenReused(reason="reused")
+            raise InvalidGrant(reason="unknown")
         if is_expired(row.expires_at, now):
-            raise InvalidGrant("Refresh token has expired", reason="expired")
+            raise InvalidGrant(reason="expired")
         if row.client_id != client.id:
-            raise InvalidGrant(
-                "refresh_token doesn't exist or is invalid for the client", reason="other_client"
-            )
+            raise InvalidGrant(reason="other_client", grant_type=cls.grant_type)
         return GrantContext(
             available_scope=row.scope or None,
             user_id=row.user_id,
@@ -250,7 +248,7 @@ class RefreshTokenGrant(Grant):
             now=now,
         )
         if issued is None:
-            raise InvalidGrant("Invalid refresh token", reason="unknown")
+            raise InvalidGrant(reason="unknown")
         return issued
 
 
@@ -285,23 +283,17 @@ def resolve_scope(
             return available
         granted = intersect_scope(requested, available)
         if not granted and policy.empty_intersection == "error":
-            raise InvalidScope(
-                "The scope requested is invalid for this request", reason="no_overlap"
-            )
+            raise InvalidScope(reason="no_overlap")
         return granted
     if requested:
         if available:
             if not check_scope(requested, available):
-                raise InvalidScope(
-                    "The scope requested is invalid for this request", reason="not_available"
-                )
+                raise InvalidScope(reason="not_available")
         elif client.allowed_scope:
             if not check_scope(requested, client.allowed_scope):
-                raise InvalidScope(
-                    "The scope requested is invalid for this client", reason="not_client"
-                )
+                raise InvalidScope(reason="not_client")
         elif not scopes_exist(db, requested):
-            raise InvalidScope("An unsupported scope was requested", reason="unsupported")
+            raise InvalidScope(reason="unsupported")
         return requested
     return available or defaults(db)
 
@@ -323,14 +315,10 @@ def issue_token(
     Callers commit after it either way, and nothing they do later can take the token back.
     """
     if not req.grant_type:
-        raise InvalidRequest(
-            "The grant type was not specified in the request", reason="no_grant_type"
-        )
+        raise InvalidRequest(reason="no_grant_type")
     grant = GRANTS.get(req.grant_type)
     if grant is None:
-        raise UnsupportedGrantType(
-            f'Grant type "{req.grant_type}" not supported', grant_type=req.grant_type
-        )
+        raise UnsupportedGrantType(reason="unknown_grant", grant_type=req.grant_type)
     client = authenticate_client(
         db,
         req.credentials,
@@ -342,7 +330,7 @@ def issue_token(
     )
     ctx = grant.validate(db, req, client, policy, now=now)
     if not client.allows_grant(grant.grant_type):
-        raise UnauthorizedClient("The grant type is unauthorized for this client_id")
+        raise UnauthorizedClient(reason="grant_not_allowed", grant_type=grant.grant_type)
     scope = resolve_scope(
         db, req.scope, ctx.available_scope, client, policy, defaults=clients.default_scope
     )

@@ -311,15 +311,12 @@ def verify_access_token(
         if row is not None and cache is not None:
             cache.put(token_hash, row)
     if row is None:
-        raise InvalidToken("The access token provided is invalid")
+        raise InvalidToken(reason="unknown")
     if is_expired(row.expires_at, now):
-        raise ExpiredToken("The access token provided has expired")
+        raise ExpiredToken(reason="expired")
     holds = check_scope_any if any_scope else check_scope
     if required_scope and not (row.scope and holds(required_scope, row.scope)):
-        raise InsufficientScope(
-            "The request requires higher privileges than provided by the access token",
-            scope=required_scope,
-        )
+        raise InsufficientScope(reason="scope_not_held", scope=required_scope)
     return TokenInfo(
         client_pk=row.client_id,
         client_id=row.client_key,
