@@ -27,6 +27,7 @@ from emulator.host import host_error_response
 from emulator.host import json_encode
 from emulator.host import json_encode_string
 from emulator.host import quoted_string
+from emulator.oauth import AUTHORIZATION_CODE
 from emulator.oauth import GRANTS
 from emulator.oauth import ClientLocked
 from emulator.oauth import InsufficientScope
@@ -94,7 +95,16 @@ ERRORS: dict[tuple[str | None, str], Wording] = {
     ("invalid_grant", "unknown"): _INVALID_REFRESH_TOKEN,
     ("invalid_grant", "reused"): _INVALID_REFRESH_TOKEN,
     ("invalid_grant", "expired"): Wording("Refresh token has expired"),
-    # TokenController names the grant type as sent.
+    ("invalid_grant", "unknown_code"): Wording(
+        "Authorization code doesn't exist or is invalid for the client"
+    ),
+    ("invalid_grant", "redirect_uri_mismatch"): Wording(
+        "The redirect URI is missing or do not match",
+        error="redirect_uri_mismatch",
+        uri="#section-4.1.3",
+    ),
+    ("invalid_grant", "expired_code"): Wording("The authorization code has expired"),
+    # TokenController names the grant type as sent (lower case: "authorization_code").
     ("invalid_grant", "other_client"): Wording(
         lambda facts: f"{facts.get('grant_type', '')} doesn't exist or is invalid for the client"
     ),
@@ -245,7 +255,8 @@ def metadata(
         "token_endpoint": base + "token",
         "revocation_endpoint": base + "revoke",
         "introspection_endpoint": base + "introspect",
-        "grant_types_supported": sorted(GRANTS),
+        # Not authorization_code while no authorization endpoint hands codes out here.
+        "grant_types_supported": sorted(set(GRANTS) - {AUTHORIZATION_CODE}),
         "response_types_supported": [],
         "token_endpoint_auth_methods_supported": auth_methods,
         "revocation_endpoint_auth_methods_supported": [*auth_methods, "none"],

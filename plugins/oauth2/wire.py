@@ -18,6 +18,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 from typing import Literal
+from urllib.parse import unquote_to_bytes
 
 from emulator import oauth
 from emulator.host import PhpInput
@@ -91,6 +92,12 @@ def basic_credentials(header: str | None) -> oauth.ClientCredentials | None:
     )
 
 
+def _form_decoded(part: bytes) -> bytes:
+    """An application/x-www-form-urlencoded value decoded: ``+`` is a space, ``%XX`` a byte
+    (a ``%`` without two hex digits stays, as PHP's urldecode leaves it)."""
+    return unquote_to_bytes(part.replace(b"+", b" "))
+
+
 def client_credentials(inp: PhpInput, params: Mapping[str, Any]) -> oauth.ClientCredentials | None:
     """The credentials a request presents: Basic wins, else the body (when allowed)."""
     basic = basic_credentials(_request().environ.get("HTTP_AUTHORIZATION"))
@@ -125,8 +132,23 @@ def token_request(inp: PhpInput, params: Mapping[str, Any]) -> oauth.TokenReques
         credentials=client_credentials(inp, params),
         scope=string_param(scope, "scope"),
         refresh_token=string_param(token_param(inp, params, "refresh_token"), "refresh_token"),
+        code=string_param(token_param(inp, params, "code"), "code"),
+        redirect_uri=string_param(token_param(inp, params, "redirect_uri"), "redirect_uri"),
         credentials_body_allowed=params["allow_credentials_in_request_body"],
     )
+
+
+def redirect_uris_match(given: str, stored: str) -> bool:
+    """bshaffer's AuthorizationCode grant: ``urldecode($given) == urldecode($stored)``.
+
+    The request's value, already decoded once as a parameter, is decoded once more (so a
+    double-encoded URI matches), and so is the stored one; compared as bytes.
+    """
+    return _url_decoded(given) == _url_decoded(stored)
+
+
+def _url_decoded(text: str) -> bytes:
+    return _form_decoded(text.encode("utf-8", "surrogatepass"))
 
 
 def bearer_sources(inp: PhpInput, params: Mapping[str, Any]) -> oauth.BearerSources:

@@ -33,8 +33,8 @@ def issue(session, req, policy=POLICY, now=NOW) -> oauth.IssuedToken:
     return issued
 
 
-def test_the_engine_knows_exactly_two_grants() -> None:
-    assert sorted(oauth.GRANTS) == ["client_credentials", "refresh_token"]
+def test_the_engine_knows_its_grants_in_bshaffers_order() -> None:
+    assert list(oauth.GRANTS) == ["authorization_code", "client_credentials", "refresh_token"]
 
 
 @pytest.mark.parametrize(

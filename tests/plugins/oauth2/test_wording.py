@@ -82,7 +82,7 @@ def test_the_engine_raises_facts_not_words(path: Path) -> None:
 def test_the_engine_raises_errors_to_find() -> None:
     """The reading above finds what it should (a rename would make it find nothing)."""
     keys = engine_errors()
-    assert ("invalid_grant", "other_client") in keys
+    assert ("invalid_grant", "unknown_code") in keys
     assert ("invalid_client", "wrong_secret") in keys
     assert ("insufficient_scope", "scope_not_held") in keys
 
@@ -103,7 +103,7 @@ def test_no_bshaffer_phrase_is_left_in_the_engine(path: Path) -> None:
 
 def test_the_phrases_are_there_to_look_for() -> None:
     phrases = bshaffer_phrases()
-    assert "The scope requested is invalid for this request" in phrases
+    assert "Authorization code doesn't exist or is invalid for the client" in phrases
     assert " doesn't exist or is invalid for the client" in phrases  # made from grant_type
     assert "Client credentials were not found in the headers or body" in phrases
 
@@ -112,12 +112,16 @@ def test_the_phrases_are_there_to_look_for() -> None:
     ("error", "wire"),
     [
         (
-            errors.InvalidGrant(reason="other_client", grant_type="refresh_token"),
-            ("invalid_grant", "refresh_token doesn't exist or is invalid for the client"),
+            errors.InvalidGrant(reason="other_client", grant_type="authorization_code"),
+            ("invalid_grant", "authorization_code doesn't exist or is invalid for the client"),
         ),
         (
-            errors.InvalidRequest(reason="missing", parameter="refresh_token"),
-            ("invalid_request", 'Missing parameter: "refresh_token" is required'),
+            errors.InvalidGrant(reason="redirect_uri_mismatch"),
+            ("redirect_uri_mismatch", "The redirect URI is missing or do not match"),
+        ),
+        (
+            errors.InvalidRequest(reason="missing", parameter="code"),
+            ("invalid_request", 'Missing parameter: "code" is required'),
         ),
         (
             errors.InvalidClient(reason="secret_required", public_allowed=False),
@@ -132,8 +136,8 @@ def test_the_phrases_are_there_to_look_for() -> None:
             ("unsupported_grant_type", 'Grant type "x y" not supported'),
         ),
         (  # a dialect's own words go out as they are
-            errors.InvalidRequest('The parameter "scope" must be a single value', reason="array"),
-            ("invalid_request", 'The parameter "scope" must be a single value'),
+            errors.InvalidRequest('The parameter "code" must be a single value', reason="array"),
+            ("invalid_request", 'The parameter "code" must be a single value'),
         ),
         (  # an error no wording knows is never a 500
             errors.InvalidGrant(reason="something_new"),
@@ -142,7 +146,8 @@ def test_the_phrases_are_there_to_look_for() -> None:
     ],
     ids=[
         "other-client",
-        "missing-parameter",
+        "redirect-mismatch",
+        "missing-code",
         "secret-required",
         "headers-only",
         "unknown-grant",
