@@ -37,6 +37,7 @@ from sqlalchemy import select
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
+from emulator.oauth.errors import ClientLocked
 from emulator.oauth.errors import InvalidClient
 from emulator.oauth.scopes import default_scope
 from emulator.oauth.text import has_control_characters
@@ -105,6 +106,9 @@ class ClientCredentials:
     client_id: str
     client_secret: object = None
     source: CredentialSource | None = None
+    # Another reading of the same credentials, tried when these fail (a dialect that
+    # accepts RFC 6749 §2.3.1's form-urlencoded HTTP Basic parts beside the raw ones).
+    alternative: ClientCredentials | None = None
 
 
 _CLIENTS = Client.__table__
@@ -369,11 +373,45 @@ def authenticate_client(
     for both in redCORE; a dialect that tells them apart may say which), ``locked``
     (``ClientLocked``: ``guard`` refused before anything was checked).
     A presented secret is checked only if ``guard`` lets this client try; a wrong secret
-    or an unknown client is counted by it. A disabled client is an unknown one. ``now``
-    lets a rotated-out secret in during its grace period (without it, only the current).
+    or an unknown client is counted by it, once per request even when the credentials'
+    ``alternative`` was tried too. A disabled client is an unknown one. ``now`` lets a
+    rotated-out secret in during its grace period (without it, only the current).
     """
     if credentials is None:
         raise InvalidClient(reason="missing", body_allowed=body_allowed)
+    attempts = [credentials]
+    if credentials.alternative is not None:
+        attempts.append(credentials.alternative)
+    failures: list[tuple[str, InvalidClient]] = []
+    for attempt in attempts:
+        try:
+            return _authenticate_once(db, attempt, clients, allow_public, guard, now)
+        except ClientLocked:
+            raise
+        except InvalidClient as failure:
+            failures.append((attempt.client_id, failure))
+    counted = [(cid, f) for cid, f in failures if f.reason in _COUNTED]
+    if guard is not None and counted:
+        # One failure per request, under the client that was there to be guessed at if
+        # one was (a wrong secret), else under the last id tried (the decoded one).
+        known = [cid for cid, f in counted if f.reason == "wrong_secret"]
+        guard.failed(known[-1] if known else counted[-1][0])
+    raise failures[-1][1]
+
+
+# The failures a guard counts: a secret was checked and did not match.
+_COUNTED = frozenset({"unknown_client", "wrong_secret"})
+
+
+def _authenticate_once(
+    db: DbHandle,
+    credentials: ClientCredentials,
+    clients: ClientStore,
+    allow_public: bool,
+    guard: AuthGuard | None,
+    now: datetime | None,
+) -> ClientRecord:
+    """One reading of the credentials; raise InvalidClient (not counted) when it fails."""
     secret = credentials.client_secret
     if secret is None or secret == "" or secret is False:
         if not allow_public:
@@ -387,8 +425,6 @@ def authenticate_client(
     client = clients.load(db, credentials.client_id)
     if client is None:
         check_secret(_dummy_hash(), secret if isinstance(secret, str) else "")
-        if guard is not None:
-            guard.failed(credentials.client_id)
         raise InvalidClient(reason="unknown_client")
     # PHP's loose == let `true` match any secret; nothing but a string does here. A NUL
     # can never be part of a secret (scrypt's HMAC padded keys with zeros, so "s" and
@@ -399,8 +435,6 @@ def authenticate_client(
         check_secret(_dummy_hash(), "")  # the cost of a wrong secret, for timing's sake
         verified = False
     if not verified:
-        if guard is not None:
-            guard.failed(credentials.client_id)
         raise InvalidClient(reason="wrong_secret")
     return client
 

@@ -64,10 +64,15 @@ def string_param(value: Any, name: str) -> str | None:
     return text if is_truthy(text) else None
 
 
-def basic_credentials(header: str | None) -> oauth.ClientCredentials | None:
+def basic_credentials(
+    header: str | None, *, form_decoded: bool = False
+) -> oauth.ClientCredentials | None:
     """PHP_AUTH_USER/PHP_AUTH_PW: "Basic " (any case) + lenient base64 of "id:secret".
 
-    The parts are not URL-decoded; a value without ':' is no credentials at all.
+    The parts are taken as they are, as PHP did; a value without ':' is no credentials at
+    all. ``form_decoded``: when they read differently form-urlencoded (RFC 6749 §2.3.1,
+    what openid-client and other RFC clients send), that reading is the credentials'
+    ``alternative``, tried when the parts as they are fail.
     """
     if not header or header[:6].lower() != "basic ":
         return None
@@ -85,10 +90,20 @@ def basic_credentials(header: str | None) -> oauth.ClientCredentials | None:
     if not colon:
         return None
     password = password.split(b"\0", 1)[0]
+    alternative = None
+    if form_decoded:
+        decoded_user, decoded_password = _form_decoded(user), _form_decoded(password)
+        if (decoded_user, decoded_password) != (user, password):
+            alternative = oauth.ClientCredentials(
+                client_id=decoded_user.decode("utf-8", "replace"),
+                client_secret=decoded_password.decode("utf-8", "replace"),
+                source="basic",
+            )
     return oauth.ClientCredentials(
         client_id=user.decode("utf-8", "replace"),
         client_secret=password.decode("utf-8", "replace"),
         source="basic",
+        alternative=alternative,
     )
 
 
@@ -100,7 +115,10 @@ def _form_decoded(part: bytes) -> bytes:
 
 def client_credentials(inp: PhpInput, params: Mapping[str, Any]) -> oauth.ClientCredentials | None:
     """The credentials a request presents: Basic wins, else the body (when allowed)."""
-    basic = basic_credentials(_request().environ.get("HTTP_AUTHORIZATION"))
+    basic = basic_credentials(
+        _request().environ.get("HTTP_AUTHORIZATION"),
+        form_decoded=params["token_params_in_query"],  # the default mode's lenient reading
+    )
     if basic is not None:
         return basic
     if not params["allow_credentials_in_request_body"]:

@@ -126,6 +126,55 @@ def test_a_guard_counts_failures_and_refuses_before_checking(session, new_client
     assert guard.failures == ["c1", "c1", "ghost"]
 
 
+def also(client_id: str, secret: str, *, alt_id: str, alt_secret: str) -> ClientCredentials:
+    """Credentials with another reading of them (a dialect's form-decoded HTTP Basic)."""
+    return ClientCredentials(client_id, secret, alternative=ClientCredentials(alt_id, alt_secret))
+
+
+def test_the_alternative_is_tried_when_the_credentials_fail(session, new_client) -> None:
+    client = new_client("ops/bot", secret="a+b c")
+    guard = RecordingGuard(limit=5)
+    encoded = also("ops%2Fbot", "a%2Bb+c", alt_id="ops/bot", alt_secret="a+b c")
+    assert authenticate(session, encoded, allow_public=False, guard=guard).id == client.id
+    assert guard.failures == []  # the alternative's success is no failure
+    # the credentials as sent first: they win when they are right
+    raw = also("ops/bot", "a+b c", alt_id="ops/bot", alt_secret="a b c")
+    assert authenticate(session, raw, allow_public=False, guard=guard).id == client.id
+
+
+@pytest.mark.parametrize(
+    ("credentials", "counted"),
+    [
+        (also("c1", "wr%2Bong", alt_id="c1", alt_secret="wr+ong"), ["c1"]),
+        (also("c%31", "x", alt_id="c1", alt_secret="x"), ["c1"]),  # the client there
+        (also("c1", "x%41", alt_id="g%68ost", alt_secret="xA"), ["c1"]),
+        (also("gh%6Fst", "x", alt_id="ghost", alt_secret="x"), ["ghost"]),  # the last tried
+    ],
+    ids=["same-id", "decoded-id-is-the-client", "sent-id-is-the-client", "no-client"],
+)
+def test_a_request_that_fails_both_ways_is_counted_once(
+    session, new_client, credentials, counted
+) -> None:
+    new_client("c1", secret="s3cret")
+    guard = RecordingGuard(limit=5)
+    with pytest.raises(InvalidClient):
+        authenticate(session, credentials, allow_public=False, guard=guard)
+    assert guard.failures == counted
+
+
+def test_a_locked_alternative_is_refused(session, new_client) -> None:
+    new_client("c1", secret="s3cret")
+    guard = RecordingGuard(limit=1)
+    guard.failures.append("c1")  # c1 is at its limit
+    with pytest.raises(ClientLocked):
+        authenticate(
+            session,
+            also("c%31", "s3cret", alt_id="c1", alt_secret="s3cret"),
+            allow_public=False,
+            guard=guard,
+        )
+
+
 def test_right_secret_authenticates_and_wrong_one_does_not(session, new_client) -> None:
     client = new_client(secret="s3cret")
     assert (
