@@ -91,7 +91,7 @@ def basic_credentials(
         return None
     password = password.split(b"\0", 1)[0]
     alternative = None
-    if form_decoded:
+    if form_decoded and (b"%" in user or b"+" in user or b"%" in password or b"+" in password):
         decoded_user, decoded_password = _form_decoded(user), _form_decoded(password)
         if (decoded_user, decoded_password) != (user, password):
             alternative = oauth.ClientCredentials(
@@ -145,13 +145,18 @@ def token_request(inp: PhpInput, params: Mapping[str, Any]) -> oauth.TokenReques
     scope = inp.body.get("scope")
     if scope is None:
         scope = inp.query.get("scope")
+    grant_type = string_param(grant_type, "grant_type")
+    code = redirect_uri = None
+    if grant_type == oauth.AUTHORIZATION_CODE:  # only its grant reads them, as bshaffer's
+        code = string_param(token_param(inp, params, "code"), "code")
+        redirect_uri = string_param(token_param(inp, params, "redirect_uri"), "redirect_uri")
     return oauth.TokenRequest(
-        grant_type=string_param(grant_type, "grant_type"),
+        grant_type=grant_type,
         credentials=client_credentials(inp, params),
         scope=string_param(scope, "scope"),
         refresh_token=string_param(token_param(inp, params, "refresh_token"), "refresh_token"),
-        code=string_param(token_param(inp, params, "code"), "code"),
-        redirect_uri=string_param(token_param(inp, params, "redirect_uri"), "redirect_uri"),
+        code=code,
+        redirect_uri=redirect_uri,
         credentials_body_allowed=params["allow_credentials_in_request_body"],
     )
 

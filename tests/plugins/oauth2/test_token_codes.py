@@ -25,6 +25,7 @@ from tests.support.oauth2 import REDIRECT_MISMATCH
 from tests.support.oauth2 import RESOURCE_URL
 from tests.support.oauth2 import SCOPE_INVALID
 from tests.support.oauth2 import SHOP
+from tests.support.oauth2 import SHOP_SCOPE
 from tests.support.oauth2 import STRICT
 from tests.support.oauth2 import UNAUTHORIZED
 from tests.support.oauth2 import UNKNOWN_CODE
@@ -338,3 +339,13 @@ def test_the_policy_has_the_code_lifetime_and_bshaffers_redirect_rule() -> None:
     assert policy.auth_code_lifetime == 45
     assert policy.redirect_uri_matches("https%3A%2F%2Fa.example%2Fcb", "https://a.example/cb")
     assert not policy.redirect_uri_matches("https://a.example/cb/", "https://a.example/cb")
+
+
+def test_other_grants_do_not_read_code_or_redirect_uri(client, shop) -> None:
+    """bshaffer read them in the authorization_code grant only: an array there harms none."""
+    rv = send(
+        client,
+        "grant_type=client_credentials&client_id=shop-app&client_secret=Sh0p-Secret%21"
+        "&code[]=x&redirect_uri[a]=y",
+    )
+    assert_token_ok(rv, scope=SHOP_SCOPE, refresh=True)
