@@ -21,6 +21,11 @@ from emulator.oauth.clients import check_secret
 from emulator.oauth.clients import find_client
 from emulator.oauth.clients import hash_secret
 from emulator.oauth.clients import needs_rehash
+from emulator.oauth.codes import CodeImport
+from emulator.oauth.codes import IssuedCode
+from emulator.oauth.codes import check_code_import
+from emulator.oauth.codes import import_code
+from emulator.oauth.codes import issue_code
 from emulator.oauth.errors import ClientLocked
 from emulator.oauth.errors import ExpiredToken
 from emulator.oauth.errors import InsufficientScope
@@ -33,6 +38,7 @@ from emulator.oauth.errors import OAuthError
 from emulator.oauth.errors import TokenMissing
 from emulator.oauth.errors import UnauthorizedClient
 from emulator.oauth.errors import UnsupportedGrantType
+from emulator.oauth.grants import AUTHORIZATION_CODE
 from emulator.oauth.grants import CLIENT_CREDENTIALS
 from emulator.oauth.grants import GRANTS
 from emulator.oauth.grants import REFRESH_TOKEN
@@ -101,7 +107,13 @@ __all__ = [
     "TokenRow",
     "client_tokens",
     "revoke_client_tokens",
+    "AUTHORIZATION_CODE",
     "CLIENT_CREDENTIALS",
+    "CodeImport",
+    "IssuedCode",
+    "check_code_import",
+    "import_code",
+    "issue_code",
     "GONE",
     "GRANTS",
     "IMPORTED",

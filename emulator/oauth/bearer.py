@@ -58,36 +58,26 @@ def extract_bearer_token(src: BearerSources, *, scheme: str = "Bearer") -> str:
         + (src.body_token is not None)
     )
     if used > 1:
-        raise InvalidRequest(
-            "Only one method may be used to authenticate at a time (Auth header, GET or POST)",
-            reason="several_methods",
-        )
+        raise InvalidRequest(reason="several_methods")
     if used == 0:
         raise TokenMissing(reason="no_token")
     if src.authorization is not None:
         match = _header_pattern(scheme).search(src.authorization)
         if match is None:
-            raise InvalidRequest("Malformed auth header", reason="malformed_header")
+            raise InvalidRequest(reason="malformed_header")
         return match.group(1)
     if src.body_token is not None:
         if src.method not in ("POST", "PUT"):
-            raise InvalidRequest(
-                "When putting the token in the body, the method must be POST or PUT",
-                reason="body_method",
-                uri="#section-2.2",
-            )
+            raise InvalidRequest(reason="body_method")
         if src.content_type is not None and src.content_type.split(";", 1)[0] != (
             "application/x-www-form-urlencoded"
         ):
-            raise InvalidRequest(
-                'The content type for POST requests must be "application/x-www-form-urlencoded"',
-                reason="body_content_type",
-            )
+            raise InvalidRequest(reason="body_content_type")
         token = src.body_token
     else:
         token = src.query_token
     if not isinstance(token, str):  # e.g. access_token[]=x
-        raise InvalidToken("The access token provided is invalid")
+        raise InvalidToken(reason="not_a_string")
     return token
 
 

@@ -37,6 +37,7 @@ from sqlalchemy import select
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
+from emulator.oauth.errors import ClientLocked
 from emulator.oauth.errors import InvalidClient
 from emulator.oauth.scopes import default_scope
 from emulator.oauth.text import has_control_characters
@@ -105,6 +106,9 @@ class ClientCredentials:
     client_id: str
     client_secret: object = None
     source: CredentialSource | None = None
+    # Another reading of the same credentials, tried when these fail (a dialect that
+    # accepts RFC 6749 §2.3.1's form-urlencoded HTTP Basic parts beside the raw ones).
+    alternative: ClientCredentials | None = None
 
 
 _CLIENTS = Client.__table__
@@ -362,37 +366,66 @@ def authenticate_client(
 ) -> ClientRecord:
     """Return the authenticated client or raise InvalidClient (bshaffer HttpBasic order).
 
-    ``reason`` tells dialects which failure it was: ``missing`` (no credentials),
-    ``secret_required`` (no secret where one is required, or a secret-less request for
-    a client that is not public), ``unknown_client`` or
-    ``wrong_secret`` (one description for both; a dialect that tells them apart may say
-    which), ``locked`` (``ClientLocked``: ``guard`` refused before anything was checked).
+    ``reason`` tells dialects which failure it was: ``missing`` (no credentials; fact
+    ``body_allowed``: whether the body was looked at), ``secret_required`` (no secret
+    where one is required, or a secret-less request for a client that is not public;
+    fact ``public_allowed``), ``unknown_client`` or ``wrong_secret`` (one description
+    for both in redCORE; a dialect that tells them apart may say which), ``locked``
+    (``ClientLocked``: ``guard`` refused before anything was checked).
     A presented secret is checked only if ``guard`` lets this client try; a wrong secret
-    or an unknown client is counted by it. A disabled client is an unknown one. ``now``
-    lets a rotated-out secret in during its grace period (without it, only the current).
+    or an unknown client is counted by it, once per request even when the credentials'
+    ``alternative`` was tried too. A disabled client is an unknown one. ``now`` lets a
+    rotated-out secret in during its grace period (without it, only the current).
     """
     if credentials is None:
-        where = "headers or body" if body_allowed else "headers"
-        raise InvalidClient(f"Client credentials were not found in the {where}", reason="missing")
+        raise InvalidClient(reason="missing", body_allowed=body_allowed)
+    attempts = [credentials]
+    if credentials.alternative is not None:
+        attempts.append(credentials.alternative)
+    failures: list[tuple[str, InvalidClient]] = []
+    for attempt in attempts:
+        try:
+            return _authenticate_once(db, attempt, clients, allow_public, guard, now)
+        except ClientLocked:
+            raise
+        except InvalidClient as failure:
+            failures.append((attempt.client_id, failure))
+    counted = [(cid, f) for cid, f in failures if f.reason in _COUNTED]
+    if guard is not None and counted:
+        # One failure per request, under the client that was there to be guessed at if
+        # one was (a wrong secret), else under the last id tried (the decoded one).
+        known = [cid for cid, f in counted if f.reason == "wrong_secret"]
+        guard.failed(known[-1] if known else counted[-1][0])
+    raise failures[-1][1]
+
+
+# The failures a guard counts: a secret was checked and did not match.
+_COUNTED = frozenset({"unknown_client", "wrong_secret"})
+
+
+def _authenticate_once(
+    db: DbHandle,
+    credentials: ClientCredentials,
+    clients: ClientStore,
+    allow_public: bool,
+    guard: AuthGuard | None,
+    now: datetime | None,
+) -> ClientRecord:
+    """One reading of the credentials; raise InvalidClient (not counted) when it fails."""
     secret = credentials.client_secret
     if secret is None or secret == "" or secret is False:
         if not allow_public:
-            raise InvalidClient("client credentials are required", reason="secret_required")
+            raise InvalidClient(reason="secret_required", public_allowed=False)
         client = clients.load(db, credentials.client_id)
         if client is None or not client.is_public:
-            raise InvalidClient(
-                "This client is invalid or must authenticate using a client secret",
-                reason="secret_required",
-            )
+            raise InvalidClient(reason="secret_required", public_allowed=True)
         return client
     if guard is not None:
         guard.ensure_allowed(credentials.client_id)
     client = clients.load(db, credentials.client_id)
     if client is None:
         check_secret(_dummy_hash(), secret if isinstance(secret, str) else "")
-        if guard is not None:
-            guard.failed(credentials.client_id)
-        raise InvalidClient("The client credentials are invalid", reason="unknown_client")
+        raise InvalidClient(reason="unknown_client")
     # PHP's loose == let `true` match any secret; nothing but a string does here. A NUL
     # can never be part of a secret (scrypt's HMAC padded keys with zeros, so "s" and
     # "s\0" hashed alike). Either still costs a full hash, like any wrong secret.
@@ -402,9 +435,7 @@ def authenticate_client(
         check_secret(_dummy_hash(), "")  # the cost of a wrong secret, for timing's sake
         verified = False
     if not verified:
-        if guard is not None:
-            guard.failed(credentials.client_id)
-        raise InvalidClient("The client credentials are invalid", reason="wrong_secret")
+        raise InvalidClient(reason="wrong_secret")
     return client
 
 

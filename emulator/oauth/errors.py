@@ -1,9 +1,12 @@
 """Typed OAuth2 errors: one class per RFC 6749 §5.2 / RFC 6750 §3.1 code.
 
-An error carries the facts (``reason`` and keyword facts such as the requested scope)
-and the engine's standard description, which is the bshaffer/oauth2-server-php text
-redCORE answered with. Errors never render HTTP: each dialect decides status, headers and
-bytes, and may word the description its own way from ``reason`` and ``facts``.
+An error carries facts, not words: its ``code``, a ``reason`` that says which rule failed
+(``unknown``, ``expired``, ``redirect_uri_mismatch``, ...) and keyword facts such as the
+requested scope or the grant type. The engine raises them without a description; each
+dialect words them itself, keyed by code and reason (the redCORE dialect with
+bshaffer/oauth2-server-php's texts, another with its own), and decides status,
+headers and bytes. A dialect or the host may still raise one with words of its own
+(``description``), which its renderer then sends as they are.
 """
 
 from __future__ import annotations
@@ -18,13 +21,10 @@ class OAuthError(Exception):
     # Whether the request's writes stand although it fails (a security measure taken).
     commit_writes: ClassVar[bool] = False
 
-    def __init__(
-        self, description: str = "", *, reason: str = "", uri: str | None = None, **facts: object
-    ) -> None:
-        super().__init__(description or self.code or reason)
+    def __init__(self, description: str = "", *, reason: str = "", **facts: object) -> None:
+        super().__init__(description or f"{self.code or 'no_token'}: {reason or 'unspecified'}")
         self.description = description
         self.reason = reason
-        self.uri = uri  # RFC 6749 section anchor, e.g. "#section-3.2"
         self.facts = facts
 
 
@@ -41,7 +41,8 @@ class InvalidClient(OAuthError):
 
 
 class InvalidGrant(OAuthError):
-    """RFC 6749 §5.2 invalid_grant: the refresh token is unknown, expired or not yours."""
+    """RFC 6749 §5.2 invalid_grant: the code or refresh token is unknown, expired or not
+    yours, or the redirect URI differs from the code's (§4.1.3)."""
 
     code = "invalid_grant"
 
@@ -81,7 +82,7 @@ class ClientLocked(InvalidClient):
     §10.10: the server must keep credentials from being guessed).
     """
 
-    def __init__(self, description: str, *, retry_after: int) -> None:
+    def __init__(self, description: str = "", *, retry_after: int) -> None:
         super().__init__(description, reason="locked", retry_after=retry_after)
         self.retry_after = retry_after
 

@@ -1,12 +1,15 @@
-"""The token endpoint's grants (RFC 6749 §4.4 and §6) and the order they are checked in.
+"""The token endpoint's grants (RFC 6749 §4.1, §4.4 and §6) and the order they are checked in.
 
 Check order, as bshaffer's TokenController had it (compat/redcore.md): grant_type present
--> grant_type known -> client authentication -> grant-specific validation -> token belongs
-to the client -> client's grant_types restriction -> scope -> issue.
+-> grant_type known -> client authentication -> grant-specific validation -> code or token
+belongs to the client -> client's grant_types restriction -> scope -> issue. So a code of
+another client that names the wrong redirect URI is a redirect mismatch, and a client
+barred from a grant learns so only with a valid code or token.
 """
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -18,6 +21,7 @@ from emulator.oauth.clients import ClientCredentials
 from emulator.oauth.clients import ClientRecord
 from emulator.oauth.clients import ClientStore
 from emulator.oauth.clients import authenticate_client
+from emulator.oauth.codes import find_code
 from emulator.oauth.errors import InvalidGrant
 from emulator.oauth.errors import InvalidRequest
 from emulator.oauth.errors import InvalidScope
@@ -52,6 +56,8 @@ class TokenRequest:
     credentials: ClientCredentials | None
     scope: str | None = None
     refresh_token: str | None = None
+    code: str | None = None
+    redirect_uri: str | None = None
     # Whether the dialect looked for credentials in the body (changes one error text).
     credentials_body_allowed: bool = True
 
@@ -74,6 +80,12 @@ class TokenPolicy:
     empty_intersection: Literal["error", "empty"] = "error"
     # RFC 6819 §5.2.2.3: a used-up refresh token presented again ends its whole chain.
     revoke_on_refresh_token_reuse: bool = False
+    # Seconds an authorization code lives (bshaffer's auth_code_lifetime; RFC 6749 §4.1.2
+    # recommends at most ten minutes).
+    auth_code_lifetime: int = 30
+    # Whether the redirect URI of a token request (first argument) is the code's (second).
+    # RFC 6749 §4.1.3 says identical; a dialect may compare as its legacy system did.
+    redirect_uri_matches: Callable[[str, str], bool] = operator.eq
 
 
 @dataclass(frozen=True)
@@ -86,6 +98,7 @@ class GrantContext:
     # The chain the refresh token used belongs to (its own hash when it started one).
     family_hash: str | None = None
     refresh_expires_at: datetime | None = None
+    code_hash: str | None = None  # the authorization code used
 
 
 class Grant:
@@ -155,9 +168,7 @@ class ClientCredentialsGrant(Grant):
         """Issue an access token, and a refresh token when the policy and the client allow."""
         # RFC 6749 §4.4.3 says no refresh token; redCORE's manual promised one, so it is
         # the dialect's choice, and never for a client that may not use it.
-        with_refresh = policy.client_credentials_refresh_token and client.allows_grant(
-            RefreshTokenGrant.grant_type
-        )
+        with_refresh = policy.client_credentials_refresh_token and may_refresh(client)
         return issue_tokens(
             db,
             client,
@@ -189,21 +200,19 @@ class RefreshTokenGrant(Grant):
     ) -> GrantContext:
         """The refresh token must exist, be live and belong to the client (in that order)."""
         if not req.refresh_token:
-            raise InvalidRequest('Missing parameter: "refresh_token" is required', reason="missing")
+            raise InvalidRequest(reason="missing", parameter="refresh_token")
         row = find_refresh_token(db, req.refresh_token)
         if row is None:
             if policy.revoke_on_refresh_token_reuse:
                 used = find_used_refresh_token(db, req.refresh_token)
                 if used is not None and used.client_id == client.id:
                     revoke_family(db, client, used.family_hash, cache=None)
-                    raise RefreshTokenReused("Invalid refresh token", reason="reused")
-            raise InvalidGrant("Invalid refresh token", reason="unknown")
+                    raise RefreshTokenReused(reason="reused")
+            raise InvalidGrant(reason="unknown")
         if is_expired(row.expires_at, now):
-            raise InvalidGrant("Refresh token has expired", reason="expired")
+            raise InvalidGrant(reason="expired")
         if row.client_id != client.id:
-            raise InvalidGrant(
-                "refresh_token doesn't exist or is invalid for the client", reason="other_client"
-            )
+            raise InvalidGrant(reason="other_client", grant_type=cls.grant_type)
         return GrantContext(
             available_scope=row.scope or None,
             user_id=row.user_id,
@@ -250,17 +259,92 @@ class RefreshTokenGrant(Grant):
             now=now,
         )
         if issued is None:
-            raise InvalidGrant("Invalid refresh token", reason="unknown")
+            raise InvalidGrant(reason="unknown")
         return issued
 
 
+class AuthorizationCodeGrant(Grant):
+    """RFC 6749 §4.1.3: trade an authorization code for tokens for its user."""
+
+    grant_type = "authorization_code"
+    allow_public_clients = True  # a public client redeems its code by client_id alone
+
+    @classmethod
+    def validate(
+        cls,
+        db: DbHandle,
+        req: TokenRequest,
+        client: ClientRecord,
+        policy: TokenPolicy,
+        *,
+        now: datetime,
+    ) -> GrantContext:
+        """The code must exist, its redirect URI be repeated, be live and belong to the
+        client (in bshaffer's order: the redirect URI before the expiry)."""
+        if not req.code:
+            raise InvalidRequest(reason="missing", parameter="code")
+        row = find_code(db, req.code)
+        if row is None:
+            raise InvalidGrant(reason="unknown_code")
+        # §4.1.3: required and the same when the authorization request named one.
+        if row.redirect_uri and not (
+            req.redirect_uri and policy.redirect_uri_matches(req.redirect_uri, row.redirect_uri)
+        ):
+            raise InvalidGrant(reason="redirect_uri_mismatch")
+        if is_expired(row.expires_at, now):
+            raise InvalidGrant(reason="expired_code")
+        if row.client_id != client.id:
+            raise InvalidGrant(reason="other_client", grant_type=cls.grant_type)
+        return GrantContext(
+            available_scope=row.scope or None, user_id=row.user_id, code_hash=row.code_hash
+        )
+
+    @classmethod
+    def issue(
+        cls,
+        db: DbHandle,
+        client: ClientRecord,
+        ctx: GrantContext,
+        scope: str | None,
+        policy: TokenPolicy,
+        *,
+        now: datetime,
+    ) -> IssuedToken:
+        """Use the code up and issue an access token and (when the client may use it) a
+        refresh token."""
+        # Of several concurrent uses of a code exactly one deletes its row and issues; the
+        # others are told it is unknown, as it now is.
+        issued = issue_tokens(
+            db,
+            client,
+            user_id=ctx.user_id,
+            scope=scope,
+            access_lifetime=policy.access_lifetime,
+            refresh_lifetime=policy.refresh_token_lifetime if may_refresh(client) else None,
+            consume_code=ctx.code_hash,
+            access_token_factory=policy.access_token_factory,
+            refresh_token_factory=policy.refresh_token_factory,
+            now=now,
+        )
+        if issued is None:
+            raise InvalidGrant(reason="unknown_code")
+        return issued
+
+
+def may_refresh(client: ClientRecord) -> bool:
+    """Whether a client may be given a refresh token: only one that may use it."""
+    return client.allows_grant(RefreshTokenGrant.grant_type)
+
+
 # The grant type names, for dialects that support one grant per endpoint.
+AUTHORIZATION_CODE = AuthorizationCodeGrant.grant_type
 CLIENT_CREDENTIALS = ClientCredentialsGrant.grant_type
 REFRESH_TOKEN = RefreshTokenGrant.grant_type
 
-# The grants the engine knows, by grant_type: the one list of grant type names.
+# The grants the engine knows, by grant_type, in the order bshaffer's server registered
+# them for redCORE (the one list of grant type names: the CLI names them in this order).
 GRANTS: dict[str, type[Grant]] = {
-    g.grant_type: g for g in (ClientCredentialsGrant, RefreshTokenGrant)
+    g.grant_type: g for g in (AuthorizationCodeGrant, ClientCredentialsGrant, RefreshTokenGrant)
 }
 
 
@@ -285,23 +369,17 @@ def resolve_scope(
             return available
         granted = intersect_scope(requested, available)
         if not granted and policy.empty_intersection == "error":
-            raise InvalidScope(
-                "The scope requested is invalid for this request", reason="no_overlap"
-            )
+            raise InvalidScope(reason="no_overlap")
         return granted
     if requested:
         if available:
             if not check_scope(requested, available):
-                raise InvalidScope(
-                    "The scope requested is invalid for this request", reason="not_available"
-                )
+                raise InvalidScope(reason="not_available")
         elif client.allowed_scope:
             if not check_scope(requested, client.allowed_scope):
-                raise InvalidScope(
-                    "The scope requested is invalid for this client", reason="not_client"
-                )
+                raise InvalidScope(reason="not_client")
         elif not scopes_exist(db, requested):
-            raise InvalidScope("An unsupported scope was requested", reason="unsupported")
+            raise InvalidScope(reason="unsupported")
         return requested
     return available or defaults(db)
 
@@ -323,14 +401,10 @@ def issue_token(
     Callers commit after it either way, and nothing they do later can take the token back.
     """
     if not req.grant_type:
-        raise InvalidRequest(
-            "The grant type was not specified in the request", reason="no_grant_type"
-        )
+        raise InvalidRequest(reason="no_grant_type")
     grant = GRANTS.get(req.grant_type)
     if grant is None:
-        raise UnsupportedGrantType(
-            f'Grant type "{req.grant_type}" not supported', grant_type=req.grant_type
-        )
+        raise UnsupportedGrantType(reason="unknown_grant", grant_type=req.grant_type)
     client = authenticate_client(
         db,
         req.credentials,
@@ -342,7 +416,7 @@ def issue_token(
     )
     ctx = grant.validate(db, req, client, policy, now=now)
     if not client.allows_grant(grant.grant_type):
-        raise UnauthorizedClient("The grant type is unauthorized for this client_id")
+        raise UnauthorizedClient(reason="grant_not_allowed", grant_type=grant.grant_type)
     scope = resolve_scope(
         db, req.scope, ctx.available_scope, client, policy, defaults=clients.default_scope
     )

@@ -43,6 +43,7 @@ from emulator.oauth.scopes import validate_scope
 from emulator.oauth.text import validate_plain_text
 from emulator.storage.cache import WorkerCache
 from emulator.storage.models import AccessToken
+from emulator.storage.models import AuthorizationCode
 from emulator.storage.models import Client
 from emulator.storage.models import RefreshToken
 from emulator.storage.models import UsedRefreshToken
@@ -56,7 +57,10 @@ TOKEN_TYPE = "Bearer"
 
 _ACCESS = AccessToken.__table__
 _REFRESH = RefreshToken.__table__
+_CODES = AuthorizationCode.__table__
 _CLIENTS = Client.__table__
+# What a token request may use up, by name: the table and the column its hash is in.
+_CONSUMED = {"refresh": (_REFRESH, _REFRESH.c.token_hash), "code": (_CODES, _CODES.c.code_hash)}
 
 
 # The request path's statements, each compiled once per dialect (storage.prepared.Prepared).
@@ -182,23 +186,25 @@ def _bound(table: Table, values: dict[str, str]) -> dict[str, BindParameter]:
 
 
 @functools.cache
-def _token_writes(*, consume: bool, remember: bool, refresh: bool) -> PreparedWrites:
+def _token_writes(*, consume: str | None, remember: bool, refresh: bool) -> PreparedWrites:
     """The statements that store a token request's tokens, in the order that keeps the
-    exactly-once rule: the used refresh token's DELETE first, and nothing else when it
-    found nothing (another request used the token). On PostgreSQL they are one statement,
-    the DELETE's RETURNING feeding the INSERTs (none of them write when it found nothing)."""
+    exactly-once rule: the used refresh token's or code's DELETE (``consume``: which table)
+    first, and nothing else when it found nothing (another request used it). On
+    PostgreSQL they are one statement, the DELETE's RETURNING feeding the INSERTs (none
+    of them write when it found nothing)."""
     tables = [(_ACCESS, _ACCESS_VALUES)]
     if refresh:
         tables.insert(0, (_REFRESH, _REFRESH_VALUES))
     if remember:
         tables.insert(0, (_USED, _USED_VALUES))
     statements: list[Executable] = [insert(t).values(_bound(t, v)) for t, v in tables]
-    if consume:
-        used = _REFRESH.c.token_hash == bindparam("used_hash", type_=_REFRESH.c.token_hash.type)
-        statements.insert(0, delete(_REFRESH).where(used))
+    if consume is not None:
+        table, key = _CONSUMED[consume]
+        used = key == bindparam("used_hash", type_=key.type)
+        statements.insert(0, delete(table).where(used))
         # WITH used AS (DELETE ... RETURNING), kept AS (INSERT ... SELECT ... FROM used), ...
         # INSERT INTO oauth_access_tokens SELECT ... FROM used
-        gone = delete(_REFRESH).where(used).returning(_REFRESH.c.token_hash).cte("used")
+        gone = delete(table).where(used).returning(key).cte("used")
         inserts = [
             insert(t).from_select(list(v), select(*_bound(t, v).values()).select_from(gone))
             for t, v in tables
@@ -211,7 +217,7 @@ def _token_writes(*, consume: bool, remember: bool, refresh: bool) -> PreparedWr
     combined = inserts[-1]
     for number, cte in enumerate(inserts[:-1]):
         combined = combined.add_cte(cte.cte(f"written_{number}"))
-    if consume:
+    if consume is not None:
         combined = combined.add_cte(gone)
     return PreparedWrites(*statements, combined=combined)
 
@@ -227,6 +233,7 @@ def issue_tokens(
     linked_refresh_hash: str | None = None,
     family_hash: str | None = None,
     consume: str | None = None,
+    consume_code: str | None = None,
     remember: UsedToken | None = None,
     access_token_factory: Callable[[], str] = generate_token,
     refresh_token_factory: Callable[[], str] = generate_token,
@@ -236,10 +243,11 @@ def issue_tokens(
 
     ``family_hash`` is the chain a new refresh token continues (None: it starts one).
 
-    ``consume``: the hash of a refresh token to use up in the same write. Its DELETE's row
-    count is the lock: of N concurrent uses, exactly one deletes the row and issues; the
-    others get None and write nothing. With ``remember``, the used token is kept in the
-    used table until it would have expired, so that a later reuse is recognised.
+    ``consume``: the hash of a refresh token to use up in the same write (``consume_code``:
+    of an authorization code). Its DELETE's row count is the lock: of N concurrent uses,
+    exactly one deletes the row and issues; the others get None and write nothing. With
+    ``remember``, the used refresh token is kept in the used table until it would have
+    expired, so that a later reuse is recognised.
 
     ``now`` keeps its microseconds: a dialect may print the issue time in milliseconds.
     """
@@ -259,8 +267,11 @@ def issue_tokens(
         params["refresh_expires_at"] = now + timedelta(seconds=refresh_lifetime)
         params["family_hash"] = family_hash
     params["linked_hash"] = linked_refresh_hash
-    if consume is not None:
-        params["used_hash"] = consume
+    if consume is not None and consume_code is not None:
+        raise ValueError("One request uses up a refresh token or a code, not both.")
+    consumed = "refresh" if consume is not None else "code" if consume_code is not None else None
+    if consumed is not None:
+        params["used_hash"] = consume if consume is not None else consume_code
     if remember is not None:
         if consume is None:
             raise ValueError("Only a refresh token used up (consume) is remembered.")
@@ -268,7 +279,7 @@ def issue_tokens(
         params["used_family_hash"] = remember.family_hash
         params["used_expires_at"] = remember.expires_at
     writes = _token_writes(
-        consume=consume is not None, remember=remember is not None, refresh=refresh_raw is not None
+        consume=consumed, remember=remember is not None, refresh=refresh_raw is not None
     )
     # Core statements, not the ORM: its unit of work costs more than the inserts themselves.
     if writes.rowcount(db, params) == 0:
@@ -311,15 +322,12 @@ def verify_access_token(
         if row is not None and cache is not None:
             cache.put(token_hash, row)
     if row is None:
-        raise InvalidToken("The access token provided is invalid")
+        raise InvalidToken(reason="unknown")
     if is_expired(row.expires_at, now):
-        raise ExpiredToken("The access token provided has expired")
+        raise ExpiredToken(reason="expired")
     holds = check_scope_any if any_scope else check_scope
     if required_scope and not (row.scope and holds(required_scope, row.scope)):
-        raise InsufficientScope(
-            "The request requires higher privileges than provided by the access token",
-            scope=required_scope,
-        )
+        raise InsufficientScope(reason="scope_not_held", scope=required_scope)
     return TokenInfo(
         client_pk=row.client_id,
         client_id=row.client_key,
@@ -626,11 +634,12 @@ def purge_expired(
     pacing: PurgePacing,
     on_batch: Callable[[str, int], None] | None = None,
 ) -> dict[str, int]:
-    """Delete tokens (and used refresh tokens) that expired before ``before``, in committed
-    batches paced as ``storage.purge.delete_in_batches`` paces them; ``on_batch(table, total
-    so far)`` follows each batch. Returns the number of rows removed per table."""
+    """Delete tokens (and used refresh tokens, and authorization codes) that expired before
+    ``before``, in committed batches paced as ``storage.purge.delete_in_batches`` paces
+    them; ``on_batch(table, total so far)`` follows each batch. Returns the number of rows
+    removed per table."""
     removed: dict[str, int] = {}
-    for table in (_ACCESS, _REFRESH, _USED):
+    for table in (_ACCESS, _REFRESH, _USED, _CODES):
         removed[table.name] = delete_in_batches(
             session,
             table,
@@ -703,10 +712,12 @@ def client_tokens(db: DbHandle, client_pk: int, *, limit: int = 100) -> list[Tok
 
 
 def revoke_client_tokens(db: DbHandle, client_pk: int) -> int:
-    """Delete every token of a client (used-up refresh tokens too); return how many access
-    and refresh tokens went. Other workers' caches drop them within their max age."""
+    """Delete every token of a client (used-up refresh tokens and unused authorization codes
+    too); return how many access and refresh tokens went. Other workers' caches drop them
+    within their max age."""
     removed = 0
     for table in (_ACCESS, _REFRESH):
         removed += db.execute(delete(table).where(table.c.client_id == client_pk)).rowcount
-    db.execute(delete(_USED).where(_USED.c.client_id == client_pk))
+    for table in (_USED, _CODES):
+        db.execute(delete(table).where(table.c.client_id == client_pk))
     return removed

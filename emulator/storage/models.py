@@ -144,6 +144,26 @@ class UsedRefreshToken(Base):
     expires_at: Mapped[datetime] = mapped_column(Timestamp, index=True)
 
 
+class AuthorizationCode(Base):
+    """An authorization code (RFC 6749 §4.1), stored by hash; deleted when it is used.
+
+    ``redirect_uri`` is the one the authorization request named (None: it named none, and
+    the token request need not name one either); ``scope`` None: the default scopes.
+    """
+
+    __tablename__ = "oauth_authorization_codes"
+
+    code_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    client_id: Mapped[int] = mapped_column(
+        ForeignKey("oauth_clients.id", ondelete="CASCADE"), index=True
+    )
+    user_id: Mapped[str | None] = mapped_column(String(255))
+    redirect_uri: Mapped[str | None] = mapped_column(String(2000))
+    scope: Mapped[str | None] = mapped_column(LongText)
+    issued_at: Mapped[datetime] = mapped_column(Timestamp)
+    expires_at: Mapped[datetime] = mapped_column(Timestamp, index=True)
+
+
 class RateLimitCounter(Base):
     """A fixed-window counter of failed client authentications (emulator/ops/throttle.py).
 

@@ -21,6 +21,8 @@ from emulator.host import is_truthy
 from emulator.host import to_string
 from emulator.oauth import TokenPolicy
 
+from .wire import redirect_uris_match
+
 # The plugin's name: the ?api= value, and its name in the usage counts.
 NAME = "oauth2"
 
@@ -74,6 +76,16 @@ class OAuth2Params(Schema):
         load_default=1_209_600,
         validate=Range(min=1, max=10 * 365 * 86400),
         metadata={"description": "Seconds a refresh token lives (14 days by default)."},
+    )
+    auth_code_lifetime = fields.Integer(
+        load_default=30,
+        validate=Range(min=1, max=600),
+        metadata={
+            "description": (
+                "Seconds an authorization code lives (30, bshaffer's default; RFC 6749 "
+                "recommends at most 600)."
+            )
+        },
     )
     always_issue_new_refresh_token = fields.Boolean(
         load_default=False,
@@ -172,6 +184,8 @@ def token_policy(params: Mapping[str, Any]) -> TokenPolicy:
         always_issue_new_refresh_token=params["always_issue_new_refresh_token"],
         unset_refresh_token_after_use=params["unset_refresh_token_after_use"],
         revoke_on_refresh_token_reuse=params["revoke_on_refresh_token_reuse"],
+        auth_code_lifetime=params["auth_code_lifetime"],
+        redirect_uri_matches=redirect_uris_match,
     )
 
 

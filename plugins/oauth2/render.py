@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC
 from datetime import datetime
 from datetime import timedelta
@@ -25,6 +27,7 @@ from emulator.host import host_error_response
 from emulator.host import json_encode
 from emulator.host import json_encode_string
 from emulator.host import quoted_string
+from emulator.oauth import AUTHORIZATION_CODE
 from emulator.oauth import GRANTS
 from emulator.oauth import ClientLocked
 from emulator.oauth import InsufficientScope
@@ -44,6 +47,109 @@ WRONG_METHOD = {
     "introspect": "The request method must be POST when introspecting a token",
 }
 DEFAULTS = {"www_realm": "Service"}
+
+
+@dataclass(frozen=True)
+class Wording:
+    """How bshaffer/oauth2-server-php answered one engine error: its description (fixed,
+    or made from the error's facts), and where they differ from the engine's, the wire's
+    error code and the RFC 6749 section it linked (``error_uri``)."""
+
+    description: str | Callable[[Mapping[str, Any]], str]
+    error: str | None = None
+    uri: str | None = None
+
+
+_INVALID_CLIENT = Wording("The client credentials are invalid")
+_INVALID_REFRESH_TOKEN = Wording("Invalid refresh token")
+_INVALID_SCOPE = Wording("The scope requested is invalid for this request")
+_INVALID_TOKEN = Wording("The access token provided is invalid")
+
+# The engine's errors in bshaffer's words, by (code, reason) (compat/redcore.md).
+ERRORS: dict[tuple[str | None, str], Wording] = {
+    # The token endpoint (TokenController, HttpBasic, the grant types).
+    ("invalid_request", "no_grant_type"): Wording(
+        "The grant type was not specified in the request"
+    ),
+    ("unsupported_grant_type", "unknown_grant"): Wording(
+        lambda facts: f'Grant type "{facts.get("grant_type", "")}" not supported'
+    ),
+    ("invalid_client", "missing"): Wording(
+        lambda facts: (
+            "Client credentials were not found in the headers"
+            + (" or body" if facts.get("body_allowed", True) else "")
+        )
+    ),
+    ("invalid_client", "secret_required"): Wording(
+        lambda facts: (
+            "This client is invalid or must authenticate using a client secret"
+            if facts.get("public_allowed")
+            else "client credentials are required"
+        )
+    ),
+    ("invalid_client", "unknown_client"): _INVALID_CLIENT,
+    ("invalid_client", "wrong_secret"): _INVALID_CLIENT,
+    ("invalid_request", "missing"): Wording(
+        lambda facts: f'Missing parameter: "{facts.get("parameter", "")}" is required'
+    ),
+    ("invalid_grant", "unknown"): _INVALID_REFRESH_TOKEN,
+    ("invalid_grant", "reused"): _INVALID_REFRESH_TOKEN,
+    ("invalid_grant", "expired"): Wording("Refresh token has expired"),
+    ("invalid_grant", "unknown_code"): Wording(
+        "Authorization code doesn't exist or is invalid for the client"
+    ),
+    ("invalid_grant", "redirect_uri_mismatch"): Wording(
+        "The redirect URI is missing or do not match",
+        error="redirect_uri_mismatch",
+        uri="#section-4.1.3",
+    ),
+    ("invalid_grant", "expired_code"): Wording("The authorization code has expired"),
+    # TokenController names the grant type as sent (lower case: "authorization_code").
+    ("invalid_grant", "other_client"): Wording(
+        lambda facts: f"{facts.get('grant_type', '')} doesn't exist or is invalid for the client"
+    ),
+    ("unauthorized_client", "grant_not_allowed"): Wording(
+        "The grant type is unauthorized for this client_id"
+    ),
+    ("invalid_scope", "not_available"): _INVALID_SCOPE,
+    ("invalid_scope", "no_overlap"): _INVALID_SCOPE,
+    ("invalid_scope", "not_client"): Wording("The scope requested is invalid for this client"),
+    ("invalid_scope", "unsupported"): Wording("An unsupported scope was requested"),
+    # The resource endpoint (ResourceController, TokenType\Bearer).
+    ("invalid_request", "several_methods"): Wording(
+        "Only one method may be used to authenticate at a time (Auth header, GET or POST)"
+    ),
+    ("invalid_request", "malformed_header"): Wording("Malformed auth header"),
+    ("invalid_request", "body_method"): Wording(
+        "When putting the token in the body, the method must be POST or PUT", uri="#section-2.2"
+    ),
+    ("invalid_request", "body_content_type"): Wording(
+        'The content type for POST requests must be "application/x-www-form-urlencoded"'
+    ),
+    ("invalid_token", "unknown"): _INVALID_TOKEN,
+    ("invalid_token", "not_a_string"): _INVALID_TOKEN,
+    ("expired_token", "expired"): Wording("The access token provided has expired"),
+    ("insufficient_scope", "scope_not_held"): Wording(
+        "The request requires higher privileges than provided by the access token"
+    ),
+}
+
+
+def wording(err: OAuthError) -> tuple[str, str, str | None]:
+    """(error, error_description, error_uri anchor) of an error, as bshaffer answered it.
+
+    Words given where the error was raised (this dialect's wire, the host's throttle) go
+    out as they are; the engine gives none, so its errors are worded from ``ERRORS``.
+    """
+    code = err.code or "invalid_request"
+    if err.description:
+        return code, err.description, None
+    found = ERRORS.get((err.code, err.reason))
+    if found is None:  # a test keeps every engine error in ERRORS; never a 500 for one
+        return code, code, None
+    text = found.description
+    description = text if isinstance(text, str) else text(err.facts)
+    return found.error or code, description, found.uri
 
 
 def json_response(
@@ -149,7 +255,8 @@ def metadata(
         "token_endpoint": base + "token",
         "revocation_endpoint": base + "revoke",
         "introspection_endpoint": base + "introspect",
-        "grant_types_supported": sorted(GRANTS),
+        # Not authorization_code while no authorization endpoint hands codes out here.
+        "grant_types_supported": sorted(set(GRANTS) - {AUTHORIZATION_CODE}),
         "response_types_supported": [],
         "token_endpoint_auth_methods_supported": auth_methods,
         "revocation_endpoint_auth_methods_supported": [*auth_methods, "none"],
@@ -196,9 +303,10 @@ def error(err: Exception, operation: str | None, params: Mapping[str, Any] | Non
 
 
 def _error_body(err: OAuthError) -> dict[str, str]:
-    body = {"error": err.code or "invalid_request", "error_description": err.description}
-    if err.uri:
-        body["error_uri"] = RFC6749 + err.uri if err.uri.startswith("#") else err.uri
+    code, description, uri = wording(err)
+    body = {"error": code, "error_description": description}
+    if uri:
+        body["error_uri"] = RFC6749 + uri
     return body
 
 
@@ -213,9 +321,10 @@ def _resource_error(err: OAuthError, params: Mapping[str, Any]) -> Response:
         return json_response([], status=401, headers={"WWW-Authenticate": challenge})
     if isinstance(err, InsufficientScope):
         challenge += f", scope={quoted_string(str(err.facts['scope']))}"
-    # The engine's fixed descriptions go out as the original sent them, inner quotes and
-    # all (compat case res_body_json); only what the request said is escaped.
-    challenge += f', error="{err.code}", error_description="{err.description}"'
+    # The fixed descriptions go out as the original sent them, inner quotes and all
+    # (compat case res_body_json); only what the request said is escaped.
+    code, description, _ = wording(err)
+    challenge += f', error="{code}", error_description="{description}"'
     return json_response(
         _error_body(err),
         status=401,

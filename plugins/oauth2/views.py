@@ -28,7 +28,7 @@ from .params import token_policy
 
 
 def token(params: Mapping[str, Any]) -> Answer:
-    """option=token: the client_credentials and refresh_token grants."""
+    """option=token: the authorization_code, client_credentials and refresh_token grants."""
     req = wire.token_request(php_input(), params)
     conn = connection()
     issued = oauth.issue_token(

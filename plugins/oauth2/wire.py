@@ -18,6 +18,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 from typing import Literal
+from urllib.parse import unquote_to_bytes
 
 from emulator import oauth
 from emulator.host import PhpInput
@@ -63,10 +64,15 @@ def string_param(value: Any, name: str) -> str | None:
     return text if is_truthy(text) else None
 
 
-def basic_credentials(header: str | None) -> oauth.ClientCredentials | None:
+def basic_credentials(
+    header: str | None, *, form_decoded: bool = False
+) -> oauth.ClientCredentials | None:
     """PHP_AUTH_USER/PHP_AUTH_PW: "Basic " (any case) + lenient base64 of "id:secret".
 
-    The parts are not URL-decoded; a value without ':' is no credentials at all.
+    The parts are taken as they are, as PHP did; a value without ':' is no credentials at
+    all. ``form_decoded``: when they read differently form-urlencoded (RFC 6749 §2.3.1,
+    what openid-client and other RFC clients send), that reading is the credentials'
+    ``alternative``, tried when the parts as they are fail.
     """
     if not header or header[:6].lower() != "basic ":
         return None
@@ -84,16 +90,35 @@ def basic_credentials(header: str | None) -> oauth.ClientCredentials | None:
     if not colon:
         return None
     password = password.split(b"\0", 1)[0]
+    alternative = None
+    if form_decoded and (b"%" in user or b"+" in user or b"%" in password or b"+" in password):
+        decoded_user, decoded_password = _form_decoded(user), _form_decoded(password)
+        if (decoded_user, decoded_password) != (user, password):
+            alternative = oauth.ClientCredentials(
+                client_id=decoded_user.decode("utf-8", "replace"),
+                client_secret=decoded_password.decode("utf-8", "replace"),
+                source="basic",
+            )
     return oauth.ClientCredentials(
         client_id=user.decode("utf-8", "replace"),
         client_secret=password.decode("utf-8", "replace"),
         source="basic",
+        alternative=alternative,
     )
+
+
+def _form_decoded(part: bytes) -> bytes:
+    """An application/x-www-form-urlencoded value decoded: ``+`` is a space, ``%XX`` a byte
+    (a ``%`` without two hex digits stays, as PHP's urldecode leaves it)."""
+    return unquote_to_bytes(part.replace(b"+", b" "))
 
 
 def client_credentials(inp: PhpInput, params: Mapping[str, Any]) -> oauth.ClientCredentials | None:
     """The credentials a request presents: Basic wins, else the body (when allowed)."""
-    basic = basic_credentials(_request().environ.get("HTTP_AUTHORIZATION"))
+    basic = basic_credentials(
+        _request().environ.get("HTTP_AUTHORIZATION"),
+        form_decoded=params["token_params_in_query"],  # the default mode's lenient reading
+    )
     if basic is not None:
         return basic
     if not params["allow_credentials_in_request_body"]:
@@ -120,13 +145,33 @@ def token_request(inp: PhpInput, params: Mapping[str, Any]) -> oauth.TokenReques
     scope = inp.body.get("scope")
     if scope is None:
         scope = inp.query.get("scope")
+    grant_type = string_param(grant_type, "grant_type")
+    code = redirect_uri = None
+    if grant_type == oauth.AUTHORIZATION_CODE:  # only its grant reads them, as bshaffer's
+        code = string_param(token_param(inp, params, "code"), "code")
+        redirect_uri = string_param(token_param(inp, params, "redirect_uri"), "redirect_uri")
     return oauth.TokenRequest(
-        grant_type=string_param(grant_type, "grant_type"),
+        grant_type=grant_type,
         credentials=client_credentials(inp, params),
         scope=string_param(scope, "scope"),
         refresh_token=string_param(token_param(inp, params, "refresh_token"), "refresh_token"),
+        code=code,
+        redirect_uri=redirect_uri,
         credentials_body_allowed=params["allow_credentials_in_request_body"],
     )
+
+
+def redirect_uris_match(given: str, stored: str) -> bool:
+    """bshaffer's AuthorizationCode grant: ``urldecode($given) == urldecode($stored)``.
+
+    The request's value, already decoded once as a parameter, is decoded once more (so a
+    double-encoded URI matches), and so is the stored one; compared as bytes.
+    """
+    return _url_decoded(given) == _url_decoded(stored)
+
+
+def _url_decoded(text: str) -> bytes:
+    return _form_decoded(text.encode("utf-8", "surrogatepass"))
 
 
 def bearer_sources(inp: PhpInput, params: Mapping[str, Any]) -> oauth.BearerSources:

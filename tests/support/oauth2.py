@@ -55,6 +55,14 @@ MISSING_RT = err("invalid_request", r"Missing parameter: \"refresh_token\" is re
 INVALID_RT = err("invalid_grant", "Invalid refresh token")
 EXPIRED_RT = err("invalid_grant", "Refresh token has expired")
 FOREIGN_RT = err("invalid_grant", "refresh_token doesn't exist or is invalid for the client")
+MISSING_CODE = err("invalid_request", r"Missing parameter: \"code\" is required")
+UNKNOWN_CODE = err("invalid_grant", "Authorization code doesn't exist or is invalid for the client")
+EXPIRED_CODE = err("invalid_grant", "The authorization code has expired")
+FOREIGN_CODE = err("invalid_grant", "authorization_code doesn't exist or is invalid for the client")
+REDIRECT_MISMATCH = (
+    b'{"error":"redirect_uri_mismatch","error_description":"The redirect URI is missing or '
+    b'do not match","error_uri":"http:\\/\\/tools.ietf.org\\/html\\/rfc6749#section-4.1.3"}'
+)
 WRONG_METHOD = (
     b'{"error":"invalid_request","error_description":"The request method must be POST when '
     b'requesting an access token",'
@@ -167,6 +175,11 @@ def cc(client: FlaskClient, creds: dict[str, str] = SHOP, **extra: str) -> Any:
 
 def refresh(client: FlaskClient, token: str, creds: dict[str, str] = SHOP, **extra: str) -> Any:
     return send(client, {"grant_type": "refresh_token", "refresh_token": token, **creds, **extra})
+
+
+def exchange(client: FlaskClient, code: str, creds: dict[str, str] = SHOP, **extra: str) -> Any:
+    """grant_type=authorization_code with ``code`` (and ``redirect_uri`` etc. in ``extra``)."""
+    return send(client, {"grant_type": "authorization_code", "code": code, **creds, **extra})
 
 
 # --- assertions --------------------------------------------------------------------------

@@ -30,12 +30,19 @@ tokens = AppGroup("tokens", help="List, revoke and import tokens; purge expired 
 # --- tokens ----------------------------------------------------------------------------
 
 
-@tokens.command("import")
-@click.option("--type", "token_type", type=click.Choice(["access", "refresh"]), required=True)
-@click.option("--token", type=TEXT, required=True, help="The legacy token value.")
+@tokens.command("import", short_help="Carry a live token or authorization code over.")
+@click.option(
+    "--type", "token_type", type=click.Choice(["access", "refresh", "code"]), required=True
+)
+@click.option("--token", type=TEXT, required=True, help="The legacy token (or code) value.")
 @click.option("--client-id", required=True, type=TEXT)
 @click.option("--scope", type=TEXT)
 @click.option("--user-id", type=TEXT)
+@click.option(
+    "--redirect-uri",
+    type=TEXT,
+    help="--type code only: the redirect URI its authorization request named.",
+)
 @click.option("--expires", type=TEXT, required=True, help='UTC, "YYYY-MM-DD HH:MM:SS".')
 def tokens_import(
     token_type: str,
@@ -43,16 +50,31 @@ def tokens_import(
     client_id: str,
     scope: str | None,
     user_id: str | None,
+    redirect_uri: str | None,
     expires: str,
 ) -> None:
-    """Carry a live token over from the legacy site (stored by hash)."""
+    """Carry a live token or authorization code over from the legacy site (stored by hash)."""
     try:
         expires_at = datetime.strptime(expires, "%Y-%m-%d %H:%M:%S")
     except ValueError:
         raise click.ClickException(f'--expires {expires!r} is not "YYYY-MM-DD HH:MM:SS".') from None
+    if redirect_uri is not None and token_type != "code":
+        raise click.ClickException("--redirect-uri is for --type code only.")
     client = oauth.find_client(db.session, client_id)
     if client is None:
         raise click.ClickException(f"No client {client_id!r}; create it first.")
+    if token_type == "code":
+        code = oauth.CodeImport(
+            raw=token,
+            client_pk=client.id,
+            user_id=user_id,
+            redirect_uri=redirect_uri,
+            scope=scope,
+            expires_at=expires_at,
+        )
+        commit_change(lambda: oauth.import_code(db.session, code, now=utcnow()))
+        click.echo(f"Imported authorization code for {client_id}, expires {expires_at} UTC.")
+        return
     commit_change(
         lambda: oauth.import_token(
             db.session,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import subprocess
@@ -219,6 +220,7 @@ def test_tokens_purge_removes_only_rows_past_the_grace_period_in_batches(
 
 LATER = "2099-01-01 00:00:00"
 IMPORT = ["tokens", "import", "--type", "access", "--token", "t-1", "--client-id", "legacy"]
+CODE_IMPORT = ["tokens", "import", "--type", "code", "--token", "ac-1", "--client-id", "legacy"]
 
 
 @pytest.mark.parametrize("char", ["\x00", "\n", "\x1b"], ids=["nul", "line-feed", "escape"])
@@ -238,6 +240,8 @@ IMPORT = ["tokens", "import", "--type", "access", "--token", "t-1", "--client-id
         [*IMPORT, "--scope", "site.read{c}", "--expires", LATER],
         [*IMPORT, "--user-id", "9{c}", "--expires", LATER],
         [*IMPORT, "--expires", LATER + "{c}"],
+        [*CODE_IMPORT[:5], "ac{c}", *CODE_IMPORT[6:], "--expires", LATER],
+        [*CODE_IMPORT, "--redirect-uri", "https://x.example/{c}", "--expires", LATER],
         ["plugins", "show", "oauth2{c}"],
         ["plugins", "enable", "oauth2{c}"],
         ["plugins", "set", "oauth2", "www_realm=Shop{c}"],
@@ -256,6 +260,8 @@ IMPORT = ["tokens", "import", "--type", "access", "--token", "t-1", "--client-id
         "token-scope",
         "token-user-id",
         "token-expires",
+        "code",
+        "code-redirect-uri",
         "plugin-name-show",
         "plugin-name-enable",
         "plugin-param",
@@ -277,7 +283,49 @@ def test_control_characters_are_refused_with_one_line(
     assert "control character" in out
     assert (count_rows("oauth_clients"), count_rows("oauth_scopes")) == (1, 1)
     assert count_rows("oauth_access_tokens") == 0
+    assert count_rows("oauth_authorization_codes") == 0
     assert count_rows("plugin_state") == 0
+
+
+def test_an_authorization_code_is_imported_by_hash_once(cli, make_client, app) -> None:
+    make_client("legacy", secret="s")
+    out = cli(
+        *CODE_IMPORT,
+        "--redirect-uri",
+        "https://legacy.example/cb",
+        "--scope",
+        "site.read",
+        "--user-id",
+        "42",
+        "--expires",
+        LATER,
+    )
+    assert out == "Imported authorization code for legacy, expires 2099-01-01 00:00:00 UTC.\n"
+    with app.app_context():
+        row = db.session.execute(sa.text("SELECT * FROM oauth_authorization_codes")).one()
+    assert row.code_hash == hashlib.sha256(b"ac-1").hexdigest()
+    assert (row.redirect_uri, row.scope, row.user_id) == (
+        "https://legacy.example/cb",
+        "site.read",
+        "42",
+    )
+    out = cli(*CODE_IMPORT, "--expires", LATER, expect_ok=False)
+    assert out == "Error: This code is already imported. (nothing was stored)\n"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ([*IMPORT, "--redirect-uri", "https://x.example/", "--expires", LATER], "--type code only"),
+        ([*CODE_IMPORT[:7], "nobody", "--expires", LATER], "No client 'nobody'"),
+        ([*CODE_IMPORT, "--expires", "tomorrow"], "is not"),
+    ],
+    ids=["redirect-uri-for-a-token", "unknown-client", "bad-expiry"],
+)
+def test_a_code_import_that_cannot_be_done_says_why(cli, make_client, args, message) -> None:
+    make_client("legacy", secret="s")
+    out = cli(*args, expect_ok=False)
+    assert out.startswith("Error: ") and message in out, out
 
 
 def test_a_param_value_may_be_json_on_several_lines(cli) -> None:

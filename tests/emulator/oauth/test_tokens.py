@@ -200,6 +200,16 @@ def test_purge_deletes_in_batches_and_reports(session, new_client) -> None:
             expires_at=NOW - timedelta(days=i * 5),
             now=NOW,
         )
+    for i in range(3):  # authorization codes go the same way
+        code = oauth.CodeImport(
+            raw=f"c{i}",
+            client_pk=client.id,
+            user_id="7",
+            redirect_uri=None,
+            scope=None,
+            expires_at=NOW - timedelta(days=i * 10),
+        )
+        oauth.import_code(session, code, now=NOW)
     session.commit()
     seen = []
     removed = oauth.purge_expired(
@@ -212,8 +222,13 @@ def test_purge_deletes_in_batches_and_reports(session, new_client) -> None:
         "oauth_access_tokens": 4,
         "oauth_refresh_tokens": 0,
         "oauth_used_refresh_tokens": 0,
+        "oauth_authorization_codes": 1,
     }
-    assert seen == [("oauth_access_tokens", 2), ("oauth_access_tokens", 4)]
+    assert seen == [
+        ("oauth_access_tokens", 2),
+        ("oauth_access_tokens", 4),
+        ("oauth_authorization_codes", 1),
+    ]
     assert session.scalar(sa.select(sa.func.count()).select_from(AccessToken)) == 3
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import secrets
@@ -152,6 +153,35 @@ def test_one_address_trying_many_client_ids_is_locked_out(throttled, web, shell)
         assert token(web, f"guess-{n}", "x", ATTACKER).status_code == 400
     assert token(web, "shop", "right-secret", ATTACKER).status_code == 429
     assert token(web, "shop", "right-secret", OTHER).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "throttled",
+    [
+        {
+            "CLIENT_AUTH_FAILURE_LIMIT": "3/5minutes",
+            "CLIENT_AUTH_ADDRESS_FAILURE_LIMIT": "5/5minutes",
+        }
+    ],
+    ids=["low-limits"],
+    indirect=True,
+)
+def test_basic_credentials_tried_two_ways_fail_once(throttled, web, shell) -> None:
+    """A form-urlencoded HTTP Basic header is tried as sent, then decoded (default mode):
+    one failed request is one failure, for the client and for the address."""
+    shell("clients", "create", "shop", "--secret", "right+secret")
+    header = "Basic " + base64.b64encode(b"shop:wrong%2Bsecret").decode()
+    for _ in range(2):
+        rv = web.post(
+            TOKEN_URL,
+            data={"grant_type": "client_credentials"},
+            headers={"Authorization": header},
+            environ_base={"REMOTE_ADDR": ATTACKER},
+        )
+        assert rv.status_code == 400
+    for n in range(2):  # the address has two failures left, not one
+        assert token(web, f"guess-{n}", "x", ATTACKER).status_code == 400
+    assert token(web, "shop", "right+secret", ATTACKER).status_code == 200  # 2 of 3, not 4
 
 
 def test_a_successful_request_writes_nothing(throttled, web, shell) -> None:

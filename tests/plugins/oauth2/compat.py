@@ -8,8 +8,12 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[3]
-SHARED_CASES = REPO.parent / "shared" / "compat" / "redcore-cases.json"
-LOCAL_CASES = REPO / "tests" / "data" / "redcore-cases.json"
+SHARED = REPO.parent / "shared" / "compat"
+LOCAL = REPO / "tests" / "data"
+CASE_FILES = ("redcore-cases.json", "redcore-user-cases.json")
+# Kept for the names tests and tools import.
+SHARED_CASES = SHARED / CASE_FILES[0]
+LOCAL_CASES = LOCAL / CASE_FILES[0]
 
 PLACEHOLDERS = {
     re.escape("<hex40>"): "[0-9a-f]{40}",
@@ -18,10 +22,45 @@ PLACEHOLDERS = {
 CAPTURED = re.compile(r"<([A-Za-z_][A-Za-z0-9_]*)(\|upper)?>")
 
 
-def load_cases() -> dict[str, Any]:
-    """The case file: shared/ when it is beside the repo, else the copy in tests/data."""
-    path = SHARED_CASES if SHARED_CASES.exists() else LOCAL_CASES
+def load_cases(name: str = CASE_FILES[0]) -> dict[str, Any]:
+    """A case file: shared/ when it is beside the repo, else the copy in tests/data."""
+    path = SHARED / name if (SHARED / name).exists() else LOCAL / name
     return json.loads(path.read_text())
+
+
+def load_all_cases() -> dict[str, Any]:
+    """Both case files as one: the token cases' seed and modes, and every case of both in
+    the order the original was captured in (``seq``): they share state (compat/README.md)."""
+    files = [load_cases(name) for name in CASE_FILES]
+    for name, loaded in zip(CASE_FILES, files, strict=True):
+        for case in loaded["cases"]:
+            case["file"] = name
+    merged = dict(files[0])
+    merged["seed"] = {**files[0]["seed"], **files[1]["seed"]}
+    merged["cases"] = sorted((c for f in files for c in f["cases"]), key=lambda c: c["seq"])
+    return merged
+
+
+# What the cases that log in site users need and this service does not have yet: the
+# password grant and option=profile (the site-user store comes in later work).
+SITE_USER_REQUESTS = re.compile(
+    r'grant_type=password|"grant_type": ?"password"|[?&]option=profile\b'
+)
+
+
+def needs_site_users(case: dict[str, Any], skipped_captures: set[str]) -> bool:
+    """Whether a case of the user cases' file needs a site user: it logs one in, reads a
+    profile, or uses a value captured by such a case (then it adds its own captures to
+    ``skipped_captures``). The token cases' file needs none."""
+    if case["file"] != CASE_FILES[1]:
+        return False
+    request = case["request"]
+    text = " ".join([request["path"], request["body"] or "", *(v for _, v in request["headers"])])
+    used = {match.group(1) for match in CAPTURED.finditer(text)} - {"hex40", "datetime"}
+    if SITE_USER_REQUESTS.search(text) or used & skipped_captures:
+        skipped_captures.update(case.get("capture", {}))
+        return True
+    return False
 
 
 def substitute(text: str, captures: dict[str, str]) -> str:

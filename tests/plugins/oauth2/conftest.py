@@ -77,6 +77,35 @@ def import_token(cli: Callable[..., str]) -> Callable[..., str]:
 
 
 @pytest.fixture
+def import_code(cli: Callable[..., str]) -> Callable[..., str]:
+    """Carry an authorization code over; ``expires_in`` seconds from now."""
+
+    def run(
+        code: str,
+        client_id: str,
+        *,
+        redirect_uri: str | None = None,
+        scope: str | None = None,
+        user_id: str | None = None,
+        expires_in: int = 3600,
+    ) -> str:
+        expires = utcnow() + timedelta(seconds=expires_in)
+        args = ["tokens", "import", "--type", "code", "--token", code, "--client-id", client_id]
+        args += ["--expires", f"{expires:%Y-%m-%d %H:%M:%S}"]
+        for flag, value in (
+            ("--redirect-uri", redirect_uri),
+            ("--scope", scope),
+            ("--user-id", user_id),
+        ):
+            if value is not None:
+                args += [flag, value]
+        cli(*args)
+        return code
+
+    return run
+
+
+@pytest.fixture
 def shop(make_client: Callable[..., tuple[str, str | None]], scopes: Callable[..., None]) -> None:
     """A confidential client with a scope, and the scopes table around it."""
     scopes(

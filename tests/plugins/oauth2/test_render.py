@@ -181,7 +181,7 @@ def test_resource_success_is_sent_with_a_charset(ctx) -> None:
             {**NO_STORE, "Allow": "POST"},
         ),
         (
-            InvalidScope("An unsupported scope was requested"),
+            InvalidScope(reason="unsupported"),
             "token",
             400,
             b'{"error":"invalid_scope","error_description":"An unsupported scope was requested"}',
@@ -218,7 +218,7 @@ def test_a_method_error_never_allows_head_or_options(ctx) -> None:
 
 
 def test_an_error_uri_is_made_absolute(ctx) -> None:
-    error = InvalidRequest("The method must be POST or PUT", uri="#section-2.2")
+    error = InvalidRequest(reason="body_method")
     assert render.error(error, "token", PARAMS).get_json()["error_uri"] == (
         "http://tools.ietf.org/html/rfc6749#section-2.2"
     )
@@ -229,7 +229,7 @@ def test_an_error_uri_is_made_absolute(ctx) -> None:
     [
         (TokenMissing(), b"[]", 'Bearer realm="Service"'),
         (
-            ExpiredToken("The access token provided has expired"),
+            ExpiredToken(reason="expired"),
             b'{"error":"expired_token",'
             b'"error_description":"The access token provided has expired"}',
             'Bearer realm="Service", error="expired_token", '

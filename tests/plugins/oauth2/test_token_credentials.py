@@ -1,13 +1,15 @@
 """The redCORE dialect's token endpoint (option=token): where client credentials come from.
 
-HTTP Basic against the body and the query (which wins, which header is ignored, no URL
-decoding), the param that allows credentials only in the header, and public clients (a
-client_id alone, for refresh_token only). Helpers are in tests/support/oauth2.py, the
-fixtures in conftest.py.
+HTTP Basic against the body and the query (which wins, which header is ignored; the parts
+as sent, and in default mode form-urlencoded ones too), the param that allows credentials
+only in the header, and public clients (a client_id alone, for refresh_token only).
+Helpers are in tests/support/oauth2.py, the fixtures in conftest.py.
 """
 
 from __future__ import annotations
 
+from urllib.parse import quote
+from urllib.parse import quote_plus
 from urllib.parse import urlencode
 
 import pytest
@@ -20,6 +22,7 @@ from tests.support.oauth2 import REQUIRED
 from tests.support.oauth2 import RESOURCE_URL
 from tests.support.oauth2 import SHOP
 from tests.support.oauth2 import SHOP_SCOPE
+from tests.support.oauth2 import STRICT
 from tests.support.oauth2 import as_json
 from tests.support.oauth2 import assert_resource_ok
 from tests.support.oauth2 import assert_token_error
@@ -108,6 +111,7 @@ def test_basic_scheme_is_case_insensitive(client, shop, scheme) -> None:
     ids=["literal", "decoded-id", "decoded-secret"],
 )
 def test_basic_parts_are_not_url_decoded(client, make_client, user, password, ok) -> None:
+    """In either mode the parts as sent come first; only they count in strict mode."""
     make_client("ops%2Fbot", secret="k%3Dv%26w", scope="ops.run")
     if not ok:
         make_client("ops/bot", secret="other")
@@ -120,6 +124,64 @@ def test_basic_parts_are_not_url_decoded(client, make_client, user, password, ok
         assert_token_ok(rv, scope="ops.run", refresh=True)
     else:
         assert_token_error(rv, INVALID_CLIENT)
+
+
+# A secret with @, +, / or a space, and an id with one, as RFC 6749 §2.3.1 clients send them
+# (openid-client by default): each part application/x-www-form-urlencoded before base64.
+ODD_ID, ODD_SECRET = "ops bot@example", "p+q/r s@t%u"
+
+
+@pytest.mark.parametrize(
+    ("user", "password"),
+    [(quote_plus(ODD_ID), quote_plus(ODD_SECRET)), (quote(ODD_ID), quote(ODD_SECRET, safe=""))],
+    ids=["plus-for-space", "percent-20"],
+)
+def test_form_urlencoded_basic_parts_work_in_default_mode_only(
+    client, make_client, set_params, user, password
+) -> None:
+    make_client(ODD_ID, secret=ODD_SECRET, scope="ops.run")
+    header = [("Authorization", basic(user, password))]
+    rv = send(client, {"grant_type": "client_credentials"}, headers=header)
+    assert_token_ok(rv, scope="ops.run", refresh=True)
+    set_params(**STRICT)  # the original did not decode them
+    assert_token_error(
+        send(client, {"grant_type": "client_credentials"}, headers=header), INVALID_CLIENT
+    )
+
+
+def test_raw_basic_parts_still_work_in_both_modes(client, make_client, mode) -> None:
+    """A secret sent as it is, '+' and '%' included, is never decoded into another."""
+    make_client(ODD_ID, secret=ODD_SECRET, scope="ops.run")
+    rv = send(
+        client,
+        {"grant_type": "client_credentials"},
+        headers=[("Authorization", basic(ODD_ID, ODD_SECRET))],
+    )
+    assert_token_ok(rv, scope="ops.run", refresh=mode == "default", as_string=mode == "default")
+
+
+def test_form_urlencoded_basic_parts_work_for_every_operation(client, make_client) -> None:
+    """The token endpoint's grants, revocation and introspection read credentials alike."""
+    make_client(ODD_ID, secret=ODD_SECRET, scope="ops.run")
+    header = [("Authorization", basic(quote_plus(ODD_ID), quote_plus(ODD_SECRET)))]
+    issued = assert_token_ok(
+        send(client, {"grant_type": "client_credentials"}, headers=header),
+        scope="ops.run",
+        refresh=True,
+    )
+    rv = send(
+        client,
+        {"grant_type": "refresh_token", "refresh_token": issued["refresh_token"]},
+        headers=header,
+    )
+    renewed = assert_token_ok(rv, scope="ops.run", refresh=False)
+    rv = send(
+        client,
+        {"token": renewed["access_token"]},
+        headers=header,
+        path="/index.php?option=introspect&api=oauth2",
+    )
+    assert rv.get_json()["active"] is True
 
 
 def test_basic_secret_may_hold_a_colon(client, make_client) -> None:
