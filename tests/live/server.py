@@ -49,7 +49,19 @@ STATE_TIMEOUT = STATE_MAX_AGE + 10.0  # bound for a CLI change to reach every wo
 # other workers within it (the revoking worker forgets at once).
 TOKEN_CACHE_MAX_AGE = float(getattr(Config, "CACHE_MAX_AGE", 0.0))
 # Settings that would change what the subprocesses do behind the tests' back.
-_FOREIGN = ("GUNICORN_CMD_ARGS", "WEB_CONCURRENCY", "HOST", "PORT", "THREADS", "WORKER_CLASS")
+# Settings of ours or of a make that runs the suite (`make test` sets MAKELEVEL and
+# MAKEFLAGS: a `make run` started by a test would speak as a sub-make, "make[1]: ...").
+_FOREIGN = (
+    "GUNICORN_CMD_ARGS",
+    "WEB_CONCURRENCY",
+    "HOST",
+    "PORT",
+    "THREADS",
+    "WORKER_CLASS",
+    "MAKELEVEL",
+    "MAKEFLAGS",
+    "MFLAGS",
+)
 
 
 def subprocess_env(database_url: str, *, caches: bool = True) -> dict[str, str]:

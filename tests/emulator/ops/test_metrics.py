@@ -94,7 +94,7 @@ def test_metrics_are_off_by_default_and_metrics_is_then_an_unknown_url(database_
         rv = client.get("/metrics")
         assert (rv.status_code, rv.data) == (unknown.status_code, unknown.data)
         assert rv.status_code == 404
-        assert application.extensions["emulator.ops.metrics"] is None
+        assert application.extensions[metrics.EXTENSION] is None
         # Nothing of the metrics on the way in or out (the admin pages' CSRF hook is there,
         # a no-op outside them: WTF_CSRF_CHECK_DEFAULT is off).
         assert metrics._start not in application.before_request_funcs.get(None, [])
@@ -361,13 +361,13 @@ def test_no_plugin_may_declare_metrics() -> None:
 
 def test_a_failing_count_never_changes_the_answer(app: Flask, client, make_client, caplog) -> None:
     credentials = make_client(secret="s3cret-value")
-    metrics = app.extensions["emulator.ops.metrics"]
+    counts = app.extensions[metrics.EXTENSION]
 
     class Broken:
         def labels(self, *_args: str) -> None:
             raise RuntimeError("broken")
 
-    metrics.requests = Broken()
+    counts.requests = Broken()
     assert get_token(client, credentials).status_code == 200
     assert "metrics: could not count" in caplog.text
 

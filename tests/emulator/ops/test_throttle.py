@@ -17,6 +17,7 @@ from sqlalchemy.exc import OperationalError
 
 from config import Config
 from emulator.ops import audit
+from emulator.ops import throttle
 from emulator.ops.throttle import DatabaseStorage
 from emulator.storage.database import db
 from tests.support.app import empty_database
@@ -124,7 +125,7 @@ def test_the_lock_is_shared_by_both_dialects(throttled, web, shell) -> None:
 def test_refused_attempts_are_not_counted_and_the_lock_lifts(throttled, web, shell, monkeypatch):
     shell("clients", "create", "shop", "--secret", "right-secret")
     clock = [1_900_000_000.0]
-    current = throttled.extensions["emulator.ops.throttle"]
+    current = throttled.extensions[throttle.EXTENSION]
     current.clock = current.storage.clock = lambda: clock[0]
     for attempt in range(10):
         token(web, "shop", f"guess-{attempt}", ATTACKER)
