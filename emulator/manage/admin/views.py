@@ -12,7 +12,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 from typing import TypeVar
-from urllib.parse import urlsplit
+from urllib.parse import unquote
 
 from flask import Blueprint
 from flask import Response
@@ -168,11 +168,27 @@ def index() -> Response:
 
 
 def _next_page(target: str | None) -> str:
-    """Where to go after the login: an admin path of this site only (no open redirect)."""
-    if target and target.startswith("/admin/") and not urlsplit(target).netloc:
-        if not target.startswith("//") and "\\" not in target:
-            return target
-    return url_for("admin.clients")
+    """Where to go after the login: ``target`` when it is a path under /admin of this site,
+    else the start page (no open redirect, no header break: issue 20)."""
+    return target if target and is_admin_path(target) else url_for("admin.clients")
+
+
+def is_admin_path(target: str) -> bool:
+    """Whether ``target`` is a path (and query) under /admin of this site for every reader.
+
+    Refused: a control character (a CR or LF would break the Location header), a
+    backslash, a scheme or host, an empty segment (``//``) and a dot segment (``..``,
+    ``%2e%2e``, which a browser resolves out of /admin), in the path as sent and decoded.
+    """
+    path = target.split("?", 1)[0].split("#", 1)[0]
+    decoded = unquote(path)
+    forms = (target, decoded)
+    return (
+        path.startswith("/admin/")
+        and not any(oauth.has_control_characters(text) or "\\" in text for text in forms)
+        and "//" not in decoded
+        and not any(segment in (".", "..") for segment in decoded.split("/"))
+    )
 
 
 @bp.route("/login", methods=["GET", "POST"])
