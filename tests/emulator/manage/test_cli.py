@@ -73,8 +73,20 @@ def test_clients_create_with_given_secret_and_public(cli) -> None:
         (["x", "--scope", "a  b"], "Invalid scope"),
         (["x", "--public", "--secret", "s"], "public client has no secret"),
         (["x", "--secret", ""], "empty secret"),
+        (["../../admin/clients/dup"], "client_id '../../admin/clients/dup' may not hold '/'"),
+        (["a\\b"], "client_id 'a\\\\b' may not hold '/' or '\\'"),
+        ([".."], "client_id '..' may not hold '/' or '\\', nor be '.' or '..'"),
     ],
-    ids=["duplicate", "unknown-grant", "bad-scope", "public-with-secret", "empty-secret"],
+    ids=[
+        "duplicate",
+        "unknown-grant",
+        "bad-scope",
+        "public-with-secret",
+        "empty-secret",
+        "id-with-dot-segments",
+        "id-with-backslash",
+        "id-dot-dot",
+    ],
 )
 def test_clients_create_refuses_bad_input(cli, count_rows, args, reason) -> None:
     cli("clients", "create", "dup")
