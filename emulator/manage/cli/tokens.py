@@ -54,11 +54,12 @@ def tokens_import(
     if client is None:
         raise click.ClickException(f"No client {client_id!r}; create it first.")
     commit_change(
-        lambda: oauth.import_token(
+        lambda: actions.import_token(
             db.session,
+            cli_actor(),
             token_type=token_type,
             raw=token,
-            client_pk=client.id,
+            client_id=client_id,
             user_id=user_id,
             scope=scope,
             expires_at=expires_at,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -12,8 +13,10 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from emulator.ops import audit
 from emulator.ops.clock import utcnow
 from emulator.storage.database import db
+from emulator.storage.models import AuditEvent
 from emulator.storage.models import Client
 
 HEX40 = re.compile(r"[0-9a-f]{40}")
@@ -198,6 +201,52 @@ def test_tokens_import_and_its_errors(client, cli, make_client) -> None:
         *[a if a != "legacy" else "ghost" for a in args], expect_ok=False
     )
     assert "is not" in cli(*args[:-1], "tomorrow", expect_ok=False)
+
+
+def test_tokens_import_is_audited_without_the_token(app, cli, make_client) -> None:
+    make_client("legacy", secret="s", scope="site.read")
+    later = (utcnow() + timedelta(hours=1)).replace(microsecond=0)
+    token = "legacy-token-" + "f" * 27
+    cli(
+        "tokens",
+        "import",
+        "--type",
+        "refresh",
+        "--token",
+        token,
+        "--client-id",
+        "legacy",
+        "--scope",
+        "site.read",
+        "--expires",
+        f"{later:%Y-%m-%d %H:%M:%S}",
+    )
+    cli(
+        "tokens",
+        "import",
+        "--type",
+        "refresh",
+        "--token",
+        token,
+        "--client-id",
+        "legacy",
+        "--expires",
+        f"{later:%Y-%m-%d %H:%M:%S}",
+        expect_ok=False,
+    )  # refused: no event
+    with app.app_context():
+        events = [e for e in audit.events(db.session) if e.action == "token.import"]
+        [event] = events
+        assert (event.actor.startswith("cli:"), event.target) == (True, "legacy")
+        assert json.loads(event.after) == {
+            "token_type": "refresh",
+            "tokens": 1,
+            "scope": "site.read",
+            "user_id": None,
+            "expires_at": f"{later:%Y-%m-%dT%H:%M:%S}Z",
+        }
+        stored = db.session.execute(sa.select(AuditEvent)).scalars().all()
+        assert not [e for e in stored if token in " ".join(map(str, vars(e).values()))]
 
 
 def test_tokens_purge_removes_only_rows_past_the_grace_period_in_batches(

@@ -18,6 +18,7 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
+from emulator.ops import audit
 from emulator.ops.clock import utcnow
 from emulator.storage.database import db
 from emulator.storage.models import Client
@@ -37,6 +38,7 @@ from tests.support.legacy_site import RT_LIVE
 from tests.support.legacy_site import RT_PUBLIC
 from tests.support.legacy_site import SECRETS
 from tests.support.legacy_site import ZONE
+from tests.support.legacy_site import fill
 from tests.support.legacy_site import local_now
 from tests.support.legacy_site import ok
 from tests.support.legacy_site import table
@@ -331,6 +333,36 @@ def test_a_new_id_that_is_a_path_is_skipped_and_a_stored_one_kept(
     assert "updated kept/../good: secret" in out
     listed = cli("clients", "list")
     assert "kept/../good" in listed and "../../admin" not in listed
+
+
+def test_an_import_is_audited_without_secrets_tokens_or_the_password(
+    make_legacy, legacy_import, app
+) -> None:
+    """Who ran it, from where (the URL with its password masked) and the counts; a dry run
+    records nothing."""
+    site = make_legacy("sqlite")
+    site.expiry = fill(site)
+    source = "sqlite://dba:Legacy-Db-Pw-42@/" + site.url.removeprefix("sqlite:///")
+    ok(legacy_import(source, "--dry-run"))
+    with app.app_context():
+        assert [e for e in audit.events(db.session) if e.action == "legacy.import"] == []
+    ok(legacy_import(source, "--prune"))
+    with app.app_context():
+        [event] = [e for e in audit.events(db.session) if e.action == "legacy.import"]
+        assert event.actor.startswith("cli:")
+        assert event.target == "sqlite://dba:***@/" + site.url.removeprefix("sqlite:///")
+        after = json.loads(event.after)
+        assert (after["prefix"], after["timezone"], after["prune"]) == (
+            "jos_",
+            "Europe/Copenhagen",
+            True,
+        )
+        assert after["clients"] == {"imported": 5, "skipped": 3}
+        assert after["access tokens"] == {"imported": 4, "skipped": 7}
+        rows = db.session.execute(sa.text("SELECT * FROM audit_events")).all()
+    stored = " ".join(str(value) for row in rows for value in row)
+    for secret in ["Legacy-Db-Pw-42", *SECRETS.values(), AT_LIVE, RT_LIVE, RT_PUBLIC]:
+        assert secret not in stored
 
 
 def test_a_dry_run_writes_nothing(legacy, legacy_import, app, client) -> None:
