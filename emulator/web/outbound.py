@@ -19,7 +19,8 @@ in front of a backend, a legacy site behind this service):
   bytes untouched.
 
 Trouble before the answer started is one of a few kinds (``Trouble``); the caller says which of
-its own errors each kind is (``fault``), so each dialect words it. Trouble after the answer
+its own errors each kind is (``fault``), so each dialect words it: an answer whose header
+holds a CR, LF or NUL (a header break, passed on) is one of them. Trouble after the answer
 started cannot be answered any more (the status line is out): the stream ends where it is, a
 warning is logged, the connection is closed, and nothing is raised into the WSGI server.
 
@@ -277,6 +278,7 @@ class Trouble(enum.Enum):
     TIMEOUT = "timeout"  # a read timed out, or the deadline passed
     CUT_OFF = "cut_off"  # connected, then cut off, or the answer was not HTTP
     TOO_LARGE = "too_large"  # the answer declares more bytes than the limit
+    BAD_HEADER = "bad_header"  # a header's name or value holds a CR, LF or NUL
 
 
 # Trouble -> the caller's error to raise (a HostError, for the dispatcher to render).
@@ -300,7 +302,9 @@ def send(
 
     The answer's hop-by-hop headers (and those its ``Connection`` names) are left out, and
     so is ``Content-Length``, which is ``declared_length``. A declared body over
-    ``limits.max_response_bytes`` is ``Trouble.TOO_LARGE`` (not for HEAD).
+    ``limits.max_response_bytes`` is ``Trouble.TOO_LARGE`` (not for HEAD); a header whose
+    name or value holds a CR, LF or NUL (also a bare CR that the parser took for a line
+    break) is ``Trouble.BAD_HEADER``: passed on, it would be a header break.
     """
     deadline = Deadline(limits.deadline)
     session = _outbound_session()
@@ -324,6 +328,11 @@ def send(
             raise
         raise fault(trouble) from None
     body = StreamedBody(upstream, session, deadline, limits.max_response_bytes, log, label, url)
+    received = list(upstream.raw.headers.items())
+    if any(_LINE_BREAK.search(name + value) for name, value in received):
+        body.close()
+        log.warning("%s %s: %s", label, url, BAD_HEADER_LOGGED)
+        raise fault(Trouble.BAD_HEADER)
     declared = declared_length(upstream)
     if declared is not None and declared > limits.max_response_bytes and outbound.method != "HEAD":
         body.close()
@@ -331,7 +340,7 @@ def send(
         raise fault(Trouble.TOO_LARGE)
     return Upstream(
         status=upstream.status_code,
-        headers=answer_headers(upstream.raw.headers.items()),
+        headers=answer_headers(received),
         declared_length=declared,
         body=body,
     )
@@ -381,6 +390,11 @@ def trouble_of(
         return Trouble.TIMEOUT
     if isinstance(error, requests.exceptions.ConnectionError):
         cause = error.args[0] if error.args else None
+        if isinstance(cause, urllib3.exceptions.ProtocolError) and any(
+            isinstance(arg, MalformedHead) for arg in cause.args
+        ):
+            log.warning("%s: %s", what, BAD_HEADER_LOGGED)
+            return Trouble.BAD_HEADER
         log.warning("%s: %s", what, described(cause))
         if isinstance(cause, urllib3.exceptions.ProtocolError):  # connected, then cut off
             return Trouble.CUT_OFF
@@ -466,6 +480,52 @@ class StreamedBody:
         self._deadline.cancel()
         self._upstream.close()
         self._session.close()
+
+
+# A CR, LF or NUL in a header's name or value (RFC 9110 §5.5: never part of a field).
+_LINE_BREAK = re.compile("[\r\n\0]")
+BAD_HEADER_LOGGED = "a header of the answer holds a CR, LF or NUL (not passed on)"
+
+
+class MalformedHead(http.client.HTTPException):
+    """An answer's header line holds a bare CR or a NUL (RFC 9112 §2.2: a bare CR is
+    invalid). http.client's parser splits a line at a bare CR, which made one header two."""
+
+
+class _HeadLines:
+    """The answer's file while its head is read: every line read is kept."""
+
+    def __init__(self, fp: Any) -> None:
+        self.fp = fp
+        self.lines: list[bytes] = []
+
+    def readline(self, limit: int = -1) -> bytes:
+        line = self.fp.readline(limit)
+        self.lines.append(line)
+        return line
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.fp, name)
+
+
+class _CheckedHTTPResponse(http.client.HTTPResponse):
+    """http.client's response, refusing a head with a bare CR or a NUL in a line."""
+
+    def begin(self) -> None:
+        if self.headers is not None:
+            return
+        real, head = self.fp, _HeadLines(self.fp)
+        self.fp = head
+        try:
+            super().begin()
+        finally:
+            if self.fp is head:
+                self.fp = real
+        for line in head.lines:
+            content = line.removesuffix(b"\n").removesuffix(b"\r")
+            if b"\r" in content or b"\0" in content:
+                self.close()
+                raise MalformedHead("a header line holds a bare CR or a NUL")
 
 
 # --- the deadline ----------------------------------------------------------------------------
@@ -555,6 +615,8 @@ def _guard_current(sock: socket.socket | None) -> None:
 class _GuardedHTTPConnection(urllib3.connection.HTTPConnection):
     """An HTTP connection whose socket the current call's Deadline watches."""
 
+    response_class = _CheckedHTTPResponse
+
     def connect(self) -> None:
         super().connect()
         _guard_current(self.sock)
@@ -562,6 +624,8 @@ class _GuardedHTTPConnection(urllib3.connection.HTTPConnection):
 
 class _GuardedHTTPSConnection(urllib3.connection.HTTPSConnection):
     """An HTTPS connection whose socket the current call's Deadline watches."""
+
+    response_class = _CheckedHTTPResponse
 
     def connect(self) -> None:
         super().connect()

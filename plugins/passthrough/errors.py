@@ -35,6 +35,7 @@ class LegacyUnavailable(PassthroughError):
         Trouble.TIMEOUT: "The legacy site did not answer in time",
         Trouble.CUT_OFF: "The legacy site's answer broke off",
         Trouble.TOO_LARGE: "The legacy site's answer is too large",
+        Trouble.BAD_HEADER: "The legacy site's answer has a malformed header",
     }
 
     def __init__(self, trouble: Trouble) -> None:

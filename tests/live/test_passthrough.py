@@ -21,6 +21,7 @@ from tests.live.server import LiveServer
 from tests.live.server import free_port
 from tests.live.server import request
 from tests.live.server import run_cli
+from tests.live.server import scripted_target
 from tests.live.server import serve_in_thread
 from tests.live.server import subprocess_env
 from tests.live.server import wait_until
@@ -144,6 +145,23 @@ def test_a_site_that_is_down_gives_a_502(server, cli) -> None:
     assert rv.headers["Content-Type"] == "application/json"
     assert rv.json() == {"error": "bad_gateway", "message": "The legacy site could not be reached"}
     assert "legacy site http://127.0.0.1:" in server.stderr()
+
+
+def test_a_header_break_from_the_old_site_is_a_502(server, cli) -> None:
+    """A bare CR in a header's value is one header to the old site's server, two (a
+    Set-Cookie of the attacker's) to a lenient parser: never passed on (issue 20)."""
+    answer = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nX-Echo: a\rSet-Cookie: evil=1\r\n\r\nok"
+    with scripted_target(lambda conn: conn.sendall(answer)) as site:
+        cli("plugins", "set", "passthrough", f"legacy_url={site.base_url}")
+        cli("plugins", "enable", "passthrough")
+        rv = request("GET", f"{server.base_url}/index.php?option=com_content")
+    assert rv.status_code == 502
+    assert "Set-Cookie" not in rv.headers and "X-Echo" not in rv.headers
+    assert rv.json() == {
+        "error": "bad_gateway",
+        "message": "The legacy site's answer has a malformed header",
+    }
+    assert "evil" not in server.stderr()
 
 
 def test_shadow_records_a_difference_and_the_report_prints_it(

@@ -40,6 +40,9 @@ def fault(faultstring: str, errorcode: str) -> bytes:
 
 TOO_BIG = fault("Body buffer overflow", "protocol.http.TooBigBody")
 GATEWAY_TIMEOUT = fault("Gateway Timeout", "messaging.adaptors.http.flow.GatewayTimeout")
+UNEXPECTED_EOF = fault(
+    "Unexpected EOF at target", "messaging.adaptors.http.flow.UnexpectedEOFAtTarget"
+)
 
 
 def headers_named(seen: dict, name: str) -> list[str]:
@@ -167,6 +170,25 @@ def test_a_declared_answer_over_the_limit_is_a_clean_502(client, proxy_to, caplo
     assert (rv.status_code, rv.data) == (502, TOO_BIG)
     assert rv.headers["Content-Type"] == "application/json"
     assert "Traceback" not in caplog.text
+
+
+@pytest.mark.parametrize(
+    "line",
+    [b"X-Echo: a\rSet-Cookie: evil=1\r\n", b"X-Echo: a\x00b\r\n"],
+    ids=["bare-cr", "nul"],
+)
+def test_a_target_header_with_a_line_break_or_nul_is_a_502(client, proxy_to, caplog, line) -> None:
+    """Never passed on: a bare CR made two headers of one, a Set-Cookie the target's value
+    carried (issue 20). Edge's fault for an answer that is not HTTP."""
+    answer = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n" + line + b"\r\nok"
+    with scripted_target(lambda conn: conn.sendall(answer)) as target:
+        token = proxy_to(target.base_url)
+        with caplog.at_level(logging.WARNING, logger="plugins.apigee.gateway"):
+            rv = client.get("/weather/x", headers=bearer(token))
+    assert (rv.status_code, rv.data) == (502, UNEXPECTED_EOF)
+    assert "Set-Cookie" not in rv.headers and "X-Echo" not in rv.headers
+    assert "a header of the answer holds a CR, LF or NUL" in caplog.text
+    assert "evil" not in caplog.text
 
 
 def test_an_answer_at_the_limit_passes(client, proxy_to) -> None:

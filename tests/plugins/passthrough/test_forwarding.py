@@ -372,6 +372,64 @@ def test_trouble_at_the_legacy_site_is_a_502_and_a_log_line(
     assert "Traceback" not in caplog.text
 
 
+# Answers whose head holds a CR, LF or NUL inside a header (issue 20): passed on, a bare CR
+# became a header break (http.client splits a line there), here a Set-Cookie of the attacker's.
+BROKEN_HEADS = [
+    ("bare-cr-in-value", b"X-Echo: a\rSet-Cookie: evil=1\r\n"),
+    ("bare-cr-before-lf", b"X-Echo: a\r\rSet-Cookie: evil=1\r\n"),
+    ("nul-in-value", b"X-Echo: a\x00Set-Cookie: evil=1\r\n"),
+    ("cr-in-name", b"X-E\rcho: a\r\n"),
+    ("nul-in-name", b"X-E\x00cho: a\r\n"),
+    ("bare-cr-in-folded-line", b"X-Echo: a\r\n b\rSet-Cookie: evil=1\r\n"),
+]
+
+
+@pytest.mark.parametrize("line", [b[1] for b in BROKEN_HEADS], ids=[b[0] for b in BROKEN_HEADS])
+def test_a_header_with_a_line_break_or_nul_is_a_502(client, enable_passthrough, caplog, line):
+    answer = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n" + line + b"\r\nok"
+    with scripted_target(lambda conn: conn.sendall(answer)) as target:
+        enable_passthrough(legacy_url=target.base_url)
+        with caplog.at_level(logging.WARNING):
+            rv = client.get("/index.php?option=com_x&client_secret=" + SECRET)
+    assert (rv.status_code, rv.data) == (
+        502,
+        json_error("bad_gateway", "The legacy site's answer has a malformed header"),
+    )
+    assert "Set-Cookie" not in rv.headers and "X-Echo" not in rv.headers
+    [logged] = [r for r in caplog.records if r.name.startswith("plugins.passthrough")]
+    assert logged.getMessage() == (
+        f"legacy site {target.base_url}/index.php: "
+        "a header of the answer holds a CR, LF or NUL (not passed on)"
+    )
+    assert "evil" not in caplog.text and SECRET not in caplog.text
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["a\r\nSet-Cookie: evil=1", "a\nSet-Cookie: evil=1", "a\rb", "a\x00b"],
+    ids=["crlf", "lf", "cr", "nul"],
+)
+def test_a_header_value_holding_a_line_break_is_a_502(client, legacy, enable_passthrough, value):
+    """The same when the value reaches us parsed (``responses`` hands it over as is)."""
+    enable_passthrough()
+    legacy.get(LEGACY + "/x", body=b"ok", headers={"X-Echo": value})
+    rv = client.get("/x")
+    assert (rv.status_code, rv.get_json()["message"]) == (
+        502,
+        "The legacy site's answer has a malformed header",
+    )
+    assert "Set-Cookie" not in rv.headers
+
+
+def test_header_lines_ended_by_a_bare_lf_pass(client, enable_passthrough) -> None:
+    """RFC 9112 §2.2 lets a recipient take a bare LF for a line's end: two headers."""
+    answer = b"HTTP/1.1 200 OK\nContent-Length: 2\nX-A: 1\nX-B: 2\n\nok"
+    with scripted_target(lambda conn: conn.sendall(answer)) as target:
+        enable_passthrough(legacy_url=target.base_url)
+        rv = client.get("/x")
+    assert (rv.status_code, rv.data, rv.headers["X-A"], rv.headers["X-B"]) == (200, b"ok", "1", "2")
+
+
 def test_an_unreachable_site_is_a_502(client, enable_passthrough, caplog) -> None:
     """A real refused connection: a port nobody listens on."""
     with socket.socket() as sock:
