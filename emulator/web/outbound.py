@@ -22,7 +22,9 @@ Trouble before the answer started is one of a few kinds (``Trouble``); the calle
 its own errors each kind is (``fault``), so each dialect words it: an answer whose header
 holds a CR, LF or NUL (a header break, passed on) is one of them. Trouble after the answer
 started cannot be answered any more (the status line is out): the stream ends where it is, a
-warning is logged, the connection is closed, and nothing is raised into the WSGI server.
+warning is logged, the other server's connection is closed, and ``AnswerCutOff`` (a
+connection reset) is raised into the WSGI server, which ends the client's connection
+without ending the answer, so the client sees it incomplete rather than whole.
 
 Log lines name the caller's logger and what was called (``label``), and the URL without its
 query (which may carry keys); never a header value.
@@ -31,6 +33,7 @@ query (which may carry keys); never a header value.
 from __future__ import annotations
 
 import enum
+import errno
 import http.client
 import logging
 import re
@@ -349,8 +352,13 @@ def send(
 def forward(
     outbound: Outbound, limits: Limits, *, fault: FaultFor, log: logging.Logger, label: str
 ) -> Response:
-    """Send ``outbound``; return its status and headers as sent, its body streaming."""
+    """Send ``outbound``; return its status and headers as sent, its body streaming.
+
+    An answer that does not come whole (the size limit, the deadline, a cut connection)
+    ends the client's connection without a proper end (AnswerCutOff), where the server can.
+    """
     answer = send(outbound, limits, fault=fault, log=log, label=label)
+    answer.body.abort_when_cut = server_can_abort()
     rv = Response(answer.body, status=answer.status)
     del rv.headers["Content-Type"]  # only what the other server sent
     for name, value in answer.headers:
@@ -416,7 +424,8 @@ class StreamedBody:
 
     It closes the connection (and ends the deadline's watchdog) when the body has been
     passed on, when it stops early, or when Werkzeug closes it because the client went
-    away, whichever comes first. It never raises: the status line is already out.
+    away, whichever comes first. Trouble is logged, never raised as it is; a body that
+    did not come whole raises AnswerCutOff at its end when ``abort_when_cut`` is set.
     """
 
     def __init__(
@@ -437,12 +446,15 @@ class StreamedBody:
         self._what = f"{label} {url}"
         self._closed = False
         self.complete = False  # whether the whole body came, within the limit and the deadline
+        self.abort_when_cut = False  # raise AnswerCutOff at the end of an incomplete body
 
     def __iter__(self) -> Iterator[bytes]:
         try:
             yield from self._chunks()
         finally:
             self.close()
+        if self.abort_when_cut and not self.complete:
+            raise AnswerCutOff(self._what)
 
     def _chunks(self) -> Iterator[bytes]:
         raw = self._upstream.raw
@@ -456,7 +468,9 @@ class StreamedBody:
                 if sent + len(chunk) > self._limit:
                     if self._limit > sent:
                         yield chunk[: self._limit - sent]
-                    self._log.warning("%s: answer cut off at %d bytes", self._what, self._limit)
+                    self._log.warning(
+                        "%s: answer cut off at %d bytes (the size limit)", self._what, self._limit
+                    )
                     return
                 sent += len(chunk)
                 yield chunk
@@ -480,6 +494,29 @@ class StreamedBody:
         self._deadline.cancel()
         self._upstream.close()
         self._session.close()
+
+
+class AnswerCutOff(ConnectionResetError):
+    """Raised into the WSGI server at the end of a forwarded body that did not come whole.
+
+    The status line is out, so the only way left to tell the client is to end its
+    connection without ending the answer (no last chunk, or fewer bytes than declared).
+    gunicorn and Werkzeug's server do that for an exception from the body, and drop a
+    connection reset quietly (ECONNRESET: no traceback); what was wrong is logged already.
+    """
+
+    def __init__(self, what: str) -> None:
+        super().__init__(errno.ECONNRESET, f"{what}: the answer did not come whole")
+
+
+def server_can_abort() -> bool:
+    """Whether the WSGI server serving this request ends a connection on AnswerCutOff.
+
+    granian (2.8) ends the body cleanly whatever its iterator raises (and logs a
+    traceback), so under it an incomplete undeclared body cannot be told from a whole one:
+    not raised there (docs/dialects/passthrough.md says so).
+    """
+    return not request.environ.get("SERVER_SOFTWARE", "").startswith("Granian")
 
 
 # A CR, LF or NUL in a header's name or value (RFC 9110 §5.5: never part of a field).

@@ -28,6 +28,7 @@ from tests.live.server import scripted_target
 from tests.live.server import trickle
 from tests.support.app import empty_database
 from tests.support.app import make_app
+from tests.support.outbound import read_cut_off
 from tests.support.passthrough import LEGACY
 from tests.support.passthrough import SECRET
 from tests.support.passthrough import TOKEN_URL
@@ -523,14 +524,54 @@ def test_a_declared_answer_over_the_limit_is_a_502(client, legacy, enable_passth
     )
 
 
-def test_an_undeclared_answer_is_cut_off_at_the_limit(client, enable_passthrough, caplog) -> None:
+def test_an_undeclared_answer_over_the_limit_ends_as_an_error(
+    client, enable_passthrough, caplog
+) -> None:
+    """Chunked: the size is known only as it comes, after the status line went out. The
+    answer ends with AnswerCutOff, so the server ends the connection without the last
+    chunk: the client sees it incomplete, never as a whole answer (issue 20)."""
     chunks = b"".join(b"4\r\n%s\r\n" % b"abcd" for _ in range(4)) + b"0\r\n\r\n"
     answer = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + chunks
     with scripted_target(lambda conn: conn.sendall(answer)) as target:
         enable_passthrough(legacy_url=target.base_url, max_response_bytes=10)
         rv = client.get("/big")
-        assert (rv.status_code, rv.data) == (200, b"abcdabcdab")
-    assert "answer cut off at 10 bytes" in caplog.text
+        assert (rv.status_code, read_cut_off(rv)) == (200, b"abcdabcdab")
+    assert "answer cut off at 10 bytes (the size limit)" in caplog.text
+    assert "Content-Length" not in rv.headers
+
+
+def test_an_undeclared_answer_at_the_limit_comes_whole(client, enable_passthrough) -> None:
+    chunks = b"".join(b"4\r\n%s\r\n" % b"abcd" for _ in range(4)) + b"0\r\n\r\n"
+    answer = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + chunks
+    with scripted_target(lambda conn: conn.sendall(answer)) as target:
+        enable_passthrough(legacy_url=target.base_url, max_response_bytes=16)
+        rv = client.get("/big")
+        assert (rv.status_code, rv.data) == (200, b"abcd" * 4)
+
+
+def test_a_declared_answer_over_the_limit_is_a_502_before_anything_is_sent(
+    client, enable_passthrough
+) -> None:
+    """A real answer declaring 11 bytes over a limit of 10: refused before its status line,
+    and its body is never read."""
+    answer = b"HTTP/1.1 200 OK\r\nContent-Length: 11\r\nX-Legacy: 1\r\n\r\n0123456789A"
+    with scripted_target(lambda conn: conn.sendall(answer)) as target:
+        enable_passthrough(legacy_url=target.base_url, max_response_bytes=10)
+        rv = client.get("/big")
+    assert (rv.status_code, rv.data) == (
+        502,
+        json_error("bad_gateway", "The legacy site's answer is too large"),
+    )
+    assert "X-Legacy" not in rv.headers
+
+
+def test_a_legacy_answer_cut_mid_body_ends_as_an_error(client, enable_passthrough) -> None:
+    """The legacy site closes its connection in the middle of a chunked body."""
+    answer = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nabcd\r\n"
+    with scripted_target(lambda conn: conn.sendall(answer)) as target:
+        enable_passthrough(legacy_url=target.base_url)
+        rv = client.get("/cut")
+        assert (rv.status_code, read_cut_off(rv)) == (200, b"abcd")
 
 
 def test_the_deadline_ends_a_trickling_answer_with_a_502(client, enable_passthrough) -> None:
