@@ -26,6 +26,7 @@ from emulator.web.plugin import POST
 from emulator.web.plugin import HOST_PATHS
 from emulator.web.plugin import LEGACY_PATHS
 from emulator.web.plugin import OBSERVED_BODY_LIMIT
+from emulator.web.registry import writing_params
 
 # Reading a request as PHP read it, and writing an answer as the legacy site wrote it.
 from emulator.web.php import php_input
@@ -100,5 +101,5 @@ __all__ = [
     "plugin_state", "POST", "purge_pacing", "quoted_string", "read_body", "record_change",
     "record_client_fields", "release_connection", "request_object", "request_path",
     "RequestPath", "Route", "set_plugin_state", "stores", "TEXT", "throttle", "Timestamp",
-    "to_string", "TokenExample", "Trouble", "UnknownOperation", "utcnow",
+    "to_string", "TokenExample", "Trouble", "UnknownOperation", "utcnow", "writing_params",
 ]  # fmt: skip

@@ -53,3 +53,13 @@ class InvalidPath(PassthroughError):
         super().__init__(
             "The path may not hold dot segments, empty segments, backslashes or encoded slashes"
         )
+
+
+class LoopDetected(PassthroughError):
+    """A request that carries this service's hop mark: legacy_url leads back here."""
+
+    status = 508
+    code = "loop_detected"
+
+    def __init__(self) -> None:
+        super().__init__("The request came back to this service: the legacy site's URL leads here")

@@ -217,6 +217,22 @@ def test_granian_cannot_end_a_cut_answer_as_an_error_and_logs_no_traceback(
         granian.stop()
 
 
+def test_a_legacy_url_that_is_this_server_is_a_508_not_a_loop(server, cli) -> None:
+    """legacy_url set to the service's own address (the port is not known to the CLI, so it
+    is taken): the forwarded request comes back to one of the workers with the service's hop
+    mark, which every worker shares, and is answered 508 there, once (issue 20)."""
+    cli("plugins", "set", "passthrough", f"legacy_url={server.base_url}")
+    cli("plugins", "enable", "passthrough")
+    rv = request("GET", f"{server.base_url}/index.php?option=com_content")
+    assert rv.status_code == 508
+    assert rv.json() == {
+        "error": "loop_detected",
+        "message": "The request came back to this service: the legacy site's URL leads here",
+    }
+    logged = server.stderr().count(f"came back from legacy_url {server.base_url}")
+    assert logged == 1
+
+
 def test_shadow_records_a_difference_and_the_report_prints_it(
     server, old_site, cli, env, make_client
 ) -> None:

@@ -10,6 +10,7 @@ import gzip
 import io
 import json
 import logging
+import re
 import socket
 from urllib.parse import unquote
 
@@ -24,6 +25,7 @@ from werkzeug.exceptions import NotFound
 from emulator.ops.clock import utcnow
 from emulator.storage.database import db
 from emulator.web.registry import get_registry
+from plugins.passthrough.legacy import hop_mark
 from tests.live.server import scripted_target
 from tests.live.server import trickle
 from tests.support.app import empty_database
@@ -32,6 +34,7 @@ from tests.support.outbound import read_cut_off
 from tests.support.passthrough import LEGACY
 from tests.support.passthrough import SECRET
 from tests.support.passthrough import TOKEN_URL
+from tests.support.passthrough import served
 
 FORM = "application/x-www-form-urlencoded"
 SECURITY_HEADERS = ("X-Content-Type-Options", "Content-Security-Policy")
@@ -151,7 +154,7 @@ def test_what_plugins_answer_is_not_forwarded(client, legacy, enable_passthrough
 
 
 def test_the_legacy_site_gets_the_request_with_our_forwarding_headers(
-    client, legacy, enable_passthrough
+    app, client, legacy, enable_passthrough
 ) -> None:
     enable_passthrough()
     legacy.post(LEGACY + "/index.php", body=b"ok")
@@ -197,7 +200,9 @@ def test_the_legacy_site_gets_the_request_with_our_forwarding_headers(
         "x-forwarded-proto": "http",
         "x-real-ip": "127.0.0.1",
         "forwarded": 'for=127.0.0.1;host="localhost";proto=http',
+        "x-emulator-hop": hop_mark(app),  # this service's mark: a loop is seen (issue 20)
     }
+    assert re.fullmatch("emulator-[0-9a-f]{16}", sent["x-emulator-hop"])
 
 
 def test_forwarding_headers_name_the_client_the_app_trusts(database_url, legacy) -> None:
@@ -759,3 +764,84 @@ def test_plugins_show_warns_about_risky_settings(cli) -> None:
     out = cli("plugins", "show", "passthrough")
     assert "legacy_url is http" in out
     assert "staging copy of the old site" in out
+
+
+# --- a legacy_url that leads back here (issue 20) ------------------------------------------
+
+
+def test_a_request_that_comes_back_is_a_508_and_not_sent_again(
+    app, client, enable_passthrough, caplog
+) -> None:
+    """legacy_url is this very service: the forwarded request comes back with our hop mark
+    and is answered 508 there, which our first forward passes back. One hop, not 13."""
+    with served(app) as here:
+        enable_passthrough(legacy_url=here, deadline_ms=5000)
+        with caplog.at_level(logging.ERROR, logger="plugins.passthrough"):
+            rv = client.get("/index.php?option=com_content&view=article&id=1")
+    assert (rv.status_code, rv.data) == (
+        508,
+        json_error(
+            "loop_detected",
+            "The request came back to this service: the legacy site's URL leads here",
+        ),
+    )
+    [logged] = [r for r in caplog.records if r.name.startswith("plugins.passthrough")]
+    assert logged.getMessage().startswith(
+        f"passthrough: a request came back from legacy_url {here}, which leads to this service"
+    )
+
+
+def test_a_request_with_our_mark_is_never_forwarded(app, client, legacy, enable_passthrough):
+    """Whatever way it came back (another proxy in between): 508 at once, the old site is
+    not called. Another service's mark is passed on, ours after it."""
+    enable_passthrough()
+    mark = hop_mark(app)
+    rv = client.get("/x", headers={"X-Emulator-Hop": f"emulator-0123456789abcdef, {mark}"})
+    assert rv.status_code == 508 and rv.get_json()["error"] == "loop_detected"
+    assert len(legacy.calls) == 0
+    legacy.get(LEGACY + "/x", body=b"ok")
+    rv = client.get("/x", headers={"X-Emulator-Hop": "emulator-0123456789abcdef"})
+    assert rv.data == b"ok"
+    assert legacy.calls[0].request.headers["X-Emulator-Hop"] == (
+        f"emulator-0123456789abcdef, {mark}"
+    )
+
+
+def test_the_hop_mark_is_the_same_in_every_worker_and_tells_nothing_of_the_key(app) -> None:
+    again = make_app(app.config["SQLALCHEMY_DATABASE_URI"])
+    try:
+        assert hop_mark(again) == hop_mark(app)
+    finally:
+        with again.app_context():
+            db.engine.dispose()
+    assert app.secret_key not in hop_mark(app)
+
+
+SELF_URLS = [
+    "http://127.0.0.1:8000",
+    "http://127.0.0.2:8000/site",
+    "http://localhost:8000",
+    "http://app.localhost:8000",
+    "http://[::1]:8000",
+    "http://0.0.0.0:8000",
+    "http://[::ffff:127.0.0.1]:8000",
+]
+
+
+@pytest.mark.parametrize("url", SELF_URLS)
+def test_a_legacy_url_that_is_this_service_is_refused(cli, monkeypatch, url) -> None:
+    """This machine on the port the service listens on (bin/serve's PORT) is a loop."""
+    monkeypatch.setenv("PORT", "8000")
+    out = cli("plugins", "set", "passthrough", f"legacy_url={url}", expect_ok=False)
+    assert f"{url!r} is this service itself (this machine, port 8000)" in out
+    assert "nothing was stored" in out
+
+
+def test_a_legacy_url_on_this_machine_but_another_port_is_taken(cli, monkeypatch) -> None:
+    monkeypatch.setenv("PORT", "8000")
+    cli("plugins", "set", "passthrough", "legacy_url=http://127.0.0.1:8080")  # the old site
+    cli("plugins", "set", "passthrough", "legacy_url=http://legacy.example:8000")
+    monkeypatch.delenv("PORT")  # not known here: stored; the hop mark stops a loop
+    cli("plugins", "set", "passthrough", "legacy_url=http://127.0.0.1:8000")
+    monkeypatch.setenv("PORT", "8000")  # read where it is known: still read, never refused
+    assert "legacy_url = " in cli("plugins", "show", "passthrough")

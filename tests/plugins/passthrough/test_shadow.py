@@ -19,6 +19,7 @@ from plugins.passthrough import shadow
 from tests.support.passthrough import LEGACY
 from tests.support.passthrough import SECRET
 from tests.support.passthrough import TOKEN_URL
+from tests.support.passthrough import served
 
 FORM = "application/x-www-form-urlencoded"
 TOKEN_QUERY = "option=token&api=oauth2"
@@ -152,6 +153,20 @@ def test_a_working_secret_under_a_name_php_rewrites_is_never_kept(
     assert "1 differed" in out
     for text in (table_text(), out):
         assert secret not in text
+
+
+def test_a_shadowed_request_that_comes_back_is_not_shadowed_again(
+    app, client, cli, enable_passthrough, shop, shadow_done, caplog
+) -> None:
+    """legacy_url is this very service: the shadowed request is answered here, and its
+    answer is not shadowed once more (each round would make a token, without end)."""
+    with served(app) as here:
+        enable_passthrough(legacy_url=here, shadow=True)
+        assert token_request(client, *shop).status_code == 200
+        shadow_done()
+    out = report(cli)
+    assert "1 requests compared with the legacy site" in out
+    assert "a shadowed request came back from legacy_url " + here in caplog.text
 
 
 def test_a_status_difference_and_kinds_past_the_cap(
