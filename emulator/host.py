@@ -26,10 +26,12 @@ from emulator.web.plugin import POST
 from emulator.web.plugin import HOST_PATHS
 from emulator.web.plugin import LEGACY_PATHS
 from emulator.web.plugin import OBSERVED_BODY_LIMIT
+from emulator.web.registry import writing_params
 
 # Reading a request as PHP read it, and writing an answer as the legacy site wrote it.
 from emulator.web.php import php_input
 from emulator.web.php import PhpInput
+from emulator.web.php import php_variable_name
 from emulator.web.php import is_truthy
 from emulator.web.php import to_string
 from emulator.web.body import read_body
@@ -94,9 +96,10 @@ __all__ = [
     "host_error_response", "HOST_PATHS", "HostError", "HTTP_METHODS", "is_plain_path",
     "is_truthy", "json_encode", "json_encode_string", "LEGACY_PATHS", "Limits", "LongText",
     "MethodNotAllowed", "metrics", "nothing_to_decode", "OBSERVED_BODY_LIMIT", "Operation",
-    "OperationMissing", "Outbound", "outbound", "PanelField", "php_input", "PhpInput", "Plugin",
+    "OperationMissing", "Outbound", "outbound", "PanelField", "php_input", "php_variable_name",
+    "PhpInput", "Plugin",
     "plugin_state", "POST", "purge_pacing", "quoted_string", "read_body", "record_change",
     "record_client_fields", "release_connection", "request_object", "request_path",
     "RequestPath", "Route", "set_plugin_state", "stores", "TEXT", "throttle", "Timestamp",
-    "to_string", "TokenExample", "Trouble", "UnknownOperation", "utcnow",
+    "to_string", "TokenExample", "Trouble", "UnknownOperation", "utcnow", "writing_params",
 ]  # fmt: skip

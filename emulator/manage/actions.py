@@ -405,6 +405,69 @@ def revoke_client_tokens(session: Session, actor: Actor, client_id: str, *, now:
     return removed
 
 
+def import_token(
+    session: Session,
+    actor: Actor,
+    *,
+    token_type: str,
+    raw: str,
+    client_id: str,
+    user_id: str | None,
+    scope: str | None,
+    expires_at: datetime,
+    now: datetime,
+) -> None:
+    """Carry a live legacy token over to ``client_id`` (stored by hash), audited: what kind,
+    for which client, its scope, user and expiry; never the token."""
+    oauth.import_token(
+        session,
+        token_type=token_type,
+        raw=raw,
+        client_pk=_client(session, client_id).id,
+        user_id=user_id,
+        scope=scope,
+        expires_at=expires_at,
+        now=now,
+    )
+    audit.record(
+        session,
+        actor=actor,
+        action="token.import",
+        target=client_id,
+        after={
+            "token_type": token_type,
+            "tokens": 1,
+            "scope": scope,
+            "user_id": user_id,
+            "expires_at": expires_at,
+        },
+        now=now,
+    )
+
+
+def import_code(
+    session: Session, actor: Actor, code: oauth.CodeImport, client_id: str, *, now: datetime
+) -> None:
+    """Carry a live legacy authorization code over (stored by hash), audited as a token
+    import is: for which client, its scope, user, redirect URI and expiry; never the code."""
+    oauth.import_code(session, code, now=now)
+    audit.record(
+        session,
+        actor=actor,
+        action="token.import",
+        target=client_id,
+        after={
+            "token_type": "code",
+            "tokens": 1,
+            "scope": code.scope,
+            "user_id": code.user_id,
+            "redirect_uri": code.redirect_uri,
+            "expires_at": code.expires_at,
+        },
+        now=now,
+    )
+
+
 def list_tokens(session: Session, client_id: str, *, limit: int = 100) -> list[TokenRow]:
     """The client's stored tokens, newest first: the start of each hash, never a token."""
     if not 1 <= limit <= MAX_PAGE:

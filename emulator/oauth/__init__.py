@@ -52,6 +52,7 @@ from emulator.oauth.registration import ClientChange
 from emulator.oauth.registration import ClientSpec
 from emulator.oauth.registration import ClientSync
 from emulator.oauth.registration import check_client_spec
+from emulator.oauth.registration import check_new_client_id
 from emulator.oauth.registration import register_client
 from emulator.oauth.registration import registered_clients
 from emulator.oauth.registration import remove_client
@@ -154,6 +155,7 @@ __all__ = [
     "add_scope",
     "authenticate_client",
     "check_client_spec",
+    "check_new_client_id",
     "check_token_import",
     "extract_bearer_token",
     "find_client",

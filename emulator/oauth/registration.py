@@ -97,10 +97,26 @@ def check_client_spec(spec: ClientSpec, *, other_grant_types: bool = False) -> C
     return replace(spec, scope=spec.scope or None, grant_types=grant_types)
 
 
+def check_new_client_id(client_id: str) -> None:
+    """Raise ValueError when ``client_id`` may not be given to a new client: one holding a
+    ``/`` or ``\\``, or that is ``.`` or ``..``.
+
+    An id is a path segment of the admin pages' URLs: ``../../admin/clients/good`` made a
+    link that a browser resolves to another client's page (issue 20). Clients stored
+    before keep their ids (``update_client`` does not ask).
+    """
+    if "/" in client_id or "\\" in client_id or client_id in (".", ".."):
+        raise ValueError(
+            f"client_id {client_id!r} may not hold '/' or '\\', nor be '.' or '..' "
+            "(it is part of the admin pages' addresses)."
+        )
+
+
 def register_client(session: Session, spec: ClientSpec, *, now: datetime) -> Client:
     """Register a client as ``spec`` says (``secret=None``: a public client). Raises
     ValueError on bad input or an id that is taken."""
     spec = check_client_spec(spec)
+    check_new_client_id(spec.client_id)
     if find_client(session, spec.client_id) is not None:
         raise ValueError(f"A client {spec.client_id!r} already exists.")
     client = Client(

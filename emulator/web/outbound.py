@@ -19,9 +19,12 @@ in front of a backend, a legacy site behind this service):
   bytes untouched.
 
 Trouble before the answer started is one of a few kinds (``Trouble``); the caller says which of
-its own errors each kind is (``fault``), so each dialect words it. Trouble after the answer
+its own errors each kind is (``fault``), so each dialect words it: an answer whose header
+holds a CR, LF or NUL (a header break, passed on) is one of them. Trouble after the answer
 started cannot be answered any more (the status line is out): the stream ends where it is, a
-warning is logged, the connection is closed, and nothing is raised into the WSGI server.
+warning is logged, the other server's connection is closed, and ``AnswerCutOff`` (a
+connection reset) is raised into the WSGI server, which ends the client's connection
+without ending the answer, so the client sees it incomplete rather than whole.
 
 Log lines name the caller's logger and what was called (``label``), and the URL without its
 query (which may carry keys); never a header value.
@@ -30,6 +33,7 @@ query (which may carry keys); never a header value.
 from __future__ import annotations
 
 import enum
+import errno
 import http.client
 import logging
 import re
@@ -277,6 +281,7 @@ class Trouble(enum.Enum):
     TIMEOUT = "timeout"  # a read timed out, or the deadline passed
     CUT_OFF = "cut_off"  # connected, then cut off, or the answer was not HTTP
     TOO_LARGE = "too_large"  # the answer declares more bytes than the limit
+    BAD_HEADER = "bad_header"  # a header's name or value holds a CR, LF or NUL
 
 
 # Trouble -> the caller's error to raise (a HostError, for the dispatcher to render).
@@ -300,7 +305,9 @@ def send(
 
     The answer's hop-by-hop headers (and those its ``Connection`` names) are left out, and
     so is ``Content-Length``, which is ``declared_length``. A declared body over
-    ``limits.max_response_bytes`` is ``Trouble.TOO_LARGE`` (not for HEAD).
+    ``limits.max_response_bytes`` is ``Trouble.TOO_LARGE`` (not for HEAD); a header whose
+    name or value holds a CR, LF or NUL (also a bare CR that the parser took for a line
+    break) is ``Trouble.BAD_HEADER``: passed on, it would be a header break.
     """
     deadline = Deadline(limits.deadline)
     session = _outbound_session()
@@ -324,6 +331,11 @@ def send(
             raise
         raise fault(trouble) from None
     body = StreamedBody(upstream, session, deadline, limits.max_response_bytes, log, label, url)
+    received = list(upstream.raw.headers.items())
+    if any(_LINE_BREAK.search(name + value) for name, value in received):
+        body.close()
+        log.warning("%s %s: %s", label, url, BAD_HEADER_LOGGED)
+        raise fault(Trouble.BAD_HEADER)
     declared = declared_length(upstream)
     if declared is not None and declared > limits.max_response_bytes and outbound.method != "HEAD":
         body.close()
@@ -331,7 +343,7 @@ def send(
         raise fault(Trouble.TOO_LARGE)
     return Upstream(
         status=upstream.status_code,
-        headers=answer_headers(upstream.raw.headers.items()),
+        headers=answer_headers(received),
         declared_length=declared,
         body=body,
     )
@@ -340,8 +352,13 @@ def send(
 def forward(
     outbound: Outbound, limits: Limits, *, fault: FaultFor, log: logging.Logger, label: str
 ) -> Response:
-    """Send ``outbound``; return its status and headers as sent, its body streaming."""
+    """Send ``outbound``; return its status and headers as sent, its body streaming.
+
+    An answer that does not come whole (the size limit, the deadline, a cut connection)
+    ends the client's connection without a proper end (AnswerCutOff), where the server can.
+    """
     answer = send(outbound, limits, fault=fault, log=log, label=label)
+    answer.body.abort_when_cut = server_can_abort()
     rv = Response(answer.body, status=answer.status)
     del rv.headers["Content-Type"]  # only what the other server sent
     for name, value in answer.headers:
@@ -381,6 +398,11 @@ def trouble_of(
         return Trouble.TIMEOUT
     if isinstance(error, requests.exceptions.ConnectionError):
         cause = error.args[0] if error.args else None
+        if isinstance(cause, urllib3.exceptions.ProtocolError) and any(
+            isinstance(arg, MalformedHead) for arg in cause.args
+        ):
+            log.warning("%s: %s", what, BAD_HEADER_LOGGED)
+            return Trouble.BAD_HEADER
         log.warning("%s: %s", what, described(cause))
         if isinstance(cause, urllib3.exceptions.ProtocolError):  # connected, then cut off
             return Trouble.CUT_OFF
@@ -402,7 +424,8 @@ class StreamedBody:
 
     It closes the connection (and ends the deadline's watchdog) when the body has been
     passed on, when it stops early, or when Werkzeug closes it because the client went
-    away, whichever comes first. It never raises: the status line is already out.
+    away, whichever comes first. Trouble is logged, never raised as it is; a body that
+    did not come whole raises AnswerCutOff at its end when ``abort_when_cut`` is set.
     """
 
     def __init__(
@@ -423,12 +446,15 @@ class StreamedBody:
         self._what = f"{label} {url}"
         self._closed = False
         self.complete = False  # whether the whole body came, within the limit and the deadline
+        self.abort_when_cut = False  # raise AnswerCutOff at the end of an incomplete body
 
     def __iter__(self) -> Iterator[bytes]:
         try:
             yield from self._chunks()
         finally:
             self.close()
+        if self.abort_when_cut and not self.complete:
+            raise AnswerCutOff(self._what)
 
     def _chunks(self) -> Iterator[bytes]:
         raw = self._upstream.raw
@@ -442,7 +468,9 @@ class StreamedBody:
                 if sent + len(chunk) > self._limit:
                     if self._limit > sent:
                         yield chunk[: self._limit - sent]
-                    self._log.warning("%s: answer cut off at %d bytes", self._what, self._limit)
+                    self._log.warning(
+                        "%s: answer cut off at %d bytes (the size limit)", self._what, self._limit
+                    )
                     return
                 sent += len(chunk)
                 yield chunk
@@ -466,6 +494,75 @@ class StreamedBody:
         self._deadline.cancel()
         self._upstream.close()
         self._session.close()
+
+
+class AnswerCutOff(ConnectionResetError):
+    """Raised into the WSGI server at the end of a forwarded body that did not come whole.
+
+    The status line is out, so the only way left to tell the client is to end its
+    connection without ending the answer (no last chunk, or fewer bytes than declared).
+    gunicorn and Werkzeug's server do that for an exception from the body, and drop a
+    connection reset quietly (ECONNRESET: no traceback); what was wrong is logged already.
+    """
+
+    def __init__(self, what: str) -> None:
+        super().__init__(errno.ECONNRESET, f"{what}: the answer did not come whole")
+
+
+def server_can_abort() -> bool:
+    """Whether the WSGI server serving this request ends a connection on AnswerCutOff.
+
+    granian (2.8) ends the body cleanly whatever its iterator raises (and logs a
+    traceback), so under it an incomplete undeclared body cannot be told from a whole one:
+    not raised there (docs/dialects/passthrough.md says so).
+    """
+    return not request.environ.get("SERVER_SOFTWARE", "").startswith("Granian")
+
+
+# A CR, LF or NUL in a header's name or value (RFC 9110 §5.5: never part of a field).
+_LINE_BREAK = re.compile("[\r\n\0]")
+BAD_HEADER_LOGGED = "a header of the answer holds a CR, LF or NUL (not passed on)"
+
+
+class MalformedHead(http.client.HTTPException):
+    """An answer's header line holds a bare CR or a NUL (RFC 9112 §2.2: a bare CR is
+    invalid). http.client's parser splits a line at a bare CR, which made one header two."""
+
+
+class _HeadLines:
+    """The answer's file while its head is read: every line read is kept."""
+
+    def __init__(self, fp: Any) -> None:
+        self.fp = fp
+        self.lines: list[bytes] = []
+
+    def readline(self, limit: int = -1) -> bytes:
+        line = self.fp.readline(limit)
+        self.lines.append(line)
+        return line
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.fp, name)
+
+
+class _CheckedHTTPResponse(http.client.HTTPResponse):
+    """http.client's response, refusing a head with a bare CR or a NUL in a line."""
+
+    def begin(self) -> None:
+        if self.headers is not None:
+            return
+        real, head = self.fp, _HeadLines(self.fp)
+        self.fp = head
+        try:
+            super().begin()
+        finally:
+            if self.fp is head:
+                self.fp = real
+        for line in head.lines:
+            content = line.removesuffix(b"\n").removesuffix(b"\r")
+            if b"\r" in content or b"\0" in content:
+                self.close()
+                raise MalformedHead("a header line holds a bare CR or a NUL")
 
 
 # --- the deadline ----------------------------------------------------------------------------
@@ -555,6 +652,8 @@ def _guard_current(sock: socket.socket | None) -> None:
 class _GuardedHTTPConnection(urllib3.connection.HTTPConnection):
     """An HTTP connection whose socket the current call's Deadline watches."""
 
+    response_class = _CheckedHTTPResponse
+
     def connect(self) -> None:
         super().connect()
         _guard_current(self.sock)
@@ -562,6 +661,8 @@ class _GuardedHTTPConnection(urllib3.connection.HTTPConnection):
 
 class _GuardedHTTPSConnection(urllib3.connection.HTTPSConnection):
     """An HTTPS connection whose socket the current call's Deadline watches."""
+
+    response_class = _CheckedHTTPResponse
 
     def connect(self) -> None:
         super().connect()

@@ -162,6 +162,15 @@ def register_variable(
     array.store(key, value)
 
 
+def php_variable_name(name: str) -> str | None:
+    """The top-level variable a parameter called ``name`` fills, as PHP registers it
+    (`` client.secret``, ``client secret`` and ``client_secret[x]`` all fill
+    ``client_secret``); None when PHP drops the name."""
+    track = PhpArray()
+    register_variable(track, name, "")
+    return next((str(key) for key in track), None)
+
+
 def _forges_cookie_prefix(base: str, var: str) -> bool:
     return any(base.startswith(p) and not var.startswith(p) for p in _COOKIE_PREFIXES)
 

@@ -16,6 +16,7 @@ import json
 import pkgutil
 from collections.abc import Callable
 from collections.abc import Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime
 from importlib.metadata import entry_points
@@ -39,6 +40,16 @@ from emulator.web.plugin import Plugin
 
 ENTRY_POINT_GROUP = "emulator.plugins"
 EXTENSION = "emulator.registry"
+# Set while set_params validates what it is about to store (writing_params).
+_WRITING: ContextVar[bool] = ContextVar("emulator_params_writing", default=False)
+
+
+def writing_params() -> bool:
+    """Whether params are being validated to be stored (``plugins set``, the admin pages, an
+    import), not read: a validator may refuse on write what depends on where the service
+    runs (the passthrough's legacy_url that is this service's own port), which a read must
+    still take."""
+    return _WRITING.get()
 
 
 @dataclass(frozen=True)
@@ -115,10 +126,13 @@ class Registry:
         plugin = self.get(name)
         existing = session.get(PluginState, name)
         merged = {**json.loads(existing.params if existing is not None else "{}"), **updates}
+        writing = _WRITING.set(True)
         try:
             loaded = plugin.params().load(merged, unknown=RAISE)
         except ValidationError as error:
             raise ParamsError(name, error.messages) from None
+        finally:
+            _WRITING.reset(writing)
         row = self._row(session, name, now)  # only now: a refused change adds no row
         row.params = json.dumps({key: loaded[key] for key in sorted(merged)})
         row.updated_at = now

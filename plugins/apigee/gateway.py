@@ -66,6 +66,7 @@ FAULTS: Mapping[Trouble, type[Fault]] = {
     Trouble.TIMEOUT: GatewayTimeout,
     Trouble.CUT_OFF: UnexpectedEOFAtTarget,
     Trouble.TOO_LARGE: ResponseBodyTooBig,
+    Trouble.BAD_HEADER: UnexpectedEOFAtTarget,  # what Edge answers for an answer not HTTP
 }
 
 

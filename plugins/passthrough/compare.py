@@ -30,6 +30,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from emulator.host import LEGACY_PATHS
+from emulator.host import php_variable_name
 
 KEY_HEADERS = ("Content-Type", "Cache-Control", "WWW-Authenticate", "Allow", "Location")
 EXPIRES_TOLERANCE = 5  # seconds
@@ -53,8 +54,14 @@ ROUTING_KEYS = ("api", "option")
 
 _KEYS = "|".join(SECRET_KEYS)
 _JSON_SECRET = re.compile(rf'("(?:{_KEYS})"\s*:\s*)"((?:[^"\\]|\\.)*)"', re.IGNORECASE)
+# In key=value text a name as PHP would read it: "_" also sent as "." or a space ("+",
+# "%20", "%2E", "%5F"), leading spaces dropped (emulator.web.php).
+_SEPARATOR = r"(?:[_. +]|%(?:2e|5f|20))"
+_TEXT_NAMES = "|".join(
+    _SEPARATOR.join(map(re.escape, key.split("_"))) for key in sorted(REQUEST_SECRET_KEYS)
+)
 _TEXT_SECRET = re.compile(
-    rf"\b({'|'.join(sorted(REQUEST_SECRET_KEYS))})=([^&\s\"'#<>]*)", re.IGNORECASE
+    rf"(?<![A-Za-z0-9_])((?:\+|%20)*(?:{_TEXT_NAMES}))=([^&\s\"'#<>]*)", re.IGNORECASE
 )
 _HEX40 = re.compile(r"(?<![0-9a-f])[0-9a-f]{40}(?![0-9a-f])")
 _DATETIME = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}")
@@ -226,7 +233,7 @@ def request_example(asked: Asked) -> dict[str, Any]:
     if asked.content_type and asked.content_type.startswith("application/x-www-form-urlencoded"):
         body = masked_pairs(asked.body)
     elif asked.content_type and "json" in asked.content_type:
-        body = _excerpt(mask_text(_text(asked.body)))
+        body = masked_json(asked.body)
     else:
         body = f"<{len(asked.body)} bytes>"
     return {
@@ -239,11 +246,46 @@ def request_example(asked: Asked) -> dict[str, Any]:
 
 
 def masked_pairs(encoded: bytes) -> list[list[str]]:
-    """``a=1&client_secret=s`` -> ``[["a", "1"], ["client_secret", "<masked>"]]``."""
+    """``a=1&client_secret=s`` -> ``[["a", "1"], ["client_secret", "<masked>"]]``.
+
+    A value is a secret's by the name PHP reads, not the name as sent: ``client.secret``,
+    `` client_secret`` and ``client secret`` fill ``$_POST['client_secret']`` too (issue 20).
+    """
     return [
-        [name[:100], shape(value) if name.lower() in REQUEST_SECRET_KEYS else mask_text(value)]
+        [name[:100], shape(value) if is_secret_name(name) else mask_text(value)]
         for name, value in _pairs(encoded)[:50]
     ]
+
+
+def is_secret_name(name: str) -> bool:
+    """Whether a request parameter (or a JSON key) ``name`` carries a secret or a token, as
+    sent or as PHP reads it (in any case)."""
+    read = php_variable_name(name)
+    return name.lower() in REQUEST_SECRET_KEYS or (
+        read is not None and read.lower() in REQUEST_SECRET_KEYS
+    )
+
+
+def masked_json(body: bytes) -> str:
+    """A JSON request body as an example keeps it: decoded (so an escaped key such as
+    ``client\\u005fsecret`` is the key bshaffer reads), every value under a secret's key
+    masked, the rest masked as text; a body that is not JSON is kept by its size only."""
+    try:
+        decoded = json.loads(body)
+    except ValueError:
+        return f"<{len(body)} bytes, not JSON>"
+    masked = _masked_values(decoded)
+    return _excerpt(mask_text(json.dumps(masked, ensure_ascii=False, separators=(",", ":"))))
+
+
+def _masked_values(value: Any, secret: bool = False) -> Any:
+    if isinstance(value, dict):
+        return {key: _masked_values(item, is_secret_name(key)) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_masked_values(item, secret) for item in value]
+    if secret:
+        return shape(value) if isinstance(value, str) else "<masked>"
+    return value
 
 
 def _pairs(encoded: bytes) -> list[tuple[str, str]]:

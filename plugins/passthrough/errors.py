@@ -35,6 +35,7 @@ class LegacyUnavailable(PassthroughError):
         Trouble.TIMEOUT: "The legacy site did not answer in time",
         Trouble.CUT_OFF: "The legacy site's answer broke off",
         Trouble.TOO_LARGE: "The legacy site's answer is too large",
+        Trouble.BAD_HEADER: "The legacy site's answer has a malformed header",
     }
 
     def __init__(self, trouble: Trouble) -> None:
@@ -52,3 +53,13 @@ class InvalidPath(PassthroughError):
         super().__init__(
             "The path may not hold dot segments, empty segments, backslashes or encoded slashes"
         )
+
+
+class LoopDetected(PassthroughError):
+    """A request that carries this service's hop mark: legacy_url leads back here."""
+
+    status = 508
+    code = "loop_detected"
+
+    def __init__(self) -> None:
+        super().__init__("The request came back to this service: the legacy site's URL leads here")

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import ipaddress
+import os
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import SplitResult
 from urllib.parse import urlsplit
 
+from flask import has_request_context
+from flask import request
 from marshmallow import Schema
 from marshmallow import ValidationError
 from marshmallow import fields
@@ -14,6 +19,7 @@ from marshmallow.validate import Range
 from emulator.host import Limits
 from emulator.host import RequestPath
 from emulator.host import is_plain_path
+from emulator.host import writing_params
 from emulator.oauth import has_control_characters
 
 MIB = 1024 * 1024
@@ -55,6 +61,47 @@ def validate_legacy_url(url: str) -> None:
     base = parts.path.rstrip("/")
     if base and not is_plain_path(RequestPath(base, base)):
         raise error
+    if writing_params() and is_this_service(parts):
+        raise ValidationError(
+            f"{url!r} is this service itself (this machine, port {port_of(parts)}): every "
+            "request would be forwarded to itself again, in a loop. Give the old site's "
+            "address."
+        )
+
+
+def is_this_service(parts: SplitResult) -> bool:
+    """Whether a URL names this machine (a loopback or unspecified address, ``localhost``)
+    on a port this service listens on, as far as it is known here: the port of the request
+    that sets it (the admin pages), and ``PORT`` (bin/serve's, from the environment).
+
+    Another host name that leads here (the public one, say) is not refused: the same name
+    may lead to the old site from this machine (a hosts file); such a loop is refused as
+    it happens (the hop mark, legacy.py).
+    """
+    host = (parts.hostname or "").lower()
+    if host != "localhost" and not host.endswith(".localhost"):
+        try:
+            address = ipaddress.ip_address(host)
+        except ValueError:
+            return False
+        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+            address = address.ipv4_mapped
+        if not (address.is_loopback or address.is_unspecified):
+            return False
+    return port_of(parts) in own_ports()
+
+
+def port_of(parts: SplitResult) -> int:
+    """The URL's port, or its scheme's."""
+    return parts.port or (443 if parts.scheme == "https" else 80)
+
+
+def own_ports() -> set[int]:
+    """The ports this service is known to listen on, here and now."""
+    found = [os.environ.get("PORT", "")]
+    if has_request_context():
+        found.append(str(request.environ.get("SERVER_PORT", "")))
+    return {int(port) for port in found if port.isdigit()}
 
 
 class PassthroughParams(Schema):

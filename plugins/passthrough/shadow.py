@@ -45,6 +45,7 @@ from .compare import Asked
 from .compare import Difference
 from .compare import Side
 from .compare import compare
+from .legacy import hop_mark
 from .legacy import legacy_headers
 from .legacy import legacy_url
 from .params import limits
@@ -68,6 +69,7 @@ class Job:
     base: str  # the legacy site's URL, without a trailing '/'
     limits: Limits
     max_kinds: int
+    mark: str  # this service's hop mark (legacy.hop_mark)
 
 
 class ShadowFailed(Exception):
@@ -197,7 +199,9 @@ def shadow_one(job: Job) -> Difference | str:
     request_out = Outbound(
         method=exchange.method,
         url=legacy_url(job.base, path, exchange.query_string),
-        headers=legacy_headers(exchange.headers, exchange.client, exchange.host, exchange.scheme),
+        headers=legacy_headers(
+            exchange.headers, exchange.client, exchange.host, exchange.scheme, job.mark
+        ),
         body=exchange.body,
     )
     bounds = Limits(
@@ -255,6 +259,7 @@ def offer(app: Flask, exchange: Exchange, params: Mapping[str, Any]) -> bool:
         base=params["legacy_url"].rstrip("/"),
         limits=limits(params),
         max_kinds=params["shadow_max_kinds"],
+        mark=hop_mark(app),
     )
     return queue_of(app).offer(job, params["shadow_queue_size"])
 

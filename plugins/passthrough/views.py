@@ -18,16 +18,33 @@ from emulator.host import release_connection
 from . import shadow
 from .errors import InvalidPath
 from .errors import LegacyUnavailable
+from .errors import LoopDetected
+from .legacy import came_back
+from .legacy import hop_mark
 from .legacy import legacy_base
 from .legacy import legacy_headers
 from .legacy import legacy_url
+from .params import SET_URL
 from .params import limits
 
 log = logging.getLogger(__name__)
 
 
 def forward(params: Mapping[str, Any]) -> Response:
-    """Pass a request no plugin answers on to the legacy site; its answer back, unchanged."""
+    """Pass a request no plugin answers on to the legacy site; its answer back, unchanged.
+
+    A request this service sent already (its hop mark) went round a loop: 508, not sent
+    again.
+    """
+    mark = hop_mark(current_app)
+    if came_back(request.headers.items(), mark):
+        log.error(
+            "passthrough: a request came back from legacy_url %s, which leads to this "
+            "service itself: not forwarded again (%s)",
+            outbound.loggable(params["legacy_url"]),
+            SET_URL,
+        )
+        raise LoopDetected()
     base = legacy_base(params)
     path = outbound.request_path()
     if not outbound.is_plain_path(path):
@@ -39,7 +56,7 @@ def forward(params: Mapping[str, Any]) -> Response:
         method=request.method,
         url=legacy_url(base, path, request.query_string),
         headers=legacy_headers(
-            request.headers.items(), request.remote_addr or "", request.host, request.scheme
+            request.headers.items(), request.remote_addr or "", request.host, request.scheme, mark
         ),
         body=outbound.read_body(bounds.max_request_bytes),
     )
@@ -52,4 +69,13 @@ def observe(exchange: Exchange, params: Mapping[str, Any]) -> None:
     """With ``shadow`` on, queue a plugin's answered request for comparison (never waits)."""
     if not params["shadow"] or not params["legacy_url"]:
         return
-    shadow.offer(current_app._get_current_object(), exchange, params)  # type: ignore[attr-defined]
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    if came_back(exchange.headers, hop_mark(app)):  # a shadowed request, answered here
+        log.warning(
+            "passthrough: a shadowed request came back from legacy_url %s, which leads to "
+            "this service itself: not shadowed again (%s)",
+            outbound.loggable(params["legacy_url"]),
+            SET_URL,
+        )
+        return
+    shadow.offer(app, exchange, params)

@@ -15,12 +15,16 @@ from dataclasses import field
 from http.server import BaseHTTPRequestHandler
 
 import pytest
+import requests
 
 from tests.live.server import HOST
+from tests.live.server import GranianServer
 from tests.live.server import LiveServer
 from tests.live.server import free_port
+from tests.live.server import http
 from tests.live.server import request
 from tests.live.server import run_cli
+from tests.live.server import scripted_target
 from tests.live.server import serve_in_thread
 from tests.live.server import subprocess_env
 from tests.live.server import wait_until
@@ -144,6 +148,89 @@ def test_a_site_that_is_down_gives_a_502(server, cli) -> None:
     assert rv.headers["Content-Type"] == "application/json"
     assert rv.json() == {"error": "bad_gateway", "message": "The legacy site could not be reached"}
     assert "legacy site http://127.0.0.1:" in server.stderr()
+
+
+def test_a_header_break_from_the_old_site_is_a_502(server, cli) -> None:
+    """A bare CR in a header's value is one header to the old site's server, two (a
+    Set-Cookie of the attacker's) to a lenient parser: never passed on (issue 20)."""
+    answer = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nX-Echo: a\rSet-Cookie: evil=1\r\n\r\nok"
+    with scripted_target(lambda conn: conn.sendall(answer)) as site:
+        cli("plugins", "set", "passthrough", f"legacy_url={site.base_url}")
+        cli("plugins", "enable", "passthrough")
+        rv = request("GET", f"{server.base_url}/index.php?option=com_content")
+    assert rv.status_code == 502
+    assert "Set-Cookie" not in rv.headers and "X-Echo" not in rv.headers
+    assert rv.json() == {
+        "error": "bad_gateway",
+        "message": "The legacy site's answer has a malformed header",
+    }
+    assert "evil" not in server.stderr()
+
+
+CHUNKED_16 = (
+    b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+    + b"".join(b"4\r\nabcd\r\n" for _ in range(4))
+    + b"0\r\n\r\n"
+)
+
+
+def test_an_answer_over_the_limit_reaches_the_client_incomplete(server, cli) -> None:
+    """Chunked, 16 bytes, over a limit of 10: the status line is out when the limit is
+    passed, so the connection ends without the last chunk and the client's HTTP library
+    says so, instead of taking 10 bytes for the whole answer (issue 20)."""
+    with scripted_target(lambda conn: conn.sendall(CHUNKED_16)) as site:
+        cli("plugins", "set", "passthrough", f"legacy_url={site.base_url}", "max_response_bytes=10")
+        cli("plugins", "enable", "passthrough")
+        try:
+            with http() as session:
+                rv = session.get(f"{server.base_url}/big.zip", stream=True, timeout=10)
+                assert rv.status_code == 200
+                with pytest.raises(requests.exceptions.ChunkedEncodingError):
+                    _ = rv.content
+                rv.close()
+        finally:
+            cli("plugins", "set", "passthrough", "max_response_bytes=104857600")
+    wait_until(lambda: "answer cut off at 10 bytes" in server.stderr(), "the cut is logged")
+    assert "Traceback" not in server.stderr()
+
+
+def test_granian_cannot_end_a_cut_answer_as_an_error_and_logs_no_traceback(
+    env: dict[str, str], cli, tmp_path
+) -> None:
+    """granian 2.8 ends a body cleanly whatever its iterator raises: there the cut is only
+    logged (docs/dialects/passthrough.md), and nothing is raised into it."""
+    granian = GranianServer(env, tmp_path)
+    granian.start()
+    try:
+        with scripted_target(lambda conn: conn.sendall(CHUNKED_16)) as site:
+            url = f"legacy_url={site.base_url}"
+            cli("plugins", "set", "passthrough", url, "max_response_bytes=10")
+            cli("plugins", "enable", "passthrough")
+            try:
+                rv = request("GET", f"{granian.base_url}/big.zip")
+            finally:
+                cli("plugins", "set", "passthrough", "max_response_bytes=104857600")
+        assert (rv.status_code, rv.content) == (200, b"abcdabcdab")
+        wait_until(lambda: "answer cut off at 10 bytes" in granian.stderr(), "the cut is logged")
+        assert "Traceback" not in granian.stderr()
+    finally:
+        granian.stop()
+
+
+def test_a_legacy_url_that_is_this_server_is_a_508_not_a_loop(server, cli) -> None:
+    """legacy_url set to the service's own address (the port is not known to the CLI, so it
+    is taken): the forwarded request comes back to one of the workers with the service's hop
+    mark, which every worker shares, and is answered 508 there, once (issue 20)."""
+    cli("plugins", "set", "passthrough", f"legacy_url={server.base_url}")
+    cli("plugins", "enable", "passthrough")
+    rv = request("GET", f"{server.base_url}/index.php?option=com_content")
+    assert rv.status_code == 508
+    assert rv.json() == {
+        "error": "loop_detected",
+        "message": "The request came back to this service: the legacy site's URL leads here",
+    }
+    logged = server.stderr().count(f"came back from legacy_url {server.base_url}")
+    assert logged == 1
 
 
 def test_shadow_records_a_difference_and_the_report_prints_it(

@@ -12,7 +12,8 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 from typing import TypeVar
-from urllib.parse import urlsplit
+from urllib.parse import quote
+from urllib.parse import unquote
 
 from flask import Blueprint
 from flask import Response
@@ -31,6 +32,7 @@ from flask_wtf.csrf import CSRFError
 from markupsafe import Markup
 from sqlalchemy import select
 from werkzeug.exceptions import HTTPException
+from werkzeug.routing import PathConverter
 
 from emulator import oauth
 from emulator.manage import actions
@@ -73,6 +75,25 @@ bp = Blueprint(
     template_folder="templates",
     static_folder="static",
 )
+
+
+class ClientIdConverter(PathConverter):
+    """A client id in an admin URL: any stored id, encoded whole (``/`` as ``%2F``).
+
+    Werkzeug's path converter leaves ``/`` as it is, so the link of a stored id such as
+    ``a/../b`` was ``/admin/clients/a/../b/edit``, which a browser resolves to client b's
+    page (issue 20). Encoded, it is one segment; the server decodes it back.
+    """
+
+    regex = ".+?"  # an id may begin with "/" (new ones may not hold one: check_new_client_id)
+    part_isolating = False  # it spans "/" (Werkzeug would infer True from this regex)
+
+    def to_url(self, value: Any) -> str:
+        """The id percent-encoded, ``/`` included."""
+        return quote(str(value), safe="!$&'()*+,:;=@")
+
+
+bp.record_once(lambda state: state.app.url_map.converters.setdefault("client", ClientIdConverter))
 
 PAGE_SIZE = 50
 AUDIT_PAGE_SIZE = 50
@@ -168,11 +189,27 @@ def index() -> Response:
 
 
 def _next_page(target: str | None) -> str:
-    """Where to go after the login: an admin path of this site only (no open redirect)."""
-    if target and target.startswith("/admin/") and not urlsplit(target).netloc:
-        if not target.startswith("//") and "\\" not in target:
-            return target
-    return url_for("admin.clients")
+    """Where to go after the login: ``target`` when it is a path under /admin of this site,
+    else the start page (no open redirect, no header break: issue 20)."""
+    return target if target and is_admin_path(target) else url_for("admin.clients")
+
+
+def is_admin_path(target: str) -> bool:
+    """Whether ``target`` is a path (and query) under /admin of this site for every reader.
+
+    Refused: a control character (a CR or LF would break the Location header), a
+    backslash, a scheme or host, an empty segment (``//``) and a dot segment (``..``,
+    ``%2e%2e``, which a browser resolves out of /admin), in the path as sent and decoded.
+    """
+    path = target.split("?", 1)[0].split("#", 1)[0]
+    decoded = unquote(path)
+    forms = (target, decoded)
+    return (
+        path.startswith("/admin/")
+        and not any(oauth.has_control_characters(text) or "\\" in text for text in forms)
+        and "//" not in decoded
+        and not any(segment in (".", "..") for segment in decoded.split("/"))
+    )
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -497,7 +534,7 @@ def token_examples(client_id: str, secret: str | None) -> list[TokenExample]:
     return shown
 
 
-@bp.route("/clients/<path:client_id>/edit", methods=["GET", "POST"])
+@bp.route("/clients/<client:client_id>/edit", methods=["GET", "POST"])
 @login_required
 def client(client_id: str) -> tuple[str, int] | Response:
     """A client: its settings (scope, grant types, redirect URI, user id), its secret,
@@ -592,7 +629,7 @@ def _client_row(client_id: str) -> actions.ClientRow:
         abort(404)
 
 
-@bp.route("/clients/<path:client_id>/rotate", methods=["POST"])
+@bp.route("/clients/<client:client_id>/rotate", methods=["POST"])
 @login_required
 def client_rotate(client_id: str) -> tuple[str, int] | Response:
     """A new secret; the old one works on for the grace period given. The answer sends the
@@ -629,7 +666,7 @@ def client_rotate(client_id: str) -> tuple[str, int] | Response:
     return redirect(url_for("admin.client_secret", client_id=client_id), code=303)
 
 
-@bp.route("/clients/<path:client_id>/secret")
+@bp.route("/clients/<client:client_id>/secret")
 @login_required
 def client_secret(client_id: str) -> str:
     """The secret the rotation just made, once; asked again (a reload), the page says it
@@ -649,7 +686,7 @@ def client_secret(client_id: str) -> str:
     return _secret_page(client_id, kept.secret, created=False, grace=grace)
 
 
-@bp.route("/clients/<path:client_id>/state", methods=["POST"])
+@bp.route("/clients/<client:client_id>/state", methods=["POST"])
 @login_required
 def client_state(client_id: str) -> Response | str:
     """Disable (``disabled=1``, after a page that says what stops working) or enable
@@ -666,7 +703,7 @@ def client_state(client_id: str) -> Response | str:
     return redirect(url_for("admin.client", client_id=client_id))
 
 
-@bp.route("/clients/<path:client_id>/revoke", methods=["POST"])
+@bp.route("/clients/<client:client_id>/revoke", methods=["POST"])
 @login_required
 def client_revoke(client_id: str) -> Response | str:
     """End every token of a client, after a page that counts them."""
@@ -680,7 +717,7 @@ def client_revoke(client_id: str) -> Response | str:
     return redirect(url_for("admin.client", client_id=client_id))
 
 
-@bp.route("/clients/<path:client_id>/delete", methods=["GET", "POST"])
+@bp.route("/clients/<client:client_id>/delete", methods=["GET", "POST"])
 @login_required
 def client_delete(client_id: str) -> Response | str:
     """Delete a client and its tokens, after a confirmation page (a GET, or a post
@@ -693,7 +730,7 @@ def client_delete(client_id: str) -> Response | str:
     return redirect(url_for("admin.clients"))
 
 
-@bp.route("/clients/<path:client_id>/panel/<name>", methods=["POST"])
+@bp.route("/clients/<client:client_id>/panel/<name>", methods=["POST"])
 @login_required
 def client_panel(client_id: str, name: str) -> tuple[str, int] | Response:
     """Save a plugin's panel of a client (the plugin's fields, its save function)."""

@@ -72,15 +72,18 @@ def tokens_import(
             scope=scope,
             expires_at=expires_at,
         )
-        commit_change(lambda: oauth.import_code(db.session, code, now=utcnow()))
+        commit_change(
+            lambda: actions.import_code(db.session, cli_actor(), code, client_id, now=utcnow())
+        )
         click.echo(f"Imported authorization code for {client_id}, expires {expires_at} UTC.")
         return
     commit_change(
-        lambda: oauth.import_token(
+        lambda: actions.import_token(
             db.session,
+            cli_actor(),
             token_type=token_type,
             raw=token,
-            client_pk=client.id,
+            client_id=client_id,
             user_id=user_id,
             scope=scope,
             expires_at=expires_at,

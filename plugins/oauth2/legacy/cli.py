@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import click
 from flask.cli import with_appcontext
@@ -23,6 +24,7 @@ from emulator import oauth
 from emulator.host import TEXT
 from emulator.host import db
 from emulator.host import describe_error
+from emulator.host import record_change
 from emulator.host import utcnow
 
 from ..params import ABSENT
@@ -120,6 +122,9 @@ def import_command(
             report.forgotten = forget_expired(db.session, now=now, write=False)
             db.session.rollback()
         else:
+            record_change(
+                "legacy.import", source.shown_url, after=audited(report, prefix, zone.key, prune)
+            )
             db.session.commit()
     except (SQLAlchemyError, LegacyError, ValueError) as error:
         db.session.rollback()
@@ -145,6 +150,17 @@ def import_command(
         if dry_run
         else f"Committed, in one transaction ({elapsed:.1f} s)."
     )
+
+
+def audited(report: ImportReport, prefix: str, zone_name: str, prune: bool) -> dict[str, Any]:
+    """What the audit event of a run holds: its options and each table's counts (the target
+    is the source URL, its password masked); never a secret or a token."""
+    return {
+        "prefix": prefix,
+        "timezone": zone_name,
+        "prune": prune,
+        **{name: dict(report.tallies[name].counts) for name in TABLES},
+    }
 
 
 @contextmanager

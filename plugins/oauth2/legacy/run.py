@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 from collections import Counter
 from collections.abc import Callable
+from collections.abc import Collection
 from collections.abc import Iterable
 from contextlib import AbstractContextManager
 from contextlib import nullcontext
@@ -141,12 +142,13 @@ def run_import(
 ) -> ImportReport:
     """Import everything in the caller's transaction (the caller commits or rolls back)."""
     report = ImportReport(write=write, not_carried=dict(source.counts_not_carried))
-    specs, skipped_ids = _read_clients(source, report.tallies["clients"])
+    registered = oauth.registered_clients(session)
+    specs, skipped_ids = _read_clients(source, report.tallies["clients"], registered.keys())
     imported = set(session.scalars(select(_IMPORTED.c.client_id)))
     sync = oauth.sync_clients(
         session,
         specs,
-        keep=skipped_ids | _registered_here(session, imported),
+        keep=skipped_ids | _registered_here(registered, imported),
         remove_missing=prune,
         write=write,
         threads=threads,
@@ -178,12 +180,14 @@ def run_import(
     return report
 
 
-def _read_clients(source: LegacySource, tally: Tally) -> tuple[list[oauth.ClientSpec], set[str]]:
+def _read_clients(
+    source: LegacySource, tally: Tally, registered: Collection[str]
+) -> tuple[list[oauth.ClientSpec], set[str]]:
     """The client rows as specs; the ids of rows that were skipped (kept here, not pruned)."""
     specs: dict[str, oauth.ClientSpec] = {}
     skipped: set[str] = set()
     for row in source.clients():
-        mapped = map_client(row)
+        mapped = map_client(row, registered)
         if isinstance(mapped, Skip):
             tally.skip(mapped)
             if isinstance(row.client_id, str) and row.client_id:
@@ -395,9 +399,9 @@ def _note_time(report: ImportReport, mapped: MappedToken) -> None:
             note.example = (mapped.local, mapped.token.expires_at, mapped.client_id)
 
 
-def _registered_here(session: Session, imported: set[int]) -> set[str]:
+def _registered_here(registered: dict[str, int], imported: set[int]) -> set[str]:
     """The clients no import brought over: registered here, so never the old site's to remove."""
-    return {cid for cid, pk in oauth.registered_clients(session).items() if pk not in imported}
+    return {cid for cid, pk in registered.items() if pk not in imported}
 
 
 def _remember_imported(session: Session, new: Iterable[int], *, now: datetime) -> None:

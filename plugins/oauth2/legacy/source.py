@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
+from collections.abc import Collection
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC
@@ -342,8 +343,11 @@ def _php_list(text: str) -> str:
     return " ".join(name for name in text.split(" ") if name)
 
 
-def map_client(row: Any) -> oauth.ClientSpec | Skip:
-    """A client row as the engine's spec ('' secret = public client), or why it is skipped."""
+def map_client(row: Any, registered: Collection[str] = frozenset()) -> oauth.ClientSpec | Skip:
+    """A client row as the engine's spec ('' secret = public client), or why it is skipped.
+
+    ``registered``: the client ids stored here, which keep an id a new client may not take.
+    """
     try:
         client_id = _text(row.client_id) or ""
         secret = _text(row.client_secret) or ""
@@ -368,6 +372,15 @@ def map_client(row: Any) -> oauth.ClientSpec | Skip:
         return Skip(
             "malformed row: client_id over 80 characters or with spaces around it", repr(client_id)
         )
+    if client_id not in registered:
+        try:
+            oauth.check_new_client_id(client_id)
+        except ValueError:
+            return Skip(
+                "malformed row: client_id with '/' or '\\', or '.' or '..' (it would name "
+                "another client's admin page)",
+                repr(client_id),
+            )
     scope = texts["scope"]
     if scope is not None:
         scope = _php_list(scope) or None

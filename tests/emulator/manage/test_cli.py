@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 import subprocess
@@ -13,8 +14,10 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from emulator.ops import audit
 from emulator.ops.clock import utcnow
 from emulator.storage.database import db
+from emulator.storage.models import AuditEvent
 from emulator.storage.models import Client
 
 HEX40 = re.compile(r"[0-9a-f]{40}")
@@ -74,8 +77,20 @@ def test_clients_create_with_given_secret_and_public(cli) -> None:
         (["x", "--scope", "a  b"], "Invalid scope"),
         (["x", "--public", "--secret", "s"], "public client has no secret"),
         (["x", "--secret", ""], "empty secret"),
+        (["../../admin/clients/dup"], "client_id '../../admin/clients/dup' may not hold '/'"),
+        (["a\\b"], "client_id 'a\\\\b' may not hold '/' or '\\'"),
+        ([".."], "client_id '..' may not hold '/' or '\\', nor be '.' or '..'"),
     ],
-    ids=["duplicate", "unknown-grant", "bad-scope", "public-with-secret", "empty-secret"],
+    ids=[
+        "duplicate",
+        "unknown-grant",
+        "bad-scope",
+        "public-with-secret",
+        "empty-secret",
+        "id-with-dot-segments",
+        "id-with-backslash",
+        "id-dot-dot",
+    ],
 )
 def test_clients_create_refuses_bad_input(cli, count_rows, args, reason) -> None:
     cli("clients", "create", "dup")
@@ -187,6 +202,74 @@ def test_tokens_import_and_its_errors(client, cli, make_client) -> None:
         *[a if a != "legacy" else "ghost" for a in args], expect_ok=False
     )
     assert "is not" in cli(*args[:-1], "tomorrow", expect_ok=False)
+
+
+def test_tokens_import_is_audited_without_the_token(app, cli, make_client) -> None:
+    make_client("legacy", secret="s", scope="site.read")
+    later = (utcnow() + timedelta(hours=1)).replace(microsecond=0)
+    token = "legacy-token-" + "f" * 27
+    cli(
+        "tokens",
+        "import",
+        "--type",
+        "refresh",
+        "--token",
+        token,
+        "--client-id",
+        "legacy",
+        "--scope",
+        "site.read",
+        "--expires",
+        f"{later:%Y-%m-%d %H:%M:%S}",
+    )
+    cli(
+        "tokens",
+        "import",
+        "--type",
+        "refresh",
+        "--token",
+        token,
+        "--client-id",
+        "legacy",
+        "--expires",
+        f"{later:%Y-%m-%d %H:%M:%S}",
+        expect_ok=False,
+    )  # refused: no event
+    with app.app_context():
+        events = [e for e in audit.events(db.session) if e.action == "token.import"]
+        [event] = events
+        assert (event.actor.startswith("cli:"), event.target) == (True, "legacy")
+        assert json.loads(event.after) == {
+            "token_type": "refresh",
+            "tokens": 1,
+            "scope": "site.read",
+            "user_id": None,
+            "expires_at": f"{later:%Y-%m-%dT%H:%M:%S}Z",
+        }
+        stored = db.session.execute(sa.select(AuditEvent)).scalars().all()
+        assert not [e for e in stored if token in " ".join(map(str, vars(e).values()))]
+
+
+def test_a_code_import_is_audited_without_the_code(app, cli, make_client) -> None:
+    make_client("web-app", secret="s", scope="site.read")
+    later = (utcnow() + timedelta(seconds=30)).replace(microsecond=0)
+    code = "legacy-code-" + "c" * 28
+    cli(
+        "tokens", "import", "--type", "code", "--token", code, "--client-id", "web-app",
+        "--redirect-uri", "https://app.example/cb", "--user-id", "42",
+        "--expires", f"{later:%Y-%m-%d %H:%M:%S}",
+    )  # fmt: skip
+    with app.app_context():
+        [event] = [e for e in audit.events(db.session) if e.action == "token.import"]
+        assert json.loads(event.after) == {
+            "token_type": "code",
+            "tokens": 1,
+            "scope": None,
+            "user_id": "42",
+            "redirect_uri": "https://app.example/cb",
+            "expires_at": f"{later:%Y-%m-%dT%H:%M:%S}Z",
+        }
+        assert code not in " ".join(map(str, vars(event).values()))
 
 
 def test_tokens_purge_removes_only_rows_past_the_grace_period_in_batches(

@@ -23,6 +23,7 @@ from emulator.web.php import is_truthy
 from emulator.web.php import json_depth_exceeds
 from emulator.web.php import parse_php_pairs
 from emulator.web.php import parse_urlencoded
+from emulator.web.php import php_variable_name
 from emulator.web.php import post_content_type
 from emulator.web.php import to_string
 
@@ -868,3 +869,24 @@ def test_json_encode(value: Any, expected: str) -> None:
     assert encoded == expected
     encoded.encode("ascii")
     assert json.loads(encoded) == value
+
+
+@pytest.mark.parametrize(
+    ("name", "read"),
+    [
+        ("client_secret", "client_secret"),
+        ("client.secret", "client_secret"),
+        ("  client_secret", "client_secret"),
+        ("client secret", "client_secret"),
+        ("client_secret[]", "client_secret"),
+        ("client_secret[a][b]", "client_secret"),
+        ("client_secret\x00junk", "client_secret"),
+        ("client[secret", "client_secret"),
+        ("7", "7"),
+        ("   ", None),
+        ("[x]", None),
+    ],
+)
+def test_php_variable_name(name: str, read: str | None) -> None:
+    """The variable PHP fills for a parameter name: what shadow mode masks by."""
+    assert php_variable_name(name) == read

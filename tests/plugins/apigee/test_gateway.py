@@ -23,6 +23,7 @@ from tests.live.server import scripted_target
 from tests.live.server import target_server
 from tests.live.server import trickle
 from tests.support.apigee import bearer
+from tests.support.outbound import read_cut_off
 
 from .wire_format import SEED_CLIENT_ID
 
@@ -40,6 +41,9 @@ def fault(faultstring: str, errorcode: str) -> bytes:
 
 TOO_BIG = fault("Body buffer overflow", "protocol.http.TooBigBody")
 GATEWAY_TIMEOUT = fault("Gateway Timeout", "messaging.adaptors.http.flow.GatewayTimeout")
+UNEXPECTED_EOF = fault(
+    "Unexpected EOF at target", "messaging.adaptors.http.flow.UnexpectedEOFAtTarget"
+)
 
 
 def headers_named(seen: dict, name: str) -> list[str]:
@@ -169,6 +173,25 @@ def test_a_declared_answer_over_the_limit_is_a_clean_502(client, proxy_to, caplo
     assert "Traceback" not in caplog.text
 
 
+@pytest.mark.parametrize(
+    "line",
+    [b"X-Echo: a\rSet-Cookie: evil=1\r\n", b"X-Echo: a\x00b\r\n"],
+    ids=["bare-cr", "nul"],
+)
+def test_a_target_header_with_a_line_break_or_nul_is_a_502(client, proxy_to, caplog, line) -> None:
+    """Never passed on: a bare CR made two headers of one, a Set-Cookie the target's value
+    carried (issue 20). Edge's fault for an answer that is not HTTP."""
+    answer = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n" + line + b"\r\nok"
+    with scripted_target(lambda conn: conn.sendall(answer)) as target:
+        token = proxy_to(target.base_url)
+        with caplog.at_level(logging.WARNING, logger="plugins.apigee.gateway"):
+            rv = client.get("/weather/x", headers=bearer(token))
+    assert (rv.status_code, rv.data) == (502, UNEXPECTED_EOF)
+    assert "Set-Cookie" not in rv.headers and "X-Echo" not in rv.headers
+    assert "a header of the answer holds a CR, LF or NUL" in caplog.text
+    assert "evil" not in caplog.text
+
+
 def test_an_answer_at_the_limit_passes(client, proxy_to) -> None:
     with scripted_target(lambda conn: conn.sendall(answer(b"0123456789"))) as target:
         token = proxy_to(target.base_url, proxy_max_response_bytes=10)
@@ -182,8 +205,8 @@ def test_an_undeclared_answer_is_cut_off_at_the_limit(client, proxy_to, caplog) 
         token = proxy_to(t.base_url, proxy_max_response_bytes=10)
         with caplog.at_level(logging.WARNING, logger="plugins.apigee.gateway"):
             rv = client.get("/weather/big", headers=bearer(token))
-            assert (rv.status_code, rv.data) == (200, b"0123456789")
-    assert "answer cut off at 10 bytes" in caplog.text
+            assert (rv.status_code, read_cut_off(rv)) == (200, b"0123456789")
+    assert "answer cut off at 10 bytes (the size limit)" in caplog.text
     assert "Content-Length" not in rv.headers
 
 
@@ -214,7 +237,7 @@ def test_a_target_trickling_its_body_is_cut_off_at_the_deadline(client, proxy_to
         with caplog.at_level(logging.WARNING, logger="plugins.apigee.gateway"):
             rv = client.get("/weather/slow", headers=bearer(token))
             assert rv.status_code == 200  # the status line went out before the body trickled
-            data = rv.data
+            data = read_cut_off(rv)  # ended as an error: the client sees it incomplete
         elapsed = time.monotonic() - start
     assert 0 < len(data) < 40 and set(data) == {ord("x")}
     assert 0.9 < elapsed < 2.0

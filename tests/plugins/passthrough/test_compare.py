@@ -138,6 +138,58 @@ def test_a_status_difference_and_its_masked_example() -> None:
     assert found.example["theirs"]["status"] == 400
 
 
+FORM = "application/x-www-form-urlencoded"
+# A secret under a name PHP reads as client_secret (issue 20): each one authenticates.
+PHP_NAMED = [
+    ("dot", FORM, b"client.secret=s3cret"),
+    ("leading-space", FORM, b"%20client_secret=s3cret"),
+    ("leading-plus", FORM, b"+client_secret=s3cret"),
+    ("space", FORM, b"client%20secret=s3cret"),
+    ("plus", FORM, b"client+secret=s3cret"),
+    ("encoded-dot", FORM, b"client%2Esecret=s3cret"),
+    ("array", FORM, b"client_secret[]=s3cret"),
+    ("nul", FORM, b"client_secret%00x=s3cret"),
+    ("unclosed-bracket", FORM, b"client[secret=s3cret"),
+    ("upper-case", FORM, b"Client_Secret=s3cret"),
+    ("json-escaped-key", "application/json", b'{"client\\u005fsecret":"s3cret"}'),
+    ("json-escaped-nested", "application/json", b'{"a":{"\\u0070assword":["s3cret"]}}'),
+    ("json-number", "application/json", b'{"client_secret":20101042}'),
+    ("json-duplicate", "application/json", b'{"client_secret":"s3cret","client_secret":"x"}'),
+    ("not-json", "application/json", b'{"client\\u005fsecret":"s3cret",'),
+]
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body"), [c[1:] for c in PHP_NAMED], ids=[c[0] for c in PHP_NAMED]
+)
+def test_a_secret_under_a_name_php_rewrites_is_masked(content_type, body) -> None:
+    for asked in (
+        Asked("POST", "/index.php", b"option=token&api=oauth2", content_type, body),
+        Asked("GET", "/index.php", body, None, b""),  # the same names in the query
+    ):
+        if content_type != FORM and not asked.body:
+            continue
+        found = compare(asked, answer(b"{}"), answer(b"{}", status=400))
+        assert found is not None
+        kept = json.dumps(found.example)
+        assert "s3cret" not in kept and "20101042" not in kept, kept
+
+
+def test_a_json_body_is_kept_decoded_and_masked() -> None:
+    asked = Asked(
+        "POST",
+        "/index.php",
+        b"",
+        "application/json",
+        b'{"client_id":"shop","client\\u005fsecret":"s3cret","n":[1,"a"]}',
+    )
+    found = compare(asked, answer(b"{}"), answer(b"{}", status=400))
+    assert found is not None
+    assert found.example["request"]["body"] == (
+        '{"client_id":"shop","client_secret":"<masked>","n":[1,"a"]}'
+    )
+
+
 def test_a_streamed_answer_of_ours_is_compared_without_its_body() -> None:
     ours = Side(status=200, headers=JSON, body=None)
     assert compare(ASKED, ours, answer(b"anything")) is None
@@ -158,6 +210,10 @@ def test_their_body_not_read_whole_differs() -> None:
         ("at 2026-11-22 08:49:42 UTC", "at <datetime> UTC"),
         ('"issued_at":1795335745733', '"issued_at":<epoch-ms>'),
         ('"token_type":"Bearer"', '"token_type":"Bearer"'),
+        ("Location: /cb?client.secret=abc&x=1", "Location: /cb?client.secret=<masked>&x=1"),
+        ("a=1&%20client%2Esecret=abc", "a=1&%20client%2Esecret=<masked>"),
+        ("+client+secret=abc", "+client+secret=<masked>"),
+        ("errorcode=abc", "errorcode=abc"),
     ],
     ids=[
         "query-token",
@@ -167,6 +223,10 @@ def test_their_body_not_read_whole_differs() -> None:
         "time",
         "epoch",
         "kept",
+        "php-name-dot",
+        "php-name-encoded",
+        "php-name-plus",
+        "not-a-name",
     ],
 )
 def test_mask_text(text, masked) -> None:

@@ -10,6 +10,7 @@ import gzip
 import io
 import json
 import logging
+import re
 import socket
 from urllib.parse import unquote
 
@@ -24,13 +25,16 @@ from werkzeug.exceptions import NotFound
 from emulator.ops.clock import utcnow
 from emulator.storage.database import db
 from emulator.web.registry import get_registry
+from plugins.passthrough.legacy import hop_mark
 from tests.live.server import scripted_target
 from tests.live.server import trickle
 from tests.support.app import empty_database
 from tests.support.app import make_app
+from tests.support.outbound import read_cut_off
 from tests.support.passthrough import LEGACY
 from tests.support.passthrough import SECRET
 from tests.support.passthrough import TOKEN_URL
+from tests.support.passthrough import served
 
 FORM = "application/x-www-form-urlencoded"
 SECURITY_HEADERS = ("X-Content-Type-Options", "Content-Security-Policy")
@@ -150,7 +154,7 @@ def test_what_plugins_answer_is_not_forwarded(client, legacy, enable_passthrough
 
 
 def test_the_legacy_site_gets_the_request_with_our_forwarding_headers(
-    client, legacy, enable_passthrough
+    app, client, legacy, enable_passthrough
 ) -> None:
     enable_passthrough()
     legacy.post(LEGACY + "/index.php", body=b"ok")
@@ -196,7 +200,9 @@ def test_the_legacy_site_gets_the_request_with_our_forwarding_headers(
         "x-forwarded-proto": "http",
         "x-real-ip": "127.0.0.1",
         "forwarded": 'for=127.0.0.1;host="localhost";proto=http',
+        "x-emulator-hop": hop_mark(app),  # this service's mark: a loop is seen (issue 20)
     }
+    assert re.fullmatch("emulator-[0-9a-f]{16}", sent["x-emulator-hop"])
 
 
 def test_forwarding_headers_name_the_client_the_app_trusts(database_url, legacy) -> None:
@@ -372,6 +378,64 @@ def test_trouble_at_the_legacy_site_is_a_502_and_a_log_line(
     assert "Traceback" not in caplog.text
 
 
+# Answers whose head holds a CR, LF or NUL inside a header (issue 20): passed on, a bare CR
+# became a header break (http.client splits a line there), here a Set-Cookie of the attacker's.
+BROKEN_HEADS = [
+    ("bare-cr-in-value", b"X-Echo: a\rSet-Cookie: evil=1\r\n"),
+    ("bare-cr-before-lf", b"X-Echo: a\r\rSet-Cookie: evil=1\r\n"),
+    ("nul-in-value", b"X-Echo: a\x00Set-Cookie: evil=1\r\n"),
+    ("cr-in-name", b"X-E\rcho: a\r\n"),
+    ("nul-in-name", b"X-E\x00cho: a\r\n"),
+    ("bare-cr-in-folded-line", b"X-Echo: a\r\n b\rSet-Cookie: evil=1\r\n"),
+]
+
+
+@pytest.mark.parametrize("line", [b[1] for b in BROKEN_HEADS], ids=[b[0] for b in BROKEN_HEADS])
+def test_a_header_with_a_line_break_or_nul_is_a_502(client, enable_passthrough, caplog, line):
+    answer = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n" + line + b"\r\nok"
+    with scripted_target(lambda conn: conn.sendall(answer)) as target:
+        enable_passthrough(legacy_url=target.base_url)
+        with caplog.at_level(logging.WARNING):
+            rv = client.get("/index.php?option=com_x&client_secret=" + SECRET)
+    assert (rv.status_code, rv.data) == (
+        502,
+        json_error("bad_gateway", "The legacy site's answer has a malformed header"),
+    )
+    assert "Set-Cookie" not in rv.headers and "X-Echo" not in rv.headers
+    [logged] = [r for r in caplog.records if r.name.startswith("plugins.passthrough")]
+    assert logged.getMessage() == (
+        f"legacy site {target.base_url}/index.php: "
+        "a header of the answer holds a CR, LF or NUL (not passed on)"
+    )
+    assert "evil" not in caplog.text and SECRET not in caplog.text
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["a\r\nSet-Cookie: evil=1", "a\nSet-Cookie: evil=1", "a\rb", "a\x00b"],
+    ids=["crlf", "lf", "cr", "nul"],
+)
+def test_a_header_value_holding_a_line_break_is_a_502(client, legacy, enable_passthrough, value):
+    """The same when the value reaches us parsed (``responses`` hands it over as is)."""
+    enable_passthrough()
+    legacy.get(LEGACY + "/x", body=b"ok", headers={"X-Echo": value})
+    rv = client.get("/x")
+    assert (rv.status_code, rv.get_json()["message"]) == (
+        502,
+        "The legacy site's answer has a malformed header",
+    )
+    assert "Set-Cookie" not in rv.headers
+
+
+def test_header_lines_ended_by_a_bare_lf_pass(client, enable_passthrough) -> None:
+    """RFC 9112 §2.2 lets a recipient take a bare LF for a line's end: two headers."""
+    answer = b"HTTP/1.1 200 OK\nContent-Length: 2\nX-A: 1\nX-B: 2\n\nok"
+    with scripted_target(lambda conn: conn.sendall(answer)) as target:
+        enable_passthrough(legacy_url=target.base_url)
+        rv = client.get("/x")
+    assert (rv.status_code, rv.data, rv.headers["X-A"], rv.headers["X-B"]) == (200, b"ok", "1", "2")
+
+
 def test_an_unreachable_site_is_a_502(client, enable_passthrough, caplog) -> None:
     """A real refused connection: a port nobody listens on."""
     with socket.socket() as sock:
@@ -465,14 +529,54 @@ def test_a_declared_answer_over_the_limit_is_a_502(client, legacy, enable_passth
     )
 
 
-def test_an_undeclared_answer_is_cut_off_at_the_limit(client, enable_passthrough, caplog) -> None:
+def test_an_undeclared_answer_over_the_limit_ends_as_an_error(
+    client, enable_passthrough, caplog
+) -> None:
+    """Chunked: the size is known only as it comes, after the status line went out. The
+    answer ends with AnswerCutOff, so the server ends the connection without the last
+    chunk: the client sees it incomplete, never as a whole answer (issue 20)."""
     chunks = b"".join(b"4\r\n%s\r\n" % b"abcd" for _ in range(4)) + b"0\r\n\r\n"
     answer = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + chunks
     with scripted_target(lambda conn: conn.sendall(answer)) as target:
         enable_passthrough(legacy_url=target.base_url, max_response_bytes=10)
         rv = client.get("/big")
-        assert (rv.status_code, rv.data) == (200, b"abcdabcdab")
-    assert "answer cut off at 10 bytes" in caplog.text
+        assert (rv.status_code, read_cut_off(rv)) == (200, b"abcdabcdab")
+    assert "answer cut off at 10 bytes (the size limit)" in caplog.text
+    assert "Content-Length" not in rv.headers
+
+
+def test_an_undeclared_answer_at_the_limit_comes_whole(client, enable_passthrough) -> None:
+    chunks = b"".join(b"4\r\n%s\r\n" % b"abcd" for _ in range(4)) + b"0\r\n\r\n"
+    answer = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + chunks
+    with scripted_target(lambda conn: conn.sendall(answer)) as target:
+        enable_passthrough(legacy_url=target.base_url, max_response_bytes=16)
+        rv = client.get("/big")
+        assert (rv.status_code, rv.data) == (200, b"abcd" * 4)
+
+
+def test_a_declared_answer_over_the_limit_is_a_502_before_anything_is_sent(
+    client, enable_passthrough
+) -> None:
+    """A real answer declaring 11 bytes over a limit of 10: refused before its status line,
+    and its body is never read."""
+    answer = b"HTTP/1.1 200 OK\r\nContent-Length: 11\r\nX-Legacy: 1\r\n\r\n0123456789A"
+    with scripted_target(lambda conn: conn.sendall(answer)) as target:
+        enable_passthrough(legacy_url=target.base_url, max_response_bytes=10)
+        rv = client.get("/big")
+    assert (rv.status_code, rv.data) == (
+        502,
+        json_error("bad_gateway", "The legacy site's answer is too large"),
+    )
+    assert "X-Legacy" not in rv.headers
+
+
+def test_a_legacy_answer_cut_mid_body_ends_as_an_error(client, enable_passthrough) -> None:
+    """The legacy site closes its connection in the middle of a chunked body."""
+    answer = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nabcd\r\n"
+    with scripted_target(lambda conn: conn.sendall(answer)) as target:
+        enable_passthrough(legacy_url=target.base_url)
+        rv = client.get("/cut")
+        assert (rv.status_code, read_cut_off(rv)) == (200, b"abcd")
 
 
 def test_the_deadline_ends_a_trickling_answer_with_a_502(client, enable_passthrough) -> None:
@@ -660,3 +764,84 @@ def test_plugins_show_warns_about_risky_settings(cli) -> None:
     out = cli("plugins", "show", "passthrough")
     assert "legacy_url is http" in out
     assert "staging copy of the old site" in out
+
+
+# --- a legacy_url that leads back here (issue 20) ------------------------------------------
+
+
+def test_a_request_that_comes_back_is_a_508_and_not_sent_again(
+    app, client, enable_passthrough, caplog
+) -> None:
+    """legacy_url is this very service: the forwarded request comes back with our hop mark
+    and is answered 508 there, which our first forward passes back. One hop, not 13."""
+    with served(app) as here:
+        enable_passthrough(legacy_url=here, deadline_ms=5000)
+        with caplog.at_level(logging.ERROR, logger="plugins.passthrough"):
+            rv = client.get("/index.php?option=com_content&view=article&id=1")
+    assert (rv.status_code, rv.data) == (
+        508,
+        json_error(
+            "loop_detected",
+            "The request came back to this service: the legacy site's URL leads here",
+        ),
+    )
+    [logged] = [r for r in caplog.records if r.name.startswith("plugins.passthrough")]
+    assert logged.getMessage().startswith(
+        f"passthrough: a request came back from legacy_url {here}, which leads to this service"
+    )
+
+
+def test_a_request_with_our_mark_is_never_forwarded(app, client, legacy, enable_passthrough):
+    """Whatever way it came back (another proxy in between): 508 at once, the old site is
+    not called. Another service's mark is passed on, ours after it."""
+    enable_passthrough()
+    mark = hop_mark(app)
+    rv = client.get("/x", headers={"X-Emulator-Hop": f"emulator-0123456789abcdef, {mark}"})
+    assert rv.status_code == 508 and rv.get_json()["error"] == "loop_detected"
+    assert len(legacy.calls) == 0
+    legacy.get(LEGACY + "/x", body=b"ok")
+    rv = client.get("/x", headers={"X-Emulator-Hop": "emulator-0123456789abcdef"})
+    assert rv.data == b"ok"
+    assert legacy.calls[0].request.headers["X-Emulator-Hop"] == (
+        f"emulator-0123456789abcdef, {mark}"
+    )
+
+
+def test_the_hop_mark_is_the_same_in_every_worker_and_tells_nothing_of_the_key(app) -> None:
+    again = make_app(app.config["SQLALCHEMY_DATABASE_URI"])
+    try:
+        assert hop_mark(again) == hop_mark(app)
+    finally:
+        with again.app_context():
+            db.engine.dispose()
+    assert app.secret_key not in hop_mark(app)
+
+
+SELF_URLS = [
+    "http://127.0.0.1:8000",
+    "http://127.0.0.2:8000/site",
+    "http://localhost:8000",
+    "http://app.localhost:8000",
+    "http://[::1]:8000",
+    "http://0.0.0.0:8000",
+    "http://[::ffff:127.0.0.1]:8000",
+]
+
+
+@pytest.mark.parametrize("url", SELF_URLS)
+def test_a_legacy_url_that_is_this_service_is_refused(cli, monkeypatch, url) -> None:
+    """This machine on the port the service listens on (bin/serve's PORT) is a loop."""
+    monkeypatch.setenv("PORT", "8000")
+    out = cli("plugins", "set", "passthrough", f"legacy_url={url}", expect_ok=False)
+    assert f"{url!r} is this service itself (this machine, port 8000)" in out
+    assert "nothing was stored" in out
+
+
+def test_a_legacy_url_on_this_machine_but_another_port_is_taken(cli, monkeypatch) -> None:
+    monkeypatch.setenv("PORT", "8000")
+    cli("plugins", "set", "passthrough", "legacy_url=http://127.0.0.1:8080")  # the old site
+    cli("plugins", "set", "passthrough", "legacy_url=http://legacy.example:8000")
+    monkeypatch.delenv("PORT")  # not known here: stored; the hop mark stops a loop
+    cli("plugins", "set", "passthrough", "legacy_url=http://127.0.0.1:8000")
+    monkeypatch.setenv("PORT", "8000")  # read where it is known: still read, never refused
+    assert "legacy_url = " in cli("plugins", "show", "passthrough")

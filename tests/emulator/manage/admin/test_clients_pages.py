@@ -10,6 +10,7 @@ import pytest
 import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
+from markupsafe import escape
 
 from emulator.manage import actions
 from emulator.ops.clock import utcnow
@@ -84,6 +85,75 @@ def test_a_refused_client_is_explained_and_nothing_is_saved(
     assert rv.status_code == 400
     assert "Nothing was saved" in rv.get_data(as_text=True)
     assert count_rows("oauth_clients") == 1
+
+
+PATH_LIKE_IDS = ["../../admin/clients/good", "a/b", "a\\b", ".", ".."]
+
+
+@pytest.mark.parametrize("client_id", PATH_LIKE_IDS)
+def test_a_new_id_that_is_a_path_is_refused(
+    admin: AdminSession, count_rows: Callable[[str], int], client_id: str
+) -> None:
+    """A new id may not hold '/' or '\\', nor be '.' or '..': its pages' links would name
+    another page (issue 20)."""
+    rv = admin.post("/admin/clients/new", {"client_id": client_id, "all_grants": "y"})
+    assert rv.status_code == 400
+    page = rv.get_data(as_text=True)
+    assert f"client_id {escape(repr(client_id))} may not hold" in page
+    assert "Nothing was saved" in page
+    assert count_rows("oauth_clients") == 0
+
+
+def store_as_before(app: Flask, *client_ids: str) -> None:
+    """Clients stored before ids were checked (an import of an older version)."""
+    with app.app_context():
+        for client_id in client_ids:
+            db.session.add(Client(client_id=client_id, secret_hash=None, created_at=utcnow()))
+        db.session.commit()
+
+
+@pytest.mark.parametrize(
+    ("client_id", "link"),
+    [
+        ("a/../good", "/admin/clients/a%2F..%2Fgood/edit"),
+        ("../../admin/clients/good", "/admin/clients/..%2F..%2Fadmin%2Fclients%2Fgood/edit"),
+        ("a/b", "/admin/clients/a%2Fb/edit"),
+        ("a\\b", "/admin/clients/a%5Cb/edit"),
+        ("/lead", "/admin/clients/%2Flead/edit"),
+        ("a//b", "/admin/clients/a%2F%2Fb/edit"),
+        ("trailing/", "/admin/clients/trailing%2F/edit"),
+        ("50%", "/admin/clients/50%25/edit"),
+    ],
+    ids=[
+        "dot-dot",
+        "climbing",
+        "slash",
+        "backslash",
+        "leading-slash",
+        "double-slash",
+        "trailing-slash",
+        "percent",
+    ],
+)
+def test_a_stored_id_that_is_a_path_opens_and_changes_its_own_page(
+    admin: AdminSession, app: Flask, client_id: str, link: str
+) -> None:
+    """Links encode the id whole, so a browser resolves no dot segment of it; each page and
+    form acts on that client, never on "good"."""
+    store_as_before(app, "good", client_id)
+    listing = admin.get("/admin/clients").get_data(as_text=True)
+    assert f'href="{link}"' in listing
+    page = admin.get(link)
+    assert page.status_code == 200
+    text = page.get_data(as_text=True)
+    assert f"<h1><code>{escape(client_id)}</code>" in text
+    state = link.removesuffix("/edit") + "/state"
+    assert f'action="{state}"' in text
+    assert admin.post(state, {"disabled": "1", "confirm": "1"}).status_code == 302
+    with app.app_context():
+        assert actions.show_client(db.session, client_id).disabled
+        assert not actions.show_client(db.session, "good").disabled
+    assert admin.get(link.removesuffix("/edit") + "/delete").status_code == 200
 
 
 def test_edit_a_client(admin: AdminSession, app: Flask, cli: Callable[..., str]) -> None:

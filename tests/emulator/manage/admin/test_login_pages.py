@@ -156,8 +156,42 @@ def test_admin_login_failures_do_not_count_against_a_client(
 
 @pytest.mark.parametrize(
     "target",
-    ["//evil.example/admin/", "https://evil.example/admin/x", "/index.php", "/admin\\x"],
-    ids=["scheme-relative", "absolute", "outside-admin", "backslash"],
+    [
+        "//evil.example/admin/",
+        "https://evil.example/admin/x",
+        "/index.php",
+        "/admin\\x",
+        "/\\evil.example/admin/",
+        "/admin/clients\r\nSet-Cookie: evil=1",
+        "/admin/clients\rX",
+        "/admin/clients\nX",
+        "/admin/clients\x00",
+        "/admin/\tclients",
+        "/admin//evil.example/x",
+        "/admin/../index.php",
+        "/admin/%2e%2e/index.php",
+        "/admin/clients/x/../../../index.php",
+        "https:/admin/clients",
+        "/administrator",
+    ],
+    ids=[
+        "scheme-relative",
+        "absolute",
+        "outside-admin",
+        "backslash",
+        "slash-backslash",
+        "crlf",
+        "cr",
+        "lf",
+        "nul",
+        "tab",
+        "double-slash-inside",
+        "dot-dot",
+        "encoded-dot-dot",
+        "dot-dots-deeper",
+        "scheme-without-host",
+        "admin-prefix-only",
+    ],
 )
 def test_login_goes_to_no_other_place_than_an_admin_page(
     app: Flask, admin_user: tuple[str, str], target: str
@@ -169,7 +203,30 @@ def test_login_goes_to_no_other_place_than_an_admin_page(
         query_string={"next": target},
         data={"csrf_token": token, "username": USERNAME, "password": PASSWORD},
     )
-    assert rv.headers["Location"] == "/admin/clients"
+    assert (rv.status_code, rv.headers["Location"]) == (302, "/admin/clients")
+
+
+@pytest.mark.parametrize(
+    "target",
+    ["/admin/scopes", "/admin/clients/shop-app/edit", "/admin/audit?target=x&page=2"],
+    ids=["page", "client-page", "with-query"],
+)
+def test_login_goes_to_the_admin_page_it_was_sent_from(
+    app: Flask, admin_user: tuple[str, str], target: str
+) -> None:
+    client = app.test_client()
+    token = csrf_token(client.get("/admin/login"))
+    rv = client.post(
+        "/admin/login",
+        query_string={"next": target},
+        data={"csrf_token": token, "username": USERNAME, "password": PASSWORD},
+    )
+    assert (rv.status_code, rv.headers["Location"]) == (302, target)
+
+
+def test_a_live_session_with_a_bad_next_goes_to_the_start_page(admin: AdminSession) -> None:
+    rv = admin.get("/admin/login", query_string={"next": "/admin/clients\r\nSet-Cookie: x=1"})
+    assert (rv.status_code, rv.headers["Location"]) == (302, "/admin/clients")
 
 
 def test_a_session_ends_after_the_idle_time(

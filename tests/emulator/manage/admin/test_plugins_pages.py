@@ -110,3 +110,20 @@ def test_a_plugin_is_not_enabled_without_the_settings_it_requires(
     assert "disable the plugin first to reset its options" in rv.get_data(as_text=True)
     assert stored_params(admin.client.application, "passthrough") == {"legacy_url": LEGACY}
     assert [a[0] for a in audit_actions()[len(before) :]] == ["plugin.params", "plugin.enable"]
+
+
+def test_a_legacy_url_that_is_this_page_s_own_server_is_refused(admin: AdminSession) -> None:
+    """On the admin pages the server's port is known (the test client's is 80): a
+    legacy_url of this machine on it would forward every request to itself (issue 20)."""
+    rv = admin.post("/admin/plugins/passthrough", {"legacy_url": "http://localhost"})
+    assert rv.status_code == 400
+    page = rv.get_data(as_text=True)
+    field = page[page.index('id="param-legacy_url"') :]
+    assert field.index("is this service itself (this machine, port 80)") < field.index("</div>")
+    assert stored_params(admin.client.application, "passthrough") == {}
+    assert (
+        admin.post(
+            "/admin/plugins/passthrough", {"legacy_url": "http://localhost:8080"}
+        ).status_code
+        == 302
+    )

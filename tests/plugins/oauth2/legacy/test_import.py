@@ -18,7 +18,10 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
+from emulator.ops import audit
+from emulator.ops.clock import utcnow
 from emulator.storage.database import db
+from emulator.storage.models import Client
 from tests.live.server import target_server
 from tests.support.legacy_site import AT_CC
 from tests.support.legacy_site import AT_EXPIRED
@@ -35,6 +38,7 @@ from tests.support.legacy_site import RT_LIVE
 from tests.support.legacy_site import RT_PUBLIC
 from tests.support.legacy_site import SECRETS
 from tests.support.legacy_site import ZONE
+from tests.support.legacy_site import fill
 from tests.support.legacy_site import local_now
 from tests.support.legacy_site import ok
 from tests.support.legacy_site import table
@@ -306,6 +310,59 @@ def test_clients_and_scopes_gone_from_the_old_site_are_removed_only_with_prune(
     # Its tokens went with it; a skipped client (a malformed row) is never pruned.
     assert count_rows("oauth_access_tokens") == 1  # cc-only's
     assert count_rows("oauth_refresh_tokens") == 1  # public-app's
+
+
+def test_a_new_id_that_is_a_path_is_skipped_and_a_stored_one_kept(
+    make_legacy, legacy_import, app, cli
+) -> None:
+    """A new client may not take an id with '/' or '\\' (or '.', '..'): its admin pages'
+    links would name another client's (issue 20). One stored before is still updated."""
+    site = make_legacy("sqlite")
+    site.add_client("good", "Good-Secret-1")
+    site.add_client("../../admin/clients/good", "Odd-Secret-1")
+    site.add_client("kept/../good", "Kept-Secret-1")
+    with app.app_context():
+        db.session.add(Client(client_id="kept/../good", secret_hash=None, created_at=utcnow()))
+        db.session.commit()
+    out = ok(legacy_import(site))
+    assert table(out)["clients"] == (1, 1, 0, 1, 0)
+    assert (
+        "clients               1  malformed row: client_id with '/' or '\\', or '.' or '..' "
+        "(it would name another client's admin page) ('../../admin/clients/good')"
+    ) in out
+    assert "updated kept/../good: secret" in out
+    listed = cli("clients", "list")
+    assert "kept/../good" in listed and "../../admin" not in listed
+
+
+def test_an_import_is_audited_without_secrets_tokens_or_the_password(
+    make_legacy, legacy_import, app
+) -> None:
+    """Who ran it, from where (the URL with its password masked) and the counts; a dry run
+    records nothing."""
+    site = make_legacy("sqlite")
+    site.expiry = fill(site)
+    source = "sqlite://dba:Legacy-Db-Pw-42@/" + site.url.removeprefix("sqlite:///")
+    ok(legacy_import(source, "--dry-run"))
+    with app.app_context():
+        assert [e for e in audit.events(db.session) if e.action == "legacy.import"] == []
+    ok(legacy_import(source, "--prune"))
+    with app.app_context():
+        [event] = [e for e in audit.events(db.session) if e.action == "legacy.import"]
+        assert event.actor.startswith("cli:")
+        assert event.target == "sqlite://dba:***@/" + site.url.removeprefix("sqlite:///")
+        after = json.loads(event.after)
+        assert (after["prefix"], after["timezone"], after["prune"]) == (
+            "jos_",
+            "Europe/Copenhagen",
+            True,
+        )
+        assert after["clients"] == {"imported": 5, "skipped": 3}
+        assert after["access tokens"] == {"imported": 4, "skipped": 7}
+        rows = db.session.execute(sa.text("SELECT * FROM audit_events")).all()
+    stored = " ".join(str(value) for row in rows for value in row)
+    for secret in ["Legacy-Db-Pw-42", *SECRETS.values(), AT_LIVE, RT_LIVE, RT_PUBLIC]:
+        assert secret not in stored
 
 
 def test_a_dry_run_writes_nothing(legacy, legacy_import, app, client) -> None:
