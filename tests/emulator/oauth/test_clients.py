@@ -132,13 +132,13 @@ def also(client_id: str, secret: str, *, alt_id: str, alt_secret: str) -> Client
 
 
 def test_the_alternative_is_tried_when_the_credentials_fail(session, new_client) -> None:
-    client = new_client("ops/bot", secret="a+b c")
+    client = new_client("ops bot@example", secret="a+b c")
     guard = RecordingGuard(limit=5)
-    encoded = also("ops%2Fbot", "a%2Bb+c", alt_id="ops/bot", alt_secret="a+b c")
+    encoded = also("ops+bot%40example", "a%2Bb+c", alt_id="ops bot@example", alt_secret="a+b c")
     assert authenticate(session, encoded, allow_public=False, guard=guard).id == client.id
     assert guard.failures == []  # the alternative's success is no failure
     # the credentials as sent first: they win when they are right
-    raw = also("ops/bot", "a+b c", alt_id="ops/bot", alt_secret="a b c")
+    raw = also("ops bot@example", "a+b c", alt_id="ops bot@example", alt_secret="a b c")
     assert authenticate(session, raw, allow_public=False, guard=guard).id == client.id
 
 
