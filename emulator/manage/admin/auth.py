@@ -14,7 +14,6 @@ and the log and the audit log name only an existing admin account, or none.
 from __future__ import annotations
 
 import hashlib
-import hmac
 import ipaddress
 from dataclasses import dataclass
 from datetime import timedelta
@@ -37,6 +36,7 @@ from emulator.ops import audit
 from emulator.ops.clock import epoch_seconds
 from emulator.ops.throttle import AuthThrottle
 from emulator.ops.throttle import build_throttle
+from emulator.ops.throttle import name_key
 from emulator.storage.database import db
 from emulator.storage.models import AdminUser
 
@@ -215,15 +215,6 @@ def is_local_request() -> bool:
     return address.is_loopback
 
 
-def _throttle_name_key(app: Flask) -> bytes:
-    """The HMAC key of the usernames in the login throttle's keys, made from the app's
-    secret key for this one use (a guessed name cannot be checked against a stored key
-    without it)."""
-    secret = app.config["SECRET_KEY"]
-    raw = secret if isinstance(secret, bytes) else str(secret).encode("utf-8")
-    return hmac.new(raw, b"emulator.manage.admin.login-throttle", hashlib.sha256).digest()
-
-
 def path_matches(path: str, cookie_path: str) -> bool:
     """Whether a browser sends a cookie of ``cookie_path`` with a request for ``path``
     (RFC 6265 §5.1.4: /admin covers /admin and /admin/..., not /administrator)."""
@@ -252,5 +243,5 @@ def init_app(app: Flask) -> None:
         "ADMIN_LOGIN_FAILURE_LIMIT",
         "ADMIN_LOGIN_ADDRESS_FAILURE_LIMIT",
         kind="admin",
-        name_key=_throttle_name_key(app),
+        name_key=name_key(app, b"emulator.manage.admin.login-throttle"),
     )
