@@ -624,7 +624,7 @@ def create_user(
 def set_user_password(
     session: Session, actor: Actor, username: str, password: str, *, now: datetime
 ) -> oauth.UserRecord:
-    """Give a site user a new password (argon2id); an imported hash it had is gone."""
+    """Give a site user a new password (argon2id), replacing a hash of any other format."""
     user = _user(session, username)
     oauth.set_password(session, user.id, password, now=now)
     audit.record(
