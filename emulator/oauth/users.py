@@ -92,11 +92,13 @@ class UserGuard(Protocol):
     """The host's guard against guessing, bound to one request's source address."""
 
     def ensure_allowed(self, username: str) -> None:
-        """Raise UserLocked while this username may not try (before any password is checked)."""
+        """Raise UserLocked while this username (its ``username_key``) may not try, before any
+        password is checked."""
 
     def failed(self, username: str, account: str | None) -> None:
-        """Count a failed login of ``username`` (as typed); ``account`` is the username of the
-        user it found, None when there is none (the typed text may be a password)."""
+        """Count a failed login of this username (its ``username_key``); ``account`` is the
+        username of the user it found, None when there is none (the typed text may be a
+        password typed in the wrong box: it is never shown)."""
 
 
 @dataclass(frozen=True)
@@ -281,8 +283,11 @@ def authenticate_user(
         and 0 < len(password)
         and len(password.encode("utf-8", "surrogatepass")) <= MAX_PASSWORD_LENGTH
     )
+    # Counted by the name as it matches (any case, trailing spaces): "Alice" and "ALICE " are
+    # one username to guess, and one to lock.
+    counted = username_key(name)
     if guard is not None:
-        guard.ensure_allowed(name)
+        guard.ensure_allowed(counted)
     row = _find_row(db, name)
     if row is None or row.password_hash is None or not valid:
         check_secret(_dummy_hash(), password if valid else "")
@@ -293,7 +298,7 @@ def authenticate_user(
             check_secret(_dummy_hash(), password)
     if not matched or row.blocked or row.two_factor:
         if guard is not None:
-            guard.failed(name, None if row is None else row.username)
+            guard.failed(counted, None if row is None else row.username)
         return None
     values: dict[str, Any] = {"last_visit_at": now}
     if needs_rehash(row.password_hash):
