@@ -1,5 +1,6 @@
-"""What the site-user tests share: a guard that records what the engine told it, and a
-verifier of a made-up password format (the engine knows no legacy format itself)."""
+"""What the site-user tests share: a guard that records what the engine told it, a
+verifier of a made-up password format (the engine knows no legacy format itself), and a
+login through the engine with the plugins' verifiers."""
 
 from __future__ import annotations
 
@@ -8,7 +9,12 @@ import hmac
 from dataclasses import dataclass
 from dataclasses import field
 
+import sqlalchemy as sa
+
 from emulator import oauth
+from emulator.ops.clock import utcnow
+from emulator.storage.database import db
+from emulator.web import stores
 
 
 @dataclass
@@ -34,3 +40,25 @@ def sha1_verifier(password_hash: str, password: str) -> bool | None:
         return None
     digest = hashlib.sha1(password.encode()).hexdigest()
     return hmac.compare_digest(password_hash[6:], digest)
+
+
+def login(app, username: str, password: str, *, now=None) -> oauth.UserRecord | None:
+    """One login through the engine with the app's password verifiers (the plugins'), as
+    the password grant and the login page will log users in; committed."""
+    with app.app_context():
+        user = oauth.authenticate_user(
+            db.session,
+            username,
+            password,
+            verifiers=stores.password_verifiers(),
+            now=now or utcnow(),
+        )
+        db.session.commit()
+        return user
+
+
+def stored_hashes(app) -> dict[str, str | None]:
+    """Every site user's stored password hash, by username."""
+    with app.app_context():
+        rows = db.session.execute(sa.text("SELECT username, password_hash FROM site_users"))
+        return dict(rows.all())

@@ -44,7 +44,12 @@ PROGRESS_MIN = 5000  # a token table this large gets a progress bar on stderr
 COLUMNS = ("imported", "updated", "unchanged", "skipped", "removed")
 NAMED_CLIENTS = 20  # imported clients named one by one; past this, a count
 NAMED_USERS = 20  # users named one by one per kind of change; past this, a count
-FIELD_WORDS = {"password_hash": "password", "last_visit_at": "last visit"}
+FIELD_WORDS = {
+    "password_hash": "password",
+    "last_visit_at": "last visit",
+    "registered_at": "registered",
+    "two_factor": "two-factor",
+}
 
 
 @click.command(

@@ -474,7 +474,7 @@ def _import_users(
         return
     tally = report.tallies["users"]
     groups = source.user_groups()
-    records = {row.user_id: row for row in session.execute(select(_IMPORTED_USERS))}
+    recorded = set(session.scalars(select(_IMPORTED_USERS.c.user_id)))
     seen: set[int] = set()
     claimed: dict[str, int] = {}  # username keys taken by this run, by the old site's id
     with progress("users", source.count_users()) as advance:
@@ -493,9 +493,9 @@ def _import_users(
                     continue
                 batch.append(mapped)
             if batch:
-                _sync_users(session, batch, records, report, write=write, now=now)
+                _sync_users(session, batch, report, write=write, now=now)
             advance(len(rows))
-    _users_gone(session, set(records) - seen, report, write=write, prune=prune)
+    _users_gone(session, recorded - seen, report, write=write, prune=prune)
     changed = Counter(change.action for change in report.user_changes)
     if write and (changed[oauth.IMPORTED] or changed[oauth.UPDATED] or changed[oauth.REMOVED]):
         record_change(
@@ -512,7 +512,6 @@ def _import_users(
 def _sync_users(
     session: Session,
     batch: list[oauth.UserImport],
-    records: dict[int, Any],
     report: ImportReport,
     *,
     write: bool,
@@ -520,7 +519,14 @@ def _sync_users(
 ) -> None:
     """One batch of users: the new ones added (one executemany), the others merged."""
     tally = report.tallies["users"]
-    here = oauth.users_by_id(session, [user.id for user in batch])
+    ids = [user.id for user in batch]
+    records = {
+        row.user_id: row
+        for row in session.execute(
+            select(_IMPORTED_USERS).where(_IMPORTED_USERS.c.user_id.in_(ids))
+        )
+    }
+    here = oauth.users_by_id(session, ids)
     owners = oauth.user_ids_by_key(session, [user.username for user in batch])
     creates: list[oauth.UserImport] = []
     new_records: list[dict[str, Any]] = []
