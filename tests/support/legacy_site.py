@@ -202,8 +202,8 @@ def ddl(dialect: str, prefix: str) -> list[str]:
                 column = re.sub(r"\btinyint\(\d+\)", "smallint", column)
                 if dialect == "postgresql":  # Joomla 4 quotes its mixed-case names there
                     column = re.sub(r"\bdatetime\b", "timestamp", column)
-                    name, _, rest = column.partition(" ")
-                    column = f'"{name}" {rest}' if name != name.lower() else column
+                    named, _, rest = column.partition(" ")
+                    column = f'"{named}" {rest}' if named != named.lower() else column
                 body.append(column)
             for key in keys:
                 if key.startswith("PRIMARY KEY") and any("AUTO_INCREMENT" in c for c in columns):
