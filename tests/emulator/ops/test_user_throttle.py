@@ -18,6 +18,7 @@ from config import Config
 from emulator import oauth
 from emulator.ops import throttle
 from emulator.storage.database import db
+from emulator.storage.models import RateLimitCounter
 from tests.support.app import empty_database
 from tests.support.app import make_app
 from tests.support.engine import NOW
@@ -99,7 +100,7 @@ def test_blocked_users_count_as_failures(throttled) -> None:
 def test_the_counter_keys_hold_no_username(throttled) -> None:
     login(throttled, "my secret password", "guess")
     with throttled.app_context():
-        keys = db.session.scalars(sa.text("SELECT key FROM rate_limit_counters")).all()
+        keys = db.session.scalars(sa.select(RateLimitCounter.key)).all()
     plain = hashlib.sha256(b"my secret password").hexdigest()[:32]
     assert keys and not any(plain in key or "secret" in key for key in keys)
 
