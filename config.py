@@ -40,6 +40,12 @@ class Config:
     CLIENT_AUTH_FAILURE_LIMIT = "10/5minutes"
     # The same for one address, whatever client ids it tries.
     CLIENT_AUTH_ADDRESS_FAILURE_LIMIT = "100/5minutes"
+    # Failed site-user logins (a password checked by the engine's authenticate_user: the
+    # password grant, the login page), counted the same way in the same place: per
+    # (username, address), and per address whatever usernames it tries. Blocked users and
+    # users with two-factor authentication count as failures, as a wrong password does.
+    USER_AUTH_FAILURE_LIMIT = "10/5minutes"
+    USER_AUTH_ADDRESS_FAILURE_LIMIT = "100/5minutes"
     # Where the counts live: empty = this service's database (every worker and instance
     # on it); or a `limits` storage URI such as redis://127.0.0.1:6379.
     RATELIMIT_STORAGE_URI = ""

@@ -79,10 +79,11 @@ def runner(app: Flask) -> FlaskCliRunner:
 
 @pytest.fixture
 def cli(runner: FlaskCliRunner) -> Callable[..., str]:
-    """Run a CLI command; fail the test with its output unless it succeeds."""
+    """Run a CLI command (``input``: its stdin); fail the test with its output unless it
+    succeeds."""
 
-    def invoke(*args: str, expect_ok: bool = True) -> str:
-        result = runner.invoke(args=list(args))
+    def invoke(*args: str, expect_ok: bool = True, input: str | None = None) -> str:
+        result = runner.invoke(args=list(args), input=input)
         if expect_ok:
             assert result.exit_code == 0, result.output
         return result.output

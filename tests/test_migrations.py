@@ -391,3 +391,43 @@ def test_0014_adds_the_secret_displays_and_downgrade_drops_them(empty_database_u
         db.engine.dispose()
     assert "admin_secret_displays" not in tables
     assert rows == 0
+
+
+def test_0018_adds_the_site_users_and_downgrade_drops_them(empty_database_url) -> None:
+    app = make_app(empty_database_url)
+    with app.app_context():
+        upgrade(directory=str(MIGRATIONS_DIR), revision="0017")
+        upgrade(directory=str(MIGRATIONS_DIR))
+        with db.engine.begin() as conn:
+            for pk, name in ((42, "apiuser"), (43, "Bjørn")):
+                conn.execute(
+                    sa.text(
+                        "INSERT INTO site_users (id, username, username_key, name, email, "
+                        "blocked, two_factor) VALUES (:id, :u, :k, '', '', :f, :f)"
+                    ),
+                    {"id": pk, "u": name, "k": name.lower(), "f": False},
+                )
+            conn.execute(
+                sa.text(
+                    "INSERT INTO site_user_groups (user_id, title, position) "
+                    "VALUES (42, 'Registered', 0)"
+                )
+            )
+        with pytest.raises(sa.exc.IntegrityError), db.engine.begin() as conn:
+            conn.execute(  # the key is unique: "APIUSER" is "apiuser"
+                sa.text(
+                    "INSERT INTO site_users (id, username, username_key, name, email, "
+                    "blocked, two_factor) VALUES (44, 'APIUSER', 'apiuser', '', '', :f, :f)"
+                ),
+                {"f": False},
+            )
+        with db.engine.connect() as conn:
+            keys = conn.execute(sa.text("SELECT username_key FROM site_users ORDER BY id"))
+            kept = keys.scalars().all()
+        downgrade(directory=str(MIGRATIONS_DIR), revision="0017")
+        with db.engine.connect() as conn:
+            tables = set(sa.inspect(conn).get_table_names())
+        upgrade(directory=str(MIGRATIONS_DIR))  # and up again, empty
+        db.engine.dispose()
+    assert kept == ["apiuser", "bjørn"]
+    assert not {"site_users", "site_user_groups", "oauth2_imported_users"} & tables

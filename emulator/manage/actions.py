@@ -74,7 +74,7 @@ _USERNAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.@-]{0,149}")
 
 
 class NotFound(ValueError):
-    """No such client, scope, plugin or admin user."""
+    """No such client, scope, plugin, site user or admin user."""
 
 
 class ScopeInUse(ValueError):
@@ -647,6 +647,101 @@ def _is_empty(value: Any) -> bool:
     return isinstance(value, list | tuple | dict | set | frozenset) and not value
 
 
+# --- site users ------------------------------------------------------------------------
+
+
+def list_users(
+    session: Session, *, search: str = "", offset: int = 0, limit: int = 50
+) -> oauth.UserPage:
+    """A page of site users by username; ``search``: part of a username, name or email."""
+    return oauth.list_users(session, search=search, offset=offset, limit=limit)
+
+
+def show_user(session: Session, username: str) -> oauth.UserRecord:
+    """The site user with this username (any case); NotFound if there is none."""
+    return _user(session, username)
+
+
+def create_user(
+    session: Session, actor: Actor, spec: oauth.UserSpec, *, now: datetime
+) -> oauth.UserRecord:
+    """Create a site user (the password stored as an argon2id hash), audited."""
+    user = oauth.create_user(session, spec, now=now)
+    audit.record(
+        session,
+        actor=actor,
+        action="user.create",
+        target=user.username,
+        after={
+            "id": user.id,
+            "name": user.name,
+            "email": user.email,
+            "groups": list(user.groups),
+            "password": None if spec.password is None else "set",
+        },
+        now=now,
+    )
+    return user
+
+
+def set_user_password(
+    session: Session, actor: Actor, username: str, password: str, *, now: datetime
+) -> oauth.UserRecord:
+    """Give a site user a new password (argon2id), replacing a hash of any other format."""
+    user = _user(session, username)
+    oauth.set_password(session, user.id, password, now=now)
+    audit.record(
+        session,
+        actor=actor,
+        action="user.password",
+        target=user.username,
+        after={"password": "changed"},
+        now=now,
+    )
+    return user
+
+
+def set_user_blocked(
+    session: Session, actor: Actor, username: str, blocked: bool, *, now: datetime
+) -> int | None:
+    """Block a site user (their logins fail as with a wrong password, and their tokens are
+    revoked) or unblock them. Returns the tokens revoked; None when nothing changed."""
+    user = _user(session, username)
+    if not oauth.set_user_blocked(session, user.id, blocked):
+        return None
+    removed = oauth.revoke_user_tokens(session, user.id) if blocked else 0
+    audit.record(
+        session,
+        actor=actor,
+        action="user.block" if blocked else "user.unblock",
+        target=user.username,
+        before={"blocked": not blocked},
+        after={"blocked": blocked, **({"tokens_removed": removed} if blocked else {})},
+        now=now,
+    )
+    if removed:
+        _forget_tokens_here()
+    return removed
+
+
+def delete_user(session: Session, actor: Actor, username: str, *, now: datetime) -> int:
+    """Delete a site user with their groups and tokens; return the tokens removed."""
+    user = _user(session, username)
+    removed = oauth.delete_user(session, user.id)
+    audit.record(
+        session,
+        actor=actor,
+        action="user.delete",
+        target=user.username,
+        before={"id": user.id, "name": user.name, "email": user.email},
+        after={"tokens_removed": removed},
+        now=now,
+    )
+    if removed:
+        _forget_tokens_here()
+    return removed
+
+
 # --- admin users -----------------------------------------------------------------------
 
 
@@ -836,6 +931,19 @@ def _forget_here(client_id: str, *, tokens: bool = False) -> None:
     stores.clients().forget(client_id)
     if tokens:
         stores.access_tokens().clear()
+
+
+def _forget_tokens_here() -> None:
+    """Drop this worker's verified access tokens (others drop theirs within CACHE_MAX_AGE)."""
+    if has_app_context():
+        stores.access_tokens().clear()
+
+
+def _user(session: Session, username: str) -> oauth.UserRecord:
+    user = oauth.find_user(session, username)
+    if user is None:
+        raise NotFound(f"No user {username!r}.")
+    return user
 
 
 def _plugin(name: str) -> str:

@@ -3,7 +3,8 @@
 It receives a database handle (the request's Core connection, or the CLI's ORM session),
 the clock and settings as arguments, raises the typed errors of ``errors`` and returns
 plain values; each plugin's dialect turns those into the legacy bytes. The per-worker
-stores (``ClientStore``, ``AccessTokenCache``) are built by the host and passed in. This
+stores (``ClientStore``, ``AccessTokenCache``) and the plugins' password verifiers are
+built by the host and passed in. This
 module is the engine's public API.
 """
 
@@ -94,6 +95,38 @@ from emulator.oauth.tokens import revoke_token
 from emulator.oauth.tokens import sync_tokens
 from emulator.oauth.tokens import used_refresh_hashes
 from emulator.oauth.tokens import verify_access_token
+from emulator.oauth.users import ARGON2ID
+from emulator.oauth.users import NO_PASSWORD
+from emulator.oauth.users import OTHER_FORMAT
+from emulator.oauth.users import USER_FIELDS
+from emulator.oauth.users import PasswordVerifier
+from emulator.oauth.users import UserGuard
+from emulator.oauth.users import UserImport
+from emulator.oauth.users import UserLocked
+from emulator.oauth.users import UserPage
+from emulator.oauth.users import UserRecord
+from emulator.oauth.users import UserSpec
+from emulator.oauth.users import add_users
+from emulator.oauth.users import authenticate_user
+from emulator.oauth.users import check_new_password
+from emulator.oauth.users import check_password
+from emulator.oauth.users import check_user_import
+from emulator.oauth.users import check_username
+from emulator.oauth.users import create_user
+from emulator.oauth.users import delete_user
+from emulator.oauth.users import find_user
+from emulator.oauth.users import get_user
+from emulator.oauth.users import hash_password
+from emulator.oauth.users import list_users
+from emulator.oauth.users import password_format
+from emulator.oauth.users import remove_users
+from emulator.oauth.users import revoke_user_tokens
+from emulator.oauth.users import set_password
+from emulator.oauth.users import set_user_blocked
+from emulator.oauth.users import update_user
+from emulator.oauth.users import user_ids_by_key
+from emulator.oauth.users import username_key
+from emulator.oauth.users import users_by_id
 
 __all__ = [
     "check_secret",
@@ -183,4 +216,37 @@ __all__ = [
     "validate_scope",
     "validate_scope_name",
     "verify_access_token",
+    # site users
+    "ARGON2ID",
+    "NO_PASSWORD",
+    "OTHER_FORMAT",
+    "USER_FIELDS",
+    "PasswordVerifier",
+    "UserGuard",
+    "UserImport",
+    "UserLocked",
+    "UserPage",
+    "UserRecord",
+    "UserSpec",
+    "add_users",
+    "authenticate_user",
+    "check_new_password",
+    "check_password",
+    "check_user_import",
+    "check_username",
+    "create_user",
+    "delete_user",
+    "find_user",
+    "get_user",
+    "hash_password",
+    "list_users",
+    "password_format",
+    "remove_users",
+    "revoke_user_tokens",
+    "set_password",
+    "set_user_blocked",
+    "update_user",
+    "user_ids_by_key",
+    "username_key",
+    "users_by_id",
 ]

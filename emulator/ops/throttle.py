@@ -14,9 +14,12 @@ for this only on a failure (one write); a success reads the lock state at most o
 every attempt, so a lock stops the next guess on every worker (a worker that last looked
 before the first failure may let one more through).
 Nothing here sees a secret: keys hold a hash of the client id and the address. A name
-that may be a secret (a username field an admin typed a password into) is keyed by an HMAC
+that may be a secret (a username field someone typed a password into) is keyed by an HMAC
 under the app's secret key, never by a hash anyone could test guesses against, and is
 logged only as the caller shows it.
+
+Failed site-user logins (the engine's ``authenticate_user``) are counted the same way by a
+throttle of their own, per (username, address) and per address (``USER_AUTH_*``).
 """
 
 from __future__ import annotations
@@ -48,6 +51,7 @@ from sqlalchemy.dialects import sqlite
 from sqlalchemy.exc import SQLAlchemyError
 
 from emulator.oauth import ClientLocked
+from emulator.oauth import UserLocked
 from emulator.ops import audit
 from emulator.ops import metrics
 from emulator.ops.clock import epoch_seconds
@@ -63,6 +67,7 @@ from emulator.web.context import request_object as _request
 log = logging.getLogger(__name__)
 
 EXTENSION = "emulator.throttle"
+USER_EXTENSION = "emulator.throttle.users"
 STORAGE = "emulator.throttle.storage"
 # Registered client ids are at most this long; a longer one is a guess.
 MAX_CLIENT_ID_LENGTH = Client.__table__.c.client_id.type.length
@@ -180,8 +185,9 @@ class DatabaseStorage(Storage):
 @dataclass(frozen=True)
 class Lockout:
     """The moment a key became locked: which kind (``client``: this client id from this
-    address; ``address``: every client id from it; ``admin`` and ``admin-address`` the same
-    for admin logins, the username in ``client_id``), until when (epoch seconds), the limit."""
+    address; ``address``: every client id from it; ``admin`` and ``admin-address``, ``user``
+    and ``user-address`` the same for admin and site-user logins, the username as shown in
+    ``client_id``), until when (epoch seconds), the limit."""
 
     kind: str
     client_id: str  # the client id whose failure locked it (as logged: at most 80 characters)
@@ -393,11 +399,53 @@ class AddressGuard:
         self.throttle.failed(client_id, self.address)
 
 
+# What the log and the audit log name for a failed login whose username is no user's: not
+# the typed text, which may be a password typed in the wrong box.
+UNKNOWN_USER = "(unknown username)"
+
+
+@dataclass(frozen=True)
+class UserAddressGuard:
+    """The engine's guard of site-user logins for one request: the user throttle, bound to
+    the source address (``emulator.oauth.UserGuard``)."""
+
+    throttle: AuthThrottle
+    address: str
+
+    def ensure_allowed(self, username: str) -> None:
+        """Raise UserLocked while this username may not try from this address."""
+        wait = self.throttle.locked_for(username, self.address)
+        if wait is not None:
+            log.debug("user login refused (locked %ds): address=%s", wait, self.address)
+            raise UserLocked("Too many failed logins; retry later", retry_after=wait)
+
+    def failed(self, username: str, account: str | None) -> None:
+        """Count a failed login from this address, naming only a user that exists."""
+        self.throttle.failed(username, self.address, shown=account or UNKNOWN_USER)
+
+
 def init_app(app: Flask) -> None:
-    """Create the app's throttle from its settings (none when the limit is empty)."""
+    """Create the app's throttles from their settings (none where the limit is empty): of
+    client authentication, and of site-user logins."""
     app.extensions[EXTENSION] = build_throttle(
         app, "CLIENT_AUTH_FAILURE_LIMIT", "CLIENT_AUTH_ADDRESS_FAILURE_LIMIT", kind="client"
     )
+    app.extensions[USER_EXTENSION] = build_throttle(
+        app,
+        "USER_AUTH_FAILURE_LIMIT",
+        "USER_AUTH_ADDRESS_FAILURE_LIMIT",
+        kind="user",
+        # A fixed label: it keys stored counters, whatever the module is called.
+        name_key=name_key(app, b"emulator.throttle.user-login"),
+    )
+
+
+def name_key(app: Flask, purpose: bytes) -> bytes:
+    """An HMAC key for the names in a throttle's keys, made from the app's secret key for
+    this one ``purpose`` (a guessed name cannot be checked against a stored key without it)."""
+    secret = app.config["SECRET_KEY"]
+    raw = secret if isinstance(secret, bytes) else str(secret).encode("utf-8")
+    return hmac.new(raw, purpose, hashlib.sha256).digest()
 
 
 def build_throttle(
@@ -494,3 +542,16 @@ def guard() -> AddressGuard | None:
     if current is None:
         return None
     return AddressGuard(current, source_key(_request().remote_addr or "unknown"))
+
+
+def user_throttle() -> AuthThrottle | None:
+    """The current app's throttle of site-user logins (None when it is off)."""
+    return _app().extensions[USER_EXTENSION]
+
+
+def user_guard() -> UserAddressGuard | None:
+    """The engine's guard of site-user logins for the current request (None when off)."""
+    current = user_throttle()
+    if current is None:
+        return None
+    return UserAddressGuard(current, source_key(_request().remote_addr or "unknown"))

@@ -225,6 +225,47 @@ class AuditEvent(Base):
     after: Mapped[str | None] = mapped_column(LongText)
 
 
+class SiteUser(Base):
+    """A user of the site, who logs in with a password (the password grant, the login page).
+
+    ``id`` is the user id that tokens and clients name (as a string on the wire); an import
+    keeps the old site's. Usernames match without regard to case, as the old site's
+    case-insensitive collation matched them: ``username_key`` is the lower-cased form
+    (trailing spaces dropped, as such collations padded them), unique. The password is an
+    argon2id hash, or a hash of another system's format that a plugin's verifier checks
+    and that is replaced by an argon2id hash at the user's next successful login.
+    """
+
+    __tablename__ = "site_users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    username: Mapped[str] = mapped_column(String(150))
+    username_key: Mapped[str] = mapped_column(ExactString(255), unique=True)
+    name: Mapped[str] = mapped_column(String(400), default="")
+    email: Mapped[str] = mapped_column(String(255), default="")
+    # None: no password at all (the user cannot log in with one).
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    password_changed_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    # A blocked user, and one with two-factor authentication on (whose second factor this
+    # service does not ask for), fail to log in exactly as with a wrong password.
+    blocked: Mapped[bool] = mapped_column(Boolean, default=False)
+    two_factor: Mapped[bool] = mapped_column(Boolean, default=False)
+    registered_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    last_visit_at: Mapped[datetime | None] = mapped_column(Timestamp)
+
+
+class SiteUserGroup(Base):
+    """A group a site user is in, by its title, in the order the user's groups are listed."""
+
+    __tablename__ = "site_user_groups"
+
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("site_users.id", ondelete="CASCADE"), primary_key=True
+    )
+    title: Mapped[str] = mapped_column(ExactString(100), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+
+
 class AdminUser(Base):
     """A site admin who may log in to the admin pages; the password as an argon2id hash."""
 

@@ -13,6 +13,12 @@ belongs to the clients, and a client may be served in several dialects):
   own may ask for (a dialect whose own records grant clients scopes supplies them here).
   The first hook that returns a non-empty scope wins. It runs when a worker reads the
   client, so its answer is kept as long as the client record (``CACHE_MAX_AGE``).
+- ``password_verifier(password_hash, password) -> bool | None``: checks a site user's
+  password against a hash in a format the plugin knows (one its import brought from the
+  old site), in constant time where the format allows; None for a hash not of its formats.
+  The engine checks its own argon2id hashes itself and asks the verifiers, in plugin-name
+  order, about any other; the first answer that is not None decides. After a successful
+  check the engine replaces the hash with an argon2id one.
 
 Admin hooks (the admin pages, emulator/manage/admin, call them; a plugin declares what only it
 knows about a client, and the host shows it without knowing its words):
@@ -63,6 +69,7 @@ from marshmallow import Schema
 from sqlalchemy import Select
 
 from emulator.oauth import ClientScopeHook
+from emulator.oauth import PasswordVerifier
 from emulator.web.errors import PluginDeclarationError
 
 NAME = re.compile(r"[a-z][a-z0-9_]*")
@@ -252,6 +259,7 @@ class Plugin:
     enabled_on_install: bool = False
     render_error: ErrorRenderer | None = None  # None: the host's JSON errors
     client_scope: ClientScopeHook | None = None  # see "Hooks" above
+    password_verifier: PasswordVerifier | None = None  # see "Hooks" above
     fallback: Handler | None = None  # see "Request hooks" above
     observe: Observer | None = None  # see "Request hooks" above
     # Warnings about a configuration that works but is risky, shown by `plugins show`.
@@ -286,6 +294,11 @@ class Plugin:
         if isinstance(self.required_to_enable, str):
             raise PluginDeclarationError(
                 f"Plugin {self.name!r}: required_to_enable is a tuple of param names."
+            )
+        if self.password_verifier is not None and not callable(self.password_verifier):
+            raise PluginDeclarationError(
+                f"Plugin {self.name!r}: password_verifier must be callable "
+                "(password_hash, password) -> bool | None."
             )
         unknown = [key for key in self.required_to_enable if key not in self.params().fields]
         if unknown:

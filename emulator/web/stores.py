@@ -2,6 +2,7 @@
 
 - ``clients()``: the client registry as this worker reads it (records for at most
   ``CACHE_MAX_AGE`` seconds, verified secrets, the plugins' client-scope hooks);
+- ``password_verifiers()``: the plugins' checks of site users' passwords in their formats;
 - ``access_tokens()``: access tokens this worker verified, for at most ``CACHE_MAX_AGE``;
 - ``plugin_cache(name)``: a plugin's own copies of what it reads, for at most ``CACHE_MAX_AGE``;
 - ``derived(name, ...)``: what a plugin makes of its params (a policy), once per params object.
@@ -20,12 +21,14 @@ from flask import Flask
 
 from emulator.oauth import AccessTokenCache
 from emulator.oauth import ClientStore
+from emulator.oauth import PasswordVerifier
 from emulator.storage.cache import WorkerCache
 from emulator.web.context import app_object as _app
 from emulator.web.plugin import Plugin
 
 CLIENTS = "emulator.clients"
 ACCESS_TOKENS = "emulator.access_tokens"
+PASSWORD_VERIFIERS = "emulator.password_verifiers"
 MAX_ACCESS_TOKENS = 100_000
 PLUGIN_CACHES = "emulator.plugin_caches"
 DERIVED = "emulator.derived"
@@ -34,16 +37,28 @@ V = TypeVar("V")
 
 
 def init_app(app: Flask, plugins: Iterable[Plugin]) -> None:
-    """Create this app's stores, with every installed plugin's client-scope hook."""
+    """Create this app's stores, with every installed plugin's client-scope hook and
+    password verifier (enabled or not: the users an import brought belong to the site)."""
     max_age = float(app.config["CACHE_MAX_AGE"])
-    hooks = [plugin.client_scope for plugin in plugins if plugin.client_scope is not None]
+    installed = list(plugins)
+    hooks = [plugin.client_scope for plugin in installed if plugin.client_scope is not None]
     app.extensions[CLIENTS] = ClientStore(max_age=max_age, scope_hooks=hooks)
     app.extensions[ACCESS_TOKENS] = AccessTokenCache(max_age, MAX_ACCESS_TOKENS)
+    app.extensions[PASSWORD_VERIFIERS] = tuple(
+        plugin.password_verifier
+        for plugin in sorted(installed, key=lambda plugin: plugin.name)
+        if plugin.password_verifier is not None
+    )
 
 
 def clients() -> ClientStore:
     """The current app's client store."""
     return _app().extensions[CLIENTS]
+
+
+def password_verifiers() -> tuple[PasswordVerifier, ...]:
+    """The installed plugins' password verifiers, by plugin name (``Plugin.password_verifier``)."""
+    return _app().extensions[PASSWORD_VERIFIERS]
 
 
 def access_tokens() -> AccessTokenCache:

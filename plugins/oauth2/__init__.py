@@ -7,6 +7,7 @@ from emulator.host import Plugin
 from emulator.host import Route
 
 from . import admin
+from . import joomla_passwords
 from . import render
 from . import views
 from .legacy.cli import import_command
@@ -29,6 +30,7 @@ plugin = Plugin(
     legacy_cli=(import_command,),
     enabled_on_install=True,
     render_error=render.error,
+    password_verifier=joomla_passwords.verify_password,
     advise=advise,
     token_examples=admin.token_examples,
     issuing_operations=frozenset({"token"}),

@@ -1,5 +1,5 @@
-"""The oauth2 plugin's own tables: which clients, scopes and tokens came from the redCORE
-database.
+"""The oauth2 plugin's own tables: which clients, scopes, tokens and users came from the
+redCORE database.
 
 ``flask legacy import --prune`` removes the clients and scopes the old site no longer has;
 it must never remove one an admin made here (for another dialect, or new): only what an
@@ -8,6 +8,12 @@ import brought over is the old site's to take away. A row goes with its client o
 A token an import brought over that is no longer stored here was used up, revoked or
 deleted here: a later import must not bring it back while it is still live on the old
 site. Its row stays until the token's expiry (the import removes rows past it).
+
+A user an import brought over keeps a record of the old site's values as last imported
+(its password hash only as a digest), so that the next import applies only what changed on
+the old site since: a password set or rehashed here, a block lifted here, stay as they are
+unless the old site's own value changed. The record outlives the user: a user removed here
+is not brought back.
 """
 
 from __future__ import annotations
@@ -15,11 +21,13 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import ForeignKey
+from sqlalchemy import Integer
 from sqlalchemy import String
 from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import mapped_column
 
 from emulator.host import Base
+from emulator.host import LongText
 from emulator.host import Timestamp
 
 
@@ -57,3 +65,21 @@ class ImportedToken(Base):
     kind: Mapped[str] = mapped_column(String(16), primary_key=True)  # "access" or "refresh"
     token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
     expires_at: Mapped[datetime] = mapped_column(Timestamp, index=True)
+
+
+class ImportedUser(Base):
+    """A site user the legacy import brought over, and the old site's values as last imported.
+
+    Keyed by the user id (the old site's, kept here); no foreign key: the record stays when
+    the user is removed here, so that the next import does not bring the user back.
+    """
+
+    __tablename__ = "oauth2_imported_users"
+
+    user_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    # The SHA-256 of the old site's password column as last imported ("" hashed when empty).
+    password_digest: Mapped[str] = mapped_column(String(64))
+    # The old site's other values as last imported: a JSON object (username, name, email,
+    # blocked, two_factor, groups, registered_at).
+    profile: Mapped[str] = mapped_column(LongText)
+    imported_at: Mapped[datetime] = mapped_column(Timestamp)

@@ -35,10 +35,12 @@ def make_app(database_url: str, **config: object) -> Flask:
     """The real factory with a test configuration."""
     return create_app(
         {
-            # Raised, not off: many tests send wrong secrets on purpose; tests of the
-            # throttle set the default back.
+            # Raised, not off: many tests send wrong secrets and passwords on purpose; tests
+            # of the throttle set the default back.
             "CLIENT_AUTH_FAILURE_LIMIT": "1000/5minutes",
             "CLIENT_AUTH_ADDRESS_FAILURE_LIMIT": "10000/5minutes",
+            "USER_AUTH_FAILURE_LIMIT": "1000/5minutes",
+            "USER_AUTH_ADDRESS_FAILURE_LIMIT": "10000/5minutes",
             "SQLALCHEMY_DATABASE_URI": database_url,
             "TESTING": True,
             "SECRET_KEY": "test",

@@ -1,11 +1,14 @@
-"""A legacy redCORE database to import from: the documented layout (compat/legacy-schema.md).
+"""A legacy redCORE database to import from: the documented layout (compat/legacy-schema.md),
+with Joomla's user tables.
 
 The tables are created from MySQL DDL under a table prefix: on SQLite always (the DDL
 translated the way a converted site's would be), on a real MariaDB/MySQL when
 ``TEST_MYSQL_URL`` names a server (a scratch database ``legacy_<random>`` for the test
 run, dropped after it), and on PostgreSQL when ``TEST_DATABASE_URL`` does. Rows are
 written as PHP wrote them: plain secrets and tokens, ``expires`` as the PHP server's
-local ``Y-m-d H:i:s``, the component's options as the JSON Joomla's form saved. The
+local ``Y-m-d H:i:s``, the component's options as the JSON Joomla's form saved, users'
+dates in UTC with Joomla 3's zero date for "never" (NULL on PostgreSQL, as Joomla 4), and
+their passwords hashed in every format Joomla stored, by libpass and the bcrypt package. The
 fixtures that build these sites are in tests/plugins/oauth2/legacy/conftest.py; reading
 what an import run printed is at the end.
 """
@@ -29,8 +32,13 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import bcrypt
 import pytest
 import sqlalchemy as sa
+from passlib.hash import argon2 as libpass_argon2
+from passlib.hash import hex_md5
+from passlib.hash import hex_sha256
+from passlib.hash import phpass
 
 from emulator.ops.clock import utcnow
 
@@ -117,7 +125,43 @@ LAYOUT: dict[str, tuple[list[str], list[str]]] = {
         ],
         ["PRIMARY KEY (client_id)"],
     ),
-    # Joomla's own table (the columns the importer reads, and a few around them).
+    # Joomla's own tables (the columns the importer reads, and a few around them).
+    "users": (
+        [
+            "id int(11) NOT NULL AUTO_INCREMENT",
+            "name varchar(400) NOT NULL DEFAULT ''",
+            "username varchar(150) NOT NULL DEFAULT ''",
+            "email varchar(100) NOT NULL DEFAULT ''",
+            "password varchar(100) NOT NULL DEFAULT ''",
+            "block tinyint(4) NOT NULL DEFAULT 0",
+            "sendEmail tinyint(4) DEFAULT 0",
+            "registerDate datetime NOT NULL",
+            "lastvisitDate datetime DEFAULT NULL",
+            "activation varchar(100) NOT NULL DEFAULT ''",
+            "params text",
+            "otpKey varchar(1000) NOT NULL DEFAULT ''",
+            "otep varchar(1000) NOT NULL DEFAULT ''",
+            "requireReset tinyint(4) NOT NULL DEFAULT 0",
+        ],
+        ["PRIMARY KEY (id)", "UNIQUE KEY idx_username (username)"],
+    ),
+    "usergroups": (
+        [
+            "id int(10) unsigned NOT NULL AUTO_INCREMENT",
+            "parent_id int(10) unsigned NOT NULL DEFAULT 0",
+            "lft int(11) NOT NULL DEFAULT 0",
+            "rgt int(11) NOT NULL DEFAULT 0",
+            "title varchar(100) NOT NULL DEFAULT ''",
+        ],
+        ["PRIMARY KEY (id)"],
+    ),
+    "user_usergroup_map": (
+        [
+            "user_id int(10) unsigned NOT NULL DEFAULT 0",
+            "group_id int(10) unsigned NOT NULL DEFAULT 0",
+        ],
+        ["PRIMARY KEY (user_id, group_id)"],
+    ),
     "extensions": (
         [
             "extension_id int(11) NOT NULL AUTO_INCREMENT",
@@ -156,6 +200,10 @@ def ddl(dialect: str, prefix: str) -> list[str]:
                     continue
                 column = re.sub(r"\bint\(\d+\)( unsigned)?", "integer", column)
                 column = re.sub(r"\btinyint\(\d+\)", "smallint", column)
+                if dialect == "postgresql":  # Joomla 4 quotes its mixed-case names there
+                    column = re.sub(r"\bdatetime\b", "timestamp", column)
+                    named, _, rest = column.partition(" ")
+                    column = f'"{named}" {rest}' if named != named.lower() else column
                 body.append(column)
             for key in keys:
                 if key.startswith("PRIMARY KEY") and any("AUTO_INCREMENT" in c for c in columns):
@@ -253,6 +301,52 @@ class LegacySite:
             params=text,
         )
 
+    def add_group(self, group_id: int, title: str, parent_id: int = 0) -> None:
+        self.run(
+            "INSERT INTO {p}usergroups (id, parent_id, title) VALUES (:id, :parent, :title)",
+            id=group_id,
+            parent=parent_id,
+            title=title,
+        )
+
+    def add_user(self, user: LegacyUser, *, password_hash: str | None = None) -> None:
+        """A #__users row (the password hashed as ``user.kind`` says, unless given) and its
+        group memberships."""
+        stored = joomla_hash(user.kind, user.password) if password_hash is None else password_hash
+        self.run(
+            "INSERT INTO {p}users (id, name, username, email, password, block, "
+            + ", ".join(map(self.quoted, ("registerDate", "lastvisitDate", "otpKey")))
+            + ") "
+            "VALUES (:id, :name, :username, :email, :password, :block, :registered, :visited, "
+            ":otp)",
+            id=user.id,
+            name=user.name,
+            username=user.username,
+            email=user.email,
+            password=stored,
+            block=user.block,
+            registered=self.date(REGISTERED),
+            visited=self.date(user.last_visit),
+            otp=user.otp_key,
+        )
+        for group_id in user.groups:
+            self.run(
+                "INSERT INTO {p}user_usergroup_map (user_id, group_id) VALUES (:u, :g)",
+                u=user.id,
+                g=group_id,
+            )
+
+    def quoted(self, column: str) -> str:
+        """A mixed-case Joomla column as this database names it (quoted on PostgreSQL)."""
+        return f'"{column}"' if self.backend == "postgresql" else column
+
+    def date(self, text: str | None) -> Any:
+        """A Joomla date as PHP wrote it (UTC text); "never" is Joomla 3's zero date, or NULL
+        on PostgreSQL (Joomla 4)."""
+        if text is None:
+            return None if self.backend == "postgresql" else NEVER
+        return datetime.strptime(text, LOCAL) if self.backend == "postgresql" else text
+
     def count(self, table: str) -> int:
         return self.rows(f"SELECT count(*) FROM {{p}}{table}")[0][0]
 
@@ -290,9 +384,80 @@ def build_site(url: str, backend: str, prefix: str = "jos_") -> LegacySite:
     return site
 
 
+# --- Joomla's users ---------------------------------------------------------------------------
+
+NEVER = "0000-00-00 00:00:00"  # Joomla 3's "never visited"
+REGISTERED = "2015-03-04 05:06:07"  # UTC, as Joomla stores it
+GROUPS = {1: "Public", 2: "Registered", 3: "Author", 8: "Super Users"}
+
+
+@dataclass(frozen=True)
+class LegacyUser:
+    """A Joomla user, with the password in plain text and the format it is stored in."""
+
+    id: int
+    username: str
+    password: str
+    kind: str  # a key of HASHERS
+    name: str = "A User"
+    email: str = ""
+    block: int = 0
+    otp_key: str = ""
+    groups: tuple[int, ...] = (2,)
+    last_visit: str | None = "2024-01-02 03:04:05"
+
+
+# Every format Joomla stored, made by an implementation that is not ours.
+HASHERS = {
+    "bcrypt": lambda pw: (
+        bcrypt.hashpw(pw.encode(), bcrypt.gensalt(4)).decode().replace("$2b$", "$2y$")
+    ),
+    "phpass": lambda pw: phpass.using(rounds=8).hash(pw),
+    "phpass-H": lambda pw: phpass.using(ident="H", rounds=8).hash(pw),
+    "md5-salted": lambda pw: hex_md5.hash(pw + "SaLt1234abcdefgh") + ":SaLt1234abcdefgh",
+    "md5": lambda pw: hex_md5.hash(pw),
+    "sha256": lambda pw: "{SHA256}" + hex_sha256.hash(pw + "s4ltS4lt") + ":s4ltS4lt",
+    "argon2i": lambda pw: libpass_argon2.using(type="I", rounds=1, memory_cost=512).hash(pw),
+    "argon2id": lambda pw: libpass_argon2.using(type="ID", rounds=1, memory_cost=512).hash(pw),
+    "none": lambda pw: "",
+}
+
+
+def joomla_hash(kind: str, password: str) -> str:
+    """``password`` hashed as Joomla stored it in format ``kind``."""
+    return HASHERS[kind](password)
+
+
+# The site's users: one per stored format (each must log in), and those that must not.
+USERS = [
+    LegacyUser(42, "apiuser", "apipass", "bcrypt", "API User", "apiuser@example.test"),
+    LegacyUser(43, "Phpass.User", "php pass", "phpass", groups=(2, 3)),
+    LegacyUser(44, "phpbb.user", "phpbb pass", "phpass-H", groups=()),
+    LegacyUser(45, "md5.salted", "salted pass", "md5-salted", last_visit=None),
+    LegacyUser(46, "md5.bare", "bare pass", "md5"),
+    LegacyUser(47, "sha.user", "sha pass", "sha256"),
+    LegacyUser(48, "argon.i", "argon i pass", "argon2i"),
+    LegacyUser(49, "argon.id", "argon id pass", "argon2id", groups=(8,)),
+    LegacyUser(50, "Bjørn", "pässwörd ✓", "md5-salted"),
+    LegacyUser(51, "blocked.user", "blocked pass", "bcrypt", block=1),
+    LegacyUser(52, "two.factor", "otp pass", "bcrypt", otp_key="totp:c2VjcmV0"),
+    LegacyUser(53, "no.password", "", "none"),
+]
+# Rows the import skips (never logged in here).
+BAD_USERS = [
+    LegacyUser(60, "", "empty name pass", "md5"),
+    LegacyUser(61, "ctl\x01user", "ctl pass", "md5"),
+]
+LOGINS = {
+    user.username: user.password
+    for user in USERS
+    if user.password and not (user.block or user.otp_key)
+}
+
+
 # The site most tests import: every kind of client, the shipped scopes plus a default one,
 # live and expired tokens written in Copenhagen time (one in a DST gap, one in an overlap),
-# malformed rows, and the options as an admin saved them.
+# malformed rows, the options as an admin saved them, and the users above.
 SECRETS = {
     "conf-client": "201010425",  # a short legacy secret, as real sites had
     "cc-only": "cc-Pass-1",
@@ -395,6 +560,13 @@ def fill(site: LegacySite) -> dict[str, datetime]:
         "VALUES ('com_content', 'component', 'com_content', 1, 1, '{\"x\":\"1\"}')"
     )
     site.set_options(OPTIONS)
+    for group_id, title in GROUPS.items():
+        site.add_group(group_id, title, parent_id=0 if group_id == 1 else 1)
+    for user in USERS + BAD_USERS:
+        site.add_user(user)
+    site.run(  # a membership of a group that is no more: ignored
+        "INSERT INTO {p}user_usergroup_map (user_id, group_id) VALUES (42, 77)"
+    )
     utc = ZoneInfo("UTC")
     return {
         "live": live.replace(tzinfo=ZONE).astimezone(utc).replace(tzinfo=None),
@@ -439,8 +611,10 @@ OUR_TABLES = (
     "oauth_access_tokens",
     "oauth_refresh_tokens",
     "plugin_state",
+    "site_users",
+    "site_user_groups",
 )
-ROW = re.compile(r"^(clients|scopes|access tokens|refresh tokens|options)\s+([\d\s]+)$", re.M)
+ROW = re.compile(r"^(clients|scopes|users|access tokens|refresh tokens|options)\s+([\d\s]+)$", re.M)
 
 
 def table(output: str) -> dict[str, tuple[int, ...]]:

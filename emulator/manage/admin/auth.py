@@ -14,7 +14,6 @@ and the log and the audit log name only an existing admin account, or none.
 from __future__ import annotations
 
 import hashlib
-import hmac
 import ipaddress
 from dataclasses import dataclass
 from datetime import timedelta
@@ -37,10 +36,12 @@ from emulator.ops import audit
 from emulator.ops.clock import epoch_seconds
 from emulator.ops.throttle import AuthThrottle
 from emulator.ops.throttle import build_throttle
+from emulator.ops.throttle import name_key
 from emulator.storage.database import db
 from emulator.storage.models import AdminUser
 
 THROTTLE = "emulator.admin.throttle"
+LOGIN_THROTTLE_LABEL = b"emulator.admin.login-throttle"
 # Session keys: when the admin logged in and when they last asked for a page (epoch s).
 LOGGED_IN_AT = "admin_login_at"
 SEEN_AT = "admin_seen_at"
@@ -215,16 +216,6 @@ def is_local_request() -> bool:
     return address.is_loopback
 
 
-def _throttle_name_key(app: Flask) -> bytes:
-    """The HMAC key of the usernames in the login throttle's keys, made from the app's
-    secret key for this one use (a guessed name cannot be checked against a stored key
-    without it)."""
-    secret = app.config["SECRET_KEY"]
-    raw = secret if isinstance(secret, bytes) else str(secret).encode("utf-8")
-    # The label keys the stored counters: it stays as it is when modules move.
-    return hmac.new(raw, b"emulator.admin.login-throttle", hashlib.sha256).digest()
-
-
 def path_matches(path: str, cookie_path: str) -> bool:
     """Whether a browser sends a cookie of ``cookie_path`` with a request for ``path``
     (RFC 6265 §5.1.4: /admin covers /admin and /admin/..., not /administrator)."""
@@ -253,5 +244,6 @@ def init_app(app: Flask) -> None:
         "ADMIN_LOGIN_FAILURE_LIMIT",
         "ADMIN_LOGIN_ADDRESS_FAILURE_LIMIT",
         kind="admin",
-        name_key=_throttle_name_key(app),
+        # The label keys the stored counters: it stays as it is when modules move.
+        name_key=name_key(app, LOGIN_THROTTLE_LABEL),
     )

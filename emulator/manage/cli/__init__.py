@@ -1,4 +1,4 @@
-"""The CLI: ``flask --app app plugins|clients|scopes|tokens|admin|audit|usage|legacy ...``.
+"""The CLI: ``flask --app app plugins|clients|scopes|tokens|users|admin|audit|usage|legacy ...``.
 
 One module per command group; ``common`` holds what they share, ``plugin`` what a
 plugin's own commands use (re-exported by ``emulator.host``). Commands are thin: parse
@@ -20,13 +20,14 @@ from emulator.manage.cli.scopes import scopes
 from emulator.manage.cli.tokens import tokens
 from emulator.manage.cli.usage import legacy_usage
 from emulator.manage.cli.usage import usage_group
+from emulator.manage.cli.users import users
 from emulator.web.errors import PluginDeclarationError
 from emulator.web.registry import registry_of
 
 
 def init_app(app: Flask) -> None:
     """Add the command groups, and each plugin's own group as `flask <plugin> ...`."""
-    for group in (plugins, clients, scopes, tokens, admin, audit_group, usage_group):
+    for group in (plugins, clients, scopes, tokens, users, admin, audit_group, usage_group):
         app.cli.add_command(group)
     legacy = AppGroup("legacy", help="Move off the legacy site: import, shadow report, usage.")
     legacy.add_command(legacy_usage)

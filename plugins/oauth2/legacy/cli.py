@@ -1,4 +1,4 @@
-"""``flask --app app legacy import``: carry a redCORE site's OAuth2 server over.
+"""``flask --app app legacy import``: carry a redCORE site's OAuth2 server and users over.
 
 The command is thin: check the options, open the source, run the import in one
 transaction (``legacy_import``), commit it (or, in a dry run, roll it back), print the
@@ -32,6 +32,7 @@ from ..params import ENABLED
 from .run import TABLES
 from .run import THREADS
 from .run import ImportReport
+from .run import UserChange
 from .run import forget_expired
 from .run import run_import
 from .source import GAP
@@ -44,9 +45,18 @@ from .source import parse_zone
 PROGRESS_MIN = 5000  # a token table this large gets a progress bar on stderr
 COLUMNS = ("imported", "updated", "unchanged", "skipped", "removed")
 NAMED_CLIENTS = 20  # imported clients named one by one; past this, a count
+NAMED_USERS = 20  # users named one by one per kind of change; past this, a count
+FIELD_WORDS = {
+    "password_hash": "password",
+    "last_visit_at": "last visit",
+    "registered_at": "registered",
+    "two_factor": "two-factor",
+}
 
 
-@click.command("import", short_help="Import a redCORE site: clients, scopes, tokens, options.")
+@click.command(
+    "import", short_help="Import a redCORE site: clients, scopes, users, tokens, options."
+)
 @with_appcontext
 @click.option(
     "--from",
@@ -74,16 +84,18 @@ NAMED_CLIENTS = 20  # imported clients named one by one; past this, a count
 @click.option(
     "--prune",
     is_flag=True,
-    help="Remove the clients (with their tokens) and scopes an import brought over that the "
-    "old site no longer has (never ones made here).",
+    help="Remove the clients and users (with their tokens) and scopes an import brought over "
+    "that the old site no longer has (never ones made here).",
 )
 def import_command(
     source_url: str, prefix: str, zone_name: str, dry_run: bool, prune: bool
 ) -> None:
-    """Import clients, scopes, live tokens and OAuth2 options from a redCORE database.
+    """Import clients, scopes, the site's users, live tokens and OAuth2 options from a
+    redCORE database.
 
     Run it again at any time: it updates what changed on the old site and reports the rest
-    unchanged.
+    unchanged. A user's password, block or profile changed here stays as it is unless the
+    old site's own value changed since the last import.
     """
     started = time.perf_counter()
     try:
@@ -93,7 +105,8 @@ def import_command(
         raise click.ClickException(str(error)) from None
     now = utcnow()
     click.echo(
-        f"Importing from {source.shown_url} (tables {prefix}redcore_oauth_*), "
+        f"Importing from {source.shown_url} (tables {prefix}redcore_oauth_* and "
+        f"{prefix}users), "
         f"expiry times read as {zone.key}"
         + (
             " (the default: give --timezone if PHP ran in another zone)."
@@ -199,6 +212,7 @@ def summary_lines(report: ImportReport, *, zone_name: str, prefix: str) -> list[
         lines += ["", "Scopes:"] + [
             f"  {would}{change}" if would else f"  {change}" for change in report.scope_changes
         ]
+    lines += _user_lines(report, would)
     lines += _time_lines(report, zone_name)
     lines += _option_lines(report, would)
     if report.forgotten:
@@ -257,6 +271,45 @@ def _client_lines(report: ImportReport, would: str) -> list[str]:
             "--prune removes it)"
         )
     return ["", "Clients:", *lines] if lines else []
+
+
+def _user_lines(report: ImportReport, would: str) -> list[str]:
+    if report.users_problem:
+        return ["", f"Users: not imported ({report.users_problem})."]
+    by_action: dict[str, list[UserChange]] = {}
+    for change in report.user_changes:
+        by_action.setdefault(change.action, []).append(change)
+    lines: list[str] = []
+    imported = [change.username for change in by_action.get(oauth.IMPORTED, [])]
+    if imported:
+        shown = ", ".join(imported[:NAMED_USERS])
+        more = f" and {len(imported) - NAMED_USERS} more" if len(imported) > NAMED_USERS else ""
+        lines.append(f"  {would}imported: {shown}{more}")
+    for action, words in (
+        (oauth.UPDATED, "updated"),
+        (oauth.REMOVED, "removed"),
+        (oauth.MISSING, "not on the old site, kept"),
+    ):
+        changes = by_action.get(action, [])
+        for change in changes[:NAMED_USERS]:
+            if action == oauth.UPDATED:
+                fields = ", ".join(FIELD_WORDS.get(name, name) for name in change.fields)
+                what = f"{fields}" + (
+                    f"; blocked: {_tokens(change.tokens)} revoked" if change.tokens else ""
+                )
+                lines.append(f"  {would}updated {change.username} (id {change.user_id}): {what}")
+            elif action == oauth.REMOVED:
+                lines.append(
+                    f"  {would}removed {change.username} (id {change.user_id}) and its "
+                    f"{_tokens(change.tokens)} (not on the old site)"
+                )
+            else:
+                lines.append(
+                    f"  {words}: {change.username} (id {change.user_id}; --prune removes it)"
+                )
+        if len(changes) > NAMED_USERS:
+            lines.append(f"  ... and {len(changes) - NAMED_USERS} more {words}")
+    return ["", "Users:", *lines] if lines else []
 
 
 def _time_lines(report: ImportReport, zone_name: str) -> list[str]:

@@ -1,9 +1,15 @@
-"""One import run: the redCORE database's clients, scopes, options and live tokens, here.
+"""One import run: the redCORE database's clients, scopes, users, options and live tokens, here.
 
 Order, inside the caller's one transaction: clients (their secrets verified and hashed on
-threads before the first write, so no writer lock is held meanwhile), scopes, options,
-then the access and refresh tokens, streamed in batches. With ``write=False`` (a dry
-run) every step only compares and nothing is written; the caller rolls back anyway.
+threads before the first write, so no writer lock is held meanwhile), scopes, the site's
+users (streamed in batches), options, then the access and refresh tokens, streamed in
+batches. With ``write=False`` (a dry run) every step only compares and nothing is written;
+the caller rolls back anyway.
+
+A user carried over keeps a record of the old site's values as last imported
+(``oauth2_imported_users``): a later run applies to a user only what changed on the old site
+since, so a password set or rehashed here, a block lifted here, stay as they are unless the
+old site's own value changed. A user removed here is never brought back.
 
 Every token carried over is recorded (``oauth2_imported_tokens``, by the engine's hash,
 to its expiry): one recorded before that is no longer stored here was used up, revoked
@@ -13,6 +19,8 @@ removes the records past their expiry in batches.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 from collections import Counter
 from collections.abc import Callable
@@ -27,6 +35,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import bindparam
+from sqlalchemy import delete
 from sqlalchemy import func
 from sqlalchemy import insert
 from sqlalchemy import select
@@ -37,11 +46,13 @@ from emulator import oauth
 from emulator.host import delete_in_batches
 from emulator.host import plugin_state
 from emulator.host import purge_pacing
+from emulator.host import record_change
 from emulator.host import set_plugin_state
 
 from ..models import ImportedClient
 from ..models import ImportedScope
 from ..models import ImportedToken
+from ..models import ImportedUser
 from ..params import ENABLED
 from ..params import MappedOption
 from ..params import map_redcore_options
@@ -54,19 +65,24 @@ from .source import Skip
 from .source import map_client
 from .source import map_scope
 from .source import map_token
+from .source import map_user
 
 _IMPORTED = ImportedClient.__table__
 _IMPORTED_SCOPES = ImportedScope.__table__
 _IMPORTED_TOKENS = ImportedToken.__table__
+_IMPORTED_USERS = ImportedUser.__table__
 
 PLUGIN = "oauth2"
 BATCH = 1000  # token rows per read, per SELECT of ours and per executemany
 # Secrets are checked and hashed on this many threads (argon2 leaves the GIL).
 THREADS = max(1, min(4, os.cpu_count() or 1))
-TABLES = ("clients", "scopes", "access tokens", "refresh tokens", "options")
+TABLES = ("clients", "scopes", "users", "access tokens", "refresh tokens", "options")
 TOKEN_TALLIES = {"access": "access tokens", "refresh": "refresh tokens"}
 EXAMPLES = 5  # rows named per skip reason
 GONE_HERE = "used, revoked or removed here; never imported again"
+USER_GONE_HERE = "removed here; never imported again"
+# The old site's values of a user that a record keeps, to tell what changed there since.
+USER_PROFILE = ("username", "name", "email", "blocked", "two_factor", "groups", "registered_at")
 
 # progress(label, total) -> a context whose value advances the bar by n rows.
 Progress = Callable[[str, int], AbstractContextManager[Callable[[int], None]]]
@@ -111,6 +127,18 @@ class TimeNote:
     example: tuple[datetime, datetime, str] | None = None  # (local, UTC, client_id)
 
 
+@dataclass(frozen=True)
+class UserChange:
+    """What a run does (or would do) to one user: IMPORTED, UPDATED (``fields``), REMOVED or
+    MISSING (kept here, gone from the old site); ``tokens`` revoked with a block or removal."""
+
+    user_id: int
+    username: str
+    action: str
+    fields: tuple[str, ...] = ()
+    tokens: int = 0
+
+
 @dataclass
 class ImportReport:
     """Everything a run did (or, in a dry run, would do), for the summary."""
@@ -125,6 +153,8 @@ class ImportReport:
         default_factory=lambda: {GAP: TimeNote(), OVERLAP: TimeNote()}
     )
     not_carried: dict[str, int] = field(default_factory=dict)
+    user_changes: list[UserChange] = field(default_factory=list)
+    users_problem: str = ""  # why the users were not read ("" when they were)
     forgotten: int = 0  # records of imported tokens past their expiry, removed after the run
     forget_problem: str = ""  # why they were not (the import itself is committed)
 
@@ -162,6 +192,7 @@ def run_import(
         if change.action != oauth.MISSING:
             report.tallies["clients"].counts[change.action] += 1
     _import_scopes(session, source, report, write=write, prune=prune, now=now)
+    _import_users(session, source, report, write=write, prune=prune, now=now, progress=progress)
     _import_options(source, report, write=write, now=now)
     client_pks = {spec.client_id: sync.pks.get(spec.client_id) for spec in specs}
     for kind in TOKEN_TABLES:
@@ -422,3 +453,246 @@ def _remember_imported_scopes(
     ]
     if rows:
         session.execute(insert(_IMPORTED_SCOPES), rows)
+
+
+# --- users ---------------------------------------------------------------------------------
+
+
+def _import_users(
+    session: Session,
+    source: LegacySource,
+    report: ImportReport,
+    *,
+    write: bool,
+    prune: bool,
+    now: datetime,
+    progress: Progress,
+) -> None:
+    """Joomla's users, streamed in batches, each merged with what is here (``_merge_user``).
+
+    Users an import brought over that the old site no longer has are kept, or removed with
+    their tokens on --prune; one made here is never the old site's.
+    """
+    if source.users_problem:
+        report.users_problem = source.users_problem
+        return
+    tally = report.tallies["users"]
+    groups = source.user_groups()
+    recorded = set(session.scalars(select(_IMPORTED_USERS.c.user_id)))
+    seen: set[int] = set()
+    claimed: dict[str, int] = {}  # username keys taken by this run, by the old site's id
+    with progress("users", source.count_users()) as advance:
+        for rows in source.user_batches(BATCH):
+            batch: list[oauth.UserImport] = []
+            for row in rows:
+                if isinstance(row.id, int):
+                    seen.add(row.id)
+                mapped = map_user(row, groups.get(row.id, ()))
+                if isinstance(mapped, Skip):
+                    tally.skip(mapped)
+                    continue
+                key = oauth.username_key(mapped.username)
+                if claimed.setdefault(key, mapped.id) != mapped.id:
+                    tally.skip(Skip("duplicate username", f"{mapped.id}: {mapped.username}"))
+                    continue
+                batch.append(mapped)
+            if batch:
+                _sync_users(session, batch, report, write=write, now=now)
+            advance(len(rows))
+    _users_gone(session, recorded - seen, report, write=write, prune=prune)
+    changed = Counter(change.action for change in report.user_changes)
+    if write and (changed[oauth.IMPORTED] or changed[oauth.UPDATED] or changed[oauth.REMOVED]):
+        record_change(
+            "oauth2.users.import",
+            source.shown_url,
+            after={
+                "imported": changed[oauth.IMPORTED],
+                "updated": changed[oauth.UPDATED],
+                "removed": changed[oauth.REMOVED],
+            },
+        )
+
+
+def _sync_users(
+    session: Session,
+    batch: list[oauth.UserImport],
+    report: ImportReport,
+    *,
+    write: bool,
+    now: datetime,
+) -> None:
+    """One batch of users: the new ones added (one executemany), the others merged."""
+    tally = report.tallies["users"]
+    ids = [user.id for user in batch]
+    records = {
+        row.user_id: row
+        for row in session.execute(
+            select(_IMPORTED_USERS).where(_IMPORTED_USERS.c.user_id.in_(ids))
+        )
+    }
+    here = oauth.users_by_id(session, ids)
+    owners = oauth.user_ids_by_key(session, [user.username for user in batch])
+    creates: list[oauth.UserImport] = []
+    new_records: list[dict[str, Any]] = []
+    changed_records: list[dict[str, Any]] = []
+    for user in batch:
+        profile, digest = _profile(user), _digest(user.password_hash)
+        record = records.get(user.id)
+        mine = here.get(user.id)
+        owner = owners.get(oauth.username_key(user.username))
+        if mine is None:
+            if record is not None:
+                tally.skip(Skip(USER_GONE_HERE, f"{user.id}: {user.username}"))
+                continue
+            if owner is not None:
+                tally.skip(
+                    Skip("username taken here by another user", f"{user.id}: {user.username}")
+                )
+                continue
+            creates.append(user)
+            new_records.append(_record_row(user.id, profile, digest, now))
+            tally.counts[oauth.IMPORTED] += 1
+            report.user_changes.append(UserChange(user.id, user.username, oauth.IMPORTED))
+            continue
+        if record is None and oauth.username_key(mine.username) != oauth.username_key(
+            user.username
+        ):
+            detail = f"{user.id}: {mine.username} here, {user.username} there"
+            tally.skip(Skip("id taken here by another user", detail))
+            continue
+        changes = _merge_user(user, mine, record, profile, digest)
+        if "username" in changes and owner not in (None, user.id):
+            tally.skip(Skip("username taken here by another user", f"{user.id}: {user.username}"))
+            continue
+        tokens = 0
+        if changes:
+            tally.counts[oauth.UPDATED] += 1
+            if write:
+                oauth.update_user(session, user.id, changes, now=now)
+                if changes.get("blocked") is True:
+                    tokens = oauth.revoke_user_tokens(session, user.id)
+            report.user_changes.append(
+                UserChange(user.id, user.username, oauth.UPDATED, tuple(changes), tokens)
+            )
+        else:
+            tally.counts[oauth.UNCHANGED] += 1
+        if record is None:
+            new_records.append(_record_row(user.id, profile, digest, now))
+        elif record.password_digest != digest or json.loads(record.profile) != profile:
+            changed_records.append(
+                {"b_user_id": user.id, "b_digest": digest, "b_profile": _json(profile)}
+            )
+    if not write:
+        return
+    oauth.add_users(session, creates, now=now)
+    if new_records:
+        session.execute(insert(_IMPORTED_USERS), new_records)
+    if changed_records:
+        session.execute(
+            update(_IMPORTED_USERS)
+            .where(_IMPORTED_USERS.c.user_id == bindparam("b_user_id"))
+            .values(password_digest=bindparam("b_digest"), profile=bindparam("b_profile")),
+            changed_records,
+        )
+
+
+def _merge_user(
+    user: oauth.UserImport,
+    mine: oauth.UserRecord,
+    record: Any,
+    profile: dict[str, Any],
+    digest: str,
+) -> dict[str, Any]:
+    """The changes to make here: each value that changed on the old site since the last
+    import (all of them when there was none) and differs here; the password hash when the
+    old site's changed; the last visit when the old site's is later."""
+    last = {} if record is None else json.loads(record.profile)
+    ours = _profile_of(mine)
+    changes: dict[str, Any] = {}
+    for name in USER_PROFILE:
+        if (record is None or last.get(name) != profile[name]) and ours[name] != profile[name]:
+            changes[name] = getattr(user, name)
+    if record is None or record.password_digest != digest:
+        changes["password_hash"] = user.password_hash
+    if user.last_visit_at is not None and (
+        mine.last_visit_at is None or user.last_visit_at > mine.last_visit_at
+    ):
+        changes["last_visit_at"] = user.last_visit_at
+    return changes
+
+
+def _users_gone(
+    session: Session, ids: set[int], report: ImportReport, *, write: bool, prune: bool
+) -> None:
+    """Users an import brought over that the old site no longer has: kept, or removed with
+    their tokens on --prune. A record whose user is gone from both sides is dropped."""
+    here = oauth.users_by_id(session, ids)
+    tally = report.tallies["users"]
+    for user_id in sorted(ids):
+        user = here.get(user_id)
+        if user is None:
+            continue
+        if prune:
+            tally.counts[oauth.REMOVED] += 1
+            tokens = oauth.remove_users(session, [user_id]) if write else 0
+            report.user_changes.append(
+                UserChange(user_id, user.username, oauth.REMOVED, (), tokens)
+            )
+        else:
+            report.user_changes.append(UserChange(user_id, user.username, oauth.MISSING))
+    forget = sorted(ids - here.keys()) + (sorted(here) if prune else [])
+    if write:
+        for start in range(0, len(forget), BATCH):
+            session.execute(
+                delete(_IMPORTED_USERS).where(
+                    _IMPORTED_USERS.c.user_id.in_(forget[start : start + BATCH])
+                )
+            )
+
+
+def _profile(user: oauth.UserImport) -> dict[str, Any]:
+    """The old site's values a record keeps, as JSON-able values."""
+    return {
+        "username": user.username,
+        "name": user.name,
+        "email": user.email,
+        "blocked": user.blocked,
+        "two_factor": user.two_factor,
+        "groups": list(user.groups),
+        "registered_at": _iso(user.registered_at),
+    }
+
+
+def _profile_of(user: oauth.UserRecord) -> dict[str, Any]:
+    """The same values of a user here."""
+    return {
+        "username": user.username,
+        "name": user.name,
+        "email": user.email,
+        "blocked": user.blocked,
+        "two_factor": user.two_factor,
+        "groups": list(user.groups),
+        "registered_at": _iso(user.registered_at),
+    }
+
+
+def _digest(password_hash: str | None) -> str:
+    """What a record keeps of the old site's password hash: its SHA-256."""
+    return hashlib.sha256((password_hash or "").encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _record_row(user_id: int, profile: dict[str, Any], digest: str, now: datetime) -> dict:
+    return {
+        "user_id": user_id,
+        "password_digest": digest,
+        "profile": _json(profile),
+        "imported_at": now,
+    }
+
+
+def _json(values: dict[str, Any]) -> str:
+    return json.dumps(values, ensure_ascii=False, sort_keys=True)
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.isoformat(sep=" ")

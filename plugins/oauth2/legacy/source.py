@@ -1,13 +1,15 @@
 """Reading a redCORE database and mapping its rows onto the engine's values.
 
-The layout is ``compat/legacy-schema.md``: bshaffer's tables renamed ``<prefix>redcore_oauth_*``
-and Joomla's ``<prefix>extensions``. The database is opened read-only where the driver
-allows it and read in one transaction (REPEATABLE READ on MySQL/MariaDB and PostgreSQL),
-so clients and tokens come from one consistent snapshot even while the old site serves.
+The layout is ``compat/legacy-schema.md``: bshaffer's tables renamed ``<prefix>redcore_oauth_*``,
+Joomla's ``<prefix>extensions`` and its users (``<prefix>users``, ``<prefix>usergroups``,
+``<prefix>user_usergroup_map``, read when present). The database is opened read-only where
+the driver allows it and read in one transaction (REPEATABLE READ on MySQL/MariaDB and
+PostgreSQL), so clients, users and tokens come from one consistent snapshot even while the
+old site serves.
 SQLAlchemy Core only, on an engine of its own; token tables are streamed in batches.
 
-Mapping is pure: a row becomes an ``oauth.ClientSpec``/``oauth.TokenImport`` or a ``Skip``
-saying why not (never a secret or a token in the reason).
+Mapping is pure: a row becomes an ``oauth.ClientSpec``/``oauth.TokenImport``/``oauth.UserImport``
+or a ``Skip`` saying why not (never a secret, a token or a password hash in the reason).
 """
 
 from __future__ import annotations
@@ -17,7 +19,9 @@ import re
 import sqlite3
 from collections.abc import Collection
 from collections.abc import Iterator
+from collections.abc import Sequence
 from dataclasses import dataclass
+from dataclasses import field
 from datetime import UTC
 from datetime import datetime
 from pathlib import Path
@@ -54,6 +58,28 @@ COLUMNS = {
     SCOPES: ("scope", "is_default"),
 }
 TOKEN_TABLES = {"access": ACCESS_TOKENS, "refresh": REFRESH_TOKENS}
+# Joomla's users: read when the table is there (a database holding only redCORE's tables
+# carries no users over). Column names as Joomla spells them; they are found in any case
+# (PostgreSQL folds unquoted names to lower case).
+USERS = "users"
+USERGROUPS = "usergroups"
+USER_GROUP_MAP = "user_usergroup_map"
+USER_COLUMNS = {
+    USERS: (
+        "id",
+        "name",
+        "username",
+        "email",
+        "password",
+        "block",
+        "registerDate",
+        "lastvisitDate",
+    ),
+    USERGROUPS: ("id", "title"),
+    USER_GROUP_MAP: ("user_id", "group_id"),
+}
+# otpKey (two-factor authentication) came with Joomla 3.2: a site before it has none.
+OPTIONAL_USER_COLUMNS = {USERS: ("otpKey",)}
 TOKEN_SHAPE = re.compile(r"[0-9a-f]{40}")  # bshaffer's bin2hex(random_bytes(20))
 PREFIX_SHAPE = re.compile(r"[A-Za-z0-9_]*")
 LEGACY_TIME = "%Y-%m-%d %H:%M:%S"  # PHP's date('Y-m-d H:i:s')
@@ -142,6 +168,10 @@ class LegacySource:
     tables: dict[str, sa.TableClause]
     counts_not_carried: dict[str, int]
     notes: list[str]
+    # Joomla's user tables as found (name -> table whose columns carry Joomla's spelling),
+    # and why the users are not read when they are not ("" when they are).
+    user_tables: dict[str, FoundTable] = field(default_factory=dict)
+    users_problem: str = ""
 
     @classmethod
     def open(cls, url_text: str, prefix: str) -> LegacySource:
@@ -157,6 +187,7 @@ class LegacySource:
         try:
             connection.begin()
             tables, not_carried = _find_tables(connection, prefix, shown)
+            user_tables, users_problem = _find_user_tables(connection, prefix)
             notes = _time_zone_notes(connection)
         except LegacyError:
             connection.close()
@@ -166,7 +197,17 @@ class LegacySource:
             connection.close()
             engine.dispose()
             raise LegacyError(f"--from {shown}: {describe_error(error)}") from None
-        return cls(engine, connection, shown, prefix, tables, not_carried, notes)
+        return cls(
+            engine,
+            connection,
+            shown,
+            prefix,
+            tables,
+            not_carried,
+            notes,
+            user_tables=user_tables,
+            users_problem=users_problem,
+        )
 
     def close(self) -> None:
         """End the read transaction and the connection."""
@@ -214,6 +255,51 @@ class LegacySource:
         return self.connection.execute(
             sa.select(sa.func.count()).select_from(self.tables[name])
         ).scalar_one()
+
+    def count_users(self) -> int:
+        """How many rows the users table holds (0 when it is not read)."""
+        users = self.user_tables.get(USERS)
+        if users is None:
+            return 0
+        return self.connection.execute(
+            sa.select(sa.func.count()).select_from(users.table)
+        ).scalar_one()
+
+    def user_groups(self) -> dict[int, list[str]]:
+        """Each user's group titles, in group id order (a map row of no group is ignored).
+
+        Read whole before the users are streamed: a streamed result leaves the connection
+        busy (MySQL), and the map holds a few small rows per user.
+        """
+        groups, members = self.user_tables.get(USERGROUPS), self.user_tables.get(USER_GROUP_MAP)
+        if groups is None or members is None:
+            return {}
+        rows = self.connection.execute(
+            sa.select(members.col("user_id"), groups.col("title"))
+            .join_from(members.table, groups.table, members.col("group_id") == groups.col("id"))
+            .order_by(members.col("user_id"), groups.col("id"))
+        )
+        found: dict[int, list[str]] = {}
+        for user_id, title in rows:
+            found.setdefault(user_id, []).append(title)
+        return found
+
+    def user_batches(self, size: int) -> Iterator[list[sa.Row]]:
+        """The users table's rows in id order, in batches of ``size``, streamed; each row's
+        columns named as Joomla spells them (``otpKey`` None where the table has none)."""
+        users = self.user_tables[USERS]
+        columns = [users.col(name).label(name) for name in USER_COLUMNS[USERS]]
+        columns += [
+            users.col(name).label(name) if users.has(name) else sa.null().label(name)
+            for name in OPTIONAL_USER_COLUMNS[USERS]
+        ]
+        result = self.connection.execute(
+            sa.select(*columns).order_by(users.col("id")).execution_options(yield_per=size)
+        )
+        try:
+            yield from result.partitions(size)
+        finally:
+            result.close()
 
     def token_batches(self, kind: str, size: int) -> Iterator[list[sa.Row]]:
         """The rows of a token table in batches of ``size``, streamed (never all in memory)."""
@@ -271,6 +357,49 @@ def _find_tables(
             if count:
                 not_carried[name] = count
     return tables, not_carried
+
+
+@dataclass(frozen=True)
+class FoundTable:
+    """A Joomla table as found: its columns by Joomla's spelling, whatever their case there."""
+
+    table: sa.TableClause
+    names: dict[str, str]  # Joomla's spelling -> the column's name in this database
+
+    def col(self, name: str) -> sa.ColumnClause:
+        """The column Joomla calls ``name``."""
+        return self.table.c[self.names[name]]
+
+    def has(self, name: str) -> bool:
+        """Whether the table has the column Joomla calls ``name``."""
+        return name in self.names
+
+
+def _find_user_tables(connection: sa.Connection, prefix: str) -> tuple[dict[str, FoundTable], str]:
+    """Joomla's user tables under ``prefix`` (columns found in any case), and why the users
+    cannot be read ("" when they can). Without the group tables users come without groups."""
+    inspector = sa.inspect(connection)
+    present = set(inspector.get_table_names())
+    found: dict[str, FoundTable] = {}
+    for name, wanted in USER_COLUMNS.items():
+        actual = prefix + name
+        if actual not in present:
+            if name == USERS:
+                return {}, f"no table {actual}"
+            continue
+        have = {column["name"].lower(): column["name"] for column in inspector.get_columns(actual)}
+        missing = [column for column in wanted if column.lower() not in have]
+        if missing:
+            if name == USERS:
+                return {}, f"table {actual} has no column {', '.join(missing)}"
+            continue
+        names = {
+            column: have[column.lower()]
+            for column in (*wanted, *OPTIONAL_USER_COLUMNS.get(name, ()))
+            if column.lower() in have
+        }
+        found[name] = FoundTable(sa.table(actual, *map(sa.column, names.values())), names)
+    return found, ""
 
 
 def _time_zone_notes(connection: sa.Connection) -> list[str]:
@@ -500,3 +629,90 @@ def map_token(
     except ValueError as error:
         return Skip("malformed row: " + _category(str(error)), client_id)
     return MappedToken(token, client_id, local, time_kind)
+
+
+# --- users ---------------------------------------------------------------------------------
+
+ZERO_DATE = "0000-00-00"  # Joomla 3's "never" (Joomla 4 stores NULL)
+
+
+def parse_utc(value: object) -> datetime | None:
+    """A Joomla date column (stored in UTC, unlike redCORE's token expiry) as naive UTC; None
+    for NULL, Joomla 3's zero date and anything else that is no date."""
+    if isinstance(value, datetime):
+        if value.tzinfo is not None:
+            return value.astimezone(UTC).replace(tzinfo=None)
+        return value
+    if isinstance(value, bytes):
+        value = value.decode("ascii", "replace")
+    if not isinstance(value, str) or value.strip().startswith(ZERO_DATE):
+        return None
+    try:
+        return datetime.strptime(value.strip()[:19], LEGACY_TIME)
+    except ValueError:
+        return None
+
+
+def map_user(row: Any, groups: Sequence[str]) -> oauth.UserImport | Skip:
+    """A ``#__users`` row (columns as Joomla spells them) with its group titles as the
+    engine's UserImport, or why it is skipped (never with the password hash).
+
+    ``block`` is PHP-truthy; two-factor authentication is on when ``otpKey`` holds anything;
+    the password is the hash as stored ("" = none). ``activation`` is not read: Joomla keeps
+    a pending password reset there too, for a user who may log in.
+    """
+    user_id = row.id
+    if isinstance(user_id, str) and user_id.isdigit():
+        user_id = int(user_id)
+    if isinstance(user_id, bool) or not isinstance(user_id, int) or user_id <= 0:
+        return Skip("malformed row: id is not a positive number", repr(row.id))
+    try:
+        username = _text(row.username) or ""
+        password = _text(row.password) or ""
+        name = _text(row.name) or ""
+        email = _text(row.email) or ""
+        otp_key = _text(row.otpKey) or ""
+        titles = [_text(title) or "" for title in groups]
+    except ValueError as error:
+        return Skip("malformed row: a column is not text", f"{user_id}: {error}")
+    if not username:
+        return Skip("malformed row: empty username", str(user_id))
+    if oauth.has_control_characters(username):
+        return Skip("malformed row: control character in username", f"{user_id}: {username!r}")
+    if oauth.has_control_characters(password):  # the value is never shown
+        return Skip("malformed row: control character in password", str(user_id))
+    for column, text in (("name", name), ("email", email)):
+        if oauth.has_control_characters(text):
+            return Skip(f"malformed row: control character in {column}", str(user_id))
+    user = oauth.UserImport(
+        id=user_id,
+        username=username,
+        name=name,
+        email=email,
+        password_hash=password or None,
+        blocked=is_truthy(row.block),
+        two_factor=bool(otp_key.strip()),
+        groups=tuple(title for title in titles if title.strip()),
+        registered_at=parse_utc(row.registerDate),
+        last_visit_at=parse_utc(row.lastvisitDate),
+    )
+    try:
+        return oauth.check_user_import(user)
+    except ValueError as error:  # no message names the password hash (checked above)
+        return Skip("malformed row: " + _user_category(str(error)), f"{user_id}: {error}")
+
+
+def _user_category(message: str) -> str:
+    """A short, value-free name for the engine's refusal of a user, to group skips by."""
+    lowered = message.lower()
+    for word, category in (
+        ("username", "username too long or with spaces around it"),
+        ("group", "group title with a control character or too long"),
+        ("password hash", "password hash too long"),
+        ("user id", "id out of range"),
+        ("name", "name too long"),
+        ("email", "email too long"),
+    ):
+        if word in lowered:
+            return category
+    return "refused by the user store"

@@ -455,7 +455,7 @@ def help_lines(cli, *group: str) -> list[str]:
 @pytest.mark.parametrize(
     "group",
     [(), ("clients",), ("scopes",), ("tokens",), ("plugins",), ("admin",), ("audit",),
-     ("usage",), ("legacy",), ("apigee",), ("apigee", "proxies")],
+     ("users",), ("usage",), ("legacy",), ("apigee",), ("apigee", "proxies")],
     ids=lambda g: " ".join(g) or "flask",
 )  # fmt: skip
 def test_every_command_summary_is_whole(cli, group) -> None:

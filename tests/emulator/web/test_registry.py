@@ -69,8 +69,15 @@ MARK = ClientMark(name="seen", label="seen", members=members)
         ({"client_marks": (MARK, MARK)}, "with distinct names"),
         ({"required_to_enable": ("nope",)}, r"names params its schema does not have: \['nope'\]"),
         ({"required_to_enable": "url"}, "is a tuple of param names"),
+        ({"password_verifier": "md5"}, r"password_verifier must be callable"),
     ],
-    ids=["mark-not-a-mark", "marks-twice", "required-unknown", "required-a-string"],
+    ids=[
+        "mark-not-a-mark",
+        "marks-twice",
+        "required-unknown",
+        "required-a-string",
+        "verifier-not-callable",
+    ],
 )
 def test_admin_declarations_are_checked_with_the_manifest(kwargs, message) -> None:
     base = {"name": "demo", "title": "Demo", "version": "1", "params": UrlParams}

@@ -14,6 +14,7 @@ from flask import Flask
 from emulator.manage import actions
 from emulator.manage.admin import auth
 from emulator.ops.clock import utcnow
+from emulator.ops.throttle import name_key
 from emulator.storage.database import db
 from tests.support.admin import CLI
 from tests.support.admin import PASSWORD
@@ -291,4 +292,4 @@ def test_the_login_throttle_keys_outlive_a_move_of_the_code() -> None:
     app = Flask(__name__)
     app.config["SECRET_KEY"] = "k"
     expected = hmac.new(b"k", b"emulator.admin.login-throttle", hashlib.sha256).digest()
-    assert auth._throttle_name_key(app) == expected
+    assert name_key(app, auth.LOGIN_THROTTLE_LABEL) == expected

@@ -95,6 +95,7 @@ def test_import_carries_the_site_over(legacy, legacy_import, client, cli, count_
     assert table(out) == {
         "clients": (5, 0, 0, 3, 0),
         "scopes": (12, 0, 0, 2, 0),
+        "users": (12, 0, 0, 2, 0),
         "access tokens": (4, 0, 0, 7, 0),
         "refresh tokens": (2, 0, 0, 1, 0),
         "options": (0, 2, 8, 1, 0),
@@ -217,11 +218,12 @@ def test_a_second_run_changes_nothing(legacy, legacy_import, app) -> None:
     assert table(out) == {
         "clients": (0, 0, 5, 3, 0),
         "scopes": (0, 0, 12, 2, 0),
+        "users": (0, 0, 12, 2, 0),
         "access tokens": (0, 0, 4, 7, 0),
         "refresh tokens": (0, 0, 2, 1, 0),
         "options": (0, 0, 10, 1, 0),
     }
-    assert "Clients:" not in out and "Scopes:" not in out
+    assert "Clients:" not in out and "Scopes:" not in out and "Users (" not in out
     assert "Secrets: 4 checked against their stored hash" in out
     assert dump(app) == before  # not even a secret re-hashed
 
