@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 from datetime import timedelta
 
 import click
@@ -13,9 +12,9 @@ from flask.cli import AppGroup
 from emulator import oauth
 from emulator.manage import actions
 from emulator.manage.cli.common import TEXT
-from emulator.manage.cli.common import aligned
 from emulator.manage.cli.common import cli_actor
 from emulator.manage.cli.common import commit_change
+from emulator.manage.cli.common import echo_page
 from emulator.manage.cli.common import refused_as_error
 from emulator.oauth import MISSING
 from emulator.oauth.clients import MIN_SECRET_LENGTH
@@ -106,18 +105,6 @@ def clients_list(search: str, limit: int, offset: int, as_json: bool) -> None:
     page = refused_as_error(
         lambda: actions.list_clients(db.session, search=search, offset=offset, limit=limit)
     )
-    if as_json:
-        body = {
-            "total": page.total,
-            "offset": page.offset,
-            "limit": page.limit,
-            "clients": [row.as_dict() for row in page.rows],
-        }
-        click.echo(json.dumps(body, indent=2))
-        return
-    if not page.rows:
-        click.echo("No clients." if not page.total else f"No clients past {offset}.", err=True)
-        return
     cells = [
         [
             row.client_id,
@@ -130,12 +117,8 @@ def clients_list(search: str, limit: int, offset: int, as_json: bool) -> None:
         ]
         for row in page.rows
     ]
-    width = shutil.get_terminal_size((0, 0)).columns
-    for text in aligned(CLIENT_COLUMNS, cells, width, shrink=(3, 0, 4, 5)):
-        click.echo(text)
-    last = offset + len(page.rows)
-    more = f"; --offset {last} for more" if last < page.total else ""
-    click.echo(f"{offset + 1}-{last} of {page.total}{more}", err=True)
+    items = [row.as_dict() for row in page.rows]
+    echo_page(page, "clients", items, CLIENT_COLUMNS, cells, as_json=as_json, shrink=(3, 0, 4, 5))
 
 
 @clients.command("show", short_help="Show one client: fields, state, live tokens, last use.")

@@ -4,10 +4,13 @@ CLI actor, tables, purge pacing and retention."""
 from __future__ import annotations
 
 import getpass
+import json
 import os
 import re
+import shutil
 from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 from typing import TypeVar
 
 import click
@@ -188,3 +191,33 @@ class Window(click.ParamType):
         if window > MAX_WINDOW:
             raise click.ClickException(f"--since {value!r} is longer than 10 years; use all.")
         return window
+
+
+def echo_page(
+    page: Any,
+    noun: str,
+    items: list[dict[str, Any]],
+    headers: tuple[str, ...],
+    cells: list[list[str]],
+    *,
+    as_json: bool,
+    shrink: tuple[int, ...],
+    right: tuple[int, ...] = (),
+) -> None:
+    """Print one page of a paged list (``page`` has total, offset, limit and rows): JSON
+    with ``items`` under ``noun``, or aligned columns to the terminal's width and, on
+    stderr, where the page stands and how to get the next one."""
+    if as_json:
+        body = {"total": page.total, "offset": page.offset, "limit": page.limit, noun: items}
+        click.echo(json.dumps(body, indent=2))
+        return
+    if not page.rows:
+        what = f"No {noun}." if not page.total else f"No {noun} past {page.offset}."
+        click.echo(what, err=True)
+        return
+    width = shutil.get_terminal_size((0, 0)).columns
+    for text in aligned(headers, cells, width, shrink=shrink, right=right):
+        click.echo(text)
+    last = page.offset + len(page.rows)
+    more = f"; --offset {last} for more" if last < page.total else ""
+    click.echo(f"{page.offset + 1}-{last} of {page.total}{more}", err=True)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 import sys
 
 import click
@@ -12,9 +11,9 @@ from flask.cli import AppGroup
 from emulator import oauth
 from emulator.manage import actions
 from emulator.manage.cli.common import TEXT
-from emulator.manage.cli.common import aligned
 from emulator.manage.cli.common import cli_actor
 from emulator.manage.cli.common import commit_change
+from emulator.manage.cli.common import echo_page
 from emulator.manage.cli.common import refused_as_error
 from emulator.oauth.users import MAX_PASSWORD_LENGTH
 from emulator.oauth.users import MAX_USER_ID
@@ -97,18 +96,6 @@ def users_list(search: str, limit: int, offset: int, as_json: bool) -> None:
     page = refused_as_error(
         lambda: actions.list_users(db.session, search=search, offset=offset, limit=limit)
     )
-    if as_json:
-        body = {
-            "total": page.total,
-            "offset": page.offset,
-            "limit": page.limit,
-            "users": [user.as_dict() for user in page.rows],
-        }
-        click.echo(json.dumps(body, indent=2))
-        return
-    if not page.rows:
-        click.echo("No users." if not page.total else f"No users past {offset}.", err=True)
-        return
     cells = [
         [
             str(user.id),
@@ -121,12 +108,10 @@ def users_list(search: str, limit: int, offset: int, as_json: bool) -> None:
         ]
         for user in page.rows
     ]
-    width = shutil.get_terminal_size((0, 0)).columns
-    for text in aligned(USER_COLUMNS, cells, width, shrink=(5, 3, 2, 1), right=(0,)):
-        click.echo(text)
-    last = offset + len(page.rows)
-    more = f"; --offset {last} for more" if last < page.total else ""
-    click.echo(f"{offset + 1}-{last} of {page.total}{more}", err=True)
+    items = [user.as_dict() for user in page.rows]
+    echo_page(
+        page, "users", items, USER_COLUMNS, cells, as_json=as_json, shrink=(5, 3, 2, 1), right=(0,)
+    )
 
 
 @users.command("show", short_help="Show one site user: profile, state, groups, password.")
