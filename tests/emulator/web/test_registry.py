@@ -33,7 +33,11 @@ def test_discovery_finds_the_oauth2_plugin() -> None:
     found = discover()
     assert found["oauth2"].title == "redCORE OAuth2 server"
     assert set(found["oauth2"].operations) == {
-        "token", "resource", "revoke", "introspect", "authorize"
+        "token",
+        "resource",
+        "revoke",
+        "introspect",
+        "authorize",
     }
 
 
