@@ -288,9 +288,9 @@ def test_implicit_at_the_token_endpoint(client, browser):
     """A logged-in user gets the library's answer: the token endpoint has no such grant."""
     rv = browser.post(TOKEN_URL, data={"grant_type": "implicit"})
     assert rv.status_code == 400
-    assert (
-        rv.data
-        == b'{"error":"unsupported_grant_type","error_description":"Grant type \\"implicit\\" not supported"}'
+    assert rv.data == (
+        b'{"error":"unsupported_grant_type",'
+        b'"error_description":"Grant type \\"implicit\\" not supported"}'
     )
 
 
