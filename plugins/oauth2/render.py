@@ -27,7 +27,6 @@ from emulator.host import host_error_response
 from emulator.host import json_encode
 from emulator.host import json_encode_string
 from emulator.host import quoted_string
-from emulator.oauth import AUTHORIZATION_CODE
 from emulator.oauth import GRANTS
 from emulator.oauth import ClientLocked
 from emulator.oauth import InsufficientScope
@@ -266,7 +265,12 @@ def claims(body: Mapping[str, Any]) -> Response:
 
 
 def metadata(
-    issuer: str, *, cacheable: bool, body_credentials: bool, scopes: list[str]
+    issuer: str,
+    *,
+    cacheable: bool,
+    body_credentials: bool,
+    scopes: list[str],
+    implicit: bool = False,
 ) -> Response:
     """RFC 8414 metadata: the legacy URLs as endpoints.
 
@@ -279,12 +283,12 @@ def metadata(
         auth_methods.append("client_secret_post")
     body = {
         "issuer": issuer,
+        "authorization_endpoint": base + "authorize",
         "token_endpoint": base + "token",
         "revocation_endpoint": base + "revoke",
         "introspection_endpoint": base + "introspect",
-        # Not authorization_code while no authorization endpoint hands codes out here.
-        "grant_types_supported": sorted(set(GRANTS) - {AUTHORIZATION_CODE}),
-        "response_types_supported": [],
+        "grant_types_supported": sorted(GRANTS) + (["implicit"] if implicit else []),
+        "response_types_supported": ["code", "token"] if implicit else ["code"],
         "token_endpoint_auth_methods_supported": auth_methods,
         "revocation_endpoint_auth_methods_supported": [*auth_methods, "none"],
         "introspection_endpoint_auth_methods_supported": auth_methods,

@@ -115,6 +115,7 @@ def metadata(params: Mapping[str, Any]) -> Response:
         cacheable=bool(params["issuer"]),
         body_credentials=params["allow_credentials_in_request_body"],
         scopes=oauth.known_scopes(connection()),
+        implicit=params["allow_implicit"],
     )
 
 
