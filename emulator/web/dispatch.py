@@ -91,7 +91,9 @@ def call(resolve: Resolver) -> Response:
     else:
         if found.forwarded:
             globals_._forwarded = True  # another site's answer, sent as it is (_security_headers)
-    if found.status is not None and not found.forwarded:
+    # A page (a login form) is a browser's exchange with this service, not an API answer
+    # to compare: observers (shadow mode) never see one, nor the password it may carry.
+    if found.status is not None and not found.forwarded and not found.page:
         _observe(found.status.plugin.name, rv)
     return rv
 
@@ -231,6 +233,7 @@ def resolve_legacy(found: Resolution) -> Handler:
         page = find_page(inp.query)
         if page is not None:  # a page a plugin declares (e.g. a login form)
             found.status, found.operation = page
+            found.page = True
             declared = found.status.plugin.page(found.operation)
             method = _request().method
             if inp.body_too_large:

@@ -51,10 +51,10 @@ Request hooks (the dispatcher calls them, only those of enabled plugins):
   it. A request without ``api`` whose query holds a page's values (any case) is that
   page's; the first enabled plugin (by name) declaring it answers, before any fallback.
   A page's handler returns a Response; its errors are rendered by ``render_error`` with
-  the page's name as the operation.
+  the page's name as the operation. ``observe`` hooks are not told of pages.
 - ``observe(exchange, params) -> None``: told of every request a plugin answered (not
-  those a fallback took), after the answer was made and before it is sent, with an
-  immutable snapshot (``Exchange``). It must return at once (hand the work to a thread of
+  those a fallback took, nor its pages), after the answer was made and before it is
+  sent, with an immutable snapshot (``Exchange``). It must return at once (hand the work to a thread of
   its own) and must not keep or log the snapshot's credentials; an observer that raises
   is logged and never changes the answer.
 """

@@ -84,3 +84,14 @@ def test_a_page_checks_its_methods(client, add_plugin) -> None:
     add_plugin("aa", pages=(page,))
     assert client.post("/index.php?option=com_x").data == b"x"
     assert client.get("/index.php?option=com_x").status_code == 405
+
+
+def test_observers_are_not_told_of_pages(client, add_plugin) -> None:
+    """A page (a login form, its password) is no API answer for shadow mode to compare."""
+    seen: list[str] = []
+    add_plugin("aa", pages=(Page("p", {"option": "com_x"}, page_answer("x")),))
+    add_plugin("zz", observe=lambda exchange, _params: seen.append(exchange.plugin))
+    assert client.post("/index.php?option=com_x", data={"password": "p"}).data == b"x"
+    assert seen == []
+    client.post("/index.php?option=token&api=oauth2", data={})
+    assert seen == ["oauth2"]
