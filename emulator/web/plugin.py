@@ -54,9 +54,9 @@ Request hooks (the dispatcher calls them, only those of enabled plugins):
   the page's name as the operation. ``observe`` hooks are not told of pages.
 - ``observe(exchange, params) -> None``: told of every request a plugin answered (not
   those a fallback took, nor its pages), after the answer was made and before it is
-  sent, with an immutable snapshot (``Exchange``). It must return at once (hand the work to a thread of
-  its own) and must not keep or log the snapshot's credentials; an observer that raises
-  is logged and never changes the answer.
+  sent, with an immutable snapshot (``Exchange``). It must return at once (hand the work
+  to a thread of its own) and must not keep or log the snapshot's credentials; an
+  observer that raises is logged and never changes the answer.
 """
 
 from __future__ import annotations
