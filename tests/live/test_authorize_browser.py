@@ -30,7 +30,6 @@ from tests.live.server import emptied_env
 from tests.live.server import request
 from tests.live.server import run_cli
 from tests.live.server import serve_in_thread
-from tests.live.test_admin_browser import browser  # noqa: F401 (the fixture)
 
 pytestmark = pytest.mark.slow
 
@@ -93,7 +92,7 @@ def fits_the_screen(page) -> bool:
 
 
 def test_a_user_logs_in_approves_and_the_app_gets_a_token(
-    browser: Browser,  # noqa: F811 (the fixture)
+    browser: Browser,
     site: LiveServer,
     callback: str,
     tmp_path: Path,
