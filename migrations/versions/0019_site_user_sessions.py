@@ -49,6 +49,5 @@ def upgrade():
 
 
 def downgrade():
-    op.drop_index(op.f("ix_site_user_sessions_expires_at"), table_name="site_user_sessions")
-    op.drop_index(op.f("ix_site_user_sessions_user_id"), table_name="site_user_sessions")
+    # The table takes its indexes with it (MySQL refuses to drop the foreign key's first).
     op.drop_table("site_user_sessions")
