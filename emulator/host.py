@@ -14,6 +14,7 @@ from __future__ import annotations
 from emulator.web.plugin import Plugin
 from emulator.web.plugin import Operation
 from emulator.web.plugin import Route
+from emulator.web.plugin import Page
 from emulator.web.plugin import Answer
 from emulator.web.plugin import ClientPanel
 from emulator.web.plugin import PanelField
@@ -27,6 +28,9 @@ from emulator.web.plugin import HOST_PATHS
 from emulator.web.plugin import LEGACY_PATHS
 from emulator.web.plugin import OBSERVED_BODY_LIMIT
 from emulator.web.registry import writing_params
+
+# Pages a browser sees (a plugin's Page): the admin pages' look.
+from emulator.manage.admin import stylesheet_url
 
 # Reading a request as PHP read it, and writing an answer as the legacy site wrote it.
 from emulator.web.php import php_input
@@ -64,6 +68,7 @@ from emulator.web.outbound import request_path
 # Storage: the handle, a request's connection, a plugin's own tables, paced deletes, URLs.
 from emulator.storage.database import db
 from emulator.storage.database import connection
+from emulator.storage.database import commit
 from emulator.storage.database import release_connection
 from emulator.storage.schema import Base
 from emulator.storage.schema import DbHandle
@@ -90,16 +95,18 @@ from emulator.manage.cli.plugin import record_client_fields
 from emulator.manage.cli.plugin import purge_pacing
 
 __all__ = [
-    "Answer", "app_object", "Base", "BodyTooLarge", "ClientMark", "ClientPanel", "commit_change",
+    "Answer", "app_object", "Base", "BodyTooLarge", "ClientMark", "ClientPanel", "commit",
+    "commit_change",
     "connection", "db", "DbHandle", "dburl", "delete_in_batches", "Deprecations",
     "describe_error", "ExactString", "exception_response", "Exchange", "header_bytes",
     "host_error_response", "HOST_PATHS", "HostError", "HTTP_METHODS", "is_plain_path",
     "is_truthy", "json_encode", "json_encode_string", "LEGACY_PATHS", "Limits", "LongText",
     "MethodNotAllowed", "metrics", "nothing_to_decode", "OBSERVED_BODY_LIMIT", "Operation",
-    "OperationMissing", "Outbound", "outbound", "PanelField", "php_input", "php_variable_name",
-    "PhpInput", "Plugin",
+    "OperationMissing", "Outbound", "outbound", "Page", "PanelField", "php_input",
+    "php_variable_name", "PhpInput", "Plugin",
     "plugin_state", "POST", "purge_pacing", "quoted_string", "read_body", "record_change",
     "record_client_fields", "release_connection", "request_object", "request_path",
-    "RequestPath", "Route", "set_plugin_state", "stores", "TEXT", "throttle", "Timestamp",
-    "to_string", "TokenExample", "Trouble", "UnknownOperation", "utcnow", "writing_params",
+    "RequestPath", "Route", "set_plugin_state", "stores", "stylesheet_url", "TEXT", "throttle",
+    "Timestamp", "to_string", "TokenExample", "Trouble", "UnknownOperation", "utcnow",
+    "writing_params",
 ]  # fmt: skip

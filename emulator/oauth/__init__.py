@@ -8,6 +8,15 @@ built by the host and passed in. This
 module is the engine's public API.
 """
 
+from emulator.oauth.authorize import CODE
+from emulator.oauth.authorize import IMPLICIT
+from emulator.oauth.authorize import TOKEN
+from emulator.oauth.authorize import Authorization
+from emulator.oauth.authorize import AuthorizationRequest
+from emulator.oauth.authorize import AuthorizePolicy
+from emulator.oauth.authorize import approve_authorization
+from emulator.oauth.authorize import deny_authorization
+from emulator.oauth.authorize import validate_authorization
 from emulator.oauth.bearer import BearerSources
 from emulator.oauth.bearer import TokenSource
 from emulator.oauth.bearer import extract_bearer_token
@@ -27,6 +36,7 @@ from emulator.oauth.codes import IssuedCode
 from emulator.oauth.codes import check_code_import
 from emulator.oauth.codes import import_code
 from emulator.oauth.codes import issue_code
+from emulator.oauth.errors import AccessDenied
 from emulator.oauth.errors import ClientLocked
 from emulator.oauth.errors import ExpiredToken
 from emulator.oauth.errors import InsufficientScope
@@ -39,6 +49,7 @@ from emulator.oauth.errors import OAuthError
 from emulator.oauth.errors import TokenMissing
 from emulator.oauth.errors import UnauthorizedClient
 from emulator.oauth.errors import UnsupportedGrantType
+from emulator.oauth.errors import UnsupportedResponseType
 from emulator.oauth.grants import AUTHORIZATION_CODE
 from emulator.oauth.grants import CLIENT_CREDENTIALS
 from emulator.oauth.grants import GRANTS
@@ -72,6 +83,10 @@ from emulator.oauth.scopes import scope_names
 from emulator.oauth.scopes import set_default_scopes
 from emulator.oauth.scopes import validate_scope
 from emulator.oauth.scopes import validate_scope_name
+from emulator.oauth.sessions import end_user_session
+from emulator.oauth.sessions import end_user_sessions
+from emulator.oauth.sessions import session_user
+from emulator.oauth.sessions import start_user_session
 from emulator.oauth.text import has_control_characters
 from emulator.oauth.text import validate_plain_text
 from emulator.oauth.tokens import GONE
@@ -129,6 +144,21 @@ from emulator.oauth.users import username_key
 from emulator.oauth.users import users_by_id
 
 __all__ = [
+    "CODE",
+    "IMPLICIT",
+    "TOKEN",
+    "AccessDenied",
+    "Authorization",
+    "AuthorizationRequest",
+    "AuthorizePolicy",
+    "UnsupportedResponseType",
+    "approve_authorization",
+    "deny_authorization",
+    "validate_authorization",
+    "end_user_session",
+    "end_user_sessions",
+    "session_user",
+    "start_user_session",
     "check_secret",
     "hash_secret",
     "needs_rehash",

@@ -75,6 +75,18 @@ class InvalidScope(OAuthError):
     code = "invalid_scope"
 
 
+class UnsupportedResponseType(OAuthError):
+    """RFC 6749 §4.1.2.1 unsupported_response_type: the server does not offer this one."""
+
+    code = "unsupported_response_type"
+
+
+class AccessDenied(OAuthError):
+    """RFC 6749 §4.1.2.1 access_denied: the user said no."""
+
+    code = "access_denied"
+
+
 class ClientLocked(InvalidClient):
     """invalid_client, before any check: too many failed attempts for this client and source.
 

@@ -45,10 +45,12 @@ from emulator.storage.models import AuthorizationCode
 from emulator.storage.models import RefreshToken
 from emulator.storage.models import SiteUser
 from emulator.storage.models import SiteUserGroup
+from emulator.storage.models import SiteUserSession
 from emulator.storage.schema import DbHandle
 
 _USERS = SiteUser.__table__
 _GROUPS = SiteUserGroup.__table__
+_SESSIONS = SiteUserSession.__table__
 # What was issued to a user and ends with its account: tokens, and codes not yet exchanged.
 _TOKEN_TABLES = (AccessToken.__table__, RefreshToken.__table__, AuthorizationCode.__table__)
 
@@ -530,8 +532,10 @@ def revoke_user_tokens(db: DbHandle, user_id: int) -> int:
     """Delete every access and refresh token and authorization code issued to the user;
     return how many went.
 
-    Other workers' caches drop the access tokens within their max age.
+    Other workers' caches drop the access tokens within their max age. The user's browser
+    sessions (the login pages') end too; they are not counted.
     """
+    db.execute(delete(_SESSIONS).where(_SESSIONS.c.user_id == user_id))
     removed = 0
     for table in _TOKEN_TABLES:
         removed += db.execute(delete(table).where(table.c.user_id == str(user_id))).rowcount
@@ -551,6 +555,7 @@ def remove_users(db: DbHandle, ids: Sequence[int]) -> int:
         names = [str(user_id) for user_id in chunk]  # tokens name a user as a string
         for table in _TOKEN_TABLES:
             removed += db.execute(delete(table).where(table.c.user_id.in_(names))).rowcount
+        db.execute(delete(_SESSIONS).where(_SESSIONS.c.user_id.in_(chunk)))
         db.execute(delete(_GROUPS).where(_GROUPS.c.user_id.in_(chunk)))
         db.execute(delete(_USERS).where(_USERS.c.id.in_(chunk)))
     return removed

@@ -266,6 +266,24 @@ class SiteUserGroup(Base):
     position: Mapped[int] = mapped_column(Integer, default=0)
 
 
+class SiteUserSession(Base):
+    """A site user's login in a browser (the pages a plugin serves), stored by the hash of
+    the cookie's random id: a copy of the database holds no usable session.
+
+    A session counts only while its user exists, is not blocked and has no two-factor
+    authentication on; blocking or deleting the user also deletes its sessions.
+    """
+
+    __tablename__ = "site_user_sessions"
+
+    session_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("site_users.id", ondelete="CASCADE"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(Timestamp)
+    expires_at: Mapped[datetime] = mapped_column(Timestamp, index=True)
+
+
 class AdminUser(Base):
     """A site admin who may log in to the admin pages; the password as an argon2id hash."""
 

@@ -91,7 +91,9 @@ def call(resolve: Resolver) -> Response:
     else:
         if found.forwarded:
             globals_._forwarded = True  # another site's answer, sent as it is (_security_headers)
-    if found.status is not None and not found.forwarded:
+    # A page (a login form) is a browser's exchange with this service, not an API answer
+    # to compare: observers (shadow mode) never see one, nor the password it may carry.
+    if found.status is not None and not found.forwarded and not found.page:
         _observe(found.status.plugin.name, rv)
     return rv
 
@@ -227,6 +229,20 @@ def resolve_legacy(found: Resolution) -> Handler:
     """
     inp = php_input()
     api = inp.request_value("api")
+    if api is None or api == "":
+        page = find_page(inp.query)
+        if page is not None:  # a page a plugin declares (e.g. a login form)
+            found.status, found.operation = page
+            found.page = True
+            declared = found.status.plugin.page(found.operation)
+            method = _request().method
+            if inp.body_too_large:
+                raise BodyTooLarge(_request().max_content_length)
+            if method not in declared.methods:
+                raise MethodNotAllowed(
+                    f"Method {method} is not allowed here", allowed=declared.methods
+                )
+            return declared.handler
     status = enabled_status(api)
     if not status.plugin.operations:  # a plugin of path routes only answers no ?api=
         raise UnknownApi(f'API "{api}" is not available')
@@ -240,6 +256,23 @@ def resolve_legacy(found: Resolution) -> Handler:
             f"Method {req.method} is not allowed here", allowed=operation.methods
         )
     return operation.handler
+
+
+def find_page(query: Any) -> tuple[PluginStatus, str] | None:
+    """The enabled plugin (first by name) declaring a page this query selects, and the
+    page's name; None when none does (the request goes on as one without ``api``).
+
+    The declarations are matched first (no I/O): only a page's URL costs a status read.
+    """
+    registry = get_registry()
+    for name in sorted(registry.plugins):
+        for page in registry.plugins[name].pages:
+            if page.matches(query):
+                status = registry.current(name, connection)
+                if status.enabled:
+                    return status, page.name
+                break
+    return None
 
 
 def enabled_status(api: Any) -> PluginStatus:

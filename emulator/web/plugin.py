@@ -46,11 +46,17 @@ Request hooks (the dispatcher calls them, only those of enabled plugins):
   the request (by plugin name); without one the error is rendered as it always was. Its
   answer is sent as it is: the host adds no header to it (it is another site's answer),
   and its errors are rendered by its own ``render_error``.
+- ``pages``: ``Page``s, legacy URLs a browser opens that carry no ``api`` (e.g. Joomla's
+  ``index.php?option=com_users&view=login``), each named by the query values that select
+  it. A request without ``api`` whose query holds a page's values (any case) is that
+  page's; the first enabled plugin (by name) declaring it answers, before any fallback.
+  A page's handler returns a Response; its errors are rendered by ``render_error`` with
+  the page's name as the operation. ``observe`` hooks are not told of pages.
 - ``observe(exchange, params) -> None``: told of every request a plugin answered (not
-  those a fallback took), after the answer was made and before it is sent, with an
-  immutable snapshot (``Exchange``). It must return at once (hand the work to a thread of
-  its own) and must not keep or log the snapshot's credentials; an observer that raises
-  is logged and never changes the answer.
+  those a fallback took, nor its pages), after the answer was made and before it is
+  sent, with an immutable snapshot (``Exchange``). It must return at once (hand the work
+  to a thread of its own) and must not keep or log the snapshot's credentials; an
+  observer that raises is logged and never changes the answer.
 """
 
 from __future__ import annotations
@@ -242,6 +248,42 @@ class Route:
 
 
 @dataclass(frozen=True)
+class Page:
+    """A legacy URL without ``api`` that a plugin answers: selected by query values.
+
+    ``query`` maps parameter names to the values (compared in any case) that select the
+    page, ``option`` among them: ``{"option": "com_users", "view": "login"}``.
+    """
+
+    name: str  # [a-z][a-z0-9_]*: the operation name errors and metrics see
+    query: Mapping[str, str]
+    handler: Handler
+    methods: frozenset[str] = frozenset({"GET", "POST"})
+
+    def __post_init__(self) -> None:
+        if not NAME.fullmatch(self.name):
+            raise PluginDeclarationError(f"Page {self.name!r} must match {NAME.pattern}.")
+        if "option" not in self.query or "api" in self.query:
+            raise PluginDeclarationError(
+                f"Page {self.name!r}: its query names an option and no api "
+                "(a URL with ?api= is an operation's)."
+            )
+        if not all(isinstance(value, str) and value for value in self.query.values()):
+            raise PluginDeclarationError(f"Page {self.name!r}: query values are non-empty text.")
+        unknown = self.methods - HTTP_METHODS
+        if unknown:
+            raise PluginDeclarationError(f"Page methods {sorted(unknown)} are not HTTP methods.")
+
+    def matches(self, query: Mapping[str, Any]) -> bool:
+        """Whether a request's query (PHP's reading of it) selects this page."""
+        for key, wanted in self.query.items():
+            value = query.get(key)
+            if not isinstance(value, str) or value.lower() != wanted.lower():
+                return False
+        return True
+
+
+@dataclass(frozen=True)
 class Plugin:
     """A plugin's manifest: who it is, its admin options and what it answers."""
 
@@ -251,6 +293,7 @@ class Plugin:
     params: type[Schema]
     operations: Mapping[str, Operation] = field(default_factory=dict)
     routes: Sequence[Route] = ()
+    pages: Sequence[Page] = ()  # see "Request hooks" above
     cli: click.Group | None = None  # mounted as `flask <name> ...`
     # Commands for moving off the legacy site, mounted under `flask legacy ...` beside the
     # host's own (e.g. an importer of the legacy database, a report of the plugin's).
@@ -271,6 +314,13 @@ class Plugin:
     # Params that must be set (not empty) to enable the plugin, and while it is enabled.
     required_to_enable: tuple[str, ...] = ()
 
+    def page(self, name: str) -> Page:
+        """The declared page of this name (KeyError when there is none)."""
+        for page in self.pages:
+            if page.name == name:
+                return page
+        raise KeyError(name)
+
     def __post_init__(self) -> None:
         if not NAME.fullmatch(self.name):
             raise PluginDeclarationError(
@@ -285,6 +335,16 @@ class Plugin:
         if not (isinstance(self.params, type) and issubclass(self.params, Schema)):
             raise PluginDeclarationError(
                 f"Plugin {self.name!r}: params must be a marshmallow Schema class."
+            )
+        pages = [page.name for page in self.pages if isinstance(page, Page)]
+        if len(pages) != len(self.pages) or len(set(pages)) != len(pages):
+            raise PluginDeclarationError(
+                f"Plugin {self.name!r}: pages must be Pages with distinct names."
+            )
+        clash = set(pages) & set(self.operations)
+        if clash:
+            raise PluginDeclarationError(
+                f"Plugin {self.name!r}: pages and operations share names {sorted(clash)}."
             )
         marks = [mark.name for mark in self.client_marks if isinstance(mark, ClientMark)]
         if len(marks) != len(self.client_marks) or len(set(marks)) != len(marks):

@@ -24,6 +24,7 @@ class Resolution:
     # What no plugin answered, once the fallback's turn has come (it comes only once).
     unanswered: HostError | None = None
     forwarded: bool = False  # a fallback took the request: its answer is not a plugin's
+    page: bool = False  # a page a plugin declares (a browser's, not an API request)
     error: OAuthError | HostError | None = None  # what the answer renders, if it failed
 
 

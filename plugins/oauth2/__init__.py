@@ -3,12 +3,13 @@
 from emulator.host import HTTP_METHODS
 from emulator.host import POST
 from emulator.host import Operation
+from emulator.host import Page
 from emulator.host import Plugin
 from emulator.host import Route
 
 from . import admin
 from . import joomla_passwords
-from . import render
+from . import pages
 from . import views
 from .legacy.cli import import_command
 from .params import NAME
@@ -25,11 +26,17 @@ plugin = Plugin(
         "resource": Operation(views.resource, methods=HTTP_METHODS),
         "revoke": Operation(views.revoke, methods=POST),
         "introspect": Operation(views.introspect, methods=POST),
+        "authorize": Operation(pages.authorize, methods=frozenset({"GET", "HEAD", "POST"})),
     },
+    # Joomla's login page and logout task, where option=authorize sends a guest (pages.py).
+    pages=(
+        Page("logout", pages.LOGOUT_QUERY, pages.logout, methods=POST),
+        Page("login", pages.LOGIN_QUERY, pages.login, methods=frozenset({"GET", "HEAD", "POST"})),
+    ),
     routes=(Route("/.well-known/oauth-authorization-server", "metadata", views.metadata),),
     legacy_cli=(import_command,),
     enabled_on_install=True,
-    render_error=render.error,
+    render_error=pages.render_error,
     password_verifier=joomla_passwords.verify_password,
     advise=advise,
     token_examples=admin.token_examples,

@@ -13,14 +13,17 @@ from typing import Any
 
 from marshmallow import Schema
 from marshmallow import fields
+from marshmallow.validate import Length
 from marshmallow.validate import Range
 from marshmallow.validate import Regexp
 
 from emulator.host import Deprecations
 from emulator.host import is_truthy
 from emulator.host import to_string
+from emulator.oauth import AuthorizePolicy
 from emulator.oauth import TokenPolicy
 
+from .wire import authorize_redirect_uri_allowed
 from .wire import redirect_uris_match
 
 # The plugin's name: the ?api= value, and its name in the usage counts.
@@ -90,6 +93,56 @@ class OAuth2Params(Schema):
     always_issue_new_refresh_token = fields.Boolean(
         load_default=False,
         metadata={"description": "The refresh grant also returns a new refresh token."},
+    )
+
+    # The authorization endpoint (option=authorize) and its pages.
+    enforce_state = fields.Boolean(
+        load_default=True,
+        metadata={"description": "option=authorize requires a state parameter."},
+    )
+    require_exact_redirect_uri = fields.Boolean(
+        load_default=True,
+        metadata={
+            "description": (
+                "option=authorize takes a redirect_uri only when it equals a registered "
+                "one; false: when it starts with one (any case), as bshaffer allowed."
+            )
+        },
+    )
+    allow_implicit = fields.Boolean(
+        load_default=False,
+        metadata={
+            "description": (
+                "option=authorize takes response_type=token (the implicit grant: the access "
+                "token in the redirect's fragment)."
+            )
+        },
+    )
+    redirect_with_token = fields.Boolean(
+        load_default=False,
+        metadata={
+            "description": (
+                "With the implicit grant, the access token is also put in the redirect's "
+                "query (redCORE's option)."
+            )
+        },
+    )
+    site_name = fields.String(
+        load_default="",
+        validate=Length(max=200),
+        metadata={
+            "description": (
+                'The site\'s name on the consent page ("Welcome to the NAME API Server!"); '
+                "empty: the host name the request came to."
+            )
+        },
+    )
+    login_session_lifetime = fields.Integer(
+        load_default=3600,
+        validate=Range(min=60, max=30 * 86400),
+        metadata={
+            "description": ("Seconds a site user stays logged in to the login and consent pages.")
+        },
     )
     unset_refresh_token_after_use = fields.Boolean(
         load_default=True, metadata={"description": "A refresh token works once."}
@@ -189,6 +242,18 @@ def token_policy(params: Mapping[str, Any]) -> TokenPolicy:
     )
 
 
+def authorize_policy(params: Mapping[str, Any]) -> AuthorizePolicy:
+    """The engine's rules for option=authorize from the plugin's params."""
+    exact = params["require_exact_redirect_uri"]
+    return AuthorizePolicy(
+        allow_implicit=params["allow_implicit"],
+        enforce_state=params["enforce_state"],
+        redirect_uri_allowed=lambda given, registered: authorize_redirect_uri_allowed(
+            given, registered, exact=exact
+        ),
+    )
+
+
 # --- redCORE's options (compat/legacy-schema.md "The OAuth2 server's options") -------------
 
 # The param name that stands for the plugin's enabled flag in REDCORE_OPTIONS.
@@ -229,14 +294,10 @@ REDCORE_OPTIONS = (
     RedcoreOption(
         "oauth2_allow_public_clients", "1", None, bool, "public clients are always allowed here"
     ),
-    RedcoreOption("oauth2_allow_implicit", "0", None, bool, "no implicit grant here yet"),
-    RedcoreOption("oauth2_enforce_state", "1", None, bool, "no authorization endpoint here yet"),
-    RedcoreOption(
-        "oauth2_require_exact_redirect_uri", "1", None, bool, "no authorization endpoint here yet"
-    ),
-    RedcoreOption(
-        "oauth2_redirect_with_token", "0", None, bool, "no authorization endpoint here yet"
-    ),
+    RedcoreOption("oauth2_allow_implicit", "0", "allow_implicit", bool),
+    RedcoreOption("oauth2_enforce_state", "1", "enforce_state", bool),
+    RedcoreOption("oauth2_require_exact_redirect_uri", "1", "require_exact_redirect_uri", bool),
+    RedcoreOption("oauth2_redirect_with_token", "0", "redirect_with_token", bool),
     RedcoreOption("oauth2_use_jwt_access_tokens", "0", None, bool, "JWT tokens are not supported"),
     RedcoreOption(
         "oauth2_store_encrypted_token_string", "1", None, bool, "JWT tokens are not supported"

@@ -27,7 +27,6 @@ from emulator.host import host_error_response
 from emulator.host import json_encode
 from emulator.host import json_encode_string
 from emulator.host import quoted_string
-from emulator.oauth import AUTHORIZATION_CODE
 from emulator.oauth import GRANTS
 from emulator.oauth import ClientLocked
 from emulator.oauth import InsufficientScope
@@ -132,6 +131,33 @@ ERRORS: dict[tuple[str | None, str], Wording] = {
     ("insufficient_scope", "scope_not_held"): Wording(
         "The request requires higher privileges than provided by the access token"
     ),
+    # The authorization endpoint (AuthorizeController; pages.py shows or redirects them).
+    ("invalid_client", "no_client_id"): Wording("No client id supplied"),
+    ("invalid_client", "unknown_client_id"): Wording("The client id supplied is invalid"),
+    ("invalid_request", "redirect_uri_fragment"): Wording(
+        "The redirect URI must not contain a fragment", error="invalid_uri"
+    ),
+    ("invalid_request", "redirect_uri_mismatch"): Wording(
+        "The redirect URI provided is missing or does not match",
+        error="redirect_uri_mismatch",
+        uri="#section-3.1.2",
+    ),
+    ("invalid_request", "no_redirect_uri"): Wording(
+        "No redirect URI was supplied or stored", error="invalid_uri"
+    ),
+    # Ours: bshaffer took any redirect URI from a client that registered none.
+    ("invalid_request", "no_registered_redirect_uri"): Wording(
+        "No redirect URI is registered for this client", error="invalid_uri"
+    ),
+    ("invalid_request", "several_redirect_uris"): Wording(
+        "A redirect URI must be supplied when multiple redirect URIs are registered",
+        error="invalid_uri",
+        uri="#section-3.1.2.3",
+    ),
+    ("invalid_request", "response_type"): Wording("Invalid or missing response type"),
+    ("unsupported_response_type", "implicit_off"): Wording("implicit grant type not supported"),
+    ("invalid_request", "no_state"): Wording("The state parameter is required"),
+    ("access_denied", "denied"): Wording("The user denied access to your application"),
 }
 
 
@@ -239,7 +265,12 @@ def claims(body: Mapping[str, Any]) -> Response:
 
 
 def metadata(
-    issuer: str, *, cacheable: bool, body_credentials: bool, scopes: list[str]
+    issuer: str,
+    *,
+    cacheable: bool,
+    body_credentials: bool,
+    scopes: list[str],
+    implicit: bool = False,
 ) -> Response:
     """RFC 8414 metadata: the legacy URLs as endpoints.
 
@@ -252,12 +283,12 @@ def metadata(
         auth_methods.append("client_secret_post")
     body = {
         "issuer": issuer,
+        "authorization_endpoint": base + "authorize",
         "token_endpoint": base + "token",
         "revocation_endpoint": base + "revoke",
         "introspection_endpoint": base + "introspect",
-        # Not authorization_code while no authorization endpoint hands codes out here.
-        "grant_types_supported": sorted(set(GRANTS) - {AUTHORIZATION_CODE}),
-        "response_types_supported": [],
+        "grant_types_supported": sorted(GRANTS) + (["implicit"] if implicit else []),
+        "response_types_supported": ["code", "token"] if implicit else ["code"],
         "token_endpoint_auth_methods_supported": auth_methods,
         "revocation_endpoint_auth_methods_supported": [*auth_methods, "none"],
         "introspection_endpoint_auth_methods_supported": auth_methods,

@@ -22,14 +22,22 @@ from emulator.host import stores
 from emulator.host import throttle
 from emulator.host import utcnow
 
+from . import pages
 from . import render
 from . import wire
 from .params import token_policy
 
 
-def token(params: Mapping[str, Any]) -> Answer:
-    """option=token: the authorization_code, client_credentials and refresh_token grants."""
-    req = wire.token_request(php_input(), params)
+def token(params: Mapping[str, Any]) -> Answer | Response:
+    """option=token: the authorization_code, client_credentials and refresh_token grants.
+
+    A guest asking for the implicit grant here goes to the login page, as the original
+    sent them; a logged-in user gets the engine's unsupported_grant_type.
+    """
+    inp = php_input()
+    if wire.token_param(inp, params, "grant_type") == oauth.IMPLICIT and pages.site_user() is None:
+        return pages.login_redirect()
+    req = wire.token_request(inp, params)
     conn = connection()
     issued = oauth.issue_token(
         conn,
@@ -107,6 +115,7 @@ def metadata(params: Mapping[str, Any]) -> Response:
         cacheable=bool(params["issuer"]),
         body_credentials=params["allow_credentials_in_request_body"],
         scopes=oauth.known_scopes(connection()),
+        implicit=params["allow_implicit"],
     )
 
 

@@ -170,6 +170,17 @@ def redirect_uris_match(given: str, stored: str) -> bool:
     return _url_decoded(given) == _url_decoded(stored)
 
 
+def authorize_redirect_uri_allowed(given: str, registered: str, *, exact: bool) -> bool:
+    """bshaffer's AuthorizeController::validateRedirectUri for one registered URI: byte
+    equality (``require_exact_redirect_uri``), else the given URI starts with the
+    registered one, ASCII letters in any case (PHP's strcasecmp of the prefix)."""
+    given_bytes = given.encode("utf-8", "surrogatepass")
+    registered_bytes = registered.encode("utf-8", "surrogatepass")
+    if exact:
+        return given_bytes == registered_bytes
+    return given_bytes[: len(registered_bytes)].lower() == registered_bytes.lower()
+
+
 def _url_decoded(text: str) -> bytes:
     return _form_decoded(text.encode("utf-8", "surrogatepass"))
 
@@ -209,3 +220,25 @@ def token_type_hint(inp: PhpInput, params: Mapping[str, Any]) -> str | None:
     """RFC 7009's ``token_type_hint`` (only a string counts)."""
     hint = token_param(inp, params, "token_type_hint")
     return hint if isinstance(hint, str) else None
+
+
+def authorization_request(inp: PhpInput) -> oauth.AuthorizationRequest:
+    """option=authorize's parameters as bshaffer's AuthorizeController read them: from the
+    query (``scope`` from the body first); PHP-empty values are absent, except ``state``,
+    which goes back to the client as given (an empty one too)."""
+
+    def query(name: str) -> str | None:
+        value = inp.query.get(name)
+        return value if isinstance(value, str) and is_truthy(value) else None
+
+    state = inp.query.get("state")
+    scope = inp.body.get("scope")
+    if scope is None:
+        scope = inp.query.get("scope")
+    return oauth.AuthorizationRequest(
+        client_id=query("client_id"),
+        redirect_uri=query("redirect_uri"),
+        response_type=query("response_type"),
+        state=state if isinstance(state, str) else None,
+        scope=scope if isinstance(scope, str) and is_truthy(scope) else None,
+    )

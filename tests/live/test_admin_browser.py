@@ -25,7 +25,6 @@ passed (a few fresh connections in a row may all have gone to one worker), and a
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 from collections.abc import Iterator
 from datetime import timedelta
@@ -36,7 +35,6 @@ import sqlalchemy as sa
 from playwright.sync_api import Browser
 from playwright.sync_api import Page
 from playwright.sync_api import expect
-from playwright.sync_api import sync_playwright
 
 from emulator.ops.clock import utcnow
 from emulator.storage.database import db
@@ -57,17 +55,6 @@ from tests.support.app import make_app
 
 pytestmark = pytest.mark.slow
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 ADMIN = "site-admin"
 PASSWORD = "a long admin password for the browser"
 UNKNOWN_API = (
@@ -78,22 +65,6 @@ INVALID_TOKEN = (
 )
 # Enough fresh connections that both workers are asked (each request may go to either).
 PROBES = 6
-
-
-@pytest.fixture
-def browser() -> Iterator[Browser]:
-    """Debian's chromium, headless; missing, the test fails saying how to install it."""
-    if not (Path(CHROMIUM).exists() or shutil.which("chromium")):
-        pytest.fail(
-            "chromium is not installed: run `apt-get install -y chromium` (.ci/run does)",
-            pytrace=False,
-        )
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield launched
-        finally:
-            launched.close()
 
 
 @pytest.fixture

@@ -664,16 +664,19 @@ def test_metadata_document_names_a_working_token_endpoint(live: Live) -> None:
     assert meta["token_endpoint"] == f"{base}/index.php?api=oauth2&option=token"
     assert meta["revocation_endpoint"] == f"{base}/index.php?api=oauth2&option=revoke"
     assert meta["introspection_endpoint"] == f"{base}/index.php?api=oauth2&option=introspect"
-    assert meta["grant_types_supported"] == ["client_credentials", "refresh_token"]
+    assert meta["authorization_endpoint"] == f"{base}/index.php?api=oauth2&option=authorize"
+    assert meta["grant_types_supported"] == [
+        "authorization_code",
+        "client_credentials",
+        "refresh_token",
+    ]
     assert meta["token_endpoint_auth_methods_supported"] == [
         "client_secret_basic",
         "client_secret_post",
     ]
     assert set(meta["scopes_supported"]) == set(SCOPES)
 
-    # Authlib's RFC 8414 checks (https waived for 127.0.0.1). Its validate() as a whole
-    # refuses the document: it reads the empty response_types_supported (no authorization
-    # endpoint here) as missing, although RFC 8414 only requires the array to be present.
+    # Authlib's RFC 8414 checks (https waived for 127.0.0.1).
     document = AuthorizationServerMetadata(meta)
     for name in (
         "issuer",
@@ -688,7 +691,8 @@ def test_metadata_document_names_a_working_token_endpoint(live: Live) -> None:
         "introspection_endpoint_auth_methods_supported",
     ):
         getattr(document, f"validate_{name}")()
-    assert meta["response_types_supported"] == []
+    document.validate_response_types_supported()
+    assert meta["response_types_supported"] == ["code"]
 
     # A client configured from the document alone.
     post = meta["token_endpoint_auth_methods_supported"][-1]

@@ -488,8 +488,8 @@ OPTIONS = {
     "enable_oauth2_server": "1",
     "oauth2_access_lifetime": "7200",
     "oauth2_unset_refresh_token_after_use": "0",
-    "oauth2_allow_implicit": "1",  # no counterpart here: reported
-    "oauth2_enforce_state": "1",  # no counterpart, but redCORE's default: not reported
+    "oauth2_allow_implicit": "1",  # carried over: allow_implicit
+    "oauth2_enforce_state": "1",  # carried over, redCORE's default: unchanged
     "webservices_enable": "1",  # not an OAuth2 option: ignored
 }
 

@@ -56,5 +56,11 @@ def init_app(app: Flask) -> None:
     app.after_request(_admin_headers)  # runs before the host's own security headers
 
 
+def stylesheet_url() -> str:
+    """The admin pages' stylesheet: other pages the service serves (a plugin's login and
+    consent pages) link it to look the same. Served to anyone (no login needed)."""
+    return url_for("admin.static", filename="admin.css")
+
+
 def _to_index() -> Response:
     return redirect(url_for("admin.index"))

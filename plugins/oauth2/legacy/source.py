@@ -46,7 +46,7 @@ SCOPES = "redcore_oauth_scopes"
 EXTENSIONS = "extensions"
 # Tables whose rows are not carried over (reported when they hold any).
 NOT_CARRIED = {
-    "redcore_oauth_authorization_codes": "no authorization endpoint here",
+    "redcore_oauth_authorization_codes": "codes live seconds: a user asks again",
     "redcore_oauth_jwt": "no JWT bearer grant here",
     "redcore_oauth_public_keys": "no JWT bearer grant here",
 }

@@ -57,8 +57,8 @@ def test_the_first_enabled_fallback_by_name_takes_what_no_plugin_answers(
     add_plugin("aa_first", fallback=answer("first"))
     cases = {
         "/index.php?option=com_content": "first GET /index.php?option=com_content",
-        "/index.php?option=authorize&api=oauth2": (
-            "first GET /index.php?option=authorize&api=oauth2"
+        "/index.php?option=authorise&api=oauth2": (
+            "first GET /index.php?option=authorise&api=oauth2"
         ),
         "/images/x.png": "first GET /images/x.png?",
     }

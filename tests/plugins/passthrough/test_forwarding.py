@@ -59,8 +59,8 @@ UNANSWERED = [
     ("no-api-post", "POST", "/index.php?option=com_users&task=user.login"),
     ("unknown-api", "GET", "/index.php?option=token&api=nosuch"),
     ("api-of-a-plugin-without-operations", "GET", "/index.php?option=x&api=apigee"),
-    ("unknown-option", "GET", "/index.php?option=authorize&api=oauth2&response_type=code"),
-    ("unknown-option-prefixed", "POST", "/index.php?option=com_authorize&api=oauth2"),
+    ("unknown-option", "GET", "/index.php?option=authorise&api=oauth2&response_type=code"),
+    ("unknown-option-prefixed", "POST", "/index.php?option=com_authorise&api=oauth2"),
     ("path-of-a-disabled-plugin", "GET", "/images/logo.png"),
     ("deep-path", "GET", "/component/content/article/1-welcome?Itemid=101"),
     ("put-elsewhere", "PUT", "/api/index.php/v1/articles/1"),
@@ -694,7 +694,7 @@ TODAY = [
         b'{"message":"No API was requested","code":404,"type":"RuntimeException"}',
         "text/html",
     ),
-    ("unknown-option", "/index.php?option=authorize&api=oauth2", 200, b"", "text/html"),
+    ("unknown-option", "/index.php?option=authorise&api=oauth2", 200, b"", "text/html"),
     ("path-of-a-disabled-plugin", "/images/logo.png", 404, NOT_FOUND, "text/html"),
 ]
 

@@ -53,7 +53,7 @@ ACTIONS = {
         {"enabled": "0"},
         "Disabling the oauth2 plugin (redCORE OAuth2 server): every "
         "<code>index.php?option=token&amp;api=oauth2</code> request (and option=resource, "
-        "revoke, introspect) will be answered as the original did with the API off",
+        "revoke, introspect, authorize) will be answered as the original did with the API off",
         "Disable the plugin",
         "/admin/plugins",
     ),

@@ -98,7 +98,7 @@ def test_import_carries_the_site_over(legacy, legacy_import, client, cli, count_
         "users": (12, 0, 0, 2, 0),
         "access tokens": (4, 0, 0, 7, 0),
         "refresh tokens": (2, 0, 0, 1, 0),
-        "options": (0, 2, 8, 1, 0),
+        "options": (0, 3, 11, 0, 0),
     }
     for reason in (
         "clients               1  malformed row: empty client_id",
@@ -114,14 +114,13 @@ def test_import_carries_the_site_over(legacy, legacy_import, client, cli, count_
         "access tokens         1  malformed row: control character in scope",
         "access tokens         1  malformed row: scope with bad characters (conf-client)",
         "refresh tokens        1  expired",
-        "options               1  no counterpart here, holds a non-default value "
-        "(oauth2_allow_implicit)",
     ):
         assert reason in out, reason
     assert 'oauth2_access_lifetime = "7200" -> access_lifetime = 7200 (set; was 3600)' in out
     assert "-> expires_in_as_string = true (unchanged)" in out
-    assert 'oauth2_allow_implicit = "1": no counterpart here' in out
-    assert "oauth2_enforce_state" not in out  # no counterpart, but redCORE's default value
+    # The authorization endpoint's options are carried over like the others.
+    assert 'oauth2_allow_implicit = "1" -> allow_implicit = true (set; was false)' in out
+    assert 'oauth2_enforce_state = "1" -> enforce_state = true (unchanged)' in out
     assert (
         "Not carried over: 1 row of " + legacy.prefix + "redcore_oauth_authorization_codes" in out
     )
@@ -221,7 +220,7 @@ def test_a_second_run_changes_nothing(legacy, legacy_import, app) -> None:
         "users": (0, 0, 12, 2, 0),
         "access tokens": (0, 0, 4, 7, 0),
         "refresh tokens": (0, 0, 2, 1, 0),
-        "options": (0, 0, 10, 1, 0),
+        "options": (0, 0, 14, 0, 0),
     }
     assert "Clients:" not in out and "Scopes:" not in out and "Users (" not in out
     assert "Secrets: 4 checked against their stored hash" in out
@@ -413,7 +412,7 @@ def test_options_the_schema_refuses_are_reported_not_stored(
     ) in out
     assert "-> expires_in_as_string = false (set; was true)" in out
     assert 'oauth2_use_openid_connect = "1": no counterpart here (OpenID Connect' in out
-    assert table(out)["options"] == (0, 1, 8, 2, 0)
+    assert table(out)["options"] == (0, 1, 12, 2, 0)
     shown = cli("plugins", "show", "oauth2")
     assert '  token_param_name = "access_token"' in shown
     assert "* expires_in_as_string = false" in shown
