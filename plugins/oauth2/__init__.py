@@ -23,6 +23,7 @@ plugin = Plugin(
     operations={
         "token": Operation(views.token, methods=POST),
         "resource": Operation(views.resource, methods=HTTP_METHODS),
+        "profile": Operation(views.profile, methods=HTTP_METHODS),
         "revoke": Operation(views.revoke, methods=POST),
         "introspect": Operation(views.introspect, methods=POST),
     },

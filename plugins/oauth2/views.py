@@ -28,7 +28,8 @@ from .params import token_policy
 
 
 def token(params: Mapping[str, Any]) -> Answer:
-    """option=token: the authorization_code, client_credentials and refresh_token grants."""
+    """option=token: the authorization_code, client_credentials, password and refresh_token
+    grants."""
     req = wire.token_request(php_input(), params)
     conn = connection()
     issued = oauth.issue_token(
@@ -37,6 +38,8 @@ def token(params: Mapping[str, Any]) -> Answer:
         stores.derived("oauth2.token_policy", token_policy, params),
         clients=stores.clients(),
         guard=throttle.guard(),
+        verifiers=stores.password_verifiers(),
+        user_guard=throttle.user_guard(),
         now=utcnow(),
     )
     return Answer(
@@ -60,6 +63,20 @@ def resource(params: Mapping[str, Any]) -> Answer:
         cache=stores.access_tokens(),
     )
     return Answer(render.resource(info), info.client_pk, token=sources.source)
+
+
+def profile(params: Mapping[str, Any]) -> Answer:
+    """option=profile: the bearer token's row and its user's profile (the guest's when the
+    token has no user, or its user is gone)."""
+    inp = php_input()
+    sources = wire.bearer_sources(inp, params)
+    raw = oauth.extract_bearer_token(sources, scheme=params["token_bearer_header_name"])
+    conn = connection()
+    info = oauth.verify_access_token(conn, raw, now=utcnow(), cache=stores.access_tokens())
+    user = None
+    if info.user_id is not None and info.user_id.isascii() and info.user_id.isdigit():
+        user = oauth.get_user(conn, int(info.user_id))
+    return Answer(render.profile(raw, info, user), info.client_pk, token=sources.source)
 
 
 def revoke(params: Mapping[str, Any]) -> Answer:

@@ -165,7 +165,7 @@ def test_metadata_names_the_legacy_urls(client, cli, tokens) -> None:
     assert doc["token_endpoint"] == "https://api.example.com/index.php?api=oauth2&option=token"
     assert doc["revocation_endpoint"].endswith("option=revoke")
     assert doc["introspection_endpoint"].endswith("option=introspect")
-    assert doc["grant_types_supported"] == ["client_credentials", "refresh_token"]
+    assert doc["grant_types_supported"] == ["client_credentials", "password", "refresh_token"]
     assert doc["token_endpoint_auth_methods_supported"] == [
         "client_secret_basic",
         "client_secret_post",
