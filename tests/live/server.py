@@ -31,6 +31,7 @@ from typing import IO
 from typing import Any
 
 import requests
+import sqlalchemy as sa
 
 from config import Config
 
@@ -116,6 +117,21 @@ def run_cli(
             f"stdout:\n{result.stdout}\nstderr:\n{result.stderr}"
         )
     return result.stdout
+
+
+def database_dump(database_url: str) -> str:
+    """Every value of every row of every table, as text."""
+    engine = sa.create_engine(database_url)
+    try:
+        with engine.connect() as conn:
+            values = []
+            quote = conn.dialect.identifier_preparer.quote
+            for table in sa.inspect(conn).get_table_names():
+                for row in conn.execute(sa.text(f"SELECT * FROM {quote(table)}")):
+                    values.extend(str(value) for value in row)
+            return "\n".join(values)
+    finally:
+        engine.dispose()
 
 
 def settle() -> None:

@@ -22,6 +22,7 @@ from requests_oauthlib import OAuth2Session as RequestsOAuthSession
 
 from tests.live.server import REQUEST_TIMEOUT
 from tests.live.server import LiveServer
+from tests.live.server import database_dump
 from tests.live.server import emptied_env
 from tests.live.server import run_cli
 
@@ -33,9 +34,10 @@ USERNAME, PASSWORD = "Agnes.B", "Linde und Ahorn 12"
 
 
 class Live:
-    def __init__(self, server: LiveServer, secret: str) -> None:
+    def __init__(self, server: LiveServer, secret: str, database_url: str) -> None:
         self.server = server
         self.secret = secret
+        self.database_url = database_url
 
     def url(self, option: str) -> str:
         return self.server.url(option)
@@ -56,7 +58,7 @@ def live(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     server = LiveServer(env, tmp_path_factory.mktemp("live-password"))
     server.start()
     try:
-        yield Live(server, secret)
+        yield Live(server, secret, database_url)
     finally:
         server.stop()
 
@@ -143,3 +145,31 @@ def test_authlib_logs_a_user_in_and_refreshes(live: Live) -> None:
         assert_user_token(session, live)
         with pytest.raises(OAuthError, match="invalid_grant"):
             session.fetch_token(live.url("token"), username="nobody", password=PASSWORD)
+
+
+def test_no_password_or_token_is_stored_or_logged_in_plain_text(live: Live) -> None:
+    typed = [PASSWORD, "Wrong horse 4", "Agnes.B-password-in-the-username-box"]
+    with RequestsOAuthSession(client=LegacyApplicationClient(client_id=CLIENT_ID)) as session:
+        session.trust_env = False
+        token = session.fetch_token(
+            live.url("token"),
+            username=USERNAME,
+            password=PASSWORD,
+            auth=(CLIENT_ID, live.secret),
+            timeout=REQUEST_TIMEOUT,
+        )
+        for username, password in ((USERNAME, typed[1]), (typed[2], PASSWORD)):
+            with pytest.raises(InvalidGrantError):
+                session.fetch_token(
+                    live.url("token"),
+                    username=username,
+                    password=password,
+                    auth=(CLIENT_ID, live.secret),
+                    timeout=REQUEST_TIMEOUT,
+                )
+    needles = [*typed, token["access_token"], token["refresh_token"]]
+    dump = database_dump(live.database_url)
+    logs = live.server.stderr() + live.server.stdout_path.read_text(errors="replace")
+    for needle in needles:
+        assert needle not in dump, f"{needle!r} found in the database"
+        assert needle not in logs, f"{needle!r} found in the server's output"
