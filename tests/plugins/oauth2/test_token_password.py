@@ -23,7 +23,9 @@ from passlib.hash import phpass
 
 from config import Config
 from emulator import oauth
+from emulator.oauth.clients import scrypt_hash
 from emulator.storage.database import db
+from emulator.storage.models import Client
 from emulator.storage.models import SiteUser
 from tests.support.app import empty_database
 from tests.support.app import make_app
@@ -355,3 +357,35 @@ def test_guessing_a_users_password_is_locked_out(throttled: Flask) -> None:
         environ_base={"REMOTE_ADDR": ATTACKER},
     )
     assert client_credentials.status_code == 200
+
+
+def test_a_password_grant_leaves_an_old_client_hash_to_another_grant(
+    app: Flask, client, marta, strict
+) -> None:
+    """A failed login is counted apart, after the client is checked: the request must not
+    have written before (on SQLite its write lock would keep the count waiting for ever), so
+    the client's old secret hash is replaced by its next request of another grant."""
+    old = scrypt_hash("Sh0p-Secret!")
+    with app.app_context():
+        db.session.execute(
+            sa.update(Client).where(Client.client_id == "shop-app").values(secret_hash=old)
+        )
+        db.session.commit()
+
+    def stored() -> str:
+        with app.app_context():
+            return db.session.scalar(
+                sa.select(Client.secret_hash).where(Client.client_id == "shop-app")
+            )
+
+    assert_token_ok(password_grant(client), scope=SHOP_SCOPE, refresh=True, as_string=False)
+    wrong = {"username": "marta.k", "password": "wrong"}
+    assert_token_error(password_grant(client, user=wrong), WRONG, status=401)
+    assert stored() == old
+    assert_token_ok(
+        send(client, {"grant_type": "client_credentials", **SHOP}),
+        scope=SHOP_SCOPE,
+        refresh=False,
+        as_string=False,
+    )
+    assert stored().startswith("$argon2id$")
