@@ -23,6 +23,7 @@ from passlib.hash import phpass
 
 from config import Config
 from emulator import oauth
+from emulator.oauth import users as users_module
 from emulator.oauth.clients import scrypt_hash
 from emulator.storage.database import db
 from emulator.storage.models import Client
@@ -389,3 +390,21 @@ def test_a_password_grant_leaves_an_old_client_hash_to_another_grant(
         as_string=False,
     )
     assert stored().startswith("$argon2id$")
+
+
+def test_an_unknown_username_costs_what_a_wrong_password_does(
+    client, marta, strict, monkeypatch
+) -> None:
+    """One full password hash either way (a dummy one for a username nobody has)."""
+    checks: list[str] = []
+    real = users_module.check_secret
+
+    def counted(password_hash: str, password: str) -> bool:
+        checks.append(password_hash)
+        return real(password_hash, password)
+
+    monkeypatch.setattr(users_module, "check_secret", counted)
+    for user in ({"username": "marta.k", "password": "wrong"}, {"username": "x", "password": "y"}):
+        checks.clear()
+        assert_token_error(password_grant(client, user=user), WRONG, status=401)
+        assert len(checks) == 1 and checks[0].startswith("$argon2id$")
