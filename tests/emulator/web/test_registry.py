@@ -32,7 +32,13 @@ def handler(params):  # pragma: no cover - never called
 def test_discovery_finds_the_oauth2_plugin() -> None:
     found = discover()
     assert found["oauth2"].title == "redCORE OAuth2 server"
-    assert set(found["oauth2"].operations) == {"token", "resource", "revoke", "introspect"}
+    assert set(found["oauth2"].operations) == {
+        "token",
+        "resource",
+        "profile",
+        "revoke",
+        "introspect",
+    }
 
 
 @pytest.mark.parametrize(
