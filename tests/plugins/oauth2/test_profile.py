@@ -62,8 +62,9 @@ def user_token(client, username: str = "zofia.w", password: str = "Bursztyn-88")
     return rv.get_json()["access_token"]
 
 
-def assert_profile(rv, token: str, client_id: str, user_id: str | None, scope: str | None,
-                   profile: str) -> dict:  # fmt: skip
+def assert_profile(
+    rv, token: str, client_id: str, user_id: str | None, scope: str | None, profile: str
+) -> dict:
     """The exact bytes, but for the times, which are checked against each other."""
     assert rv.status_code == 200, rv.data
     assert rv.headers["Content-Type"] == "application/json; charset=UTF-8"
@@ -119,8 +120,9 @@ def test_a_token_without_a_user_shows_the_guest(client, shop, make_client, stric
 def test_a_token_whose_user_is_not_there_shows_the_guest(
     client, shop, import_token, user_id
 ) -> None:
-    token = import_token("access", "a" * 40, "shop-app", scope="orders.read", user_id=user_id,
-                         expires_in=3600)  # fmt: skip
+    token = import_token(
+        "access", "a" * 40, "shop-app", scope="orders.read", user_id=user_id, expires_in=3600
+    )
     rv = client.get(PROFILE_URL, headers=bearer(token))
     assert_profile(rv, token, "shop-app", user_id, "orders.read", re.escape(GUEST))
 

@@ -127,8 +127,11 @@ def test_a_json_body_carries_them_too(client, marta, strict) -> None:
 
 
 def test_an_array_is_no_username(client, marta, strict) -> None:
-    rv = send(client, "grant_type=password&username[]=marta.k&password=Tulpen-2019"
-              "&client_id=shop-app&client_secret=Sh0p-Secret!")  # fmt: skip
+    rv = send(
+        client,
+        "grant_type=password&username[]=marta.k&password=Tulpen-2019"
+        "&client_id=shop-app&client_secret=Sh0p-Secret!",
+    )
     assert rv.status_code == 400
     assert rv.get_json()["error"] == "invalid_request"
 
@@ -234,8 +237,9 @@ def test_the_body_client_id_names_the_scope_with_basic(client, marta, strict) ->
     )
     body = assert_token_ok(rv, scope="orders.read", refresh=True, as_string=False)
     # The token is the authenticated client's: shop-app refreshes it, outlet-app cannot.
-    assert_token_ok(refresh(client, body["refresh_token"]), scope="orders.read", refresh=False,
-                    as_string=False)  # fmt: skip
+    assert_token_ok(
+        refresh(client, body["refresh_token"]), scope="orders.read", refresh=False, as_string=False
+    )
 
 
 def test_a_query_client_id_names_the_scope_in_default_mode_only(client, marta, mode) -> None:
@@ -286,18 +290,21 @@ def test_an_imported_hash_logs_in_and_becomes_argon2id(
 ) -> None:
     stored = IMPORTED[kind]("Brücke 1907")
     with app.app_context():
-        oauth.add_users(db.session, [oauth.UserImport(812, "Old.Hand", password_hash=stored)],
-                        now=NOW)  # fmt: skip
+        oauth.add_users(
+            db.session, [oauth.UserImport(812, "Old.Hand", password_hash=stored)], now=NOW
+        )
         db.session.commit()
     user = {"username": "old.hand", "password": "Brücke 1907"}
     assert_token_error(password_grant(client, user={**user, "password": "Brücke"}), WRONG, 401)
-    assert_token_ok(password_grant(client, user=user), scope=SHOP_SCOPE, refresh=True,
-                    as_string=False)  # fmt: skip
+    assert_token_ok(
+        password_grant(client, user=user), scope=SHOP_SCOPE, refresh=True, as_string=False
+    )
     with app.app_context():
         now_stored = db.session.scalar(sa.select(SiteUser.password_hash).where(SiteUser.id == 812))
     assert now_stored.startswith("$argon2id$")
-    assert_token_ok(password_grant(client, user=user), scope=SHOP_SCOPE, refresh=True,
-                    as_string=False)  # fmt: skip
+    assert_token_ok(
+        password_grant(client, user=user), scope=SHOP_SCOPE, refresh=True, as_string=False
+    )
 
 
 # --- throttling ---------------------------------------------------------------------------
