@@ -53,7 +53,9 @@ from emulator.oauth.errors import UnsupportedResponseType
 from emulator.oauth.grants import AUTHORIZATION_CODE
 from emulator.oauth.grants import CLIENT_CREDENTIALS
 from emulator.oauth.grants import GRANTS
+from emulator.oauth.grants import PASSWORD
 from emulator.oauth.grants import REFRESH_TOKEN
+from emulator.oauth.grants import GrantServices
 from emulator.oauth.grants import TokenPolicy
 from emulator.oauth.grants import TokenRequest
 from emulator.oauth.grants import issue_token
@@ -180,6 +182,8 @@ __all__ = [
     "issue_code",
     "GONE",
     "GRANTS",
+    "GrantServices",
+    "PASSWORD",
     "IMPORTED",
     "MISSING",
     "REFRESH_TOKEN",

@@ -363,6 +363,7 @@ def authenticate_client(
     body_allowed: bool = True,
     guard: AuthGuard | None = None,
     now: datetime | None = None,
+    rehash: bool = True,
 ) -> ClientRecord:
     """Return the authenticated client or raise InvalidClient (bshaffer HttpBasic order).
 
@@ -376,6 +377,8 @@ def authenticate_client(
     or an unknown client is counted by it, once per request even when the credentials'
     ``alternative`` was tried too. A disabled client is an unknown one. ``now`` lets a
     rotated-out secret in during its grace period (without it, only the current).
+    ``rehash=False`` leaves a secret hash of an older kind as it is (a later request
+    replaces it): for a request that must not write before a later guard counts a failure.
     """
     if credentials is None:
         raise InvalidClient(reason="missing", body_allowed=body_allowed)
@@ -385,7 +388,7 @@ def authenticate_client(
     failures: list[tuple[str, InvalidClient]] = []
     for attempt in attempts:
         try:
-            return _authenticate_once(db, attempt, clients, allow_public, guard, now)
+            return _authenticate_once(db, attempt, clients, allow_public, guard, now, rehash)
         except ClientLocked:
             raise
         except InvalidClient as failure:
@@ -410,6 +413,7 @@ def _authenticate_once(
     allow_public: bool,
     guard: AuthGuard | None,
     now: datetime | None,
+    rehash: bool = True,
 ) -> ClientRecord:
     """One reading of the credentials; raise InvalidClient (not counted) when it fails."""
     secret = credentials.client_secret
@@ -430,7 +434,7 @@ def _authenticate_once(
     # can never be part of a secret (scrypt's HMAC padded keys with zeros, so "s" and
     # "s\0" hashed alike). Either still costs a full hash, like any wrong secret.
     if isinstance(secret, str) and "\0" not in secret:
-        verified = clients.verify_secret(client, secret, db=db, now=now)
+        verified = clients.verify_secret(client, secret, db=db if rehash else None, now=now)
     else:
         check_secret(_dummy_hash(), "")  # the cost of a wrong secret, for timing's sake
         verified = False

@@ -1,4 +1,4 @@
-"""The token endpoint's grants (RFC 6749 §4.1, §4.4 and §6) and the order they are checked in.
+"""The token endpoint's grants (RFC 6749 §4.1, §4.3, §4.4 and §6) and the order they are checked in.
 
 Check order, as bshaffer's TokenController had it (compat/redcore.md): grant_type present
 -> grant_type known -> client authentication -> grant-specific validation -> code or token
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Callable
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import ClassVar
@@ -40,6 +41,9 @@ from emulator.oauth.tokens import generate_token
 from emulator.oauth.tokens import is_expired
 from emulator.oauth.tokens import issue_tokens
 from emulator.oauth.tokens import revoke_family
+from emulator.oauth.users import PasswordVerifier
+from emulator.oauth.users import UserGuard
+from emulator.oauth.users import authenticate_user
 from emulator.storage.schema import DbHandle
 from emulator.storage.sqlite import write
 
@@ -58,6 +62,12 @@ class TokenRequest:
     refresh_token: str | None = None
     code: str | None = None
     redirect_uri: str | None = None
+    # The password grant's resource owner (RFC 6749 §4.3.2); None: not given.
+    username: str | None = None
+    password: str | None = None
+    # The client_id the request named as a parameter, whichever way the client
+    # authenticated (a policy may take the password grant's scope from that client).
+    client_id_param: str | None = None
     # Whether the dialect looked for credentials in the body (changes one error text).
     credentials_body_allowed: bool = True
 
@@ -86,6 +96,20 @@ class TokenPolicy:
     # Whether the redirect URI of a token request (first argument) is the code's (second).
     # RFC 6749 §4.1.3 says identical; a dialect may compare as its legacy system did.
     redirect_uri_matches: Callable[[str, str], bool] = operator.eq
+    # Which client's scope a password grant makes available: the authenticated client's
+    # (False), or the one the request's ``client_id_param`` names, none when it names none
+    # (True: a legacy system's quirk that its clients were built against).
+    user_scope_from_client_id_param: bool = False
+
+
+@dataclass(frozen=True)
+class GrantServices:
+    """What grants use besides the request: the client store, and for logging users in,
+    the plugins' password verifiers and the guard against guessing."""
+
+    clients: ClientStore
+    verifiers: Sequence[PasswordVerifier] = ()
+    user_guard: UserGuard | None = None
 
 
 @dataclass(frozen=True)
@@ -106,6 +130,10 @@ class Grant:
 
     grant_type: ClassVar[str]
     allow_public_clients: ClassVar[bool]
+    # Whether ``validate`` checks a user's password: its failures are counted by a guard
+    # that writes apart, which must come before the request writes anything (on SQLite
+    # the request's own write lock would keep the count waiting on it for ever).
+    checks_user_password: ClassVar[bool] = False
 
     @classmethod
     def validate(
@@ -116,6 +144,7 @@ class Grant:
         policy: TokenPolicy,
         *,
         now: datetime,
+        services: GrantServices,
     ) -> GrantContext:
         """Check the grant's own parameters; raise an OAuthError when they fail."""
         raise NotImplementedError
@@ -150,6 +179,7 @@ class ClientCredentialsGrant(Grant):
         policy: TokenPolicy,
         *,
         now: datetime,
+        services: GrantServices,
     ) -> GrantContext:
         """Nothing to check: the grant makes the client's own allowed scope available."""
         return GrantContext(available_scope=client.allowed_scope, user_id=client.user_id)
@@ -197,6 +227,7 @@ class RefreshTokenGrant(Grant):
         policy: TokenPolicy,
         *,
         now: datetime,
+        services: GrantServices,
     ) -> GrantContext:
         """The refresh token must exist, be live and belong to the client (in that order)."""
         if not req.refresh_token:
@@ -263,6 +294,72 @@ class RefreshTokenGrant(Grant):
         return issued
 
 
+class PasswordGrant(Grant):
+    """RFC 6749 §4.3: a client trades a user's username and password for tokens for the user."""
+
+    grant_type = "password"
+    allow_public_clients = True  # a public client logs its users in by client_id alone
+    checks_user_password = True
+
+    @classmethod
+    def validate(
+        cls,
+        db: DbHandle,
+        req: TokenRequest,
+        client: ClientRecord,
+        policy: TokenPolicy,
+        *,
+        now: datetime,
+        services: GrantServices,
+    ) -> GrantContext:
+        """Both given (reason ``missing_user_credentials``), then the user's password checked
+        (``authenticate_user``: an unknown, blocked or two-factor user fails as a wrong
+        password, reason ``user_credentials``; ``UserLocked`` while the guard refuses)."""
+        if not req.username or not req.password:
+            raise InvalidRequest(reason="missing_user_credentials")
+        user = authenticate_user(
+            db,
+            req.username,
+            req.password,
+            verifiers=services.verifiers,
+            guard=services.user_guard,
+            now=now,
+        )
+        if user is None:
+            raise InvalidGrant(reason="user_credentials")
+        if policy.user_scope_from_client_id_param:
+            named = services.clients.load(db, req.client_id_param) if req.client_id_param else None
+            available = None if named is None else named.allowed_scope
+        else:
+            available = client.allowed_scope
+        return GrantContext(available_scope=available, user_id=user.user_id)
+
+    @classmethod
+    def issue(
+        cls,
+        db: DbHandle,
+        client: ClientRecord,
+        ctx: GrantContext,
+        scope: str | None,
+        policy: TokenPolicy,
+        *,
+        now: datetime,
+    ) -> IssuedToken:
+        """Issue an access token for the user and (when the client may use it) a refresh
+        token."""
+        return issue_tokens(
+            db,
+            client,
+            user_id=ctx.user_id,
+            scope=scope,
+            access_lifetime=policy.access_lifetime,
+            refresh_lifetime=policy.refresh_token_lifetime if may_refresh(client) else None,
+            access_token_factory=policy.access_token_factory,
+            refresh_token_factory=policy.refresh_token_factory,
+            now=now,
+        )
+
+
 class AuthorizationCodeGrant(Grant):
     """RFC 6749 §4.1.3: trade an authorization code for tokens for its user."""
 
@@ -278,6 +375,7 @@ class AuthorizationCodeGrant(Grant):
         policy: TokenPolicy,
         *,
         now: datetime,
+        services: GrantServices,
     ) -> GrantContext:
         """The code must exist, its redirect URI be repeated, be live and belong to the
         client (in bshaffer's order: the redirect URI before the expiry)."""
@@ -339,12 +437,14 @@ def may_refresh(client: ClientRecord) -> bool:
 # The grant type names, for dialects that support one grant per endpoint.
 AUTHORIZATION_CODE = AuthorizationCodeGrant.grant_type
 CLIENT_CREDENTIALS = ClientCredentialsGrant.grant_type
+PASSWORD = PasswordGrant.grant_type
 REFRESH_TOKEN = RefreshTokenGrant.grant_type
 
 # The grants the engine knows, by grant_type, in the order bshaffer's server registered
 # them for redCORE (the one list of grant type names: the CLI names them in this order).
 GRANTS: dict[str, type[Grant]] = {
-    g.grant_type: g for g in (AuthorizationCodeGrant, ClientCredentialsGrant, RefreshTokenGrant)
+    g.grant_type: g
+    for g in (AuthorizationCodeGrant, ClientCredentialsGrant, PasswordGrant, RefreshTokenGrant)
 }
 
 
@@ -392,6 +492,8 @@ def issue_token(
     clients: ClientStore,
     now: datetime,
     guard: AuthGuard | None = None,
+    verifiers: Sequence[PasswordVerifier] = (),
+    user_guard: UserGuard | None = None,
 ) -> IssuedToken:
     """Answer a token request: authenticate, apply the grant, decide scope, issue.
 
@@ -399,6 +501,7 @@ def issue_token(
     group commit before this returns, on PostgreSQL (one statement, no transaction open)
     in autocommit; elsewhere, or after other writes, the caller's commit commits them.
     Callers commit after it either way, and nothing they do later can take the token back.
+    ``verifiers`` and ``user_guard`` serve the password grant (``authenticate_user``).
     """
     if not req.grant_type:
         raise InvalidRequest(reason="no_grant_type")
@@ -413,8 +516,11 @@ def issue_token(
         body_allowed=req.credentials_body_allowed,
         guard=guard,
         now=now,
+        # The client's old secret hash is replaced by a request of another grant.
+        rehash=not grant.checks_user_password,
     )
-    ctx = grant.validate(db, req, client, policy, now=now)
+    services = GrantServices(clients, verifiers, user_guard)
+    ctx = grant.validate(db, req, client, policy, now=now, services=services)
     if not client.allows_grant(grant.grant_type):
         raise UnauthorizedClient(reason="grant_not_allowed", grant_type=grant.grant_type)
     scope = resolve_scope(

@@ -24,6 +24,7 @@ plugin = Plugin(
     operations={
         "token": Operation(views.token, methods=POST),
         "resource": Operation(views.resource, methods=HTTP_METHODS),
+        "profile": Operation(views.profile, methods=HTTP_METHODS),
         "revoke": Operation(views.revoke, methods=POST),
         "introspect": Operation(views.introspect, methods=POST),
         "authorize": Operation(pages.authorize, methods=frozenset({"GET", "HEAD", "POST"})),

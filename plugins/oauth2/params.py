@@ -239,6 +239,9 @@ def token_policy(params: Mapping[str, Any]) -> TokenPolicy:
         revoke_on_refresh_token_reuse=params["revoke_on_refresh_token_reuse"],
         auth_code_lifetime=params["auth_code_lifetime"],
         redirect_uri_matches=redirect_uris_match,
+        # redCORE's storage looked the password grant's client scope up by the client_id
+        # parameter, not the authenticated client (compat/redcore.md, "Site users").
+        user_scope_from_client_id_param=True,
     )
 
 

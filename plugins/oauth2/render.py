@@ -34,6 +34,8 @@ from emulator.oauth import IssuedToken
 from emulator.oauth import OAuthError
 from emulator.oauth import TokenInfo
 from emulator.oauth import TokenMissing
+from emulator.oauth import UserLocked
+from emulator.oauth import UserRecord
 
 RFC6749 = "http://tools.ietf.org/html/rfc6749"
 NO_STORE = {"Cache-Control": "no-store"}
@@ -52,11 +54,13 @@ DEFAULTS = {"www_realm": "Service"}
 class Wording:
     """How bshaffer/oauth2-server-php answered one engine error: its description (fixed,
     or made from the error's facts), and where they differ from the engine's, the wire's
-    error code and the RFC 6749 section it linked (``error_uri``)."""
+    error code, the RFC 6749 section it linked (``error_uri``) and the status (400 at the
+    token endpoint otherwise)."""
 
     description: str | Callable[[Mapping[str, Any]], str]
     error: str | None = None
     uri: str | None = None
+    status: int | None = None
 
 
 _INVALID_CLIENT = Wording("The client credentials are invalid")
@@ -106,6 +110,14 @@ ERRORS: dict[tuple[str | None, str], Wording] = {
     # TokenController names the grant type as sent (lower case: "authorization_code").
     ("invalid_grant", "other_client"): Wording(
         lambda facts: f"{facts.get('grant_type', '')} doesn't exist or is invalid for the client"
+    ),
+    # The password grant (GrantType\UserCredentials): a wrong password, an unknown, blocked
+    # or two-factor user alike; 401 but no WWW-Authenticate (the token endpoint sends none).
+    ("invalid_request", "missing_user_credentials"): Wording(
+        'Missing parameters: "username" and "password" required'
+    ),
+    ("invalid_grant", "user_credentials"): Wording(
+        "Invalid username and password combination", status=401
     ),
     ("unauthorized_client", "grant_not_allowed"): Wording(
         "The grant type is unauthorized for this client_id"
@@ -243,6 +255,52 @@ def resource(info: TokenInfo) -> Response:
     return Response(payload, content_type="application/json; charset=UTF-8")
 
 
+def profile(raw: str, info: TokenInfo, user: UserRecord | None) -> Response:
+    """200 for option=profile: the token row as bshaffer's storage returned it (``expires``
+    a unix time), redCORE's formatted expiry, and the user's profile as Joomla's user
+    object gave it (the guest's, id 0, for a token without a user or whose user is gone).
+
+    The user's dates are in UTC, as Joomla stores them; the expiry in the site's zone.
+    """
+    zone = _app().config["SITE_TIMEZONE"]
+    body = {
+        "access_token": raw,
+        "client_id": info.client_id,
+        "user_id": info.user_id,
+        "expires": int(info.expires_at.replace(tzinfo=UTC).timestamp()),
+        "scope": info.scope,
+        "expireTimeFormatted": _site_text(info.expires_at, zone),
+        "profile": _profile(user),
+    }
+    return Response(json_encode(body), content_type="application/json; charset=UTF-8")
+
+
+def _profile(user: UserRecord | None) -> dict[str, Any]:
+    if user is None:
+        return {
+            "id": 0,
+            "name": None,
+            "username": None,
+            "email": None,
+            "registerDate": None,
+            "lastVisitDate": None,
+            "authorisedGroups": [],
+        }
+    return {
+        "id": user.id,
+        "name": user.name,
+        "username": user.username,
+        "email": user.email,
+        "registerDate": _utc_text(user.registered_at),
+        "lastVisitDate": _utc_text(user.last_visit_at),
+        "authorisedGroups": list(user.groups),
+    }
+
+
+def _utc_text(moment: datetime | None) -> str | None:
+    return None if moment is None else _site_text(moment, "UTC")
+
+
 def _php_nullable(text: str | None) -> str:
     """json_encode of a string or null."""
     return "null" if text is None else json_encode_string(text)
@@ -325,12 +383,14 @@ def error(err: Exception, operation: str | None, params: Mapping[str, Any] | Non
     if isinstance(err, HostError):
         return host_error_response(err)
     assert isinstance(err, OAuthError)
-    if isinstance(err, ClientLocked):  # our addition (RFC 6749 §10.10): no legacy bytes
+    if isinstance(err, (ClientLocked, UserLocked)):  # ours (RFC 6749 §10.10): no legacy bytes
         headers = {**NO_STORE, "Retry-After": str(err.retry_after)}
         return json_response(_error_body(err), status=429, headers=headers)
-    if operation == "resource":
+    if operation in ("resource", "profile"):
         return _resource_error(err, {**DEFAULTS, **(params or {})})
-    return json_response(_error_body(err), status=400, headers=NO_STORE)
+    found = ERRORS.get((err.code, err.reason)) if not err.description else None
+    status = found.status if found is not None and found.status else 400
+    return json_response(_error_body(err), status=status, headers=NO_STORE)
 
 
 def _error_body(err: OAuthError) -> dict[str, str]:

@@ -29,7 +29,8 @@ from .params import token_policy
 
 
 def token(params: Mapping[str, Any]) -> Answer | Response:
-    """option=token: the authorization_code, client_credentials and refresh_token grants.
+    """option=token: the authorization_code, client_credentials, password and refresh_token
+    grants.
 
     A guest asking for the implicit grant here goes to the login page, as the original
     sent them; a logged-in user gets the engine's unsupported_grant_type.
@@ -39,12 +40,15 @@ def token(params: Mapping[str, Any]) -> Answer | Response:
         return pages.login_redirect()
     req = wire.token_request(inp, params)
     conn = connection()
+    logs_in = req.grant_type == oauth.PASSWORD  # what only a user's login needs
     issued = oauth.issue_token(
         conn,
         req,
         stores.derived("oauth2.token_policy", token_policy, params),
         clients=stores.clients(),
         guard=throttle.guard(),
+        verifiers=stores.password_verifiers() if logs_in else (),
+        user_guard=throttle.user_guard() if logs_in else None,
         now=utcnow(),
     )
     return Answer(
@@ -68,6 +72,20 @@ def resource(params: Mapping[str, Any]) -> Answer:
         cache=stores.access_tokens(),
     )
     return Answer(render.resource(info), info.client_pk, token=sources.source)
+
+
+def profile(params: Mapping[str, Any]) -> Answer:
+    """option=profile: the bearer token's row and its user's profile (the guest's when the
+    token has no user, or its user is gone)."""
+    inp = php_input()
+    sources = wire.bearer_sources(inp, params)
+    raw = oauth.extract_bearer_token(sources, scheme=params["token_bearer_header_name"])
+    conn = connection()
+    info = oauth.verify_access_token(conn, raw, now=utcnow(), cache=stores.access_tokens())
+    user = None
+    if info.user_id is not None and info.user_id.isascii() and info.user_id.isdigit():
+        user = oauth.get_user(conn, int(info.user_id))
+    return Answer(render.profile(raw, info, user), info.client_pk, token=sources.source)
 
 
 def revoke(params: Mapping[str, Any]) -> Answer:

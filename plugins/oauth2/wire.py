@@ -146,10 +146,17 @@ def token_request(inp: PhpInput, params: Mapping[str, Any]) -> oauth.TokenReques
     if scope is None:
         scope = inp.query.get("scope")
     grant_type = string_param(grant_type, "grant_type")
-    code = redirect_uri = None
+    code = redirect_uri = username = password = client_id_param = None
     if grant_type == oauth.AUTHORIZATION_CODE:  # only its grant reads them, as bshaffer's
         code = string_param(token_param(inp, params, "code"), "code")
         redirect_uri = string_param(token_param(inp, params, "redirect_uri"), "redirect_uri")
+    elif grant_type == oauth.PASSWORD:
+        username = string_param(token_param(inp, params, "username"), "username")
+        password = string_param(token_param(inp, params, "password"), "password")
+        # redCORE took the grant's client scope from this parameter, not from the
+        # authenticated client: a Basic-authenticated client without it gets the defaults.
+        named = token_param(inp, params, "client_id")
+        client_id_param = None if isinstance(named, (list, dict)) else to_string(named) or None
     return oauth.TokenRequest(
         grant_type=grant_type,
         credentials=client_credentials(inp, params),
@@ -157,6 +164,9 @@ def token_request(inp: PhpInput, params: Mapping[str, Any]) -> oauth.TokenReques
         refresh_token=string_param(token_param(inp, params, "refresh_token"), "refresh_token"),
         code=code,
         redirect_uri=redirect_uri,
+        username=username,
+        password=password,
+        client_id_param=client_id_param,
         credentials_body_allowed=params["allow_credentials_in_request_body"],
     )
 

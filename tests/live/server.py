@@ -31,6 +31,7 @@ from typing import IO
 from typing import Any
 
 import requests
+import sqlalchemy as sa
 
 from config import Config
 
@@ -95,12 +96,16 @@ def emptied_env(database_url: str, *, caches: bool = True) -> dict[str, str]:
     return subprocess_env(database_url, caches=caches)
 
 
-def run_cli(env: dict[str, str], *args: str, expect_ok: bool = True) -> str:
-    """Run ``flask --app app ARGS`` in a subprocess; return its stdout (fail with its output)."""
+def run_cli(
+    env: dict[str, str], *args: str, expect_ok: bool = True, stdin: str | None = None
+) -> str:
+    """Run ``flask --app app ARGS`` in a subprocess (``stdin``: what it reads); return its
+    stdout (fail with its output)."""
     result = subprocess.run(
         [str(BIN / "flask"), "--app", "app", *args],
         cwd=ROOT,
         env=env,
+        input=stdin,
         capture_output=True,
         text=True,
         timeout=CLI_TIMEOUT,
@@ -112,6 +117,21 @@ def run_cli(env: dict[str, str], *args: str, expect_ok: bool = True) -> str:
             f"stdout:\n{result.stdout}\nstderr:\n{result.stderr}"
         )
     return result.stdout
+
+
+def database_dump(database_url: str) -> str:
+    """Every value of every row of every table, as text."""
+    engine = sa.create_engine(database_url)
+    try:
+        with engine.connect() as conn:
+            values = []
+            quote = conn.dialect.identifier_preparer.quote
+            for table in sa.inspect(conn).get_table_names():
+                for row in conn.execute(sa.text(f"SELECT * FROM {quote(table)}")):
+                    values.extend(str(value) for value in row)
+            return "\n".join(values)
+    finally:
+        engine.dispose()
 
 
 def settle() -> None:

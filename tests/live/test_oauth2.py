@@ -35,6 +35,7 @@ from requests_oauthlib import OAuth2Session as RequestsOAuthSession
 from emulator.storage.database import db
 from tests.live.server import REQUEST_TIMEOUT
 from tests.live.server import LiveServer
+from tests.live.server import database_dump
 from tests.live.server import params_set
 from tests.live.server import request
 from tests.live.server import revocation_settles
@@ -576,21 +577,6 @@ def test_params_set_by_the_cli_reach_every_worker_without_restart(live: Live) ->
 # --- nothing stored in plain text ---------------------------------------------------------------
 
 
-def database_dump(database_url: str) -> str:
-    """Every value of every row of every table, as text."""
-    engine = sa.create_engine(database_url)
-    try:
-        with engine.connect() as conn:
-            values = []
-            quote = conn.dialect.identifier_preparer.quote
-            for table in sa.inspect(conn).get_table_names():
-                for row in conn.execute(sa.text(f"SELECT * FROM {quote(table)}")):
-                    values.extend(str(value) for value in row)
-            return "\n".join(values)
-    finally:
-        engine.dispose()
-
-
 def sqlite_files(database_url: str) -> dict[str, bytes]:
     """The SQLite database file and its companions (-wal, -shm, -journal), as bytes."""
     path = Path(sa.make_url(database_url).database)
@@ -668,6 +654,7 @@ def test_metadata_document_names_a_working_token_endpoint(live: Live) -> None:
     assert meta["grant_types_supported"] == [
         "authorization_code",
         "client_credentials",
+        "password",
         "refresh_token",
     ]
     assert meta["token_endpoint_auth_methods_supported"] == [

@@ -73,7 +73,7 @@ def test_clients_create_with_given_secret_and_public(cli) -> None:
     ("args", "reason"),
     [
         (["dup"], "already exists"),
-        (["x", "--grant-types", "password"], "Unknown grant type"),
+        (["x", "--grant-types", "device_code"], "Unknown grant type"),
         (["x", "--scope", "a  b"], "Invalid scope"),
         (["x", "--public", "--secret", "s"], "public client has no secret"),
         (["x", "--secret", ""], "empty secret"),

@@ -243,7 +243,7 @@ def test_clients_update_sets_and_clears_fields(app, ok) -> None:
         (["shop"], "Nothing to change"),
         (["shop", "--scope", "a", "--clear", "scope"], "--scope and --clear scope"),
         (["shop", "--scope", 'a"b'], "Invalid scope"),
-        (["shop", "--grant-types", "password"], "Unknown grant type"),
+        (["shop", "--grant-types", "device_code"], "Unknown grant type"),
         (["shop", "--user-id", "u" * 81], "user_id must be at most 80"),
         (["shop", "--redirect-uri", "x\ny"], "control character"),
     ],

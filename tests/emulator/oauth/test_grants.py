@@ -34,14 +34,19 @@ def issue(session, req, policy=POLICY, now=NOW) -> oauth.IssuedToken:
 
 
 def test_the_engine_knows_its_grants_in_bshaffers_order() -> None:
-    assert list(oauth.GRANTS) == ["authorization_code", "client_credentials", "refresh_token"]
+    assert list(oauth.GRANTS) == [
+        "authorization_code",
+        "client_credentials",
+        "password",
+        "refresh_token",
+    ]
 
 
 @pytest.mark.parametrize(
     ("req", "error", "reason"),
     [
         (request(None, client_id=None), InvalidRequest, "no_grant_type"),
-        (request("password", client_id=None), UnsupportedGrantType, "unknown_grant"),
+        (request("device_code", client_id=None), UnsupportedGrantType, "unknown_grant"),
         (request("client_credentials", client_id=None), InvalidClient, "missing"),
         (request("client_credentials", secret="wrong"), InvalidClient, "wrong_secret"),
         (request("refresh_token"), InvalidRequest, "missing"),
@@ -65,8 +70,8 @@ def test_check_order(session, new_client, req, error, reason) -> None:
 
 def test_unsupported_grant_type_carries_the_requested_value(session) -> None:
     with pytest.raises(UnsupportedGrantType) as caught:
-        issue(session, request("password", client_id=None))
-    assert caught.value.facts == {"grant_type": "password"}
+        issue(session, request("device_code", client_id=None))
+    assert caught.value.facts == {"grant_type": "device_code"}
 
 
 def test_client_credentials_refuses_a_public_client(session, new_client) -> None:

@@ -128,7 +128,7 @@ def test_check_client_spec_refuses_what_cannot_be_stored() -> None:
         (oauth.ClientSpec(" x", "s"), "client_id must be"),
         (oauth.ClientSpec("x", ""), "empty secret"),
         (oauth.ClientSpec("x", "s", scope="a  b"), "Invalid scope"),
-        (oauth.ClientSpec("x", "s", grant_types="password"), "Unknown grant type"),
+        (oauth.ClientSpec("x", "s", grant_types="device_code"), "Unknown grant type"),
         (oauth.ClientSpec("x", "s", user_id="u" * 81), "user_id"),
         (oauth.ClientSpec("x", "s\n"), "control character"),
     ):

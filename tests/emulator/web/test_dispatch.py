@@ -150,8 +150,8 @@ def test_empty_option_is_a_500_with_the_exception_body(client, query, method) ->
 
 @pytest.mark.parametrize(
     "option",
-    ["authorise", "com_profile", "tokens", "Resources", "com_content"],
-    ids=["authorise-british", "com-profile", "tokens-plural", "resources-plural", "com-content"],
+    ["authorise", "com_contact", "tokens", "Resources", "com_content"],
+    ids=["authorise-british", "com-contact", "tokens-plural", "resources-plural", "com-content"],
 )
 @pytest.mark.parametrize("method", ["GET", "POST", "DELETE"], ids=["GET", "POST", "DELETE"])
 def test_unknown_option_is_an_empty_200(client, shop, count_rows, option, method) -> None:

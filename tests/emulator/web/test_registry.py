@@ -35,6 +35,7 @@ def test_discovery_finds_the_oauth2_plugin() -> None:
     assert set(found["oauth2"].operations) == {
         "token",
         "resource",
+        "profile",
         "revoke",
         "introspect",
         "authorize",

@@ -18,6 +18,7 @@ LOCAL_CASES = LOCAL / CASE_FILES[0]
 PLACEHOLDERS = {
     re.escape("<hex40>"): "[0-9a-f]{40}",
     re.escape("<datetime>"): r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d",
+    re.escape("<int>"): "-?[0-9]+",
 }
 CAPTURED = re.compile(r"<([A-Za-z_][A-Za-z0-9_]*)(\|upper)?>")
 
@@ -41,34 +42,12 @@ def load_all_cases() -> dict[str, Any]:
     return merged
 
 
-# What the cases that log in site users need and this service does not have yet: the
-# password grant and option=profile (the site-user store comes in later work).
-SITE_USER_REQUESTS = re.compile(
-    r'grant_type=password|"grant_type": ?"password"|[?&]option=profile\b'
-)
-
-
-def needs_site_users(case: dict[str, Any], skipped_captures: set[str]) -> bool:
-    """Whether a case of the user cases' file needs a site user: it logs one in, reads a
-    profile, or uses a value captured by such a case (then it adds its own captures to
-    ``skipped_captures``). The token cases' file needs none."""
-    if case["file"] != CASE_FILES[1]:
-        return False
-    request = case["request"]
-    text = " ".join([request["path"], request["body"] or "", *(v for _, v in request["headers"])])
-    used = {match.group(1) for match in CAPTURED.finditer(text)} - {"hex40", "datetime"}
-    if SITE_USER_REQUESTS.search(text) or used & skipped_captures:
-        skipped_captures.update(case.get("capture", {}))
-        return True
-    return False
-
-
 def substitute(text: str, captures: dict[str, str]) -> str:
     """Replace ``<NAME>`` / ``<NAME|upper>`` with values captured by earlier cases."""
 
     def value(match: re.Match[str]) -> str:
         name, upper = match.group(1), match.group(2)
-        if name in ("hex40", "datetime"):
+        if name in ("hex40", "datetime", "int"):
             return match.group(0)
         captured = captures[name]
         return captured.upper() if upper else captured

@@ -1,10 +1,8 @@
 """The captured redCORE cases, both files, replayed in capture order against both modes.
 
 State carries over from case to case (a refresh token used once is gone), so the cases
-share one app and database per backend, seeded once, as compat/README.md prescribes. The
-cases that log in site users (the password grant, option=profile) and the cases that use
-what those captured are not run yet: the grants they need are issue 18's next part, and
-``test_the_cases_that_need_site_users_are_these`` names every one of them.
+share one app and database per backend, seeded once (scopes, clients and site users,
+through the CLI), as compat/README.md prescribes.
 """
 
 from __future__ import annotations
@@ -28,13 +26,9 @@ from .compat import LOCAL
 from .compat import SHARED
 from .compat import check_response
 from .compat import load_all_cases
-from .compat import needs_site_users
 from .compat import substitute
 
 CASES = load_all_cases()
-_SKIPPED: set[str] = set()
-NEEDS_SITE_USERS = {c["id"] for c in CASES["cases"] if needs_site_users(c, _SKIPPED)}
-RUNNABLE = [c for c in CASES["cases"] if c["id"] not in NEEDS_SITE_USERS]
 
 
 class Replay:
@@ -46,8 +40,8 @@ class Replay:
         self.runner: FlaskCliRunner = app.test_cli_runner()
         self.captures: dict[str, str] = {}
 
-    def cli(self, *args: str) -> None:
-        result = self.runner.invoke(args=list(args))
+    def cli(self, *args: str, stdin: str | None = None) -> None:
+        result = self.runner.invoke(args=list(args), input=stdin)
         assert result.exit_code == 0, f"{args}: {result.output}"
 
     def seed(self, seed: dict[str, Any]) -> None:
@@ -64,6 +58,12 @@ class Replay:
                 if c[key] is not None:
                     args += [flag, c[key]]
             self.cli(*args)
+        for u in seed["users"]:
+            args = ["users", "create", u["username"], "--password-stdin", "--id", str(u["id"])]
+            args += ["--name", u["name"], "--email", u["email"]]
+            for title in u["groups"]:
+                args += ["--group", title]
+            self.cli(*args, stdin=u["password"] + "\n")
 
     def set_mode(self, mode: str) -> None:
         params = CASES["modes"][mode]
@@ -135,7 +135,9 @@ def replay(database_url: str) -> Iterator[Replay]:
         db.engine.dispose()
 
 
-@pytest.mark.parametrize("case", RUNNABLE, ids=[f"{c['mode']}-{c['id']}" for c in RUNNABLE])
+@pytest.mark.parametrize(
+    "case", CASES["cases"], ids=[f"{c['mode']}-{c['id']}" for c in CASES["cases"]]
+)
 def test_case(replay: Replay, case: dict[str, Any]) -> None:
     replay.set_mode(case["mode"])
     setup = case.get("setup", [])
@@ -158,17 +160,3 @@ def test_local_copy_matches_shared(name: str) -> None:
     if not (SHARED / name).exists():
         pytest.skip("shared/ is not beside this clone; the local copy is what runs")
     assert json.loads((LOCAL / name).read_text()) == json.loads((SHARED / name).read_text())
-
-
-def test_the_cases_that_need_site_users_are_these() -> None:
-    """What the site-user store will turn on; every authorization_code case runs now."""
-    runs_now = {c["id"] for c in CASES["cases"]} - NEEDS_SITE_USERS
-    assert {"ac_valid", "ac_reuse", "ac_expired", "d_ac_query", "rt_valid_body"} <= runs_now
-    assert {c for c in NEEDS_SITE_USERS if not c.startswith(("pw_", "rt_", "d_pw_"))} == {
-        "cc_restricted_grant",
-        "res_user_token",
-        "profile_cc_token",
-        "profile_user_token",
-        "saved_cfg_pw",
-        "d_res_scope_user_token",
-    }

@@ -272,7 +272,7 @@ def test_metadata_names_the_legacy_urls() -> None:
     assert body["token_endpoint_auth_methods_supported"] == ["client_secret_basic"]
     assert body["revocation_endpoint_auth_methods_supported"] == ["client_secret_basic", "none"]
     assert (body["grant_types_supported"], body["scopes_supported"]) == (
-        ["authorization_code", "client_credentials", "refresh_token"],
+        ["authorization_code", "client_credentials", "password", "refresh_token"],
         ["a"],
     )
     assert rv.headers["Cache-Control"] == "public, max-age=3600"

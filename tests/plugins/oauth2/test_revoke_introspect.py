@@ -169,6 +169,7 @@ def test_metadata_names_the_legacy_urls(client, cli, tokens) -> None:
     assert doc["grant_types_supported"] == [
         "authorization_code",
         "client_credentials",
+        "password",
         "refresh_token",
     ]
     assert doc["response_types_supported"] == ["code"]

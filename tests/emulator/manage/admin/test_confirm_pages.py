@@ -52,7 +52,7 @@ ACTIONS = {
         "/admin/plugins/oauth2/enabled",
         {"enabled": "0"},
         "Disabling the oauth2 plugin (redCORE OAuth2 server): every "
-        "<code>index.php?option=token&amp;api=oauth2</code> request (and option=resource, "
+        "<code>index.php?option=token&amp;api=oauth2</code> request (and option=resource, profile, "
         "revoke, introspect, authorize) will be answered as the original did with the API off",
         "Disable the plugin",
         "/admin/plugins",
