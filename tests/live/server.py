@@ -95,12 +95,16 @@ def emptied_env(database_url: str, *, caches: bool = True) -> dict[str, str]:
     return subprocess_env(database_url, caches=caches)
 
 
-def run_cli(env: dict[str, str], *args: str, expect_ok: bool = True) -> str:
-    """Run ``flask --app app ARGS`` in a subprocess; return its stdout (fail with its output)."""
+def run_cli(
+    env: dict[str, str], *args: str, expect_ok: bool = True, input: str | None = None
+) -> str:
+    """Run ``flask --app app ARGS`` in a subprocess (``input``: its stdin); return its stdout
+    (fail with its output)."""
     result = subprocess.run(
         [str(BIN / "flask"), "--app", "app", *args],
         cwd=ROOT,
         env=env,
+        input=input,
         capture_output=True,
         text=True,
         timeout=CLI_TIMEOUT,
