@@ -9,6 +9,8 @@ no number, is the admin's 404 page.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from typing import TypeVar
 
 from flask import Response
 from flask import abort
@@ -34,6 +36,8 @@ from emulator.manage.admin.views import confirm_page
 from emulator.manage.admin.views import requested_page
 from emulator.ops.clock import utcnow
 from emulator.storage.database import db
+
+T = TypeVar("T")
 
 # How many of a user's clients and live tokens the page lists (the counts are whole).
 SHOWN = 50
@@ -122,6 +126,15 @@ def _user_page(
     )
 
 
+def _change_user(apply: Callable[[], T]) -> T:
+    """``change`` for a user that may have gone since the page was read (another admin, the
+    CLI): then the admin's 404, nothing done."""
+    try:
+        return change(apply)
+    except actions.NotFound as error:
+        abort(404, f"{error} Nothing was changed.")
+
+
 def _user(user_id: int) -> oauth.UserRecord:
     try:
         return actions.user_by_id(db.session, user_id)
@@ -145,7 +158,7 @@ def user_blocked(user_id: int) -> Response | str:
     blocked = request.form.get("blocked") == "1"
     if blocked and not record.blocked and not confirm.is_confirmed():
         return confirm_page(confirm.block_user(record, **_counts(record)))
-    removed = change(
+    removed = _change_user(
         lambda: actions.set_user_blocked(
             db.session, actor(), record.username, blocked, now=utcnow()
         )
@@ -172,7 +185,7 @@ def user_password(user_id: int) -> tuple[str, int] | Response:
         return _user_page(record, form, "Nothing was changed: fix the fields marked below."), 400
     password = form.password.data or ""
     try:
-        change(
+        _change_user(
             lambda: actions.set_user_password(
                 db.session, actor(), record.username, password, now=utcnow()
             )
@@ -192,7 +205,7 @@ def user_delete(user_id: int) -> Response | str:
     record = _user(user_id)
     if request.method == "GET" or not confirm.is_confirmed():
         return confirm_page(confirm.delete_user(record, **_counts(record)))
-    removed = change(
+    removed = _change_user(
         lambda: actions.delete_user(db.session, actor(), record.username, now=utcnow())
     )
     flash(f"User {record.username} deleted; {_tokens(removed)} revoked.", "info")
