@@ -431,3 +431,26 @@ def test_0018_adds_the_site_users_and_downgrade_drops_them(empty_database_url) -
         db.engine.dispose()
     assert kept == ["apiuser", "bjørn"]
     assert not {"site_users", "site_user_groups", "oauth2_imported_users"} & tables
+
+
+def test_0020_indexes_a_users_tokens_and_downgrade_drops_the_index(empty_database_url) -> None:
+    app = make_app(empty_database_url)
+    tables = ("oauth_access_tokens", "oauth_refresh_tokens")
+    with app.app_context():
+        upgrade(directory=str(MIGRATIONS_DIR), revision="0019")
+        upgrade(directory=str(MIGRATIONS_DIR))
+        with db.engine.connect() as conn:
+            inspector = sa.inspect(conn)
+            up = {
+                t: {i["name"]: i["column_names"] for i in inspector.get_indexes(t)} for t in tables
+            }
+        downgrade(directory=str(MIGRATIONS_DIR), revision="0019")
+        with db.engine.connect() as conn:
+            inspector = sa.inspect(conn)
+            down = {t: {i["name"] for i in inspector.get_indexes(t)} for t in tables}
+        upgrade(directory=str(MIGRATIONS_DIR))
+        db.engine.dispose()
+    for table in tables:
+        name = f"ix_{table}_user_id_issued_at"
+        assert up[table][name] == ["user_id", "issued_at", "token_hash"]
+        assert name not in down[table]

@@ -650,16 +650,60 @@ def _is_empty(value: Any) -> bool:
 # --- site users ------------------------------------------------------------------------
 
 
+# A password shorter than this is easier to guess: taken with a warning (an old site's
+# passwords such as "apipass" are carried over as they are), by the CLI and the pages alike.
+SHORT_PASSWORD = 12
+# What ``users show`` and the user's page say of the kind of password a user has.
+PASSWORD_KINDS = {
+    oauth.ARGON2ID: "argon2id",
+    oauth.OTHER_FORMAT: "in another format (an import's): replaced by argon2id at the next login",
+    oauth.NO_PASSWORD: "none (cannot log in)",
+}
+
+
+def short_password_warning(password: str) -> str | None:
+    """The warning a short new password gets (it is stored all the same), or None."""
+    if len(password) < SHORT_PASSWORD:
+        return f"Warning: a password shorter than {SHORT_PASSWORD} characters is easier to guess."
+    return None
+
+
 def list_users(
-    session: Session, *, search: str = "", offset: int = 0, limit: int = 50
+    session: Session,
+    *,
+    search: str = "",
+    blocked: bool | None = None,
+    offset: int = 0,
+    limit: int = 50,
 ) -> oauth.UserPage:
-    """A page of site users by username; ``search``: part of a username, name or email."""
-    return oauth.list_users(session, search=search, offset=offset, limit=limit)
+    """A page of site users by username; ``search``: part of a username, name or email;
+    ``blocked``: only the blocked users (True) or the others (False)."""
+    return oauth.list_users(session, search=search, blocked=blocked, offset=offset, limit=limit)
 
 
 def show_user(session: Session, username: str) -> oauth.UserRecord:
     """The site user with this username (any case); NotFound if there is none."""
     return _user(session, username)
+
+
+def user_by_id(session: Session, user_id: int) -> oauth.UserRecord:
+    """The site user with this id; NotFound if there is none."""
+    user = oauth.get_user(session, user_id)
+    if user is None:
+        raise NotFound(f"No user with id {user_id}.")
+    return user
+
+
+def user_clients(session: Session, user_id: int, *, limit: int = 50) -> tuple[int, list[str]]:
+    """How many clients act as the user (their user id is its id), and the first ``limit``."""
+    return oauth.user_clients(session, user_id, limit=limit)
+
+
+def user_tokens(
+    session: Session, user_id: int, *, now: datetime, limit: int = 50
+) -> tuple[int, list[oauth.UserToken]]:
+    """How many live tokens the user holds, and the newest ``limit`` (never a token)."""
+    return oauth.user_tokens(session, user_id, now=now, limit=limit)
 
 
 def create_user(

@@ -123,6 +123,7 @@ from emulator.oauth.users import UserLocked
 from emulator.oauth.users import UserPage
 from emulator.oauth.users import UserRecord
 from emulator.oauth.users import UserSpec
+from emulator.oauth.users import UserToken
 from emulator.oauth.users import add_users
 from emulator.oauth.users import authenticate_user
 from emulator.oauth.users import check_new_password
@@ -141,7 +142,9 @@ from emulator.oauth.users import revoke_user_tokens
 from emulator.oauth.users import set_password
 from emulator.oauth.users import set_user_blocked
 from emulator.oauth.users import update_user
+from emulator.oauth.users import user_clients
 from emulator.oauth.users import user_ids_by_key
+from emulator.oauth.users import user_tokens
 from emulator.oauth.users import username_key
 from emulator.oauth.users import users_by_id
 
@@ -262,6 +265,7 @@ __all__ = [
     "UserPage",
     "UserRecord",
     "UserSpec",
+    "UserToken",
     "add_users",
     "authenticate_user",
     "check_new_password",
@@ -280,7 +284,9 @@ __all__ = [
     "set_password",
     "set_user_blocked",
     "update_user",
+    "user_clients",
     "user_ids_by_key",
+    "user_tokens",
     "username_key",
     "users_by_id",
 ]

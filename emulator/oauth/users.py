@@ -40,8 +40,11 @@ from emulator.oauth.clients import needs_rehash
 from emulator.oauth.errors import InvalidGrant
 from emulator.oauth.text import has_control_characters
 from emulator.oauth.text import validate_plain_text
+from emulator.oauth.tokens import HASH_PREFIX
+from emulator.oauth.tokens import TOKEN_TABLES
 from emulator.storage.models import AccessToken
 from emulator.storage.models import AuthorizationCode
+from emulator.storage.models import Client
 from emulator.storage.models import RefreshToken
 from emulator.storage.models import SiteUser
 from emulator.storage.models import SiteUserGroup
@@ -51,6 +54,7 @@ from emulator.storage.schema import DbHandle
 _USERS = SiteUser.__table__
 _GROUPS = SiteUserGroup.__table__
 _SESSIONS = SiteUserSession.__table__
+_CLIENTS = Client.__table__
 # What was issued to a user and ends with its account: tokens, and codes not yet exchanged.
 _TOKEN_TABLES = (AccessToken.__table__, RefreshToken.__table__, AuthorizationCode.__table__)
 
@@ -171,6 +175,18 @@ class UserImport:
     groups: tuple[str, ...] = ()
     registered_at: datetime | None = None
     last_visit_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class UserToken:
+    """A live token issued to a user, as an admin sees it: never the token."""
+
+    kind: str  # "access" or "refresh"
+    client_id: str
+    hash_prefix: str
+    scope: str | None
+    issued_at: datetime
+    expires_at: datetime
 
 
 @dataclass(frozen=True)
@@ -419,8 +435,16 @@ def user_ids_by_key(db: DbHandle, usernames: Collection[str]) -> dict[str, int]:
     return found
 
 
-def list_users(db: DbHandle, *, search: str = "", offset: int = 0, limit: int = 50) -> UserPage:
-    """A page of users by username (any case); ``search``: part of a username, name or email."""
+def list_users(
+    db: DbHandle,
+    *,
+    search: str = "",
+    blocked: bool | None = None,
+    offset: int = 0,
+    limit: int = 50,
+) -> UserPage:
+    """A page of users by username (any case); ``search``: part of a username, name or email;
+    ``blocked``: only the blocked (True) or the others (False)."""
     if not 1 <= limit <= MAX_PAGE:
         raise ValueError(f"The limit must be 1 to {MAX_PAGE}.")
     if offset < 0:
@@ -435,11 +459,62 @@ def list_users(db: DbHandle, *, search: str = "", offset: int = 0, limit: int = 
                 _USERS.c.email.contains(search, autoescape=True),
             )
         )
+    if blocked is not None:
+        query = query.where(_USERS.c.blocked == blocked)
     total = db.execute(select(func.count()).select_from(query.subquery())).scalar() or 0
     rows = db.execute(
         query.order_by(_USERS.c.username_key, _USERS.c.id).offset(offset).limit(limit)
     ).all()
     return UserPage(rows=_records(db, rows), total=total, offset=offset, limit=limit)
+
+
+def user_clients(db: DbHandle, user_id: int, *, limit: int = 50) -> tuple[int, list[str]]:
+    """How many clients act as the user (their ``user_id`` is its id), and the first
+    ``limit`` of their client ids."""
+    where = _CLIENTS.c.user_id == str(user_id)
+    total = db.execute(select(func.count()).where(where)).scalar() or 0
+    ids = db.execute(
+        select(_CLIENTS.c.client_id).where(where).order_by(_CLIENTS.c.client_id).limit(limit)
+    ).scalars()
+    return total, list(ids)
+
+
+def user_tokens(
+    db: DbHandle, user_id: int, *, now: datetime, limit: int = 50
+) -> tuple[int, list[UserToken]]:
+    """How many live (unexpired) access and refresh tokens were issued to the user, and the
+    newest ``limit`` of them: the start of each hash and its client, never a token."""
+    total = 0
+    found: list[UserToken] = []
+    for kind, table in TOKEN_TABLES.items():
+        live = (table.c.user_id == str(user_id)) & (table.c.expires_at > now)
+        total += db.execute(select(func.count()).select_from(table).where(live)).scalar() or 0
+        rows = db.execute(
+            select(
+                table.c.token_hash,
+                _CLIENTS.c.client_id,
+                table.c.scope,
+                table.c.issued_at,
+                table.c.expires_at,
+            )
+            .join(_CLIENTS, _CLIENTS.c.id == table.c.client_id)
+            .where(live)
+            .order_by(table.c.issued_at.desc(), table.c.token_hash.desc())
+            .limit(limit)
+        )
+        found += [
+            UserToken(
+                kind=kind,
+                client_id=row.client_id,
+                hash_prefix=row.token_hash[:HASH_PREFIX],
+                scope=row.scope,
+                issued_at=row.issued_at,
+                expires_at=row.expires_at,
+            )
+            for row in rows
+        ]
+    found.sort(key=lambda token: (token.issued_at, token.hash_prefix), reverse=True)
+    return total, found[:limit]
 
 
 # --- admin writes ------------------------------------------------------------------------

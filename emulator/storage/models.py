@@ -94,11 +94,20 @@ def _newest_first(table: str) -> Index:
     return Index(f"ix_{table}_client_id_issued_at", "client_id", "issued_at", "token_hash")
 
 
+def _users_newest_first(table: str) -> Index:
+    """A token table's index of a site user's tokens, newest first (``user_tokens``, and
+    the deletes when a user is blocked or deleted): the same shape as ``_newest_first``."""
+    return Index(f"ix_{table}_user_id_issued_at", "user_id", "issued_at", "token_hash")
+
+
 class AccessToken(Base):
     """An access token, stored by hash."""
 
     __tablename__ = "oauth_access_tokens"
-    __table_args__ = (_newest_first("oauth_access_tokens"),)
+    __table_args__ = (
+        _newest_first("oauth_access_tokens"),
+        _users_newest_first("oauth_access_tokens"),
+    )
 
     token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
     client_id: Mapped[int] = mapped_column(ForeignKey("oauth_clients.id", ondelete="CASCADE"))
@@ -115,7 +124,10 @@ class RefreshToken(Base):
     """A refresh token, stored by hash; deleted on use unless the plugin says otherwise."""
 
     __tablename__ = "oauth_refresh_tokens"
-    __table_args__ = (_newest_first("oauth_refresh_tokens"),)
+    __table_args__ = (
+        _newest_first("oauth_refresh_tokens"),
+        _users_newest_first("oauth_refresh_tokens"),
+    )
 
     token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
     client_id: Mapped[int] = mapped_column(ForeignKey("oauth_clients.id", ondelete="CASCADE"))

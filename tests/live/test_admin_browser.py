@@ -13,8 +13,12 @@ A second test lays the pages out at 1280x800 (no table wider than its card) and 
 phone: the page never scrolls sideways), on a site with a client the legacy import
 brought over and two weeks of usage; with ``DOCS_SCREENSHOTS=<folder>`` it saves the docs'
 full-page screenshots there (admin-clients.png, admin-client.png, admin-confirm.png,
-admin-audit.png, admin-plugins.png, admin-activity.png): `make screenshots` writes them
+admin-audit.png, admin-plugins.png, admin-activity.png, and the site users' admin-users.png
+and admin-user.png): `make screenshots` writes them
 into docs/img/ (not on every run, which would change tracked files each time).
+
+A third test runs the site users' pages: search, open a user, set a password, block the
+user after the confirmation (the user's token is refused everywhere after it).
 
 Changes made on one worker reach the other within CACHE_MAX_AGE: each check that another
 worker sees a change waits until fresh connections see it, then until CACHE_MAX_AGE has
@@ -52,6 +56,7 @@ from tests.live.server import run_cli
 from tests.live.server import settle
 from tests.live.server import wait_until
 from tests.support.app import make_app
+from tests.support.users import login
 
 pytestmark = pytest.mark.slow
 
@@ -80,7 +85,7 @@ def site(database_url: str, tmp_path: Path) -> Iterator[tuple[LiveServer, dict[s
         [str(BIN / "flask"), "--app", "app", "admin", "create-user", ADMIN, "--password-stdin"],
         cwd=ROOT,
         env=env,
-        input=PASSWORD + "\n",
+        stdin=PASSWORD + "\n",
         text=True,
         capture_output=True,
         timeout=CLI_TIMEOUT,
@@ -441,6 +446,99 @@ def test_admin_pages_fit_a_desktop_and_a_phone(
         for path in ("/admin/scopes", "/admin/clients/new", "/admin/audit?page=99"):
             page.goto(path)
             check_layout(page, path)
+    finally:
+        context.close()
+    assert "Traceback" not in server.stderr()
+
+
+USERS = (
+    ("apiuser", "42", "API User", "apiuser@example.test", ("Registered",)),
+    ("bjorn.berg", "43", "Bjørn Berg", "bjorn@shop.example", ("Registered", "Editor")),
+    ("carol", "44", "Carol Jones", "carol@example.test", ("Registered", "Super Users")),
+    ("kiosk-display", "45", "Lobby kiosk", "", ()),
+)
+
+
+def test_site_users_in_a_browser(
+    browser: Browser, site: tuple[LiveServer, dict[str, str]], database_url: str
+) -> None:
+    server, env = site
+    for username, user_id, name, email, groups in USERS:
+        extra = [arg for group in groups for arg in ("--group", group)]
+        run_cli(
+            env, "users", "create", username, "--password-stdin", "--id", user_id,
+            "--name", name, "--email", email, *extra, stdin="old password\n",
+        )  # fmt: skip
+    run_cli(env, "users", "block", "kiosk-display")
+    run_cli(env, "clients", "create", "apiuser-sync", "--scope", "site.read", "--user-id", "42")
+    token = "5e1f" * 10
+    expires = (utcnow() + timedelta(hours=1)).strftime("%Y-%m-%d %H:%M:%S")
+    run_cli(
+        env, "tokens", "import", "--type", "access", "--token", token, "--client-id",
+        "mobile-app", "--user-id", "42", "--scope", "site.read", "--expires", expires,
+    )  # fmt: skip
+    bearer = {"Authorization": f"Bearer {token}"}
+    assert request("GET", server.url("resource"), headers=bearer).status_code == 200
+    context = browser.new_context(base_url=server.base_url, viewport=DESKTOP)
+    page = context.new_page()
+    try:
+        page.goto("/admin/login")
+        page.fill("#username", ADMIN)
+        page.fill("#password", PASSWORD)
+        page.click("button:has-text('Log in')")
+        page.click("nav a:has-text('Users')")
+        expect(page).to_have_url(f"{server.base_url}/admin/users")
+        expect(page.locator("table.users tbody tr")).to_have_count(4)
+        check_layout(page, "users")
+        docs_shot(page, "admin-users")
+
+        # Search (a name's part), then open the user.
+        page.fill("#q", "api user")
+        page.click("button:has-text('Filter')")
+        expect(page.locator("table.users tbody tr")).to_have_count(1)
+        page.click("table.users a:has-text('apiuser')")
+        expect(page).to_have_url(f"{server.base_url}/admin/users/42")
+        expect(page.locator("#groups")).to_have_text("Registered")
+        expect(page.locator("#password-kind")).to_have_text("argon2id")
+        expect(page.locator("#clients")).to_contain_text("apiuser-sync")
+        expect(page.locator("#tokens tbody tr")).to_have_count(1)
+        expect(page.locator("#tokens")).to_contain_text("mobile-app")
+        assert token not in page.content()
+        check_layout(page, "user")
+        docs_shot(page, "admin-user")
+
+        # A new password, asked twice: a short one is taken with the CLI's warning.
+        page.fill("#password", "new pass")
+        page.fill("#password_again", "new pass")
+        page.click("button:has-text('Set the password')")
+        expect(page.locator(".flash.info")).to_have_text("Password of apiuser changed.")
+        expect(page.locator(".flash.warning")).to_contain_text("shorter than 12 characters")
+        app = make_app(database_url)
+        assert login(app, "apiuser", "old password") is None
+        assert login(app, "apiuser", "new pass") is not None
+
+        # Block, after the page that says what breaks; the user's token is refused.
+        page.click("button:has-text('Block…')")
+        expect(page.locator(".confirm .lead")).to_contain_text("their logins are refused")
+        expect(page.locator(".confirm .lead")).to_contain_text("1 live token is revoked")
+        check_layout(page, "block confirmation")
+        page.click("button:has-text('Block the user')")
+        expect(page.locator(".flash.info")).to_have_text("User apiuser blocked; 1 token revoked.")
+        expect(page.locator("h1 .badge.off")).to_have_text("blocked")
+        on_every_worker(
+            lambda: request("GET", server.url("resource"), headers=bearer).status_code == 401,
+            "the blocked user's token is refused on every worker",
+        )
+        assert login(app, "apiuser", "new pass") is None
+        with app.app_context():
+            db.engine.dispose()
+
+        page.goto("/admin/audit?action=user.")
+        expect(page.locator("table.audit")).to_contain_text("user.block")
+        expect(page.locator("table.audit")).to_contain_text(f"admin:{ADMIN}")
+        assert "new pass" not in page.content()
+        page.goto("/admin/users/new")
+        check_layout(page, "new user")
     finally:
         context.close()
     assert "Traceback" not in server.stderr()

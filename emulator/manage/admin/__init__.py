@@ -21,6 +21,7 @@ from flask import url_for
 from jinja2 import StrictUndefined
 
 from emulator.manage.admin import auth
+from emulator.manage.admin import user_pages  # noqa: F401  (its pages join the blueprint)
 from emulator.manage.admin.views import bp
 
 PREFIX = "/admin"

@@ -1,9 +1,10 @@
 """The confirmation pages of the actions that break clients: what breaks, said before it does.
 
-Disabling a client, revoking its tokens, deleting it, disabling a plugin and resetting a
-plugin's options each take two posts: the first (the button on the page) answers with a
-page that names what stops working, the second (its Confirm button, which adds
-``confirm=1``) does it. Both carry the CSRF token; the page needs no JavaScript.
+Disabling a client, revoking its tokens, deleting it, disabling a plugin, resetting a
+plugin's options, blocking a site user and deleting one each take two posts: the first
+(the button on the page) answers with a page that names what stops working, the second
+(its Confirm button, which adds ``confirm=1``) does it. Both carry the CSRF token; the
+page needs no JavaScript.
 
 What a plugin serves is read from its manifest (its operations, routes and hooks), so the
 words are the host's and fit every plugin.
@@ -29,6 +30,7 @@ from emulator.manage import actions
 from emulator.manage.admin.auditlog import shorten
 from emulator.manage.admin.params import as_text
 from emulator.manage.admin.params import default_of
+from emulator.oauth import UserRecord
 from emulator.storage.models import Client
 from emulator.storage.models import UsageCount
 from emulator.web.plugin import Plugin
@@ -306,4 +308,74 @@ def reset_plugin(status: PluginStatus) -> Confirmation:
             ("Plugins", url_for("admin.plugins")),
             (plugin.name, url_for("admin.plugin", name=plugin.name)),
         ],
+    )
+
+
+# --- site users ------------------------------------------------------------------------
+
+
+def _user_crumbs(user: UserRecord) -> list[tuple[str, str]]:
+    return [
+        ("Users", url_for("admin.users")),
+        (user.username, url_for("admin.user", user_id=user.id)),
+    ]
+
+
+def _user_tokens(live_tokens: int) -> str:
+    if not live_tokens:
+        return "the user holds no live token"
+    return f"the user's {_count(live_tokens, 'live token')} {'is' if live_tokens == 1 else 'are'}"
+
+
+def _acting_clients(clients: int) -> list[str]:
+    if not clients:
+        return []
+    return [
+        f"{_count(clients, 'client')} {'acts' if clients == 1 else 'act'} as this user "
+        "(their user id is its id): "
+        f"{'it keeps' if clients == 1 else 'they keep'} working with their own credentials."
+    ]
+
+
+def block_user(user: UserRecord, *, live_tokens: int, clients: int) -> Confirmation:
+    """Blocking a site user: logins refused, every token issued to the user revoked."""
+    revoked = (
+        f"{_user_tokens(live_tokens)} revoked (deleted: whoever holds one must log in again, "
+        "which is refused)"
+        if live_tokens
+        else "the user holds no live token"
+    )
+    return Confirmation(
+        title=f"Block user {user.username}?",
+        consequences=[
+            f"Blocking user {user.username}: their logins are refused (as with a wrong "
+            f"password), on every way of logging in; {revoked}, in every worker within a second.",
+            *_acting_clients(clients),
+            "Unblock to undo: the user can log in again, but revoked tokens stay revoked.",
+        ],
+        action=url_for("admin.user_blocked", user_id=user.id),
+        fields={"blocked": "1"},
+        button="Block the user",
+        cancel=url_for("admin.user", user_id=user.id),
+        crumbs=_user_crumbs(user),
+    )
+
+
+def delete_user(user: UserRecord, *, live_tokens: int, clients: int) -> Confirmation:
+    """Deleting a site user: the account, its groups and every token issued to it go."""
+    tokens = (
+        f"; {_user_tokens(live_tokens)} removed" if live_tokens else " (it holds no live token)"
+    )
+    return Confirmation(
+        title=f"Delete user {user.username}?",
+        consequences=[
+            f"Deleting user {user.username} (id {user.id}): their logins stop working, their "
+            f"groups go{tokens}, in every worker within a second.",
+            *_acting_clients(clients),
+            "This cannot be undone: block the user instead to keep the account.",
+        ],
+        action=url_for("admin.user_delete", user_id=user.id),
+        button="Delete the user",
+        cancel=url_for("admin.user", user_id=user.id),
+        crumbs=_user_crumbs(user),
     )

@@ -18,11 +18,17 @@ from wtforms import IntegerField
 from wtforms import PasswordField
 from wtforms import StringField
 from wtforms.validators import DataRequired
+from wtforms.validators import EqualTo
+from wtforms.validators import InputRequired
 from wtforms.validators import Length
 from wtforms.validators import Optional
 from wtforms.validators import ValidationError
 
 from emulator.oauth import has_control_characters
+from emulator.oauth.users import MAX_EMAIL_LENGTH
+from emulator.oauth.users import MAX_NAME_LENGTH
+from emulator.oauth.users import MAX_PASSWORD_LENGTH
+from emulator.oauth.users import MAX_USERNAME_LENGTH
 
 
 class AdminForm(FlaskForm):
@@ -131,3 +137,40 @@ class ScopeForm(AdminForm):
 
 class PanelForm(AdminForm):
     """A plugin's client panel: its fields are the plugin's, read from the request."""
+
+
+class PasswordFields(AdminForm):
+    """A new password, asked twice; its length is the engine's to check (a short one is
+    taken with the CLI's warning)."""
+
+    password = PasswordField(
+        "New password",
+        validators=[InputRequired(), Length(max=MAX_PASSWORD_LENGTH)],
+        render_kw={"autocomplete": "new-password"},
+    )
+    password_again = PasswordField(
+        "The password again",
+        validators=[InputRequired(), EqualTo("password", "The two passwords differ.")],
+        render_kw={"autocomplete": "new-password"},
+    )
+
+
+class UserCreateForm(PasswordFields):
+    """A new site user, as ``flask users create`` makes one."""
+
+    username = StringField(
+        "Username",
+        validators=[DataRequired(), Length(max=MAX_USERNAME_LENGTH), plain_text],
+        description='Usernames ignore case; not < > " % ; ( ) & or \\.',
+    )
+    name = StringField(
+        "Name",
+        validators=[Optional(), Length(max=MAX_NAME_LENGTH), plain_text],
+        description="Empty: the username.",
+    )
+    email = StringField("Email", validators=[Optional(), Length(max=MAX_EMAIL_LENGTH), plain_text])
+    groups = StringField(
+        "Groups",
+        validators=[Optional(), Length(max=2000), plain_text],
+        description="Group titles, separated by commas (e.g. Registered, Editor).",
+    )

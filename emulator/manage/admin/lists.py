@@ -1,4 +1,4 @@
-"""The clients list's query string: search, sort, filters; and the words of an empty page.
+"""The clients and users lists' query strings: search, sort, filters.
 
 Every choice travels in the query string, so paging keeps it and a list can be bookmarked.
 A value that is not one of the choices is named in a message and left out, never a 500.
@@ -109,3 +109,46 @@ def parse_query(
         refused_search=refused_search,
     )
     return query, problems
+
+
+# --- the users list ----------------------------------------------------------------------
+
+BLOCKED = {"yes": True, "no": False}  # the word -> SiteUser.blocked
+
+
+@dataclass(frozen=True)
+class UserQuery:
+    """What the users list shows: the defaults show every user by username."""
+
+    search: str = ""
+    blocked: str = ""  # "", or a key of BLOCKED
+    refused_search: bool = False  # a search that cannot be one: the list shows nothing
+
+    def args(self) -> dict[str, str]:
+        """The query string that asks for this list again (paging keeps it)."""
+        return {
+            key: value for key, value in (("q", self.search), ("blocked", self.blocked)) if value
+        }
+
+    def is_filtered(self) -> bool:
+        """Whether anything narrows the list."""
+        return bool(self.search or self.blocked)
+
+    def list_arguments(self) -> dict[str, Any]:
+        """The keyword arguments of ``actions.list_users``."""
+        return {"search": self.search, "blocked": BLOCKED.get(self.blocked)}
+
+
+def parse_user_query(args: Mapping[str, str]) -> tuple[UserQuery, list[str]]:
+    """The users list a query string asks for, and a message for each value refused."""
+    problems: list[str] = []
+    search = (args.get("q") or "").strip()[:200]
+    refused_search = has_control_characters(search)
+    if refused_search:
+        problems.append("A search cannot hold a control character (such as NUL or a line break).")
+        search = ""
+    blocked = (args.get("blocked") or "").strip()
+    if blocked and blocked not in BLOCKED:
+        problems.append(f"Blocked is one of: yes, no; “{blocked[:40]}” was left out.")
+        blocked = ""
+    return UserQuery(search=search, blocked=blocked, refused_search=refused_search), problems

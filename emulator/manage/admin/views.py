@@ -1,4 +1,5 @@
-"""The admin pages: login, plugins, clients, scopes, activity and the audit log.
+"""The admin pages: login, plugins, clients, scopes, activity and the audit log (the site
+users' pages are in user_pages.py, on the same blueprint).
 
 Views are thin: a form is checked for its shape, one actions.py function makes the change
 (and writes its audit event) in the request's ORM session, the view commits; a refused value
@@ -319,7 +320,7 @@ def plugin_enabled(name: str) -> tuple[str, int] | Response | str:
     enabled = request.form.get("enabled") == "1"
     status = get_registry().status(db.session, name)
     if not enabled and status.enabled and not confirm.is_confirmed():
-        return _confirm_page(confirm.disable_plugin(db.session, status, today=utcnow().date()))
+        return confirm_page(confirm.disable_plugin(db.session, status, today=utcnow().date()))
     try:
         change(
             lambda: actions.set_plugin_enabled(
@@ -400,7 +401,7 @@ def plugin_reset(name: str) -> Response | str:
     plugin = _plugin(name)
     status = get_registry().status(db.session, name)
     if status.stored and not confirm.is_confirmed():
-        return _confirm_page(confirm.reset_plugin(status))
+        return confirm_page(confirm.reset_plugin(status))
     try:
         change(lambda: actions.reset_plugin(db.session, actor(), plugin.name, now=utcnow()))
     except ValueError as error:
@@ -410,7 +411,7 @@ def plugin_reset(name: str) -> Response | str:
     return redirect(url_for("admin.plugin", name=name))
 
 
-def _confirm_page(confirmation: confirm.Confirmation) -> str:
+def confirm_page(confirmation: confirm.Confirmation) -> str:
     """The page that names what an action breaks, with its Confirm button and Cancel."""
     return render_template("admin/confirm.html", confirmation=confirmation, form=ActionForm())
 
@@ -432,7 +433,7 @@ def clients() -> tuple[str, int]:
     a sort by column and paging; every choice kept in the query string."""
     marks = actions.client_marks()
     query, problems = lists.parse_query(request.args, marks)
-    page_number = _page_number()
+    page_number = requested_page()
     if query.refused_search:
         page = actions.ClientPage(rows=[], total=0, offset=0, limit=PAGE_SIZE)
     else:
@@ -463,7 +464,7 @@ def _mark_titles() -> dict[str, str]:
     return {mark.label: mark.description for mark in actions.client_marks().values()}
 
 
-def _page_number() -> int:
+def requested_page() -> int:
     """The ``page`` asked for: 1 when absent or not a number, at most MAX_PAGE_NUMBER."""
     return min(MAX_PAGE_NUMBER, max(1, request.args.get("page", 1, type=int) or 1))
 
@@ -694,7 +695,7 @@ def client_state(client_id: str) -> Response | str:
     row = _client_row(client_id)
     disabled = request.form.get("disabled") == "1"
     if disabled and not row.disabled and not confirm.is_confirmed():
-        return _confirm_page(confirm.disable_client(row))
+        return confirm_page(confirm.disable_client(row))
     change(
         lambda: actions.set_client_disabled(db.session, actor(), client_id, disabled, now=utcnow())
     )
@@ -709,7 +710,7 @@ def client_revoke(client_id: str) -> Response | str:
     """End every token of a client, after a page that counts them."""
     row = _client_row(client_id)
     if not confirm.is_confirmed():
-        return _confirm_page(confirm.revoke_tokens(row))
+        return confirm_page(confirm.revoke_tokens(row))
     removed = change(
         lambda: actions.revoke_client_tokens(db.session, actor(), client_id, now=utcnow())
     )
@@ -724,7 +725,7 @@ def client_delete(client_id: str) -> Response | str:
     without the confirmation, shows it)."""
     row = _client_row(client_id)
     if request.method == "GET" or not confirm.is_confirmed():
-        return _confirm_page(confirm.delete_client(row))
+        return confirm_page(confirm.delete_client(row))
     removed = change(lambda: actions.delete_client(db.session, actor(), client_id, now=utcnow()))
     flash(f"Client {client_id} deleted, with {removed} token{'s' if removed != 1 else ''}.", "info")
     return redirect(url_for("admin.clients"))
@@ -875,7 +876,7 @@ def audit_log() -> tuple[str, int]:
     """The audit log, newest first, a page at a time; filtered by actor, action (its
     start), object and UTC days, with the number of events found."""
     filters, problems = auditlog.parse_filters(request.args)
-    page_number = _page_number()
+    page_number = requested_page()
     total = audit.count_events(db.session, **filters.query())
     rows = audit.events(
         db.session,

@@ -22,14 +22,6 @@ from emulator.storage.database import db
 
 users = AppGroup("users", help="The site's users, who log in with a password.")
 
-# A password shorter than this is easier to guess (the CLI warns; a legacy one may be kept).
-SHORT_PASSWORD = 12
-PASSWORD_WORDS = {
-    oauth.ARGON2ID: "argon2id",
-    oauth.OTHER_FORMAT: "in another format (an import's): replaced by argon2id at the next login",
-    oauth.NO_PASSWORD: "none (cannot log in)",
-}
-
 
 def _new_password(password_stdin: bool) -> str:
     """The password from one line of stdin, or asked twice without echo."""
@@ -44,11 +36,9 @@ def _new_password(password_stdin: bool) -> str:
 
 
 def _warn_if_short(password: str) -> None:
-    if len(password) < SHORT_PASSWORD:
-        click.echo(
-            f"Warning: a password shorter than {SHORT_PASSWORD} characters is easier to guess.",
-            err=True,
-        )
+    warning = actions.short_password_warning(password)
+    if warning:
+        click.echo(warning, err=True)
 
 
 @users.command("create", short_help="Add a site user who logs in with a password.")
@@ -133,7 +123,7 @@ def users_show(username: str, as_json: bool) -> None:
         ("groups", ", ".join(user.groups) or "-"),
         ("registered", _time(user.registered_at)),
         ("last visit", _time(user.last_visit_at, "never")),
-        ("password", PASSWORD_WORDS[user.password_format]),
+        ("password", actions.PASSWORD_KINDS[user.password_format]),
         ("password set", _time(user.password_changed_at)),
     ):
         click.echo(f"{label + ':':<14}{value}")

@@ -132,6 +132,57 @@ def test_list_pages_and_searches(session, make_user) -> None:
         oauth.list_users(session, limit=0)
 
 
+def test_list_filters_the_blocked(session, make_user) -> None:
+    for name in ("alpha", "bravo", "charlie"):
+        make_user(name)
+    oauth.set_user_blocked(session, oauth.find_user(session, "bravo").id, True)
+    session.commit()
+    assert [u.username for u in oauth.list_users(session, blocked=True).rows] == ["bravo"]
+    page = oauth.list_users(session, blocked=False)
+    assert ([u.username for u in page.rows], page.total) == (["alpha", "charlie"], 2)
+    assert oauth.list_users(session, search="a", blocked=True).total == 1
+
+
+def test_the_clients_acting_as_a_user_and_its_live_tokens(session, make_user, new_client):
+    user = make_user("alice", id=7)
+    for client_id, user_id in (("b-app", "7"), ("a-app", "7"), ("other", "70"), ("none", None)):
+        new_client(client_id, user_id=user_id)
+    assert oauth.user_clients(session, 7) == (2, ["a-app", "b-app"])
+    assert oauth.user_clients(session, 7, limit=1) == (2, ["a-app"])
+    assert oauth.user_clients(session, 70) == (1, ["other"])
+    pks = dict(session.execute(sa.text("SELECT client_id, id FROM oauth_clients")).all())
+    for n, (kind, client_id, user_id, expires) in enumerate(
+        [
+            ("access", "none", "7", NOW + timedelta(hours=1)),
+            ("refresh", "a-app", "7", NOW + timedelta(days=14)),
+            ("access", "a-app", "7", NOW - timedelta(seconds=1)),  # expired: not live
+            ("access", "a-app", "70", NOW + timedelta(hours=1)),  # another user's
+        ]
+    ):
+        oauth.import_token(
+            session,
+            token_type=kind,
+            raw=f"{n:040x}",
+            client_pk=pks[client_id],
+            user_id=user_id,
+            scope="read",
+            expires_at=expires,
+            now=NOW - timedelta(minutes=10 - n),
+        )
+    session.commit()
+    total, tokens = oauth.user_tokens(session, user.id, now=NOW)
+    assert total == 2
+    assert (
+        [(t.kind, t.client_id, t.scope, t.hash_prefix) for t in tokens]
+        == [  # newest first
+            ("refresh", "a-app", "read", oauth.hash_token(f"{1:040x}")[:12]),
+            ("access", "none", "read", oauth.hash_token(f"{0:040x}")[:12]),
+        ]
+    )
+    assert oauth.user_tokens(session, user.id, now=NOW, limit=1)[0] == 2
+    assert len(oauth.user_tokens(session, user.id, now=NOW, limit=1)[1]) == 1
+
+
 def test_set_password_block_and_delete(session, make_user, new_client) -> None:
     user = make_user("alice")
     oauth.set_password(session, user.id, "a new one", now=NOW)
