@@ -11,6 +11,7 @@ from . import joomla_passwords
 from . import render
 from . import views
 from .legacy.cli import import_command
+from .legacy.link_cli import link_group
 from .params import NAME
 from .params import OAuth2Params
 from .params import advise
@@ -27,7 +28,7 @@ plugin = Plugin(
         "introspect": Operation(views.introspect, methods=POST),
     },
     routes=(Route("/.well-known/oauth-authorization-server", "metadata", views.metadata),),
-    legacy_cli=(import_command,),
+    legacy_cli=(import_command, link_group),
     enabled_on_install=True,
     render_error=render.error,
     password_verifier=joomla_passwords.verify_password,
@@ -35,4 +36,6 @@ plugin = Plugin(
     token_examples=admin.token_examples,
     issuing_operations=frozenset({"token"}),
     client_marks=(admin.imported,),
+    client_tokens_ended=views.client_tokens_ended,
+    facts=admin.facts,
 )
