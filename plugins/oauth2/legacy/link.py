@@ -48,6 +48,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from cryptography.fernet import Fernet
 from cryptography.fernet import InvalidToken as BadCiphertext
+from sqlalchemy.dialects.mysql import insert as mysql_insert
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -301,18 +302,20 @@ def apply(conn: sa.Connection, link: Link, action: str, payload: dict[str, Any])
     """One mirror write on the old site, as an upsert or a delete by token (idempotent)."""
     if action == PUT:
         table, column = _token_table(link, payload["kind"])
-        conn.execute(sa.delete(table).where(column == payload["token"]))
-        conn.execute(
-            sa.insert(table).values(
-                {
-                    column.name: payload["token"],
-                    "client_id": payload["client_id"],
-                    "user_id": payload["user_id"],
-                    "expires": local_time(datetime.fromisoformat(payload["expires"]), link.zone),
-                    "scope": payload["scope"],
-                }
-            )
-        )
+        values = {
+            column.name: payload["token"],
+            "client_id": payload["client_id"],
+            "user_id": payload["user_id"],
+            "expires": local_time(datetime.fromisoformat(payload["expires"]), link.zone),
+            "scope": payload["scope"],
+        }
+        if conn.dialect.name in ("mysql", "mariadb"):  # one statement: the token is the key
+            upsert = mysql_insert(table).values(values)
+            kept = {name: upsert.inserted[name] for name in values if name != column.name}
+            conn.execute(upsert.on_duplicate_key_update(kept))
+        else:
+            conn.execute(sa.delete(table).where(column == payload["token"]))
+            conn.execute(sa.insert(table).values(values))
     elif action == DELETE:
         for kind in TABLES:
             table, column = _token_table(link, kind)
@@ -336,8 +339,14 @@ class Write:
     payload: dict[str, Any]
 
 
-def put(kind: str, token: str, client_id: str, user_id: str | None, scope: str | None,
-        expires_at: datetime) -> Write:  # fmt: skip
+def put(
+    kind: str,
+    token: str,
+    client_id: str,
+    user_id: str | None,
+    scope: str | None,
+    expires_at: datetime,
+) -> Write:
     """Write this token to the old site's ``kind`` table (replacing a row of the same token)."""
     return Write(
         PUT,
@@ -368,15 +377,27 @@ def issued_writes(
     """The mirror writes of a token request's answer: its tokens, and the refresh token it
     used up (``used_refresh``), in that order."""
     writes = [
-        put("access", issued.access_token, issued.client_id, issued.user_id, issued.scope,
-            issued.expires_at),
-    ]  # fmt: skip
+        put(
+            "access",
+            issued.access_token,
+            issued.client_id,
+            issued.user_id,
+            issued.scope,
+            issued.expires_at,
+        ),
+    ]
     if issued.refresh_token is not None:
         expires = issued.issued_at.replace(microsecond=0) + timedelta(seconds=refresh_lifetime)
         writes.append(
-            put("refresh", issued.refresh_token, issued.client_id, issued.user_id, issued.scope,
-                expires)
-        )  # fmt: skip
+            put(
+                "refresh",
+                issued.refresh_token,
+                issued.client_id,
+                issued.user_id,
+                issued.scope,
+                expires,
+            )
+        )
     if used_refresh is not None:
         writes.append(delete(used_refresh))
     return writes

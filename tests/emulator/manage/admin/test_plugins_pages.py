@@ -133,8 +133,16 @@ def test_the_oauth2_page_shows_the_legacy_link_without_its_password(admin, cli) 
     assert "<dt>Legacy link</dt><dd>off</dd>" in admin.get("/admin/plugins/oauth2").get_data(
         as_text=True
     )
-    cli("legacy", "link", "set", "--no-check", "--timezone", "Europe/Copenhagen", "--url",
-        "mysql+pymysql://site:Pa55-w0rd@db.example/joomla")  # fmt: skip
+    cli(
+        "legacy",
+        "link",
+        "set",
+        "--no-check",
+        "--timezone",
+        "Europe/Copenhagen",
+        "--url",
+        "mysql+pymysql://site:Pa55-w0rd@db.example/joomla",
+    )
     page = admin.get("/admin/plugins/oauth2").get_data(as_text=True)
     assert "mysql+pymysql://site:***@db.example/joomla" in page
     assert "Europe/Copenhagen" in page and "<dt>Mirror backlog</dt><dd>none</dd>" in page

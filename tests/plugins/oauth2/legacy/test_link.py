@@ -49,9 +49,16 @@ def linked(legacy, legacy_import, cli):
     """The site imported, and the link set to it."""
     ok(legacy_import(legacy))
     cli(
-        "legacy", "link", "set", "--url", legacy.url, "--prefix", legacy.prefix,
-        "--timezone", "Europe/Copenhagen",
-    )  # fmt: skip
+        "legacy",
+        "link",
+        "set",
+        "--url",
+        legacy.url,
+        "--prefix",
+        legacy.prefix,
+        "--timezone",
+        "Europe/Copenhagen",
+    )
     return legacy
 
 
@@ -83,14 +90,17 @@ def as_text(value) -> str:
 
 
 def test_a_token_issued_here_is_written_as_the_old_site_stores_it(linked, client, app) -> None:
-    issued = assert_token_ok(cc(client, CONF), scope="site.read site.create", refresh=True,
-                             expires_in=7200)  # fmt: skip
+    issued = assert_token_ok(
+        cc(client, CONF), scope="site.read site.create", refresh=True, expires_in=7200
+    )
     for kind in ("access", "refresh"):
         token = issued[f"{kind}_token"]
         row = old_row(linked, kind, token)
         assert (row.client_id, row.user_id, row.scope) == (
-            "conf-client", "42", "site.read site.create"
-        )  # fmt: skip
+            "conf-client",
+            "42",
+            "site.read site.create",
+        )
         assert as_text(row.expires) == local(expiry_here(app, kind, token).replace(microsecond=0))
 
 
@@ -106,8 +116,9 @@ def test_revoked_here_gone_there(linked, client) -> None:
 
 def test_a_refresh_here_ends_the_used_refresh_token_there(linked, client, set_params, app) -> None:
     set_params(unset_refresh_token_after_use=True, always_issue_new_refresh_token=True)
-    issued = assert_token_ok(refresh(client, RT_LIVE, CONF), scope="site.read", refresh=True,
-                             expires_in=7200)  # fmt: skip
+    issued = assert_token_ok(
+        refresh(client, RT_LIVE, CONF), scope="site.read", refresh=True, expires_in=7200
+    )
     assert old_row(linked, "refresh", RT_LIVE) is None
     new = old_row(linked, "refresh", issued["refresh_token"])
     assert (new.client_id, new.user_id, new.scope) == ("conf-client", "42", "site.read")
@@ -122,8 +133,12 @@ def test_a_client_disabled_or_deleted_here_loses_its_tokens_there(linked, client
     cli("clients", "disable", "conf-client")
     assert old_row(linked, "access", token) is None
     assert old_row(linked, "refresh", RT_LIVE) is None
-    assert linked.rows("SELECT count(*) FROM {p}redcore_oauth_access_tokens "
-                       "WHERE client_id = 'cc-only'")[0][0] == 1  # fmt: skip
+    assert (
+        linked.rows(
+            "SELECT count(*) FROM {p}redcore_oauth_access_tokens WHERE client_id = 'cc-only'"
+        )[0][0]
+        == 1
+    )
 
 
 def test_tokens_the_old_site_made_after_the_import_work_here(linked, client, set_params) -> None:
@@ -132,8 +147,9 @@ def test_tokens_the_old_site_made_after_the_import_work_here(linked, client, set
     linked.add_token("refresh", RT_NEW, "conf-client", later, scope="site.read", user_id="42")
     assert_resource_ok(client.get(RESOURCE_URL, headers=bearer(AT_NEW)), user_id="42")
     assert_resource_ok(client.get(RESOURCE_URL, headers=bearer(AT_NEW)), user_id="42")
-    assert_token_ok(refresh(client, RT_NEW, CONF), scope="site.read", refresh=False,
-                    expires_in=7200)  # fmt: skip
+    assert_token_ok(
+        refresh(client, RT_NEW, CONF), scope="site.read", refresh=False, expires_in=7200
+    )
     # Made up, expired there, or not the old site's shape: unknown, as before.
     linked.add_token("access", "f3" * 20, "conf-client", local_now() - timedelta(minutes=1))
     for made_up in ("f4" * 20, "f3" * 20, "not-a-token"):
@@ -142,14 +158,33 @@ def test_tokens_the_old_site_made_after_the_import_work_here(linked, client, set
 
 
 def test_a_token_revoked_here_is_not_taken_over_again(linked, client, cli) -> None:
-    cli("legacy", "link", "set", "--url", linked.url, "--prefix", linked.prefix, "--no-check",
-        "--timezone", "Europe/Copenhagen")  # fmt: skip
+    cli(
+        "legacy",
+        "link",
+        "set",
+        "--url",
+        linked.url,
+        "--prefix",
+        linked.prefix,
+        "--no-check",
+        "--timezone",
+        "Europe/Copenhagen",
+    )
     # Revoked here while the link was off: the old site still holds it.
     cli("legacy", "link", "off", "--keep-rows")
     client.post(REVOKE_URL, data={"token": AT_LIVE, **CONF})
     assert old_row(linked, "access", AT_LIVE) is not None
-    cli("legacy", "link", "set", "--url", linked.url, "--prefix", linked.prefix,
-        "--timezone", "Europe/Copenhagen")  # fmt: skip
+    cli(
+        "legacy",
+        "link",
+        "set",
+        "--url",
+        linked.url,
+        "--prefix",
+        linked.prefix,
+        "--timezone",
+        "Europe/Copenhagen",
+    )
     assert_resource_error(client.get(RESOURCE_URL, headers=bearer(AT_LIVE)), INVALID_TOKEN)
 
 
@@ -165,8 +200,18 @@ def test_old_site_down_tokens_still_issued_and_queued_writes_land_once(
     linked, client, cli, app, runner, monkeypatch
 ) -> None:
     monkeypatch.setattr(legacy_link, "start_drain", lambda: None)  # drained by the command
-    cli("legacy", "link", "set", "--url", CLOSED, "--no-check", "--prefix", linked.prefix,
-        "--timezone", "Europe/Copenhagen")  # fmt: skip
+    cli(
+        "legacy",
+        "link",
+        "set",
+        "--url",
+        CLOSED,
+        "--no-check",
+        "--prefix",
+        linked.prefix,
+        "--timezone",
+        "Europe/Copenhagen",
+    )
     first = cc(client, CONF).get_json()["access_token"]
     second = cc(client, CONF).get_json()["access_token"]
     client.post(REVOKE_URL, data={"token": first, **CONF})
@@ -182,8 +227,17 @@ def test_old_site_down_tokens_still_issued_and_queued_writes_land_once(
     result = runner.invoke(args=["legacy", "link", "drain"])
     assert result.exit_code == 1 and "refused" in result.output  # still down
     # Back: the same site under its real URL. Every write lands, in order, once.
-    cli("legacy", "link", "set", "--url", linked.url, "--prefix", linked.prefix,
-        "--timezone", "Europe/Copenhagen")  # fmt: skip
+    cli(
+        "legacy",
+        "link",
+        "set",
+        "--url",
+        linked.url,
+        "--prefix",
+        linked.prefix,
+        "--timezone",
+        "Europe/Copenhagen",
+    )
     assert "Landed 5 mirror writes; 0 waiting." in cli("legacy", "link", "drain")
     assert "Landed 0 mirror writes; 0 waiting." in cli("legacy", "link", "drain")
     assert old_row(linked, "access", first) is None
