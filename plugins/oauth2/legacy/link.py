@@ -17,8 +17,9 @@ accepting every live token:
   changes nothing.
 - Read-through: a bearer or refresh token unknown here is looked up on the old site and,
   when live there, stored here by hash (as ``legacy import`` stores it) on the spot.
-  Misses are kept for ``CACHE_MAX_AGE`` and each worker looks up at most
-  ``LOOKUPS_PER_SECOND``, so made-up tokens cannot hammer the old database.
+  Misses are kept for ``CACHE_MAX_AGE``, each worker looks up at most
+  ``LOOKUPS_PER_SECOND``, and none for ``DRAIN_EVERY`` seconds after a lookup failed, so
+  made-up tokens cannot hammer the old database (nor wait on it when it is down).
 
 Without a link nothing here runs on the resource path, and the token path reads one
 per-worker cache entry (the link, re-read every ``CACHE_MAX_AGE``).
@@ -223,6 +224,7 @@ class _State:
         self.refilled = time.monotonic()
         self.drain_started = 0.0
         self.draining = False
+        self.lookups_resume = 0.0  # after a failed lookup, none until then (monotonic)
 
     def take_lookup(self) -> bool:
         """Spend one old-site lookup of this second's budget (False: none left)."""
@@ -233,7 +235,7 @@ class _State:
                 self.budget + (now - self.refilled) * LOOKUPS_PER_SECOND,
             )
             self.refilled = now
-            if self.budget < 1:
+            if self.budget < 1 or now < self.lookups_resume:
                 return False
             self.budget -= 1
             return True
@@ -580,6 +582,9 @@ def take_over(handle: DbHandle, kind: str, raw: str, *, now: datetime) -> bool:
                 )
             ).first()
     except SQLAlchemyError as error:
+        # The old database down or slow: no lookup from this worker for a while, so that
+        # unknown tokens do not each wait for its deadline.
+        _state().lookups_resume = time.monotonic() + DRAIN_EVERY
         log.warning("legacy link: a token lookup failed: %s", describe_error(error))
         misses.put(key, True)
         return False
