@@ -5,6 +5,11 @@ SQLite database (or --database-url), prepared by the real CLI as `make bench` pr
 its own. Prints, per scenario, microseconds per request (wall and this process's CPU), SQL
 statements per request and the top entries of a cProfile run (by own time, and by
 cumulative time). Not part of the test suite.
+
+``--legacy-link SERVER`` (a MySQL/MariaDB server URL, e.g. mysql+pymysql://root@127.0.0.1:3306/)
+builds an empty redCORE layout in a scratch database ``legacy_bench_<random>`` there
+(dropped afterwards) and sets the oauth2 plugin's legacy link to it before the scenarios
+run: the token scenarios then pay for the mirror's writes (docs/migrate/cut-over.md).
 """
 
 from __future__ import annotations
@@ -16,14 +21,19 @@ import os
 import pstats
 import tempfile
 import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
+import sqlalchemy as sa
 from sqlalchemy import event
 
 from bench.run import APIGEE_TOKEN_PATH
 from bench.run import BASIC
 from bench.run import RESOURCE_PATH
 from bench.run import TOKEN_PATH
+from bench.run import flask_cli
 from bench.run import insert_tokens
 from bench.run import prepare
 
@@ -43,12 +53,44 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--database-url", help="an empty database (default: scratch SQLite)")
     parser.add_argument("--no-profile", action="store_true", help="timings only")
     parser.add_argument("--dump", help="also write each profile to DUMP.<scenario>.pstats")
+    parser.add_argument(
+        "--legacy-link", metavar="SERVER", help="mirror to a scratch redCORE database there"
+    )
     args = parser.parse_args(argv)
+    with _legacy_site(args.legacy_link) as link_url:
+        return _run(args, link_url)
+
+
+@contextmanager
+def _legacy_site(server: str | None) -> Iterator[str | None]:
+    """A scratch redCORE database on ``server`` (its URL), dropped afterwards; or None."""
+    if server is None:
+        yield None
+        return
+    from tests.support.legacy_site import build_site
+
+    name = f"legacy_bench_{uuid.uuid4().hex[:8]}"
+    admin = sa.create_engine(server, poolclass=sa.NullPool)
+    with admin.begin() as conn:
+        conn.execute(sa.text(f"CREATE DATABASE {name} CHARACTER SET utf8"))
+    try:
+        url = sa.make_url(server).set(database=name).render_as_string(hide_password=False)
+        build_site(url, "mysql", "jos_").engine.dispose()
+        yield url
+    finally:
+        with admin.begin() as conn:
+            conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name}"))
+        admin.dispose()
+
+
+def _run(args: argparse.Namespace, link_url: str | None) -> int:
     scenarios = args.only.split(",") if args.only else list(SCENARIOS)
     with tempfile.TemporaryDirectory(prefix="emulator-profile-") as tmp:
         url = args.database_url or f"sqlite:///{Path(tmp) / 'profile.sqlite'}"
         env = {**os.environ, "FLASK_SQLALCHEMY_DATABASE_URI": url, "FLASK_SECRET_KEY": "bench"}
         prepare(env)
+        if link_url is not None:
+            flask_cli(env, "legacy", "link", "set", "--url", link_url, "--no-check")
         os.environ.update(env)
         from app import create_app
         from emulator import oauth

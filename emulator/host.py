@@ -51,6 +51,7 @@ from emulator.web.http import quoted_string
 from emulator.web.errors import HostError
 from emulator.web.errors import BodyTooLarge
 from emulator.web.errors import MethodNotAllowed
+from emulator.web.errors import NotServedHere
 from emulator.web.errors import OperationMissing
 from emulator.web.errors import UnknownOperation
 from emulator.web.errors import exception_response
@@ -84,6 +85,7 @@ from emulator.web import stores
 from emulator.ops.clock import utcnow
 from emulator.ops import metrics
 from emulator.ops import throttle
+from emulator.ops.audit import record_event
 
 # A plugin's own commands (``flask <plugin> ...``, ``flask legacy ...``).
 from emulator.manage.cli.plugin import TEXT
@@ -101,12 +103,12 @@ __all__ = [
     "describe_error", "ExactString", "exception_response", "Exchange", "header_bytes",
     "host_error_response", "HOST_PATHS", "HostError", "HTTP_METHODS", "is_plain_path",
     "is_truthy", "json_encode", "json_encode_string", "LEGACY_PATHS", "Limits", "LongText",
-    "MethodNotAllowed", "metrics", "nothing_to_decode", "OBSERVED_BODY_LIMIT", "Operation",
-    "OperationMissing", "Outbound", "outbound", "Page", "PanelField", "php_input",
+    "MethodNotAllowed", "metrics", "NotServedHere", "nothing_to_decode", "OBSERVED_BODY_LIMIT",
+    "Operation", "OperationMissing", "Outbound", "outbound", "Page", "PanelField", "php_input",
     "php_variable_name", "PhpInput", "Plugin",
     "plugin_state", "POST", "purge_pacing", "quoted_string", "read_body", "record_change",
-    "record_client_fields", "release_connection", "request_object", "request_path",
-    "RequestPath", "Route", "set_plugin_state", "stores", "stylesheet_url", "TEXT", "throttle",
-    "Timestamp", "to_string", "TokenExample", "Trouble", "UnknownOperation", "utcnow",
-    "writing_params",
+    "record_client_fields", "record_event", "release_connection", "request_object",
+    "request_path", "RequestPath", "Route", "set_plugin_state", "stores", "stylesheet_url",
+    "TEXT", "throttle", "Timestamp", "to_string", "TokenExample", "Trouble",
+    "UnknownOperation", "utcnow", "writing_params",
 ]  # fmt: skip

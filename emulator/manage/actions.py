@@ -365,6 +365,8 @@ def set_client_disabled(
             after={"disabled": disabled},
             now=now,
         )
+        if disabled:
+            _tokens_ended(session, client_id)
         _forget_here(client_id, tokens=True)
 
 
@@ -385,6 +387,7 @@ def delete_client(session: Session, actor: Actor, client_id: str, *, now: dateti
         after={"tokens_removed": removed},
         now=now,
     )
+    _tokens_ended(session, client_id)
     _forget_here(client_id, tokens=True)
     return removed
 
@@ -401,6 +404,7 @@ def revoke_client_tokens(session: Session, actor: Actor, client_id: str, *, now:
         after={"tokens_removed": removed},
         now=now,
     )
+    _tokens_ended(session, client_id)
     _forget_here(client_id, tokens=True)
     return removed
 
@@ -965,6 +969,17 @@ def _rows(session: Session, clients: list[Client], now: datetime) -> list[Client
         )
         for client in clients
     ]
+
+
+def _tokens_ended(session: Session, client_id: str) -> None:
+    """Tell the installed plugins that every token of this client ended here."""
+    if not has_app_context():
+        return
+    registry = get_registry()
+    for name in sorted(registry.plugins):
+        hook = registry.plugins[name].client_tokens_ended
+        if hook is not None:
+            hook(session, client_id)
 
 
 def _forget_here(client_id: str, *, tokens: bool = False) -> None:

@@ -102,6 +102,8 @@ from emulator.oauth.tokens import TokenInfo
 from emulator.oauth.tokens import TokenRow
 from emulator.oauth.tokens import check_token_import
 from emulator.oauth.tokens import client_tokens
+from emulator.oauth.tokens import find_refresh_token
+from emulator.oauth.tokens import find_used_refresh_token
 from emulator.oauth.tokens import hash_token
 from emulator.oauth.tokens import import_token
 from emulator.oauth.tokens import introspect_token
@@ -109,6 +111,7 @@ from emulator.oauth.tokens import is_expired
 from emulator.oauth.tokens import purge_expired
 from emulator.oauth.tokens import revoke_client_tokens
 from emulator.oauth.tokens import revoke_token
+from emulator.oauth.tokens import stored_token_hashes
 from emulator.oauth.tokens import sync_tokens
 from emulator.oauth.tokens import used_refresh_hashes
 from emulator.oauth.tokens import verify_access_token
@@ -230,6 +233,8 @@ __all__ = [
     "extract_bearer_token",
     "find_client",
     "has_control_characters",
+    "find_refresh_token",
+    "find_used_refresh_token",
     "hash_token",
     "import_token",
     "introspect_token",
@@ -247,6 +252,7 @@ __all__ = [
     "set_default_scopes",
     "registered_clients",
     "sync_clients",
+    "stored_token_hashes",
     "sync_tokens",
     "used_refresh_hashes",
     "validate_plain_text",

@@ -614,6 +614,15 @@ def sync_tokens(
     return outcomes
 
 
+def stored_token_hashes(db: DbHandle, kind: str, hashes: Collection[str]) -> set[str]:
+    """Of these hashes, the ones of a token stored here (``kind``: "access" or "refresh").
+    One indexed SELECT; give batches of about a thousand."""
+    if not hashes:
+        return set()
+    table = TOKEN_TABLES[kind]
+    return set(db.scalars(select(table.c.token_hash).where(table.c.token_hash.in_(set(hashes)))))
+
+
 def used_refresh_hashes(session: Session, hashes: Collection[str]) -> set[str]:
     """Of these refresh token hashes, the ones known to have been used here: remembered as
     used up (while reuse detection is on), or the start of a chain that goes on here (its

@@ -23,6 +23,7 @@ from sqlalchemy import insert
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from emulator.ops.clock import utcnow
 from emulator.storage.models import AuditEvent
 from emulator.storage.purge import PurgePacing
 from emulator.storage.purge import delete_in_batches
@@ -90,6 +91,26 @@ def record(
             "before": _encode(before),
             "after": _encode(after),
         },
+    )
+
+
+def record_event(
+    session: DbHandle,
+    action: str,
+    target: str,
+    *,
+    after: Mapping[str, Any] | None = None,
+    now: datetime | None = None,
+) -> None:
+    """Add one event the service itself caused (actor ``system``, no address), in the
+    caller's transaction: e.g. a plugin's link falling behind or catching up."""
+    record(
+        session,
+        actor=Actor(SYSTEM, None),
+        action=action,
+        target=target,
+        after=after,
+        now=now if now is not None else utcnow(),
     )
 
 

@@ -134,6 +134,13 @@ class Metrics:
             ("plugin", "reason"),
             registry=registry,
         )
+        self.plugin_events = Counter(
+            "emulator_plugin_events",
+            "Events a plugin counts (fixed names it declares, e.g. oauth2's link_queued), "
+            "by plugin and event.",
+            ("plugin", "event"),
+            registry=registry,
+        )
         self.lockouts = Counter(
             "emulator_client_auth_lockouts",
             "Lockouts by the failed-authentication throttle, by what was locked "
@@ -201,6 +208,14 @@ def token_issued(plugin: str, grant_type: str | None) -> None:
     metrics: Metrics | None = _app().extensions.get(EXTENSION)
     if metrics is not None:
         metrics.tokens.labels(plugin, grant_type).inc()
+
+
+def plugin_event(plugin: str, event: str, count: int = 1) -> None:
+    """Count ``count`` of a plugin's ``event`` (a fixed word of the plugin's, never a value
+    from a request)."""
+    metrics: Metrics | None = _app().extensions.get(EXTENSION)
+    if metrics is not None:
+        metrics.plugin_events.labels(plugin, event).inc(count)
 
 
 def label_operation(name: str) -> None:

@@ -40,6 +40,7 @@ from emulator.web.context import request_object as _request
 from emulator.web.errors import BodyTooLarge
 from emulator.web.errors import HostError
 from emulator.web.errors import MethodNotAllowed
+from emulator.web.errors import NotServedHere
 from emulator.web.errors import OperationMissing
 from emulator.web.errors import PathNotFound
 from emulator.web.errors import UnknownApi
@@ -132,7 +133,7 @@ def fallback_resolver(unanswered: Resolution, error: HostError) -> Resolver:
         status = fallback_status()
         if status is None:
             found.status, found.operation = unanswered.status, unanswered.operation
-            raise error
+            raise error.instead if isinstance(error, NotServedHere) else error
         assert status.plugin.fallback is not None
         found.status, found.forwarded = status, True
         return status.plugin.fallback

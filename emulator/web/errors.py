@@ -81,6 +81,19 @@ class UnknownOperation(HostError):
     unanswered = True
 
 
+class NotServedHere(HostError):
+    """A plugin leaves a request it could answer to the legacy site (e.g. a grant an admin
+    keeps there while a site moves): the dispatcher gives it to the fallback as it gives an
+    unanswered one; without a fallback, ``instead`` (the plugin's own error) is answered."""
+
+    status = 404
+    unanswered = True
+
+    def __init__(self, message: str, instead: Exception) -> None:
+        super().__init__(message)
+        self.instead = instead
+
+
 class MethodNotAllowed(HostError):
     """The operation does not take this HTTP method."""
 

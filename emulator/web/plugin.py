@@ -34,9 +34,20 @@ knows about a client, and the host shows it without knowing its words):
 - ``client_marks``: ``ClientMark``s, each a set of clients the plugin knows something of
   (e.g. the ones an import brought over), shown as a badge on the clients list and a
   client's page, and offered as a filter of the list. The host knows only the label.
+- ``facts(session) -> [(label, text)]``: what the plugin's page shows of the plugin's own
+  state besides its params (e.g. the oauth2 plugin's legacy link and its backlog), as
+  plain text; never a secret.
 - ``required_to_enable``: names of params that must be set (not empty) before the plugin
   is enabled, and stay set while it is; enabling without them is refused
   (emulator/manage/actions.py).
+
+Change hooks (the admin actions call them, for every installed plugin, enabled or not):
+
+- ``client_tokens_ended(db, client_id) -> None``: every token of this client ended here
+  (the client was disabled or deleted, or an admin revoked its tokens), in the change's
+  transaction (not committed), before it commits. For a plugin that keeps copies of
+  tokens elsewhere (the oauth2 plugin's legacy link): they must end too. It must not
+  raise on an outage of its own (it queues what it could not do).
 
 Request hooks (the dispatcher calls them, only those of enabled plugins):
 
@@ -313,6 +324,8 @@ class Plugin:
     client_marks: Sequence[ClientMark] = ()  # see "Admin hooks" above
     # Params that must be set (not empty) to enable the plugin, and while it is enabled.
     required_to_enable: tuple[str, ...] = ()
+    client_tokens_ended: Callable[[Any, str], None] | None = None  # see "Change hooks" above
+    facts: Callable[[Any], Sequence[tuple[str, str]]] | None = None  # see "Admin hooks" above
 
     def page(self, name: str) -> Page:
         """The declared page of this name (KeyError when there is none)."""

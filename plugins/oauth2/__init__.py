@@ -12,6 +12,7 @@ from . import joomla_passwords
 from . import pages
 from . import views
 from .legacy.cli import import_command
+from .legacy.link_cli import link_group
 from .params import NAME
 from .params import OAuth2Params
 from .params import advise
@@ -35,7 +36,7 @@ plugin = Plugin(
         Page("login", pages.LOGIN_QUERY, pages.login, methods=frozenset({"GET", "HEAD", "POST"})),
     ),
     routes=(Route("/.well-known/oauth-authorization-server", "metadata", views.metadata),),
-    legacy_cli=(import_command,),
+    legacy_cli=(import_command, link_group),
     enabled_on_install=True,
     render_error=pages.render_error,
     password_verifier=joomla_passwords.verify_password,
@@ -43,4 +44,6 @@ plugin = Plugin(
     token_examples=admin.token_examples,
     issuing_operations=frozenset({"token"}),
     client_marks=(admin.imported,),
+    client_tokens_ended=views.client_tokens_ended,
+    facts=admin.facts,
 )

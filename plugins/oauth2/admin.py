@@ -14,6 +14,7 @@ from sqlalchemy import select
 from emulator.host import ClientMark
 from emulator.host import TokenExample
 
+from .legacy import link
 from .models import ImportedClient
 
 
@@ -42,3 +43,26 @@ imported = ClientMark(
     members=imported_clients,
     description="Brought over from the redCORE database by the legacy import.",
 )
+
+
+def facts(session: Any) -> Sequence[tuple[str, str]]:
+    """The legacy link on the plugin's page: where it writes (never the password), and the
+    mirror writes waiting to land."""
+    try:
+        joined = link.read_link(session)
+    except link.LinkUnreadable as error:
+        return (("Legacy link", str(error)),)
+    if joined is None:
+        return (("Legacy link", "off"),)
+    waiting, since, error = link.backlog(session)
+    backlog = (
+        f"{waiting} mirror writes waiting since {since:%Y-%m-%d %H:%M:%S} UTC ({error})"
+        if waiting
+        else "none"
+    )
+    return (
+        ("Legacy link", joined.shown),
+        ("Old site's tables", f"{joined.prefix}redcore_oauth_access_tokens, ..._refresh_tokens"),
+        ("Old site's time zone", joined.zone.key),
+        ("Mirror backlog", backlog),
+    )

@@ -83,3 +83,35 @@ class ImportedUser(Base):
     # blocked, two_factor, groups, registered_at).
     profile: Mapped[str] = mapped_column(LongText)
     imported_at: Mapped[datetime] = mapped_column(Timestamp)
+
+
+class LegacyLink(Base):
+    """The legacy link (``flask legacy link set``): the old site's database, while a site
+    moves. One row (id 1) or none. The URL is kept without its password; the password is
+    kept encrypted with a key derived from the app's SECRET_KEY (``legacy.link.secrets``)."""
+
+    __tablename__ = "oauth2_legacy_link"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    url: Mapped[str] = mapped_column(LongText)  # without the password
+    password: Mapped[str | None] = mapped_column(LongText, nullable=True)  # Fernet token
+    prefix: Mapped[str] = mapped_column(String(64))
+    timezone: Mapped[str] = mapped_column(String(64))
+    updated_at: Mapped[datetime] = mapped_column(Timestamp)
+
+
+class LinkWrite(Base):
+    """A mirror write that has not landed on the old site yet, in the order it was made.
+
+    ``payload`` is the write (the token itself included) as a JSON object encrypted like
+    the link's password: no plain token at rest. The row goes once the write landed.
+    """
+
+    __tablename__ = "oauth2_legacy_link_queue"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    action: Mapped[str] = mapped_column(String(16))  # "put", "delete" or "client"
+    payload: Mapped[str] = mapped_column(LongText)
+    queued_at: Mapped[datetime] = mapped_column(Timestamp)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(String(255), nullable=True)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from marshmallow import Schema
+from marshmallow import ValidationError
 from marshmallow import fields
 from marshmallow.validate import Length
 from marshmallow.validate import Range
@@ -30,6 +31,19 @@ from .wire import redirect_uris_match
 NAME = "oauth2"
 
 _NAME = Regexp(r"^[A-Za-z0-9_.\-]+$", error="Use letters, digits, '_', '.' or '-' only.")
+
+
+# The grant types of redCORE's OAuth2 server (bshaffer's), served here or not (served_grants).
+GRANT_NAMES = frozenset({"authorization_code", "client_credentials", "password", "refresh_token"})
+
+
+def _check_grants(value: str) -> None:
+    unknown = sorted(set(value.split()) - GRANT_NAMES)
+    if unknown or value != " ".join(value.split()):
+        raise ValidationError(
+            f"Grant types separated by single spaces, of: {', '.join(sorted(GRANT_NAMES))}"
+            + (f" (not {', '.join(unknown)})." if unknown else ".")
+        )
 
 
 class OAuth2Params(Schema):
@@ -142,6 +156,18 @@ class OAuth2Params(Schema):
         validate=Range(min=60, max=30 * 86400),
         metadata={
             "description": ("Seconds a site user stays logged in to the login and consent pages.")
+        },
+    )
+    served_grants = fields.String(
+        load_default="",
+        validate=_check_grants,
+        metadata={
+            "description": (
+                "The grant types answered here, space-separated (empty: all). A token "
+                "request for another is forwarded to the legacy site by the passthrough "
+                "plugin (unsupported_grant_type without it), e.g. 'client_credentials "
+                "refresh_token' while the site's users are not imported yet."
+            )
         },
     )
     unset_refresh_token_after_use = fields.Boolean(

@@ -385,6 +385,7 @@ def plugin(name: str) -> tuple[str, int] | Response:
     return render_template(
         "admin/plugin.html",
         status=status,
+        facts=plugin.facts(db.session) if plugin.facts is not None else [],
         fields=fields,
         problem=problem,
         advice=advice,

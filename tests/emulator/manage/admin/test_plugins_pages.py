@@ -127,3 +127,23 @@ def test_a_legacy_url_that_is_this_page_s_own_server_is_refused(admin: AdminSess
         ).status_code
         == 302
     )
+
+
+def test_the_oauth2_page_shows_the_legacy_link_without_its_password(admin, cli) -> None:
+    assert "<dt>Legacy link</dt><dd>off</dd>" in admin.get("/admin/plugins/oauth2").get_data(
+        as_text=True
+    )
+    cli(
+        "legacy",
+        "link",
+        "set",
+        "--no-check",
+        "--timezone",
+        "Europe/Copenhagen",
+        "--url",
+        "mysql+pymysql://site:Pa55-w0rd@db.example/joomla",
+    )
+    page = admin.get("/admin/plugins/oauth2").get_data(as_text=True)
+    assert "mysql+pymysql://site:***@db.example/joomla" in page
+    assert "Europe/Copenhagen" in page and "<dt>Mirror backlog</dt><dd>none</dd>" in page
+    assert "Pa55-w0rd" not in page
