@@ -141,6 +141,13 @@ class Metrics:
             ("key",),
             registry=registry,
         )
+        self.cookies_refused = Counter(
+            "emulator_upstream_cookies_refused",
+            "Set-Cookie headers of forwarded answers not passed on (they would land on "
+            "this service's own session cookie or admin pages), by plugin.",
+            ("plugin",),
+            registry=registry,
+        )
 
     def count_request(
         self, plugin: str, operation: str, status: int, seconds: float | None
@@ -201,6 +208,13 @@ def token_issued(plugin: str, grant_type: str | None) -> None:
     metrics: Metrics | None = _app().extensions.get(EXTENSION)
     if metrics is not None:
         metrics.tokens.labels(plugin, grant_type).inc()
+
+
+def cookie_refused(plugin: str) -> None:
+    """Count one upstream Set-Cookie that ``plugin`` did not pass on (emulator.web.isolation)."""
+    metrics: Metrics | None = _app().extensions.get(EXTENSION)
+    if metrics is not None:
+        metrics.cookies_refused.labels(plugin).inc()
 
 
 def label_operation(name: str) -> None:
