@@ -1,8 +1,9 @@
 # Two commands do all the set-up on a fresh machine:
 #   make run   - create .venv, install what production runs, migrate the database, serve
 #                (HOST/PORT, default 127.0.0.1:8000)
-#   make test  - create .venv, install the test tools too, lint, build the docs strict, run
-#                the whole test suite (Debian's chromium, for the browser tests, is installed
+#   make test  - create .venv, install the test tools too, lint, audit the pinned set for known
+#                vulnerabilities (skipped, saying so, without a network), build the docs
+#                strict, run the whole test suite (Debian's chromium, for the browser tests, is installed
 #                when missing: bin/ensure-chromium)
 # FLASK_SQLALCHEMY_DATABASE_URI picks the database (default: SQLite in instance/).
 
@@ -14,18 +15,23 @@ PORT ?= 8000
 PYTEST_ARGS ?=
 BENCH_ARGS ?=
 
-.PHONY: run test lint docs screenshots chromium venv dev-venv migrate bench clean
+.PHONY: run test lint audit lock docs screenshots chromium venv dev-venv migrate bench clean
 
-# What production runs (requirements.txt) ...
+# What production runs (requirements.txt) ... Both files are pinned with hashes (`make lock`
+# writes them from requirements.in and requirements-dev.in) and installed --require-hashes:
+# a file whose hash is not in them is refused. pip itself is brought to the dev set's version.
+PIP_PIN = $(shell sed -n 's/^\(pip==[0-9.]*\).*/\1/p' requirements-dev.txt)
+
 $(BIN)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -r requirements.txt
+	$(BIN)/pip install --quiet "$(PIP_PIN)"
+	$(BIN)/pip install --quiet --require-hashes -r requirements.txt
 	touch $@
 
-# ... and what tests, lint and the docs add (requirements-dev.txt).
+# ... and what tests, lint and the docs add (requirements-dev.txt: all of requirements.txt at
+# the same versions, and the rest).
 $(BIN)/.installed-dev: $(BIN)/.installed requirements-dev.txt
-	$(BIN)/pip install --quiet -r requirements-dev.txt
+	$(BIN)/pip install --quiet --require-hashes -r requirements-dev.txt
 	touch $@
 
 venv: $(BIN)/.installed
@@ -49,6 +55,22 @@ lint: dev-venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+# Known vulnerabilities in the pinned set (pip-audit, pinned in requirements-dev.txt); without
+# a vulnerability service to ask (no network), one line says it was skipped. bin/audit-deps.
+audit: dev-venv
+	$(BIN)/python bin/audit-deps
+
+# requirements.txt and requirements-dev.txt, with hashes, from the .in files (pip-tools, pinned
+# in the dev set). A pin already in a .txt file is kept; a new or changed requirement in a .in
+# file gets the newest version that fits. Run after editing a .in file, and commit all four.
+# To move one package on: make lock LOCK_ARGS="--upgrade-package flask".
+LOCK_ARGS ?=
+PIP_COMPILE = CUSTOM_COMPILE_COMMAND="make lock" $(BIN)/pip-compile --quiet --generate-hashes \
+	--no-emit-find-links --no-emit-index-url --strip-extras $(LOCK_ARGS)
+lock: dev-venv
+	$(PIP_COMPILE) --output-file requirements.txt requirements.in
+	$(PIP_COMPILE) --allow-unsafe --output-file requirements-dev.txt requirements-dev.in
+
 # The docs site (mkdocs.yml, docs/) into site/; --strict: a broken link or anchor fails.
 docs: dev-venv
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
@@ -62,7 +84,7 @@ chromium:
 screenshots: dev-venv chromium
 	DOCS_SCREENSHOTS=docs/img $(BIN)/pytest -q tests/live/test_admin_browser.py
 
-test: lint docs chromium
+test: lint audit docs chromium
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 clean:

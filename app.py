@@ -38,6 +38,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     from emulator.ops import usage
     from emulator.storage import database
     from emulator.web import dispatch
+    from emulator.web import proxywarning
     from emulator.web import registry
     from emulator.web import stores
 
@@ -52,6 +53,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     throttle.init_app(app)
     usage.init_app(app)
     dispatch.init_app(app)
+    proxywarning.init_app(app)
     admin.init_app(app)
     cli.init_app(app)
     startup.init_app(app)  # `flask preflight`; the flask command's database check

@@ -65,6 +65,7 @@ from emulator.web.outbound import RequestPath
 from emulator.web.outbound import Trouble
 from emulator.web.outbound import is_plain_path
 from emulator.web.outbound import request_path
+from emulator.web import isolation
 
 # Storage: the handle, a request's connection, a plugin's own tables, paced deletes, URLs.
 from emulator.storage.database import db
@@ -102,10 +103,10 @@ __all__ = [
     "connection", "db", "DbHandle", "dburl", "delete_in_batches", "Deprecations",
     "describe_error", "ExactString", "exception_response", "Exchange", "header_bytes",
     "host_error_response", "HOST_PATHS", "HostError", "HTTP_METHODS", "is_plain_path",
-    "is_truthy", "json_encode", "json_encode_string", "LEGACY_PATHS", "Limits", "LongText",
-    "MethodNotAllowed", "metrics", "NotServedHere", "nothing_to_decode", "OBSERVED_BODY_LIMIT",
-    "Operation", "OperationMissing", "Outbound", "outbound", "Page", "PanelField", "php_input",
-    "php_variable_name", "PhpInput", "Plugin",
+    "isolation", "is_truthy", "json_encode", "json_encode_string", "LEGACY_PATHS", "Limits",
+    "LongText", "MethodNotAllowed", "metrics", "NotServedHere", "nothing_to_decode",
+    "OBSERVED_BODY_LIMIT", "Operation", "OperationMissing", "Outbound", "outbound", "Page",
+    "PanelField", "php_input", "php_variable_name", "PhpInput", "Plugin",
     "plugin_state", "POST", "purge_pacing", "quoted_string", "read_body", "record_change",
     "record_client_fields", "record_event", "release_connection", "request_object",
     "request_path", "RequestPath", "Route", "set_plugin_state", "stores", "stylesheet_url",

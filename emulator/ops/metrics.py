@@ -148,6 +148,13 @@ class Metrics:
             ("key",),
             registry=registry,
         )
+        self.cookies_refused = Counter(
+            "emulator_upstream_cookies_refused",
+            "Set-Cookie headers of forwarded answers not passed on (they would land on "
+            "this service's own session cookie or admin pages), by plugin.",
+            ("plugin",),
+            registry=registry,
+        )
 
     def count_request(
         self, plugin: str, operation: str, status: int, seconds: float | None
@@ -216,6 +223,13 @@ def plugin_event(plugin: str, event: str, count: int = 1) -> None:
     metrics: Metrics | None = _app().extensions.get(EXTENSION)
     if metrics is not None:
         metrics.plugin_events.labels(plugin, event).inc(count)
+
+
+def cookie_refused(plugin: str) -> None:
+    """Count one upstream Set-Cookie that ``plugin`` did not pass on (emulator.web.isolation)."""
+    metrics: Metrics | None = _app().extensions.get(EXTENSION)
+    if metrics is not None:
+        metrics.cookies_refused.labels(plugin).inc()
 
 
 def label_operation(name: str) -> None:

@@ -17,6 +17,7 @@ plugins' ``observe`` hooks are told (emulator/web/plugin.py, "Request hooks").
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -35,6 +36,7 @@ from emulator.ops import usage
 from emulator.storage.database import commit
 from emulator.storage.database import connection
 from emulator.storage.database import rollback
+from emulator.web import proxywarning
 from emulator.web.context import g_object as _g
 from emulator.web.context import request_object as _request
 from emulator.web.errors import BodyTooLarge
@@ -327,8 +329,13 @@ def route_resolver(plugin: Plugin, route: Route) -> Resolver:
 
 
 def healthz() -> Response:
-    """Liveness for load balancers: answers without touching the database."""
-    return Response('{"status":"ok"}', content_type="application/json")
+    """Liveness for load balancers: answers without touching the database. A worker that
+    has seen a reverse proxy it does not trust says so in ``warnings`` (still 200)."""
+    warning = proxywarning.current_warning()
+    if warning is None:
+        return Response('{"status":"ok"}', content_type="application/json")
+    body = json.dumps({"status": "ok", "warnings": [warning]}, separators=(",", ":"))
+    return Response(body, content_type="application/json")
 
 
 def init_app(app: Flask) -> None:

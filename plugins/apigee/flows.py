@@ -10,7 +10,9 @@ route and each request's path is resolved here against the current params and pr
    encoded separators, ``//``) -> 400 "Invalid path" (``InvalidPath``), before any proxy
    is matched;
 3. the protected proxy with the longest base path owning the path -> VerifyAccessToken,
-   then the target;
+   then the target; a path that a lenient backend could read as one under a more specific
+   proxy (``/shop/admin;x``, ``/shop/ADMIN.`` with a ``/shop/admin`` proxy) -> 400
+   "Invalid path" too (``proxies.AmbiguousPath``);
 4. any other path under a token proxy's base path (``/oauth/...``, or a wrong verb on a
    POST-only flow) -> the empty 200 of a flow-less NoRoute proxy (``NoRoute``);
 5. anything else -> 404 "Unable to identify proxy" (``ProxyNotFound``).
@@ -35,6 +37,7 @@ from .errors import InvalidPath
 from .errors import NoRoute
 from .errors import ProxyNotFound
 from .params import parse_flow
+from .proxies import AmbiguousPath
 from .proxies import ProxyRoute
 from .proxies import match_proxy
 
@@ -80,7 +83,10 @@ def resolve(connect: Callable[[], DbHandle], line: RequestLine, params: Mapping[
             return TokenFlow(operation)
     if not is_plain_path(line.path):
         raise InvalidPath(line.method, line.path.sent, line.protocol)
-    proxy = match_proxy(connect(), path)
+    try:
+        proxy = match_proxy(connect(), path)
+    except AmbiguousPath:
+        raise InvalidPath(line.method, line.path.sent, line.protocol) from None
     if proxy is not None:
         return ProxyFlow(proxy, line.path)
     if flow is not None or under_token_proxy(path, params):

@@ -19,6 +19,9 @@ each read also has ``target_timeout_ms``. The answer is streamed: status and hea
 as the target sent them, then the body as it arrives, never more than
 ``proxy_max_response_bytes`` of it (a longer declared ``Content-Length``: 502 TooBigBody).
 
+A ``Set-Cookie`` of the target's that would land on this service's admin session cookie
+(its name, or the admin pages' path) is dropped (``emulator.web.isolation``).
+
 Trouble before the answer starts is one of Apigee's runtime faults, never a traceback.
 Trouble once it has started (the deadline, the size limit, a cut connection) ends the
 stream where it is: it is logged, the target's connection is closed, and nothing is raised
@@ -39,6 +42,7 @@ from emulator.host import Limits
 from emulator.host import Outbound
 from emulator.host import RequestPath
 from emulator.host import Trouble
+from emulator.host import isolation
 from emulator.host import outbound
 from emulator.oauth import TokenInfo
 
@@ -118,8 +122,18 @@ def identity_value(text: str) -> str:
 
 
 def forward(request_out: Outbound, limits: Limits) -> Response:
-    """Send the request to the target; its status and headers, its body streaming."""
-    return outbound.forward(request_out, limits, fault=target_fault, log=log, label="target")
+    """Send the request to the target; its status and headers, its body streaming. A
+    ``Set-Cookie`` that would land on the admin pages' session cookie is dropped
+    (``emulator.web.isolation``; an API answer is not sandboxed)."""
+    answer = outbound.forward(request_out, limits, fault=target_fault, log=log, label="target")
+    return isolation.guard(
+        answer,
+        request_path=outbound.request_path().decoded,
+        sandbox=False,
+        plugin="apigee",
+        log=log,
+        label=f"target {outbound.loggable(request_out.url)}",
+    )
 
 
 def target_fault(trouble: Trouble) -> Fault:

@@ -10,15 +10,35 @@ behind the proxy (or one that decodes twice) resolve it to a place outside the b
 that was matched, so such paths are refused before any proxy is looked at. The target
 then gets the suffix of the very path that was matched (``RequestPath.suffix``). Both rules
 are the host's (``emulator.web.outbound``), shared with every plugin that forwards.
+
+Nested proxies (issue 20): with ``/shop`` (a weak scope) and ``/shop/admin`` (a strict one),
+``/shop/admin;x/users`` is not under ``/shop/admin`` byte for byte, so it would go to
+``/shop``'s target as ``/admin;x/users``, which Tomcat, Jetty and Spring read as
+``/admin/users``. A path that a common backend could read as one under a more specific
+proxy than the one it matches is refused (``AmbiguousPath``; the flow answers Apigee's
+``InvalidPath``). Each segment is compared as such backends read it (``segment_readings``):
+``;params`` dropped (Tomcat, Jetty, Spring); cut at a NUL (C strings); Unicode compatibility
+forms folded (NFKC: fullwidth ``ａｄｍｉｎ``, IIS's best-fit mapping); ``%uXXXX`` decoded and a
+second ``%`` decoding applied (IIS; servers that decode twice); any case (IIS and Windows
+file names, case-insensitive routes); trailing dots and spaces dropped and an NTFS stream
+(``admin::$DATA``) cut at its ``:`` (Windows: nginx's Win32 build refuses these for the same
+reason); and the last segment also without its extension (Spring's suffix pattern match,
+``/admin.json`` is ``/admin`` before Spring 5.3). A segment that reads as empty, ``.`` or
+``..`` that way (``;x``, ``.%20``) is refused wherever it is. Paths without a more specific
+proxy are left alone: ``/shop/ADMIN`` reaches ``/shop``'s target when there is no
+``/shop/admin``.
 """
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
+from urllib.parse import unquote
 from urllib.parse import urlsplit
 
-from sqlalchemy import func
+from sqlalchemy import or_
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -114,19 +134,86 @@ def base_path_prefixes(path: str) -> list[str]:
     return ["/" + "/".join(segments[:n]) for n in range(1, len(segments) + 1) if segments[n - 1]]
 
 
+class AmbiguousPath(Exception):
+    """A path that a common backend could read as one under a more specific proxy than the
+    one it matches, or with a segment that such a backend reads as empty or a dot segment."""
+
+
+# IIS's %uXXXX escapes (a non-standard encoding it still decodes).
+_PERCENT_U = re.compile(r"%u([0-9a-fA-F]{4})")
+_DOT_READINGS = frozenset({"", ".", ".."})
+
+
+def segment_readings(segment: str, *, last: bool = False) -> frozenset[str]:
+    """What a lenient backend may read a (decoded) path segment as: see the module's notes.
+
+    The segment as decoded once, and decoded once more (``%uXXXX`` too); each without
+    ``;params``, cut at a NUL, NFKC-folded, case-folded, without trailing dots and spaces
+    (and an NTFS stream); the last segment also without its extension.
+    """
+    forms = {segment, _PERCENT_U.sub(lambda m: chr(int(m.group(1), 16)), unquote(segment))}
+    readings = set()
+    for form in forms:
+        text = form.split(";", 1)[0].split("\0", 1)[0]
+        text = unicodedata.normalize("NFKC", text).casefold()
+        if ":$" in text:  # an NTFS stream: name:stream:$TYPE, name::$DATA
+            text = text.split(":", 1)[0]
+        text = text.rstrip(" .\t")
+        readings.add(text)
+        if last and "." in text.lstrip("."):
+            readings.add(text.rsplit(".", 1)[0].rstrip(" .\t"))
+    return frozenset(readings)
+
+
+def check_segments(path: str) -> None:
+    """Raise AmbiguousPath when a segment (not an empty last one: a trailing slash) reads
+    as empty, ``.`` or ``..``, though it is none of these as sent."""
+    for segment in path.split("/")[1:]:
+        if segment in _DOT_READINGS:  # as sent: is_plain_path judged these already
+            continue
+        if segment_readings(segment) & _DOT_READINGS:
+            raise AmbiguousPath(path)
+
+
+def read_under(path: str, base_path: str) -> bool:
+    """Whether a lenient backend could read ``path`` as ``base_path`` or below it."""
+    segments = path.split("/")[1:]
+    bases = base_path.split("/")[1:]
+    if len(segments) < len(bases):
+        return False
+    for position, (segment, base) in enumerate(zip(segments, bases, strict=False), start=1):
+        wanted = segment_readings(base) - {""}
+        if not wanted & segment_readings(segment, last=position == len(segments)):
+            return False
+    return True
+
+
 def match_proxy(db: DbHandle, path: str) -> ProxyRoute | None:
-    """The proxy with the longest base path that owns ``path``, or None (one indexed query).
+    """The proxy with the longest base path that owns ``path``, or None (one query).
 
     A prefix with a control character (``/a%00``) is no base path, and is not looked up
-    (PostgreSQL would refuse its NUL); the shorter prefixes still are.
+    (PostgreSQL would refuse its NUL); the shorter prefixes still are. Raise AmbiguousPath
+    when a lenient backend could read the path as one under a proxy more specific than
+    the one matched (the proxies under the same first segment are read with it).
     """
+    check_segments(path)
     prefixes = [p for p in base_path_prefixes(path) if not has_control_characters(p)]
     if not prefixes:
         return None
-    row = db.execute(
-        select(_PROXIES.c.base_path, _PROXIES.c.target_url, _PROXIES.c.scope)
-        .where(_PROXIES.c.base_path.in_(prefixes))
-        .order_by(func.length(_PROXIES.c.base_path).desc())
-        .limit(1)
-    ).first()
-    return None if row is None else ProxyRoute(*row)
+    rows = db.execute(
+        select(_PROXIES.c.base_path, _PROXIES.c.target_url, _PROXIES.c.scope).where(
+            or_(
+                _PROXIES.c.base_path.in_(prefixes),
+                _PROXIES.c.base_path.startswith(prefixes[0] + "/", autoescape=True),
+            )
+        )
+    ).all()
+    owners = [row for row in rows if row.base_path in prefixes]
+    if not owners:
+        return None
+    best = max(owners, key=lambda row: len(row.base_path))
+    depth = best.base_path.count("/")
+    for row in rows:
+        if row.base_path.count("/") > depth and read_under(path, row.base_path):
+            raise AmbiguousPath(path)
+    return ProxyRoute(*best)

@@ -158,6 +158,20 @@ class PassthroughParams(Schema):
             )
         },
     )
+    # Forwarded pages run in a sandbox of their own (Content-Security-Policy: sandbox, no
+    # allow-same-origin), so that a script on the old site cannot act as a logged-in admin
+    # (issue 20). Off only for an old site whose pages need their own origin here (their
+    # scripts read cookies or storage, or call this host with credentials).
+    sandbox = fields.Boolean(
+        load_default=True,
+        metadata={
+            "description": (
+                "Forwarded answers get Content-Security-Policy: sandbox (without "
+                "allow-same-origin): a script on the old site cannot act as a logged-in "
+                "admin. Turn off only if the old site's pages need this origin."
+            )
+        },
+    )
     # Shadow mode: requests a plugin answers are also sent to the legacy site, off the
     # request path, and the two answers compared (meant for a staging copy of the old site).
     shadow = fields.Boolean(
@@ -219,6 +233,12 @@ def advise(params: Mapping[str, Any]) -> list[str]:
         advice.append(
             "legacy_url is http: forwarded credentials (client secrets, cookies) cross the "
             "network unencrypted; use https unless the old site is on a private network."
+        )
+    if not params["sandbox"]:
+        advice.append(
+            "sandbox is off: a page forwarded from the old site runs in this service's "
+            "origin, so a script on it (an XSS there) acts as any admin logged in here. "
+            "Keep it on unless the old site's pages cannot work without it."
         )
     if params["shadow"]:
         advice.append(

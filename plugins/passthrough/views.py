@@ -12,6 +12,7 @@ from flask import request
 
 from emulator.host import Exchange
 from emulator.host import Outbound
+from emulator.host import isolation
 from emulator.host import outbound
 from emulator.host import release_connection
 
@@ -31,7 +32,9 @@ log = logging.getLogger(__name__)
 
 
 def forward(params: Mapping[str, Any]) -> Response:
-    """Pass a request no plugin answers on to the legacy site; its answer back, unchanged.
+    """Pass a request no plugin answers on to the legacy site; its answer back, unchanged
+    but for ``emulator.web.isolation``: a cookie that would land on the admin's is dropped,
+    and the answer is sandboxed (``sandbox``, on by default).
 
     A request this service sent already (its hop mark) went round a loop: 508, not sent
     again.
@@ -60,8 +63,17 @@ def forward(params: Mapping[str, Any]) -> Response:
         ),
         body=outbound.read_body(bounds.max_request_bytes),
     )
-    return outbound.forward(
+    answer = outbound.forward(
         request_out, bounds, fault=LegacyUnavailable, log=log, label="legacy site"
+    )
+    # Never in the admin's origin, never on the admin's cookie (issue 20).
+    return isolation.guard(
+        answer,
+        request_path=path.decoded,
+        sandbox=params["sandbox"],
+        plugin="passthrough",
+        log=log,
+        label=f"legacy site {outbound.loggable(request_out.url)}",
     )
 
 

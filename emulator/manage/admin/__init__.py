@@ -23,6 +23,7 @@ from jinja2 import StrictUndefined
 from emulator.manage.admin import auth
 from emulator.manage.admin import user_pages  # noqa: F401  (its pages join the blueprint)
 from emulator.manage.admin.views import bp
+from emulator.web import proxywarning
 
 PREFIX = "/admin"
 # Every admin answer: never cached (secrets are shown once, pages show who did what), never
@@ -55,6 +56,8 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
     app.add_url_rule(PREFIX, endpoint="admin_root", view_func=_to_index)
     app.after_request(_admin_headers)  # runs before the host's own security headers
+    # A reverse proxy in front that TRUSTED_PROXIES does not trust: a banner on every page.
+    app.context_processor(lambda: {"proxy_warning": proxywarning.current_warning()})
 
 
 def stylesheet_url() -> str:

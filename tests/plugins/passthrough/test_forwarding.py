@@ -24,6 +24,7 @@ from werkzeug.exceptions import NotFound
 
 from emulator.ops.clock import utcnow
 from emulator.storage.database import db
+from emulator.web import isolation
 from emulator.web.registry import get_registry
 from plugins.passthrough.legacy import hop_mark
 from tests.live.server import scripted_target
@@ -258,7 +259,8 @@ def test_a_chunked_request_body_is_forwarded(client, legacy, enable_passthrough)
 
 def test_the_answer_comes_back_unchanged(client, legacy, enable_passthrough) -> None:
     """Status, every Set-Cookie apart, Location as sent, the body's bytes (gzip stays gzip),
-    no header of ours added; hop-by-hop headers of the answer are not passed on."""
+    no header of ours added but the sandbox policy (issue 20); hop-by-hop headers of the
+    answer are not passed on."""
     enable_passthrough()
     page = gzip.compress(b"<html>login</html>")
     legacy.add(
@@ -295,7 +297,8 @@ def test_the_answer_comes_back_unchanged(client, legacy, enable_passthrough) -> 
     assert rv.data == page
     assert rv.headers["X-Frame-Options"] == "SAMEORIGIN"
     assert "X-Hop" not in rv.headers and "Keep-Alive" not in rv.headers
-    assert not [name for name in SECURITY_HEADERS if name in rv.headers]
+    assert "X-Content-Type-Options" not in rv.headers
+    assert rv.headers.getlist("Content-Security-Policy") == [isolation.SANDBOX]
 
 
 def test_a_redirect_is_passed_back_not_followed(client, legacy, enable_passthrough) -> None:
