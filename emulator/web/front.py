@@ -76,8 +76,11 @@ class Front:
         if scope["type"] != "http":
             return  # no websockets here (granian's asginl interface sends no lifespan)
         try:
-            async with asyncio.timeout(self.body_timeout):
-                body, whole = await self._read_body(scope, receive)
+            if _no_body(scope["headers"]):
+                body, whole = b"", True  # nothing to wait for
+            else:
+                async with asyncio.timeout(self.body_timeout):
+                    body, whole = await self._read_body(scope, receive)
         except TimeoutError:
             await send({"type": "http.response.start", "status": 408, "headers": TIMEOUT_HEADERS})
             await send({"type": "http.response.body", "body": TIMEOUT_BODY})
@@ -102,8 +105,6 @@ class Front:
         declared = _content_length(scope["headers"])
         if limit is not None and declared is not None and declared > limit:
             return b"", False  # refused on its Content-Length, none of it read (as werkzeug)
-        if declared == 0:
-            return b"", True
         parts: list[bytes] = []
         size = 0
         while True:
@@ -176,6 +177,15 @@ class Front:
         status, headers = answer
         encoded = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers]
         return int(status.split(" ", 1)[0]), encoded, chunks
+
+
+def _no_body(headers: list[tuple[bytes, bytes]]) -> bool:
+    """Whether the request has no body: neither Transfer-Encoding nor a Content-Length
+    other than 0 (RFC 9112 §6.3)."""
+    for name, value in headers:
+        if name == b"transfer-encoding" or (name == b"content-length" and value.strip() != b"0"):
+            return False
+    return True
 
 
 def _content_length(headers: list[tuple[bytes, bytes]]) -> int | None:
