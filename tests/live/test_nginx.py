@@ -224,3 +224,18 @@ def test_two_clients_behind_nginx_are_throttled_apart(
     assert first[-1] == 429
     assert all(status in (400, 401) for status in first[:-1])
     assert wrong_secret_from(base, cert, "127.0.0.2") in (400, 401)
+
+
+def test_the_admin_cookie_is_secure_behind_tls_termination(
+    service: GranianServer, nginx: tuple[str, str]
+) -> None:
+    """nginx speaks plain http to the service; X-Forwarded-Proto tells it the client used
+    https, so the admin cookie carries Secure (and straight from this machine it does not)."""
+    base, cert = nginx
+    with http() as session:
+        proxied = session.get(f"{base}/admin/login", verify=cert, timeout=REQUEST_TIMEOUT)
+    with http() as session:
+        direct = session.get(f"{service.base_url}/admin/login", timeout=REQUEST_TIMEOUT)
+    assert proxied.status_code == direct.status_code == 200
+    assert "; Secure" in proxied.headers["Set-Cookie"]
+    assert "; Secure" not in direct.headers["Set-Cookie"]
