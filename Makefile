@@ -3,8 +3,9 @@
 #                (HOST/PORT, default 127.0.0.1:8000)
 #   make test  - create .venv, install the test tools too, lint, audit the pinned set for known
 #                vulnerabilities (skipped, saying so, without a network), build the docs
-#                strict, run the whole test suite (Debian's chromium, for the browser tests, is installed
-#                when missing: bin/ensure-chromium)
+#                strict, run the whole test suite (Debian's chromium, for the browser tests,
+#                and Debian's nginx, for the reverse-proxy test, are installed when missing:
+#                bin/ensure-chromium, bin/ensure-nginx)
 # FLASK_SQLALCHEMY_DATABASE_URI picks the database (default: SQLite in instance/).
 
 PYTHON ?= python3
@@ -15,7 +16,7 @@ PORT ?= 8000
 PYTEST_ARGS ?=
 BENCH_ARGS ?=
 
-.PHONY: run test lint audit lock docs screenshots chromium venv dev-venv migrate bench clean
+.PHONY: run test lint audit lock docs screenshots chromium nginx venv dev-venv migrate bench clean
 
 # What production runs (requirements.txt) ... Both files are pinned with hashes (`make lock`
 # writes them from requirements.in and requirements-dev.in) and installed --require-hashes:
@@ -80,11 +81,16 @@ docs: dev-venv
 chromium:
 	bin/ensure-chromium
 
+# Debian's nginx for the reverse-proxy live test (tests/live/test_nginx.py), installed
+# when missing (or one line saying how; the test is skipped then).
+nginx:
+	bin/ensure-nginx
+
 # The admin pages' screenshots in the docs, taken by the browser test from the pages as they are.
 screenshots: dev-venv chromium
 	DOCS_SCREENSHOTS=docs/img $(BIN)/pytest -q tests/live/test_admin_browser.py
 
-test: lint audit docs chromium
+test: lint audit docs chromium nginx
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 clean:

@@ -1,4 +1,5 @@
-"""The application factory: ``flask --app app ...`` and ``gunicorn 'app:create_app()'``."""
+"""The application factories: ``flask --app app ...`` and ``gunicorn 'app:create_app()'``;
+``create_server`` is what bin/serve's granian runs (the app behind emulator/web/front.py)."""
 
 from __future__ import annotations
 
@@ -58,6 +59,23 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     cli.init_app(app)
     startup.init_app(app)  # `flask preflight`; the flask command's database check
     return app
+
+
+def create_server() -> Any:
+    """The app behind its front (emulator/web/front.py), for granian's ASGI interface.
+
+    THREADS (bin/serve's setting, default 4) threads per worker run the app; a request's
+    body is read before one of them is taken, within REQUEST_BODY_TIMEOUT seconds.
+    """
+    from emulator.web.front import Front
+
+    app = create_app()
+    return Front(
+        app,
+        threads=int(os.environ.get("THREADS") or 4),
+        body_timeout=float(app.config["REQUEST_BODY_TIMEOUT"]),
+        max_body=app.config["MAX_CONTENT_LENGTH"],
+    )
 
 
 def _instance_secret_key(path: Path) -> str:

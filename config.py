@@ -58,6 +58,15 @@ class Config:
     # bounded bodies with post_max_size (8 MB by default, often less); no legacy client
     # sends more than a few KB. It also bounds the bodies a plugin forwards (a protected proxy).
     MAX_CONTENT_LENGTH = 1024 * 1024
+    # bin/serve: seconds from the request head to the body's last byte. A body that takes
+    # longer gets 408 and the connection is closed; no thread waits for it meanwhile
+    # (emulator/web/front.py). The head itself has HEADER_TIMEOUT in bin/serve.
+    REQUEST_BODY_TIMEOUT = 10.0
+    # Per worker: how many outbound calls (passthrough forwards, a plugin's API
+    # proxies) may be under way at once. Each holds a thread until the other server is
+    # done (up to its deadline); one more is refused at once with a 503 in its dialect,
+    # so that bin/serve's other THREADS (4 by default) stay for the token URLs.
+    OUTBOUND_MAX_CONCURRENT = 2
 
     # PHP's max_input_vars and max_input_nesting_level (php.ini defaults), applied to the
     # query string and to a form body apart, as PHP applied them: variables past the limit

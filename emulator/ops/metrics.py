@@ -156,6 +156,14 @@ class Metrics:
             registry=registry,
         )
 
+        self.outbound_refused = Counter(
+            "emulator_outbound_refused",
+            "Outbound calls not sent because the worker's OUTBOUND_MAX_CONCURRENT calls were "
+            "under way (each answered 503), by what was called (legacy site, target).",
+            ("caller",),
+            registry=registry,
+        )
+
     def count_request(
         self, plugin: str, operation: str, status: int, seconds: float | None
     ) -> None:
@@ -230,6 +238,13 @@ def cookie_refused(plugin: str) -> None:
     metrics: Metrics | None = _app().extensions.get(EXTENSION)
     if metrics is not None:
         metrics.cookies_refused.labels(plugin).inc()
+
+
+def outbound_refused(caller: str) -> None:
+    """Count one outbound call refused for want of a free slot (emulator/web/outbound.py)."""
+    metrics: Metrics | None = _app().extensions.get(EXTENSION)
+    if metrics is not None:
+        metrics.outbound_refused.labels(caller).inc()
 
 
 def label_operation(name: str) -> None:

@@ -57,7 +57,9 @@ import urllib3.connection
 from flask import Response
 from flask import request
 
+from emulator.ops import metrics
 from emulator.web.body import read_body as read_request_body
+from emulator.web.context import app_object
 from emulator.web.errors import BodyTooLarge
 from emulator.web.http import quoted_string
 
@@ -282,6 +284,7 @@ class Trouble(enum.Enum):
     CUT_OFF = "cut_off"  # connected, then cut off, or the answer was not HTTP
     TOO_LARGE = "too_large"  # the answer declares more bytes than the limit
     BAD_HEADER = "bad_header"  # a header's name or value holds a CR, LF or NUL
+    BUSY = "busy"  # OUTBOUND_MAX_CONCURRENT calls of this worker are under way: not sent
 
 
 # Trouble -> the caller's error to raise (a HostError, for the dispatcher to render).
@@ -299,7 +302,13 @@ class Upstream:
 
 
 def send(
-    outbound: Outbound, limits: Limits, *, fault: FaultFor, log: logging.Logger, label: str
+    outbound: Outbound,
+    limits: Limits,
+    *,
+    fault: FaultFor,
+    log: logging.Logger,
+    label: str,
+    request_thread: bool = True,
 ) -> Upstream:
     """Send ``outbound``; return the answer's head, its body to stream, or raise ``fault``.
 
@@ -309,9 +318,15 @@ def send(
     name or value holds a CR, LF or NUL (also a bare CR that the parser took for a line
     break) is ``Trouble.BAD_HEADER``: passed on, it would be a header break.
     """
-    deadline = Deadline(limits.deadline)
-    session = _outbound_session()
     url = loggable(outbound.url)
+    release = take_slot() if request_thread else _nothing
+    if release is None:
+        log.warning("%s %s: not sent, the worker's outbound calls are all in use", label, url)
+        metrics.outbound_refused(label)
+        raise fault(Trouble.BUSY)
+    deadline = Deadline(limits.deadline)
+    deadline.on_cancel = release
+    session = _outbound_session()
     try:
         with deadline.watching():
             upstream = session.request(
@@ -347,6 +362,39 @@ def send(
         declared_length=declared,
         body=body,
     )
+
+
+_SLOTS = "emulator.outbound.slots"
+
+
+def _nothing() -> None:
+    pass
+
+
+def take_slot() -> Callable[[], None] | None:
+    """One of this worker's OUTBOUND_MAX_CONCURRENT outbound calls, or None when all are
+    taken; the function returned gives it back (once, however often it is called).
+
+    A forwarded call holds one of the worker's threads for as long as the other server
+    takes (up to its deadline): without a bound, a slow legacy site or target took every
+    thread and the token URLs waited. Past the bound a call is refused at once
+    (``Trouble.BUSY``: each dialect's 503), which leaves the rest of the threads to the
+    URLs this service answers itself.
+    """
+    app = app_object()
+    slots = app.extensions.get(_SLOTS)
+    if slots is None:  # a race makes two; setdefault keeps one, the other is never used
+        size = max(1, int(app.config.get("OUTBOUND_MAX_CONCURRENT", 2)))
+        slots = app.extensions.setdefault(_SLOTS, threading.BoundedSemaphore(size))
+    if not slots.acquire(blocking=False):
+        return None
+    released = threading.Lock()
+
+    def release() -> None:
+        if released.acquire(blocking=False):
+            slots.release()
+
+    return release
 
 
 def forward(
@@ -585,6 +633,7 @@ class Deadline:
         self._timer: threading.Timer | None = None
         self._fired = False
         self._cancelled = False
+        self.on_cancel: Callable[[], None] | None = None  # called when the call is over
 
     @property
     def expired(self) -> bool:
@@ -626,6 +675,8 @@ class Deadline:
             timer, self._timer = self._timer, None
         if timer is not None:
             timer.cancel()
+        if self.on_cancel is not None:
+            self.on_cancel()
 
     def _fire(self) -> None:
         # Under the lock, so that cancel() (then the socket's close) waits for the shutdowns.

@@ -71,6 +71,7 @@ FAULTS: Mapping[Trouble, type[Fault]] = {
     Trouble.CUT_OFF: UnexpectedEOFAtTarget,
     Trouble.TOO_LARGE: ResponseBodyTooBig,
     Trouble.BAD_HEADER: UnexpectedEOFAtTarget,  # what Edge answers for an answer not HTTP
+    Trouble.BUSY: ServiceUnavailable,  # the gateway's own bound on calls under way
 }
 
 

@@ -36,11 +36,14 @@ class LegacyUnavailable(PassthroughError):
         Trouble.CUT_OFF: "The legacy site's answer broke off",
         Trouble.TOO_LARGE: "The legacy site's answer is too large",
         Trouble.BAD_HEADER: "The legacy site's answer has a malformed header",
+        Trouble.BUSY: "Too many requests to the legacy site are under way; try again later",
     }
 
     def __init__(self, trouble: Trouble) -> None:
         super().__init__(self.MESSAGES[trouble])
         self.trouble = trouble
+        if trouble is Trouble.BUSY:  # not the legacy site's fault: this service's bound
+            self.status = 503
 
 
 class InvalidPath(PassthroughError):

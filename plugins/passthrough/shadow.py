@@ -210,7 +210,9 @@ def shadow_one(job: Job) -> Difference | str:
         max_request_bytes=job.limits.max_request_bytes,
         max_response_bytes=ANSWER_LIMIT,
     )
-    answer = outbound.send(request_out, bounds, fault=ShadowFailed, log=log, label="shadow")
+    answer = outbound.send(
+        request_out, bounds, fault=ShadowFailed, log=log, label="shadow", request_thread=False
+    )
     body = b"".join(answer.body)
     theirs = Side(answer.status, tuple(answer.headers), body if answer.body.complete else None)
     ours = Side(exchange.status, exchange.response_headers, exchange.response_body)

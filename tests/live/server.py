@@ -38,7 +38,7 @@ from config import Config
 ROOT = Path(__file__).resolve().parents[2]
 BIN = ROOT / ".venv" / "bin"
 HOST = "127.0.0.1"
-START_TIMEOUT = 20.0  # seconds until the server must answer
+START_TIMEOUT = 60.0  # seconds until the server must answer (a busy 2-core box is slow to start)
 STOP_TIMEOUT = 15.0  # seconds for a graceful stop before SIGKILL
 TARGET_STOP_TIMEOUT = 10.0  # seconds for the target's thread to end
 CLI_TIMEOUT = 60.0
