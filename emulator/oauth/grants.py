@@ -33,6 +33,7 @@ from emulator.oauth.scopes import check_scope
 from emulator.oauth.scopes import default_scope
 from emulator.oauth.scopes import intersect_scope
 from emulator.oauth.scopes import scopes_exist
+from emulator.oauth.scopes import split_scope
 from emulator.oauth.tokens import IssuedToken
 from emulator.oauth.tokens import UsedToken
 from emulator.oauth.tokens import find_refresh_token
@@ -46,6 +47,19 @@ from emulator.oauth.users import UserGuard
 from emulator.oauth.users import authenticate_user
 from emulator.storage.schema import DbHandle
 from emulator.storage.sqlite import write
+
+
+def _no_wider(
+    db: DbHandle, theirs: str | None, own: str | None, clients: ClientStore
+) -> str | None:
+    """Another client's scope (the scope quirk of a client_id parameter naming another
+    client than the authenticated one) only when it is within the authenticated client's
+    own; else the client's own. ``None`` stands for the default scopes. The original gave
+    the other client's scope as it was: a client could widen its users' tokens so."""
+    defaults = clients.default_scope(db)
+    theirs_names = set(split_scope(theirs if theirs is not None else defaults or ""))
+    own_names = set(split_scope(own if own is not None else defaults or ""))
+    return theirs if theirs_names <= own_names else own
 
 
 @dataclass(frozen=True)
@@ -330,6 +344,8 @@ class PasswordGrant(Grant):
         if policy.user_scope_from_client_id_param:
             named = services.clients.load(db, req.client_id_param) if req.client_id_param else None
             available = None if named is None else named.allowed_scope
+            if named is not None and named.client_id != client.client_id:
+                available = _no_wider(db, available, client.allowed_scope, services.clients)
         else:
             available = client.allowed_scope
         return GrantContext(available_scope=available, user_id=user.user_id)

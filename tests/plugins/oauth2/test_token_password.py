@@ -253,6 +253,20 @@ def test_a_query_client_id_names_the_scope_in_default_mode_only(client, marta, m
     assert_token_ok(rv, scope=scope, refresh=True, as_string=mode == "default")
 
 
+def test_a_client_id_naming_a_wider_client_gives_the_clients_own_scope(
+    client, marta, make_client, mode
+) -> None:
+    """A deviation: the original gave the named client's scope even when it was wider than
+    the authenticated client's own, so a client could widen its users' tokens."""
+    make_client("reports-app", secret="R3ports-pw", scope="orders.read reports.view")
+    rv = send(
+        client,
+        {"grant_type": "password", **MARTA, "client_id": "reports-app"},
+        headers=[("Authorization", basic("shop-app", "Sh0p-Secret!"))],
+    )
+    assert_token_ok(rv, scope=SHOP_SCOPE, refresh=True, as_string=mode == "default")
+
+
 def test_a_client_id_naming_no_client_gives_the_default_scopes(client, marta, strict) -> None:
     rv = send(
         client,
