@@ -144,3 +144,26 @@ def test_a_body_over_the_limit_is_refused_unread_and_the_connection_closed(
     assert answer.startswith(b"HTTP/1.1 413 ")
     assert b"\r\nconnection: close\r\n" in answer.lower()
     fast_clients_answered(server)
+
+
+def test_without_the_front_the_same_answers_and_head_deadline(
+    database_url: str, tmp_path: Path
+) -> None:
+    """BODY_FRONT=0 (behind a proxy that buffers bodies): granian's WSGI interface serves the
+    same answers, and a head that never ends is still closed at HEADER_TIMEOUT."""
+    env = emptied_env(database_url)
+    run_cli(env, "clients", "create", CLIENT[0], "--secret", CLIENT[1])
+    env["HEADER_TIMEOUT"] = str(HEADER_TIMEOUT)
+    env["BODY_FRONT"] = "0"
+    live = GranianServer(env, tmp_path)
+    live.start()
+    try:
+        fast_clients_answered(live)
+        with open_slow(live, SLOW_HEAD) as sock:
+            assert ending(sock) == b""
+        refused = request("POST", live.base_url + TOKEN_PATH, data={"grant_type": "x"})
+        assert (refused.status_code, refused.headers["Content-Type"]) == (400, "application/json")
+    finally:
+        live.stop()
+    assert "not supported on WSGI" in live.stdout_path.read_text()  # granian's WSGI interface
+    assert "Traceback" not in live.stderr(), live.stderr()
