@@ -85,7 +85,7 @@ def site(database_url: str, tmp_path: Path) -> Iterator[tuple[LiveServer, dict[s
         [str(BIN / "flask"), "--app", "app", "admin", "create-user", ADMIN, "--password-stdin"],
         cwd=ROOT,
         env=env,
-        stdin=PASSWORD + "\n",
+        input=PASSWORD + "\n",
         text=True,
         capture_output=True,
         timeout=CLI_TIMEOUT,
