@@ -37,6 +37,7 @@ import json
 import logging
 import threading
 import time
+import weakref
 from collections.abc import Iterable
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -257,6 +258,9 @@ def _engine(link: Link) -> sa.Engine:
         engine = state.engines.get(key)
         if engine is None:
             engine = state.engines[key] = create_engine(link.url)
+            # Its pooled connections are closed when the app goes (a test's app, say), not
+            # left for the garbage collector to find open.
+            weakref.finalize(app_object(), engine.dispose)
     return engine
 
 

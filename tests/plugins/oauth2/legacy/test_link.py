@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from emulator import oauth
 from emulator.storage.database import db
 from emulator.storage.models import AccessToken
+from emulator.storage.models import AuditEvent
 from emulator.storage.models import RefreshToken
 from plugins.oauth2.legacy import link as legacy_link
 from tests.support.legacy_site import AT_LIVE
@@ -259,7 +260,8 @@ def test_link_commands_never_show_the_password(runner, cli, app) -> None:
     outputs.append(refused.output)
     with app.app_context():
         stored = db.session.execute(sa.text("SELECT url, password FROM oauth2_legacy_link")).one()
-        audit = db.session.execute(sa.text("SELECT before, after FROM audit_events")).all()
+        # Through the model: BEFORE is a reserved word on MariaDB.
+        audit = db.session.execute(sa.select(AuditEvent.before, AuditEvent.after)).all()
     assert "legacy:***@127.0.0.1:1/redcore" in outputs[0]
     assert "Pa55-w0rd" not in "".join(outputs) + repr(stored) + repr(audit)
     assert stored.url == "mysql+pymysql://legacy@127.0.0.1:1/redcore"
