@@ -54,6 +54,19 @@ FIELD_WORDS = {
 }
 
 
+# The old site's table prefix and time zone, as `legacy import` and `legacy link set` take them.
+PREFIX_OPTION = click.option(
+    "--prefix", default="jos_", show_default=True, type=TEXT, help="Joomla's table prefix."
+)
+
+
+def timezone_option(help_text: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """``--timezone`` (into ``zone_name``): the PHP server's zone, which ``help_text`` explains."""
+    return click.option(
+        "--timezone", "zone_name", default="UTC", show_default=True, type=TEXT, help=help_text
+    )
+
+
 @click.command(
     "import", short_help="Import a redCORE site: clients, scopes, users, tokens, options."
 )
@@ -69,17 +82,8 @@ FIELD_WORDS = {
     "postgresql+psycopg://user@host/db or sqlite:///path (from the environment, a password "
     "stays out of the process list).",
 )
-@click.option(
-    "--prefix", default="jos_", show_default=True, type=TEXT, help="Joomla's table prefix."
-)
-@click.option(
-    "--timezone",
-    "zone_name",
-    default="UTC",
-    show_default=True,
-    type=TEXT,
-    help="The PHP server's time zone: token expiry times are its local time.",
-)
+@PREFIX_OPTION
+@timezone_option("The PHP server's time zone: token expiry times are its local time.")
 @click.option("--dry-run", is_flag=True, help="Write nothing; print what a run would change.")
 @click.option(
     "--prune",

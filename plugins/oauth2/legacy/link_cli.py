@@ -10,13 +10,14 @@ import click
 from flask.cli import with_appcontext
 from sqlalchemy.exc import SQLAlchemyError
 
-from emulator.host import TEXT
 from emulator.host import db
 from emulator.host import describe_error
 from emulator.host import record_change
 from emulator.host import utcnow
 
 from . import link as legacy_link
+from .cli import PREFIX_OPTION
+from .cli import timezone_option
 from .source import LegacyError
 from .source import LegacySource
 
@@ -48,17 +49,8 @@ def _read() -> legacy_link.Link | None:
     "mysql+pymysql://user:password@host/db (from the environment, the password stays out "
     "of the process list).",
 )
-@click.option(
-    "--prefix", default="jos_", show_default=True, type=TEXT, help="Joomla's table prefix."
-)
-@click.option(
-    "--timezone",
-    "zone_name",
-    default="UTC",
-    show_default=True,
-    type=TEXT,
-    help="The PHP server's time zone: the old site's `expires` is its local time.",
-)
+@PREFIX_OPTION
+@timezone_option("The PHP server's time zone: the old site's `expires` is its local time.")
 @click.option("--no-check", is_flag=True, help="Store the link without connecting to it.")
 def set_command(url_text: str, prefix: str, zone_name: str, no_check: bool) -> None:
     """Set (or replace) the link. The database and its tables are checked first."""
