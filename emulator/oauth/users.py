@@ -455,8 +455,8 @@ def list_users(
         query = query.where(
             or_(
                 _USERS.c.username_key.contains(search.lower(), autoescape=True),
-                _USERS.c.name.contains(search, autoescape=True),
-                _USERS.c.email.contains(search, autoescape=True),
+                _USERS.c.name.icontains(search, autoescape=True),
+                _USERS.c.email.icontains(search, autoescape=True),
             )
         )
     if blocked is not None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import time
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -93,11 +94,21 @@ def init_app(app: Flask) -> None:
     app.teardown_appcontext(_close_connection)
     with app.app_context():
         engine = db.engine
+        engines = list(db.engines.values())
+    # When the app goes (a test's, a command's), its pooled connections are closed, not
+    # left for the garbage collector to find open (psycopg warns, and a test fails on it).
+    # Not at exit: a forked child must not close its parent's connections.
+    weakref.finalize(app, _dispose, engines).atexit = False
     if engine.dialect.name == "sqlite":
         busy_ms = int(app.config["SQLITE_BUSY_TIMEOUT_MS"])
         event.listen(engine, "connect", lambda conn, _rec: tune_sqlite(conn, busy_ms))
     elif ping_after_idle > 0:
         ping_when_idle(engine, ping_after_idle)
+
+
+def _dispose(engines: list[Engine]) -> None:
+    for engine in engines:
+        engine.dispose()
 
 
 _IDLE_SINCE = "emulator.idle_since"

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+import subprocess
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -578,9 +579,19 @@ def test_params_set_by_the_cli_reach_every_worker_without_restart(live: Live) ->
 
 
 def sqlite_files(database_url: str) -> dict[str, bytes]:
-    """The SQLite database file and its companions (-wal, -shm, -journal), as bytes."""
+    """The SQLite database file and its companions (-wal, -shm, -journal), as bytes.
+
+    Read by another process (``cat``), never opened here: closing a file descriptor drops
+    every POSIX lock this process holds on the file, so a read here would take away the
+    locks of this process's own SQLite connections behind their back. Another process
+    could then reset the WAL under them: stale reads, then a corrupt database (SQLite's
+    "How To Corrupt", 2.2; it happened in CI).
+    """
     path = Path(sa.make_url(database_url).database)
-    return {p.name: p.read_bytes() for p in sorted(path.parent.glob(path.name + "*"))}
+    return {
+        p.name: subprocess.run(["cat", str(p)], capture_output=True, check=True).stdout
+        for p in sorted(path.parent.glob(path.name + "*"))
+    }
 
 
 def test_no_token_or_secret_is_stored_or_logged_in_plain_text(live: Live) -> None:

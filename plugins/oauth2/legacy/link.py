@@ -260,7 +260,7 @@ def _engine(link: Link) -> sa.Engine:
             engine = state.engines[key] = create_engine(link.url)
             # Its pooled connections are closed when the app goes (a test's app, say), not
             # left for the garbage collector to find open.
-            weakref.finalize(app_object(), engine.dispose)
+            weakref.finalize(app_object(), engine.dispose).atexit = False
     return engine
 
 

@@ -90,11 +90,14 @@ def status_command(check: bool) -> None:
     else:
         click.echo("Backlog: none")
     if check:
+        engine = legacy_link.create_engine(link.url)
         try:
-            with legacy_link.create_engine(link.url).connect():
+            with engine.connect():
                 pass
         except SQLAlchemyError as failure:
             raise click.ClickException(f"{link.shown}: {describe_error(failure)}") from None
+        finally:
+            engine.dispose()  # closed now, not found open by the garbage collector later
         click.echo("Connection: ok")
 
 

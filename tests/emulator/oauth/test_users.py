@@ -127,9 +127,17 @@ def test_list_pages_and_searches(session, make_user) -> None:
     assert [user.username for user in page.rows] == ["charlie", "delta"]
     assert [u.username for u in oauth.list_users(session, search="ALP").rows] == ["Alpha"]
     assert [u.username for u in oauth.list_users(session, search="o@ex").rows] == ["bravo"]
+    assert [u.username for u in oauth.list_users(session, search="O@EX").rows] == ["bravo"]
     assert oauth.list_users(session, search="%").total == 0  # no wildcard
     with pytest.raises(ValueError, match="The limit must be 1 to 1000."):
         oauth.list_users(session, limit=0)
+
+
+def test_a_name_is_found_in_any_case_on_every_backend(session, make_user) -> None:
+    """PostgreSQL's LIKE minds the case and SQLite's does not: the search must not."""
+    make_user("apiuser", name="API User")
+    for typed in ("api user", "API USER", "Api U"):
+        assert [u.username for u in oauth.list_users(session, search=typed).rows] == ["apiuser"]
 
 
 def test_list_filters_the_blocked(session, make_user) -> None:
