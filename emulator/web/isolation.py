@@ -12,8 +12,9 @@ fetch a form, take its CSRF token, post. Two guards, for any plugin that forward
   read this origin's storage or cookies. A policy the other server sent stays as it is
   (a browser enforces every policy it gets).
 - ``refused_cookie``: an upstream ``Set-Cookie`` that would land on this service's own
-  session cookie (its name, whatever the path) or on the admin pages' path (any name) is
-  dropped: it could log the admin out, or fix a session of the sender's choosing.
+  session cookie or a cookie a plugin's pages set (its name, whatever the path), or on
+  the admin pages' path (any name), is dropped: it could log the admin or a site user
+  out, or fix a session of the sender's choosing.
 
 ``guard`` applies them to a forwarded answer: each cookie refused is logged (its name and
 path, never its value) and counted (``emulator_upstream_cookies_refused``).
@@ -28,6 +29,7 @@ from flask import Response
 from flask import current_app
 
 from emulator.ops import metrics
+from emulator.web.registry import registry_of
 
 # What a sandboxed page may still do: run its scripts, send its forms, open pop-ups and
 # dialogs, download, leave for another page when the user clicks. Not allow-same-origin.
@@ -47,11 +49,14 @@ class GuardedCookies:
 
 
 def guarded_cookies() -> GuardedCookies:
-    """The app's session cookie: its name and path (the admin pages', ``/admin``)."""
+    """The app's session cookie (its name, and its path: the admin pages', ``/admin``) and
+    the cookies the plugins' own pages set (``Plugin.cookies``, whatever the path)."""
     config = current_app.config
     name = str(config.get("SESSION_COOKIE_NAME") or "session")
     path = str(config.get("SESSION_COOKIE_PATH") or config.get("APPLICATION_ROOT") or "/")
-    return GuardedCookies(names=frozenset({name.lower()}), paths=(path,))
+    plugins = registry_of(current_app).plugins.values()
+    names = {name, *(cookie for plugin in plugins for cookie in plugin.cookies)}
+    return GuardedCookies(names=frozenset(n.lower() for n in names), paths=(path,))
 
 
 def cookie_name_and_path(set_cookie: str, request_path: str) -> tuple[str, str]:

@@ -62,7 +62,9 @@ Request hooks (the dispatcher calls them, only those of enabled plugins):
   it. A request without ``api`` whose query holds a page's values (any case) is that
   page's; the first enabled plugin (by name) declaring it answers, before any fallback.
   A page's handler returns a Response; its errors are rendered by ``render_error`` with
-  the page's name as the operation. ``observe`` hooks are not told of pages.
+  the page's name as the operation. ``observe`` hooks are not told of pages. The names
+  of the cookies its pages set go in ``cookies``: no forwarded answer may set them
+  (``emulator.web.isolation``), so an old site cannot log a user out or fix a session.
 - ``observe(exchange, params) -> None``: told of every request a plugin answered (not
   those a fallback took, nor its pages), after the answer was made and before it is
   sent, with an immutable snapshot (``Exchange``). It must return at once (hand the work
@@ -305,6 +307,7 @@ class Plugin:
     operations: Mapping[str, Operation] = field(default_factory=dict)
     routes: Sequence[Route] = ()
     pages: Sequence[Page] = ()  # see "Request hooks" above
+    cookies: tuple[str, ...] = ()  # names of the cookies its pages set (see "pages")
     cli: click.Group | None = None  # mounted as `flask <name> ...`
     # Commands for moving off the legacy site, mounted under `flask legacy ...` beside the
     # host's own (e.g. an importer of the legacy database, a report of the plugin's).

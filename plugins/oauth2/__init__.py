@@ -35,6 +35,7 @@ plugin = Plugin(
         Page("logout", pages.LOGOUT_QUERY, pages.logout, methods=POST),
         Page("login", pages.LOGIN_QUERY, pages.login, methods=frozenset({"GET", "HEAD", "POST"})),
     ),
+    cookies=(pages.SESSION_COOKIE, pages.CSRF_COOKIE),
     routes=(Route("/.well-known/oauth-authorization-server", "metadata", views.metadata),),
     legacy_cli=(import_command, link_group),
     enabled_on_install=True,

@@ -101,6 +101,25 @@ def test_a_cookie_on_the_admin_session_is_dropped_logged_and_counted(
     assert 'emulator_upstream_cookies_refused_total{plugin="passthrough"} 2.0' in scraped
 
 
+@pytest.mark.parametrize(
+    "set_cookie",
+    [
+        "oauth2_site_session=fixed-by-the-old-site; path=/; HttpOnly",
+        "OAuth2_Site_CSRF=known; path=/index.php",
+        "oauth2_site_session=; expires=Thu, 01 Jan 1970 00:00:00 GMT",  # a logout
+    ],
+)
+def test_a_cookie_of_the_site_users_pages_is_dropped(
+    client, legacy, enable_passthrough, set_cookie
+) -> None:
+    """The login and consent pages' cookies are this service's (Plugin.cookies): an old
+    site may not fix a user's session, know their CSRF anchor or log them out."""
+    enable_passthrough()
+    legacy_page(legacy, ("Set-Cookie", set_cookie), ("Set-Cookie", "joomla_session=abc; path=/"))
+    rv = client.get(PAGE)
+    assert rv.headers.getlist("Set-Cookie") == ["joomla_session=abc; path=/"]
+
+
 def test_the_admin_session_survives_a_forwarded_cookie(
     app, client, legacy, enable_passthrough
 ) -> None:
