@@ -15,8 +15,10 @@ and the ratios to noop, the server's CPU time per request (all its processes, us
 system: a figure that other load on the machine barely moves), each worker's RSS before and
 after the run, and whether each of
 the performance issue's targets is met (TARGETS below). With --big-table the token figures
-are taken again with 1,000,000 live rows already in each token table. Not part of the test
-suite.
+are taken again with 1,000,000 live rows already in each token table. With --floor the
+floor (bench/floor.py: the same token and resource work without the framework) is measured
+after the project in the same layout, and each scenario's ratio to it is printed. Not part
+of the test suite.
 
 --soak SECONDS runs instead of the table (bench/soak.py): mixed traffic for SECONDS
 (token, resource, refresh and Apigee token requests, and a share of bad ones) against one
@@ -46,6 +48,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
+from bench import floor
 from emulator.ops.clock import utcnow
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -278,9 +281,10 @@ SERVERS = {
 
 
 @contextlib.contextmanager
-def serve(kind: str, env: dict[str, str], workers: int, threads: int, workdir: Path):
+def serve(kind: str, env: dict[str, str], workers: int, threads: int, workdir: Path, build=None):
+    """One of SERVERS (or what ``build(port, workers, threads)`` gives), ready to answer."""
     port = free_port()
-    command, extra_env, description = SERVERS[kind](port, workers, threads)
+    command, extra_env, description = (build or SERVERS[kind])(port, workers, threads)
     if not Path(command[0]).exists():
         raise SystemExit(f"{command[0]} is not installed (pip install it into .venv to compare).")
     stderr = open(workdir / f"server-{port}.log", "w")  # noqa: SIM115 - closed below
@@ -500,6 +504,26 @@ def measure(
         if memory is not None:
             memory.append((scenario + label, worker_memory(server)))
     return results
+
+
+def measure_floor(args, env, url, workdir, connections, scenarios) -> dict[str, dict[str, Load]]:
+    """--floor: the floor app (bench/floor.py) in the same layout, on a SQLite file of its own."""
+    wanted = [s for s in scenarios if s in floor.SCENARIOS]
+    if not args.floor or not wanted:
+        return {}
+    path = str(workdir / "floor.sqlite")
+    floor.prepare(path, CLIENT_ID, CLIENT_SECRET)
+    front = args.server == "serve" and os.environ.get("BODY_FRONT", "1") != "0"
+
+    def build(port, workers, threads):
+        return floor.server_command(
+            port, workers, threads, front=front, granian=str(BIN / "granian")
+        )
+
+    floor_env = {**env, "FLOOR_DATABASE": path}
+    with serve(args.server, floor_env, args.workers, args.threads, workdir, build) as server:
+        log(f"the floor: {server.description} on port {server.port}")
+        return measure(server, floor_env, url, workdir, connections, args.duration, wanted)
 
 
 def measure_during_purge(
@@ -741,6 +765,11 @@ def main(argv: list[str] | None = None) -> int:
         help="also measure token issuance while `tokens purge` removes --rows expired rows",
     )
     parser.add_argument(
+        "--floor",
+        action="store_true",
+        help="also measure the floor (bench/floor.py) in the same layout; print the ratios",
+    )
+    parser.add_argument(
         "--soak",
         type=int,
         metavar="SECONDS",
@@ -801,11 +830,14 @@ def main(argv: list[str] | None = None) -> int:
                     )
                     memory.append(("token_during_purge", worker_memory(server)))
             description = f"{server.description}; {backend_name(args)}"
+            floor_results = measure_floor(args, env, url, workdir, connections, scenarios)
     print_table(description, results, connections)
     checks = check_targets(results, connections, backend_of(args))
     print_cpu(results, connections)
     print_targets(checks)
     print_memory(memory)
+    if floor_results:
+        floor.print_ratios(results, floor_results)
     if args.json:
         payload = {
             "server": description,
@@ -822,6 +854,10 @@ def main(argv: list[str] | None = None) -> int:
                 for name, got, want, met in checks
             ],
             "worker_rss_mib": [{"after": name, "rss": rss} for name, rss in memory],
+            "floor": {
+                k: {c: {"rps": v.rps, "p99_ms": v.p99_ms, "cpu_us": v.cpu_us} for c, v in b.items()}
+                for k, b in floor_results.items()
+            },
         }
         args.json.write_text(json.dumps(payload, indent=2) + "\n")
         log(f"wrote {args.json}")
