@@ -1,13 +1,16 @@
-"""The floor: the least this stack can do the token and resource paths' work in (issue 22).
+"""The floor: the least this stack can do the token, refresh and resource paths' work in
+(issue 22).
 
 A framework-free WSGI app, served by the same server layout as the project in the same
 run (``make bench BENCH_ARGS=--floor``), that does what a token costs and nothing more:
 parse the form and the Basic credentials, check the client (a verified secret is kept,
 as the project keeps it), make two 40-hex tokens, store their SHA-256 hashes in two
 indexed SQLite tables (WAL, ``synchronous=NORMAL``, one writer at a time in a process),
-commit, and answer redCORE's JSON; the resource path looks a bearer token's hash up and
-answers. ``/healthz`` answers ``ok``. The project's figures over these are its ratios to
-the floor: what Flask, the dispatcher, the plugins and the engine add per request.
+commit, and answer redCORE's JSON; the refresh grant deletes the used refresh token
+(single use, as the oauth2 plugin's default) and stores a new access token; the resource
+path looks a bearer token's hash up and answers. ``/healthz`` answers ``ok``. The
+project's figures over these are its ratios to the floor: what Flask, the dispatcher, the
+plugins and the engine add per request.
 
 Not the project: no throttle, audit, usage counts, metrics, plugin state or dialects. Its
 answers have the project's shape so that the same wrk scripts and checks apply.
@@ -50,7 +53,10 @@ INVALID_CLIENT = (
 INVALID_TOKEN = (
     b'{"error":"invalid_token","error_description":"The access token provided is invalid"}'
 )
+INVALID_GRANT = b'{"error":"invalid_grant","error_description":"Invalid refresh token"}'
 JSON = [("Content-Type", "application/json"), ("Cache-Control", "no-store")]
+REFRESH_LIFETIME = 14 * 86400
+INSERT = "(token_sha256, client_id, user_id, expires, scope) VALUES (?, ?, ?, ?, ?)"
 
 StartResponse = Callable[..., Any]
 
@@ -67,6 +73,23 @@ def prepare(path: str, client_id: str, secret: str) -> None:
         )
     finally:
         conn.close()
+
+
+def mint_refresh(path: str, client_id: str, count: int) -> list[str]:
+    """``count`` live refresh tokens of the client in the floor's table; their raw values."""
+    raws = [secrets.token_hex(20) for _ in range(count)]
+    expires = int(time.time()) + REFRESH_LIFETIME
+    conn = _connect(path)
+    try:
+        conn.execute("BEGIN")
+        conn.executemany(
+            f"INSERT INTO refresh_tokens {INSERT}",
+            ((hashlib.sha256(r.encode()).digest(), client_id, None, expires, SCOPE) for r in raws),
+        )
+        conn.execute("COMMIT")
+    finally:
+        conn.close()
+    return raws
 
 
 def _connect(path: str) -> sqlite3.Connection:
@@ -115,28 +138,33 @@ def create_floor() -> Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
             pair = base64.b64decode(header[6:]).decode("latin-1")
             client_id, _, secret = (unquote_plus(part) for part in pair.partition(":"))
         scope = client_scope(client_id, secret)
-        if scope is None or form.get("grant_type") != "client_credentials":
+        grant = form.get("grant_type")
+        if scope is None or grant not in ("client_credentials", "refresh_token"):
             return "400 Bad Request", INVALID_CLIENT
         access, refresh = secrets.token_hex(20), secrets.token_hex(20)
         now = int(time.time())
         rows = [
             (hashlib.sha256(t.encode()).digest(), client_id, None, now + life, scope)
-            for t, life in ((access, LIFETIME), (refresh, 14 * 86400))
+            for t, life in ((access, LIFETIME), (refresh, REFRESH_LIFETIME))
         ]
         db = conn()
         with writer:
             db.execute("BEGIN IMMEDIATE")
             try:
-                db.execute(
-                    "INSERT INTO access_tokens (token_sha256, client_id, user_id, expires, scope)"
-                    " VALUES (?, ?, ?, ?, ?)",
-                    rows[0],
-                )
-                db.execute(
-                    "INSERT INTO refresh_tokens (token_sha256, client_id, user_id, expires, scope)"
-                    " VALUES (?, ?, ?, ?, ?)",
-                    rows[1],
-                )
+                if grant == "refresh_token":  # used once: gone, and no new refresh token
+                    used = hashlib.sha256(form.get("refresh_token", "").encode()).digest()
+                    gone = db.execute(
+                        "DELETE FROM refresh_tokens WHERE token_sha256 = ? AND client_id = ?"
+                        " AND expires > ?",
+                        (used, client_id, now),
+                    ).rowcount
+                    if gone != 1:
+                        db.execute("ROLLBACK")
+                        return "400 Bad Request", INVALID_GRANT
+                    rows, refresh = rows[:1], ""
+                db.execute(f"INSERT INTO access_tokens {INSERT}", rows[0])
+                if refresh:
+                    db.execute(f"INSERT INTO refresh_tokens {INSERT}", rows[1])
                 db.execute("COMMIT")
             except BaseException:
                 db.execute("ROLLBACK")
@@ -147,7 +175,7 @@ def create_floor() -> Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
             "expires_in": str(LIFETIME),
             "token_type": "Bearer",
             "scope": scope,
-            "refresh_token": refresh,
+            **({"refresh_token": refresh} if refresh else {}),
             "expireTimeFormatted": datetime.fromtimestamp(now + LIFETIME).strftime(
                 "%Y-%m-%d %H:%M:%S"
             ),
@@ -216,7 +244,7 @@ def server_command(
     return command, {"THREADS": str(threads)}, described
 
 
-SCENARIOS = ("noop", "token", "resource")
+SCENARIOS = ("noop", "token", "resource", "refresh")
 
 
 def print_ratios(project: dict[str, dict[str, Any]], floor: dict[str, dict[str, Any]]) -> None:
