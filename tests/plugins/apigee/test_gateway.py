@@ -223,7 +223,9 @@ def test_a_target_trickling_its_answer_gets_a_504_at_the_deadline(client, proxy_
         rv = client.get("/weather/slow", headers=bearer(token))
         elapsed = time.monotonic() - start
     assert (rv.status_code, rv.data) == (504, GATEWAY_TIMEOUT)
-    assert 0.9 < elapsed < 2.0
+    # Well short of the 7.6 s the whole answer takes; room for a slow box (the token is
+    # checked on the test's database before the call's deadline starts).
+    assert 0.9 < elapsed < 5.0
 
 
 def test_a_target_trickling_its_body_is_cut_off_at_the_deadline(client, proxy_to, caplog) -> None:
@@ -240,7 +242,7 @@ def test_a_target_trickling_its_body_is_cut_off_at_the_deadline(client, proxy_to
             data = read_cut_off(rv)  # ended as an error: the client sees it incomplete
         elapsed = time.monotonic() - start
     assert 0 < len(data) < 40 and set(data) == {ord("x")}
-    assert 0.9 < elapsed < 2.0
+    assert 0.9 < elapsed < 5.0  # the whole body takes 8 s (CI on MariaDB took 3.3 s here)
     assert "by the deadline" in caplog.text and "Traceback" not in caplog.text
 
 
@@ -252,7 +254,7 @@ def test_the_deadline_bounds_the_socket_timeouts(client, proxy_to) -> None:
         rv = client.get("/weather/silent", headers=bearer(token))
         elapsed = time.monotonic() - start
     assert (rv.status_code, rv.data) == (504, GATEWAY_TIMEOUT)
-    assert elapsed < 1.5
+    assert elapsed < 2.5  # short of the target's 3 s silence and the 5 s read timeout
 
 
 # --- streaming ----------------------------------------------------------------------------
