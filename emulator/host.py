@@ -70,6 +70,7 @@ from emulator.web import isolation
 # Storage: the handle, a request's connection, a plugin's own tables, paced deletes, URLs.
 from emulator.storage.database import db
 from emulator.storage.database import connection
+from emulator.storage.database import dispose_with
 from emulator.storage.database import commit
 from emulator.storage.database import release_connection
 from emulator.storage.schema import Base
@@ -100,7 +101,7 @@ from emulator.manage.cli.plugin import purge_pacing
 __all__ = [
     "Answer", "app_object", "Base", "BodyTooLarge", "ClientMark", "ClientPanel", "commit",
     "commit_change",
-    "connection", "db", "DbHandle", "dburl", "delete_in_batches", "Deprecations",
+    "connection", "db", "DbHandle", "dburl", "delete_in_batches", "Deprecations", "dispose_with",
     "describe_error", "ExactString", "exception_response", "Exchange", "header_bytes",
     "host_error_response", "HOST_PATHS", "HostError", "HTTP_METHODS", "is_plain_path",
     "isolation", "is_truthy", "json_encode", "json_encode_string", "LEGACY_PATHS", "Limits",

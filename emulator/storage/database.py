@@ -94,11 +94,7 @@ def init_app(app: Flask) -> None:
     app.teardown_appcontext(_close_connection)
     with app.app_context():
         engine = db.engine
-        engines = list(db.engines.values())
-    # When the app goes (a test's, a command's), its pooled connections are closed, not
-    # left for the garbage collector to find open (psycopg warns, and a test fails on it).
-    # Not at exit: a forked child must not close its parent's connections.
-    weakref.finalize(app, _dispose, engines).atexit = False
+        dispose_with(app, *db.engines.values())
     if engine.dialect.name == "sqlite":
         busy_ms = int(app.config["SQLITE_BUSY_TIMEOUT_MS"])
         event.listen(engine, "connect", lambda conn, _rec: tune_sqlite(conn, busy_ms))
@@ -106,7 +102,14 @@ def init_app(app: Flask) -> None:
         ping_when_idle(engine, ping_after_idle)
 
 
-def _dispose(engines: list[Engine]) -> None:
+def dispose_with(app: Flask, *engines: Engine) -> None:
+    """Close ``engines``' pooled connections when ``app`` goes (a test's, a command's),
+    instead of leaving them for the garbage collector to find open (psycopg warns, and a
+    test fails on it). Not at exit: a forked child must not close its parent's connections."""
+    weakref.finalize(app, _dispose, engines).atexit = False
+
+
+def _dispose(engines: tuple[Engine, ...]) -> None:
     for engine in engines:
         engine.dispose()
 

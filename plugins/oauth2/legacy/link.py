@@ -37,7 +37,6 @@ import json
 import logging
 import threading
 import time
-import weakref
 from collections.abc import Iterable
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -61,6 +60,7 @@ from emulator.host import connection
 from emulator.host import db
 from emulator.host import dburl
 from emulator.host import describe_error
+from emulator.host import dispose_with
 from emulator.host import metrics
 from emulator.host import record_event
 from emulator.host import stores
@@ -258,9 +258,7 @@ def _engine(link: Link) -> sa.Engine:
         engine = state.engines.get(key)
         if engine is None:
             engine = state.engines[key] = create_engine(link.url)
-            # Its pooled connections are closed when the app goes (a test's app, say), not
-            # left for the garbage collector to find open.
-            weakref.finalize(app_object(), engine.dispose).atexit = False
+            dispose_with(app_object(), engine)
     return engine
 
 
