@@ -185,13 +185,15 @@ def create_floor() -> Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 
     def resource(environ: dict[str, Any]) -> tuple[str, bytes]:
         header = environ.get("HTTP_AUTHORIZATION", "")
+        if not header.startswith("Bearer "):
+            return "401 Unauthorized", INVALID_TOKEN
         digest = hashlib.sha256(header[7:].encode()).digest()
         row = (
             conn()
             .execute("SELECT expires, scope FROM access_tokens WHERE token_sha256 = ?", (digest,))
             .fetchone()
         )
-        if not header.startswith("Bearer ") or row is None or row[0] < time.time():
+        if row is None or row[0] < time.time():
             return "401 Unauthorized", INVALID_TOKEN
         return "200 OK", RESOURCE_OK
 
