@@ -31,17 +31,18 @@ from sqlalchemy import event
 
 from bench.run import APIGEE_TOKEN_PATH
 from bench.run import BASIC
+from bench.run import PASSWORD
+from bench.run import PROFILE_PATH
 from bench.run import RESOURCE_PATH
 from bench.run import TOKEN_PATH
+from bench.run import USERNAME
 from bench.run import flask_cli
 from bench.run import insert_tokens
 from bench.run import prepare
 
 SCENARIOS = ("noop", "token", "resource", "refresh", "apigee_token", "password", "profile")
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
-PROFILE_PATH = "/index.php?option=profile&api=oauth2"
-# The site user the password scenario logs in (a full argon2id check per request).
-USERNAME, PASSWORD = "bench-user", "bench-password-0001"
+# The site user (bench.run.prepare made it) logs in with the same password each time.
 PASSWORD_BODY = f"grant_type=password&username={USERNAME}&password={PASSWORD}"
 
 
@@ -93,15 +94,11 @@ def _run(args: argparse.Namespace, link_url: str | None) -> int:
             flask_cli(env, "legacy", "link", "set", "--url", link_url, "--no-check")
         os.environ.update(env)
         from app import create_app
-        from emulator import oauth
-        from emulator.ops.clock import utcnow
         from emulator.storage.database import db
 
         app = create_app()
         with app.app_context():
             engine = db.engine
-            oauth.create_user(db.session, oauth.UserSpec(USERNAME, PASSWORD), now=utcnow())
-            db.session.commit()
         statements = [0]
 
         def count(*_args: object) -> None:

@@ -9,6 +9,11 @@ and prints requests/s and p50/p99 latency at 8 and 32 connections for:
   token     client_credentials at the legacy URL (default mode: access + refresh token)
   resource  option=resource with a valid bearer token
   refresh   the refresh_token grant, every request with a fresh refresh token
+  password  a site user's password grant, the same good password each time (its argon2id
+            check is paid once per worker: emulator/oauth/memo.py)
+  code      the authorization_code grant, every request with a fresh code (made beforehand,
+            in the codes table, as the consent page makes them)
+  profile   option=profile with a site user's bearer token
   apigee_token  client_credentials at Apigee's /oauth/accesstoken (the sample's URL)
 
 and the ratios to noop, the server's CPU time per request (all its processes, user +
@@ -56,10 +61,14 @@ from emulator.ops.clock import utcnow
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 CLIENT_ID, CLIENT_SECRET = "bench-client", "bench-secret-0123456789"
+USERNAME, PASSWORD, USER_ID = "bench-user", "bench-password-0123456789", "4242"
 TOKEN_PATH = "/index.php?option=token&api=oauth2"
 RESOURCE_PATH = "/index.php?option=resource&api=oauth2"
+PROFILE_PATH = "/index.php?option=profile&api=oauth2"
 APIGEE_TOKEN_PATH = "/oauth/accesstoken?grant_type=client_credentials"
-SCENARIOS = ("noop", "token", "resource", "refresh", "apigee_token")
+SCENARIOS = (
+    "noop", "token", "resource", "refresh", "password", "code", "profile", "apigee_token",
+)  # fmt: skip
 # The PHP original (redCORE), run side by side with this project on this kind of 2-core
 # machine, interleaved, strict mode both (issue 11's figures): req/s at c8 / c32.
 PHP_ORIGINAL = {"token": (707, 534), "resource": (3058, 2944)}
@@ -119,11 +128,12 @@ def server_url(args: argparse.Namespace) -> str | None:
     return {"postgresql": args.postgres_url, "mysql": args.mysql_url}.get(backend_of(args))
 
 
-def flask_cli(env: dict[str, str], *args: str) -> str:
+def flask_cli(env: dict[str, str], *args: str, input: str | None = None) -> str:  # noqa: A002
     result = subprocess.run(
         [str(BIN / "flask"), "--app", "app", *args],
         cwd=ROOT,
         env=env,
+        input=input,
         capture_output=True,
         text=True,
         check=False,
@@ -149,6 +159,10 @@ def prepare(env: dict[str, str]) -> None:
         "--scope",
         "site.read site.documentation",
     )
+    flask_cli(
+        env, "users", "create", USERNAME, "--id", USER_ID, "--name", "Bench User",
+        "--group", "Registered", "--password-stdin", input=PASSWORD + "\n",
+    )  # fmt: skip
 
 
 def insert_tokens(
@@ -195,6 +209,42 @@ def insert_tokens(
             )
             if count >= 200_000:
                 log(f"    {table}: {start + len(rows):,} rows")
+    engine.dispose()
+    return raws
+
+
+def insert_codes(url: str, count: int) -> list[str]:
+    """``count`` authorization codes of the benchmark's client for its user, valid for an
+    hour (a run outlasts a real code's 30 s); their raw values."""
+    import hashlib
+
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(url)
+    now = utcnow().replace(microsecond=0)
+    raws = [secrets.token_hex(20) for _ in range(count)]
+    with engine.begin() as conn:
+        client_pk = conn.execute(
+            sa.text("SELECT id FROM oauth_clients WHERE client_id = :c"), {"c": CLIENT_ID}
+        ).scalar_one()
+        conn.execute(
+            sa.text(
+                "INSERT INTO oauth_authorization_codes (code_hash, client_id, user_id,"
+                " redirect_uri, scope, issued_at, expires_at) VALUES (:h, :c, :u, NULL,"
+                " :s, :i, :e)"
+            ),
+            [
+                {
+                    "h": hashlib.sha256(raw.encode()).hexdigest(),
+                    "c": client_pk,
+                    "u": USER_ID,
+                    "s": "site.read",
+                    "i": now,
+                    "e": now + timedelta(hours=1),
+                }
+                for raw in raws
+            ],
+        )
     engine.dispose()
     return raws
 
@@ -329,8 +379,9 @@ wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
 {headers}
 """
 
-# Each wrk thread takes every N-th refresh token, so no token is used twice.
-LUA_REFRESH = """
+# Each wrk thread takes every N-th single-use value (refresh token, code), so none is used
+# twice.
+LUA_SPEND = """
 local tokens = {{}}
 for line in io.lines("{path}") do tokens[#tokens + 1] = line end
 local counter = 0
@@ -349,7 +400,7 @@ function request()
   counter = counter + threads
   if token == nil then token = "exhausted" end
   return wrk.format("POST", nil, {{["Content-Type"] = "application/x-www-form-urlencoded",
-    ["Authorization"] = "{basic}"}}, "grant_type=refresh_token&refresh_token=" .. token)
+    ["Authorization"] = "{basic}"}}, "{body}" .. token)
 end
 """
 
@@ -449,6 +500,11 @@ def measure(
     """Run each scenario at each connection count; append each worker's RSS to ``memory``."""
     results: dict[str, dict[str, Load]] = {}
     access_token = fetch_token(server)["access_token"]
+
+    def user_token() -> str:
+        form = f"grant_type=password&username={USERNAME}&password={PASSWORD}"
+        return fetch_token(server, form)["access_token"]
+
     for scenario in scenarios:
         results[scenario] = {}
         for conns in connections:
@@ -468,10 +524,31 @@ def measure(
                         headers=f'wrk.headers["Authorization"] = "Bearer {access_token}"',
                     )
                 )
-            elif scenario == "refresh":
+            elif scenario in SPENT:
                 target = server.base + TOKEN_PATH
-                script = workdir / "refresh.lua"
-                mint_refresh_tokens(url, workdir, script, duration, floor_path)
+                script = workdir / f"{scenario}.lua"
+                mint_single_use(scenario, url, workdir, script, duration, floor_path)
+            elif scenario == "password":
+                target = server.base + TOKEN_PATH
+                script = workdir / "password.lua"
+                form = f"grant_type=password&username={USERNAME}&password={PASSWORD}"
+                script.write_text(
+                    LUA_FIXED.format(
+                        method='"POST"',
+                        body=lua_string(form),
+                        headers=f'wrk.headers["Authorization"] = {lua_string(BASIC)}',
+                    )
+                )
+            elif scenario == "profile":
+                target = server.base + PROFILE_PATH
+                script = workdir / "profile.lua"
+                script.write_text(
+                    LUA_FIXED.format(
+                        method='"GET"',
+                        body="nil",
+                        headers=f'wrk.headers["Authorization"] = "Bearer {user_token()}"',
+                    )
+                )
             elif scenario == "apigee_token":
                 target = server.base + APIGEE_TOKEN_PATH
                 script = workdir / "apigee_token.lua"
@@ -484,8 +561,8 @@ def measure(
                 )
 
             run_wrk(target, script, conns, min(2, duration))  # warm-up: caches, connection pools
-            if scenario == "refresh":  # the warm-up used up tokens: a fresh set for the run
-                mint_refresh_tokens(url, workdir, script, duration, floor_path)
+            if scenario in SPENT:  # the warm-up used some up: a fresh set for the run
+                mint_single_use(scenario, url, workdir, script, duration, floor_path)
             cpu_before = server_cpu_seconds(server)
             load = run_wrk(target, script, conns, duration)
             load.cpu_us = round(
@@ -575,25 +652,36 @@ def measure_during_purge(
     return results
 
 
-def mint_refresh_tokens(
-    url: str, workdir: Path, script: Path, duration: int, floor_path: str | None = None
+# What a single-use scenario spends: the form it sends, before the value.
+SPENT = {
+    "refresh": "grant_type=refresh_token&refresh_token=",
+    "code": "grant_type=authorization_code&code=",
+}
+
+
+def mint_single_use(
+    scenario: str, url: str, workdir: Path, script: Path, duration: int, floor_path: str | None
 ) -> None:
-    """Enough single-use refresh tokens for one wrk run (in the floor's database when
-    ``floor_path``), and the script that spends them."""
+    """Enough refresh tokens or codes for one wrk run (refresh tokens in the floor's database
+    when ``floor_path``), and the script that spends them."""
     count = max(20_000, 4_000 * duration)
-    if floor_path:
-        tokens = floor.mint_refresh(floor_path, CLIENT_ID, count)
+    if scenario == "code":
+        values = insert_codes(url, count)
+    elif floor_path:
+        values = floor.mint_refresh(floor_path, CLIENT_ID, count)
     else:
-        tokens = insert_tokens(url, "oauth_refresh_tokens", count, keep_raw=True)
-    token_file = workdir / "refresh-tokens.txt"
-    token_file.write_text("\n".join(tokens) + "\n")
-    script.write_text(LUA_REFRESH.format(path=token_file, threads=2, basic=BASIC))
+        values = insert_tokens(url, "oauth_refresh_tokens", count, keep_raw=True)
+    value_file = workdir / f"{scenario}-values.txt"
+    value_file.write_text("\n".join(values) + "\n")
+    script.write_text(
+        LUA_SPEND.format(path=value_file, threads=2, basic=BASIC, body=SPENT[scenario])
+    )
 
 
-def fetch_token(server: Server) -> dict:
+def fetch_token(server: Server, form: str = "grant_type=client_credentials") -> dict:
     request = urllib.request.Request(
         server.base + TOKEN_PATH,
-        data=b"grant_type=client_credentials",
+        data=form.encode(),
         headers={"Authorization": BASIC, "Content-Type": "application/x-www-form-urlencoded"},
     )
     with urllib.request.urlopen(request, timeout=10) as rv:

@@ -3,8 +3,8 @@
 It receives a database handle (the request's Core connection, or the CLI's ORM session),
 the clock and settings as arguments, raises the typed errors of ``errors`` and returns
 plain values; each plugin's dialect turns those into the legacy bytes. The per-worker
-stores (``ClientStore``, ``AccessTokenCache``) and the plugins' password verifiers are
-built by the host and passed in. This
+stores (``ClientStore``, ``AccessTokenCache``, ``VerifiedSecrets``) and the plugins'
+password verifiers are built by the host and passed in. This
 module is the engine's public API.
 """
 
@@ -59,6 +59,7 @@ from emulator.oauth.grants import GrantServices
 from emulator.oauth.grants import TokenPolicy
 from emulator.oauth.grants import TokenRequest
 from emulator.oauth.grants import issue_token
+from emulator.oauth.memo import VerifiedSecrets
 from emulator.oauth.registration import MAX_SECRET_GRACE
 from emulator.oauth.registration import MISSING
 from emulator.oauth.registration import REMOVED
@@ -197,6 +198,7 @@ __all__ = [
     "UNCHANGED",
     "UPDATED",
     "AccessTokenCache",
+    "VerifiedSecrets",
     "AuthGuard",
     "BearerSources",
     "ClientChange",

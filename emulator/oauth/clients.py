@@ -6,8 +6,8 @@ of earlier versions (salted scrypt in werkzeug's ``scrypt:N:r:p$salt$hex`` forma
 verify, and are replaced by an argon2id hash on their next successful check. Checking
 argon2 on every token request would cap the token endpoint at a few dozen requests per
 second per core, so a secret that has been verified once is remembered by this worker
-only, as an HMAC under a random key that never leaves memory, bound to the stored hash (a
-secret change invalidates it). Every failure pays one full hash, whatever failed (unknown
+only (``emulator.oauth.memo``), bound to the stored hash (a secret change invalidates it).
+Every failure pays one full hash, whatever failed (unknown
 client, wrong or malformed secret, a secret for a public client), so timing tells nothing.
 Failures can be counted and locked out by a guard the host passes in (``AuthGuard``).
 """
@@ -39,6 +39,7 @@ from sqlalchemy.orm import Session
 
 from emulator.oauth.errors import ClientLocked
 from emulator.oauth.errors import InvalidClient
+from emulator.oauth.memo import VerifiedSecrets
 from emulator.oauth.scopes import default_scope
 from emulator.oauth.text import has_control_characters
 from emulator.storage.cache import WorkerCache
@@ -248,12 +249,9 @@ class ClientStore:
         self._records: WorkerCache[str, ClientRecord] = WorkerCache(
             max_age, max_clients, timer=timer
         )
-        self._verified: WorkerCache[tuple[int, str], bytes] = WorkerCache(None, max_secrets)
+        self._verified = VerifiedSecrets(max_secrets)
         # The scopes table's default set: what a token gets when nothing else decides.
         self._defaults: WorkerCache[str, str] = WorkerCache(max_age, 1, timer=timer)
-        # HMAC-SHA-256 under a random key, its key already mixed in: each use copies it
-        # (0.8 us; a new HMAC costs 1.4 us).
-        self._mac = hmac.new(secrets.token_bytes(32), digestmod=hashlib.sha256)
 
     def load(self, db: DbHandle, client_id: str) -> ClientRecord | None:
         """The client with exactly this client_id (case-sensitive), or None."""
@@ -322,9 +320,7 @@ class ClientStore:
         if client.secret_hash is None:
             check_secret(_dummy_hash(), secret)
             return False
-        mac = self._mac.copy()
-        mac.update(secret.encode("utf-8", "surrogatepass"))
-        digest = mac.digest()
+        digest = self._verified.digest(secret)
         if not self._check(client.id, client.secret_hash, secret, digest):
             in_grace = (
                 client.previous_secret_hash is not None
@@ -345,12 +341,11 @@ class ClientStore:
     def _check(self, pk: int, secret_hash: str, secret: str, digest: bytes) -> bool:
         """Whether ``secret`` (its HMAC: ``digest``) matches this hash: remembered, or checked."""
         key = (pk, secret_hash)
-        cached = self._verified.get(key)
-        if cached is not None and hmac.compare_digest(cached, digest):
+        if self._verified.known(key, digest):
             return True
         if not check_secret(secret_hash, secret):
             return False
-        self._verified.put(key, digest)
+        self._verified.remember(key, digest)
         return True
 
 

@@ -29,6 +29,7 @@ from emulator.oauth.errors import InvalidScope
 from emulator.oauth.errors import RefreshTokenReused
 from emulator.oauth.errors import UnauthorizedClient
 from emulator.oauth.errors import UnsupportedGrantType
+from emulator.oauth.memo import VerifiedSecrets
 from emulator.oauth.scopes import check_scope
 from emulator.oauth.scopes import default_scope
 from emulator.oauth.scopes import intersect_scope
@@ -119,11 +120,13 @@ class TokenPolicy:
 @dataclass(frozen=True)
 class GrantServices:
     """What grants use besides the request: the client store, and for logging users in,
-    the plugins' password verifiers and the guard against guessing."""
+    the plugins' password verifiers, the guard against guessing and the worker's memo of
+    verified passwords."""
 
     clients: ClientStore
     verifiers: Sequence[PasswordVerifier] = ()
     user_guard: UserGuard | None = None
+    verified_passwords: VerifiedSecrets | None = None
 
 
 @dataclass(frozen=True)
@@ -337,6 +340,7 @@ class PasswordGrant(Grant):
             req.password,
             verifiers=services.verifiers,
             guard=services.user_guard,
+            verified=services.verified_passwords,
             now=now,
         )
         if user is None:
@@ -510,6 +514,7 @@ def issue_token(
     guard: AuthGuard | None = None,
     verifiers: Sequence[PasswordVerifier] = (),
     user_guard: UserGuard | None = None,
+    verified_passwords: VerifiedSecrets | None = None,
 ) -> IssuedToken:
     """Answer a token request: authenticate, apply the grant, decide scope, issue.
 
@@ -517,7 +522,8 @@ def issue_token(
     group commit before this returns, on PostgreSQL (one statement, no transaction open)
     in autocommit; elsewhere, or after other writes, the caller's commit commits them.
     Callers commit after it either way, and nothing they do later can take the token back.
-    ``verifiers`` and ``user_guard`` serve the password grant (``authenticate_user``).
+    ``verifiers``, ``user_guard`` and ``verified_passwords`` serve the password grant
+    (``authenticate_user``).
     """
     if not req.grant_type:
         raise InvalidRequest(reason="no_grant_type")
@@ -535,7 +541,7 @@ def issue_token(
         # The client's old secret hash is replaced by a request of another grant.
         rehash=not grant.checks_user_password,
     )
-    services = GrantServices(clients, verifiers, user_guard)
+    services = GrantServices(clients, verifiers, user_guard, verified_passwords)
     ctx = grant.validate(db, req, client, policy, now=now, services=services)
     if not client.allows_grant(grant.grant_type):
         raise UnauthorizedClient(reason="grant_not_allowed", grant_type=grant.grant_type)

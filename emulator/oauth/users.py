@@ -38,6 +38,7 @@ from emulator.oauth.clients import check_secret
 from emulator.oauth.clients import hash_secret
 from emulator.oauth.clients import needs_rehash
 from emulator.oauth.errors import InvalidGrant
+from emulator.oauth.memo import VerifiedSecrets
 from emulator.oauth.text import has_control_characters
 from emulator.oauth.text import validate_plain_text
 from emulator.oauth.tokens import HASH_PREFIX
@@ -282,6 +283,7 @@ def authenticate_user(
     *,
     verifiers: Sequence[PasswordVerifier] = (),
     guard: UserGuard | None = None,
+    verified: VerifiedSecrets | None = None,
     now: datetime,
 ) -> UserRecord | None:
     """Return the user whose username and password these are, or None.
@@ -295,7 +297,9 @@ def authenticate_user(
     call this before the request writes anything (the count is written apart, and on
     SQLite a writer does not wait for itself). On success the user's last visit becomes
     ``now`` and a hash of another format (or other parameters) is replaced by an argon2id
-    one, in the caller's transaction.
+    one, in the caller's transaction. A password that matched the stored hash before is
+    known to ``verified`` (this worker's memo: ``emulator.oauth.memo``) and not hashed
+    again; a wrong one always is.
     """
     name = username if isinstance(username, str) else ""
     valid = (
@@ -309,11 +313,18 @@ def authenticate_user(
     if guard is not None:
         guard.ensure_allowed(counted)
     row = _find_row(db, name)
+    digest = None
     if row is None or row.password_hash is None or not valid:
         check_secret(_dummy_hash(), password if valid else "")
         matched = False
     else:
-        matched = check_password(row.password_hash, password, verifiers)
+        # Only a user who can log in is answered from the memo: a blocked or two-factor
+        # user's right password costs the full hash, as a wrong one does.
+        if verified is not None and not row.blocked and not row.two_factor:
+            digest = verified.digest(password)
+        matched = digest is not None and verified.known((row.id, row.password_hash), digest)
+        if not matched:
+            matched = check_password(row.password_hash, password, verifiers)
         if not matched and not row.password_hash.startswith("$argon2id$"):
             check_secret(_dummy_hash(), password)
     if not matched or row.blocked or row.two_factor:
@@ -328,6 +339,8 @@ def authenticate_user(
         .where(_USERS.c.id == row.id, _USERS.c.password_hash == row.password_hash)
         .values(**values)
     )
+    if digest is not None:
+        verified.remember((row.id, values.get("password_hash", row.password_hash)), digest)
     return _record(row, _groups_of(db, [row.id]).get(row.id, ()), **values)
 
 

@@ -3,6 +3,7 @@
 - ``clients()``: the client registry as this worker reads it (records for at most
   ``CACHE_MAX_AGE`` seconds, verified secrets, the plugins' client-scope hooks);
 - ``password_verifiers()``: the plugins' checks of site users' passwords in their formats;
+- ``verified_passwords()``: site users' passwords this worker verified (``emulator.oauth.memo``);
 - ``access_tokens()``: access tokens this worker verified, for at most ``CACHE_MAX_AGE``;
 - ``plugin_cache(name)``: a plugin's own copies of what it reads, for at most ``CACHE_MAX_AGE``;
 - ``derived(name, ...)``: what a plugin makes of its params (a policy), once per params object.
@@ -22,6 +23,7 @@ from flask import Flask
 from emulator.oauth import AccessTokenCache
 from emulator.oauth import ClientStore
 from emulator.oauth import PasswordVerifier
+from emulator.oauth import VerifiedSecrets
 from emulator.storage.cache import WorkerCache
 from emulator.web.context import app_object as _app
 from emulator.web.plugin import Plugin
@@ -29,6 +31,7 @@ from emulator.web.plugin import Plugin
 CLIENTS = "emulator.clients"
 ACCESS_TOKENS = "emulator.access_tokens"
 PASSWORD_VERIFIERS = "emulator.password_verifiers"
+VERIFIED_PASSWORDS = "emulator.verified_passwords"
 MAX_ACCESS_TOKENS = 100_000
 PLUGIN_CACHES = "emulator.plugin_caches"
 DERIVED = "emulator.derived"
@@ -49,6 +52,7 @@ def init_app(app: Flask, plugins: Iterable[Plugin]) -> None:
         for plugin in sorted(installed, key=lambda plugin: plugin.name)
         if plugin.password_verifier is not None
     )
+    app.extensions[VERIFIED_PASSWORDS] = VerifiedSecrets()
 
 
 def clients() -> ClientStore:
@@ -59,6 +63,11 @@ def clients() -> ClientStore:
 def password_verifiers() -> tuple[PasswordVerifier, ...]:
     """The installed plugins' password verifiers, by plugin name (``Plugin.password_verifier``)."""
     return _app().extensions[PASSWORD_VERIFIERS]
+
+
+def verified_passwords() -> VerifiedSecrets:
+    """Site users' passwords this worker verified: a repeated good password is not hashed again."""
+    return _app().extensions[VERIFIED_PASSWORDS]
 
 
 def access_tokens() -> AccessTokenCache:

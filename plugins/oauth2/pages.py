@@ -289,6 +289,7 @@ def login(params: Mapping[str, Any]) -> Response:
         inp.post.get("password"),
         verifiers=stores.password_verifiers(),
         guard=throttle.user_guard(),
+        verified=stores.verified_passwords(),
         now=utcnow(),
     )
     if found is None:

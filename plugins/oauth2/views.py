@@ -65,6 +65,7 @@ def token(params: Mapping[str, Any]) -> Answer | Response:
         guard=throttle.guard(),
         verifiers=stores.password_verifiers() if logs_in else (),
         user_guard=throttle.user_guard() if logs_in else None,
+        verified_passwords=stores.verified_passwords() if logs_in else None,
         now=now,
     )
     if joined is not None:

@@ -319,6 +319,54 @@ def test_an_unknown_username_costs_one_full_hash(session, make_user, monkeypatch
     assert len(calls) == 1 and calls[0] != own
 
 
+def test_a_repeated_good_password_is_hashed_once_and_a_wrong_one_every_time(
+    session, make_user, monkeypatch
+) -> None:
+    user = make_user("alice")
+    own = stored_hash(session, user.id)
+    memo = oauth.VerifiedSecrets()
+    calls = counting(monkeypatch)
+    for _ in range(3):
+        assert authenticate(session, "alice", "correct horse", verified=memo).id == user.id
+    assert calls == [own]  # the first login only
+    for _ in range(2):
+        assert authenticate(session, "alice", "Correct horse", verified=memo) is None
+    assert calls == [own, own, own]
+    # Another worker (another memo) knows nothing of this one's.
+    assert authenticate(session, "alice", "correct horse", verified=oauth.VerifiedSecrets())
+    assert len(calls) == 4
+
+
+def test_a_new_password_or_a_block_makes_the_remembered_one_count_for_nothing(
+    session, make_user, monkeypatch
+) -> None:
+    user = make_user("alice")
+    memo = oauth.VerifiedSecrets()
+    assert authenticate(session, "alice", "correct horse", verified=memo)
+    oauth.set_password(session, user.id, "battery staple", now=NOW)
+    session.commit()
+    assert authenticate(session, "alice", "correct horse", verified=memo) is None
+    assert authenticate(session, "alice", "battery staple", verified=memo)
+    oauth.set_user_blocked(session, user.id, True)
+    session.commit()
+    calls = counting(monkeypatch)
+    # Blocked: the right password costs the full hash, as a wrong one does, and fails.
+    assert authenticate(session, "alice", "battery staple", verified=memo) is None
+    assert calls == [stored_hash(session, user.id)]
+
+
+def test_a_replaced_hash_is_remembered_under_the_new_one(session, make_user, monkeypatch) -> None:
+    user = make_user("alice", password=None)
+    legacy = "{SHA1}" + hashlib.sha1(b"old secret").hexdigest()
+    oauth.update_user(session, user.id, {"password_hash": legacy}, now=NOW)
+    session.commit()
+    memo = oauth.VerifiedSecrets()
+    assert authenticate(session, "alice", "old secret", verifiers=[sha1_verifier], verified=memo)
+    calls = counting(monkeypatch)
+    assert authenticate(session, "alice", "old secret", verifiers=[sha1_verifier], verified=memo)
+    assert calls == []
+
+
 def test_a_hash_of_another_format_is_checked_by_a_verifier_and_replaced(session, make_user) -> None:
     user = make_user("alice", password=None)
     legacy = "{SHA1}" + hashlib.sha1(b"old secret").hexdigest()

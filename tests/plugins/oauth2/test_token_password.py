@@ -429,3 +429,25 @@ def test_an_unknown_username_costs_what_a_wrong_password_does(
         checks.clear()
         assert_token_error(password_grant(client, user=user), WRONG, status=401)
         assert len(checks) == 1 and checks[0].startswith("$argon2id$")
+
+
+def test_a_repeated_good_password_costs_one_full_hash_per_worker(
+    client, marta, strict, monkeypatch
+) -> None:
+    """The worker remembers a password that matched (emulator.oauth.memo); a wrong one, or
+    the right one after a block, pays the full hash every time."""
+    checks: list[str] = []
+    real = users_module.check_secret
+
+    def counted(password_hash: str, password: str) -> bool:
+        checks.append(password_hash)
+        return real(password_hash, password)
+
+    monkeypatch.setattr(users_module, "check_secret", counted)
+    for _ in range(3):
+        assert_token_ok(password_grant(client), scope=SHOP_SCOPE, refresh=True, as_string=False)
+    assert len(checks) == 1
+    wrong = {"username": "marta.k", "password": "tulpen-2019"}
+    for _ in range(2):
+        assert_token_error(password_grant(client, user=wrong), WRONG, status=401)
+    assert len(checks) == 3
