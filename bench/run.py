@@ -20,10 +20,10 @@ and the ratios to noop, the server's CPU time per request (all its processes, us
 system: a figure that other load on the machine barely moves), and each worker's RSS before
 and after the run. With --big-table the token figures are taken again with 1,000,000 live
 rows already in each token table. With --floor the floor (bench/floor.py: the token,
-refresh and resource work without the framework, on SQLite) is measured after the project
-in the same layout, and each scenario's ratio to it is printed. --targets implies --floor
-and --big-table, prints the performance issue's targets (bench/targets.py) met or missed,
-and exits 1 unless every one is met. Not part of the test suite.
+refresh and resource work without the framework, on SQLite or PostgreSQL) is measured
+after the project in the same layout, and each scenario's ratio to it is printed.
+--targets implies --floor and --big-table, prints the performance issue's targets
+(bench/targets.py) met or missed, and exits 1 unless every one is met. Not part of the test suite.
 
 --soak SECONDS runs instead of the table (bench/soak.py): mixed traffic for SECONDS
 (token, resource, refresh and Apigee token requests, and a share of bad ones) against one
@@ -495,7 +495,7 @@ def measure(
     scenarios: list[str],
     memory: list[tuple[str, dict[str, float]]] | None = None,
     label: str = "",
-    floor_path: str | None = None,
+    floor_database: str | None = None,
 ) -> dict[str, dict[str, Load]]:
     """Run each scenario at each connection count; append each worker's RSS to ``memory``."""
     results: dict[str, dict[str, Load]] = {}
@@ -527,7 +527,7 @@ def measure(
             elif scenario in SPENT:
                 target = server.base + TOKEN_PATH
                 script = workdir / f"{scenario}.lua"
-                mint_single_use(scenario, url, workdir, script, duration, floor_path)
+                mint_single_use(scenario, url, workdir, script, duration, floor_database)
             elif scenario == "password":
                 target = server.base + TOKEN_PATH
                 script = workdir / "password.lua"
@@ -562,7 +562,7 @@ def measure(
 
             run_wrk(target, script, conns, min(2, duration))  # warm-up: caches, connection pools
             if scenario in SPENT:  # the warm-up used some up: a fresh set for the run
-                mint_single_use(scenario, url, workdir, script, duration, floor_path)
+                mint_single_use(scenario, url, workdir, script, duration, floor_database)
             cpu_before = server_cpu_seconds(server)
             load = run_wrk(target, script, conns, duration)
             load.cpu_us = round(
@@ -587,15 +587,14 @@ def measure_floor(
     connections: list[int],
     scenarios: list[str],
 ) -> dict[str, dict[str, Load]]:
-    """--floor: the floor app (bench/floor.py) in the same layout, on a SQLite file of its own."""
+    """--floor: the floor app (bench/floor.py) in the same layout, on a database of its own
+    on the run's backend (a SQLite file, or a scratch PostgreSQL database)."""
     wanted = [s for s in scenarios if s in floor.SCENARIOS]
     if not args.floor or not wanted:
         return {}
-    if backend_of(args) != "sqlite":
-        log("the floor runs on SQLite only (a floor on PostgreSQL is not written yet)")
+    if backend_of(args) == "mysql":
+        log("the floor runs on SQLite and PostgreSQL (none is written for MariaDB/MySQL)")
         return {}
-    path = str(workdir / "floor.sqlite")
-    floor.prepare(path, CLIENT_ID, CLIENT_SECRET)
     front = args.server == "serve" and os.environ.get("BODY_FRONT", "1") != "0"
 
     def build(port: int, workers: int, threads: int) -> tuple[list[str], dict[str, str], str]:
@@ -603,12 +602,21 @@ def measure_floor(
             port, workers, threads, front=front, granian=str(BIN / "granian")
         )
 
-    floor_env = {**env, "FLOOR_DATABASE": path}
-    with serve(args.server, floor_env, args.workers, args.threads, workdir, build) as server:
+    with contextlib.ExitStack() as stack:
+        if backend_of(args) == "postgresql":
+            database = stack.enter_context(scratch_database(server_url(args), workdir))
+        else:
+            database = str(workdir / "floor.sqlite")
+        floor.prepare(database, CLIENT_ID, CLIENT_SECRET)
+        floor_env = {**env, "FLOOR_DATABASE": database}
+        server = stack.enter_context(
+            serve(args.server, floor_env, args.workers, args.threads, workdir, build)
+        )
         log(f"the floor: {server.description} on port {server.port}")
         return measure(
-            server, floor_env, url, workdir, connections, args.duration, wanted, floor_path=path
-        )
+            server, floor_env, url, workdir, connections, args.duration, wanted,
+            floor_database=database,
+        )  # fmt: skip
 
 
 def measure_during_purge(
@@ -660,15 +668,15 @@ SPENT = {
 
 
 def mint_single_use(
-    scenario: str, url: str, workdir: Path, script: Path, duration: int, floor_path: str | None
+    scenario: str, url: str, workdir: Path, script: Path, duration: int, floor_database: str | None
 ) -> None:
     """Enough refresh tokens or codes for one wrk run (refresh tokens in the floor's database
-    when ``floor_path``), and the script that spends them."""
+    when ``floor_database``), and the script that spends them."""
     count = max(20_000, 4_000 * duration)
     if scenario == "code":
         values = insert_codes(url, count)
-    elif floor_path:
-        values = floor.mint_refresh(floor_path, CLIENT_ID, count)
+    elif floor_database:
+        values = floor.mint_refresh(floor_database, CLIENT_ID, count)
     else:
         values = insert_tokens(url, "oauth_refresh_tokens", count, keep_raw=True)
     value_file = workdir / f"{scenario}-values.txt"
