@@ -22,8 +22,11 @@ and after the run. With --big-table the token figures are taken again with 1,000
 rows already in each token table. With --floor the floor (bench/floor.py: the token,
 refresh and resource work without the framework, on SQLite or PostgreSQL) is measured
 after the project in the same layout, and each scenario's ratio to it is printed.
---targets implies --floor and --big-table, prints the performance issue's targets
-(bench/targets.py) met or missed, and exits 1 unless every one is met. Not part of the test suite.
+--peers also measures minimal Authlib and django-oauth-toolkit servers (bench/peers, in a
+virtualenv of their own, .venv-peers), interleaved with the project over --rounds rounds,
+and prints the project's ratios over each. --targets implies --floor and --big-table,
+prints the performance issue's targets (bench/targets.py; the peers' too with --peers) met
+or missed, and exits 1 unless every one is met. Not part of the test suite.
 
 --soak SECONDS runs instead of the table (bench/soak.py): mixed traffic for SECONDS
 (token, resource, refresh and Apigee token requests, and a share of bad ones) against one
@@ -50,11 +53,13 @@ import tempfile
 import time
 import urllib.request
 from collections.abc import Callable
+from dataclasses import asdict
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
 from bench import floor
+from bench import peers
 from bench import targets
 from emulator.ops.clock import utcnow
 
@@ -833,6 +838,14 @@ def main(argv: list[str] | None = None) -> int:
         help="also measure the floor (bench/floor.py) in the same layout; print the ratios",
     )
     parser.add_argument(
+        "--peers",
+        action="store_true",
+        help="also measure Authlib and django-oauth-toolkit servers (bench/peers), interleaved",
+    )
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="--peers: interleaved rounds (medians printed)"
+    )
+    parser.add_argument(
         "--targets",
         action="store_true",
         help="with --floor and --big-table: print the targets; exit 1 unless all are met",
@@ -901,12 +914,22 @@ def main(argv: list[str] | None = None) -> int:
                     memory.append(("token_during_purge", worker_memory(server)))
             description = f"{server.description}; {backend_name(args)}"
             floor_results = measure_floor(args, env, url, workdir, connections, scenarios)
+            peer_results = (
+                peers.measure_peers(
+                    env, workdir, connections, args.duration, args.rounds, args.workers,
+                    args.threads,
+                )
+                if args.peers
+                else []
+            )  # fmt: skip
     print_table(description, results, connections)
     print_cpu(results, connections)
     print_memory(memory)
     if floor_results:
         floor.print_ratios(results, floor_results)
     checks = targets.check(results, floor_results, connections, backend_of(args))
+    if peer_results:
+        checks += peers.print_peers(peer_results, connections)
     missed = targets.show(checks) if args.targets else 0
     if args.json:
         payload = {
@@ -928,6 +951,10 @@ def main(argv: list[str] | None = None) -> int:
                 k: {c: {"rps": v.rps, "p99_ms": v.p99_ms, "cpu_us": v.cpu_us} for c, v in b.items()}
                 for k, b in floor_results.items()
             },
+            "peer_rounds": [
+                {name: {c: asdict(v) for c, v in by.items()} for name, by in one.items()}
+                for one in peer_results
+            ],
         }
         args.json.write_text(json.dumps(payload, indent=2) + "\n")
         log(f"wrote {args.json}")
