@@ -3,13 +3,14 @@
 
 A framework-free WSGI app, served by the same server layout as the project in the same
 run (``make bench BENCH_ARGS=--floor``), that does what a token costs and nothing more:
-parse the form and the Basic credentials, check the client (a verified secret is kept,
-as the project keeps it), make two 40-hex tokens, store their SHA-256 hashes in two
-indexed tables (SQLite: WAL, ``synchronous=NORMAL``, one writer at a time in a process;
-PostgreSQL: one statement in autocommit, a round trip per request), commit, and answer
-redCORE's JSON; the refresh grant deletes the used refresh token
-(single use, as the oauth2 plugin's default) and stores a new access token; the resource
-path looks a bearer token's hash up and answers. ``/healthz`` answers ``ok``. The
+parse the form and the Basic credentials, check the client (its argon2id hash once, then a
+verified secret is kept, as the project keeps it), make two 40-hex tokens, store their
+SHA-256 hashes in the project's own token tables, with their indexes, in a database the
+project's migrations made (SQLite: WAL, ``synchronous=NORMAL``, one writer at a time in a
+process; PostgreSQL: one statement in autocommit, a round trip per request), commit, and
+answer redCORE's JSON; the refresh grant deletes the used refresh token (single use, as
+the oauth2 plugin's default) and stores a new access token; the resource path looks a
+bearer token's hash up and answers. ``/healthz`` answers ``ok``. The
 project's figures over these are its ratios to the floor: what Flask, the dispatcher, the
 plugins and the engine add per request.
 
@@ -21,7 +22,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import hmac
 import json
 import os
 import secrets
@@ -30,25 +30,16 @@ import threading
 import time
 from collections.abc import Callable
 from collections.abc import Iterable
+from datetime import UTC
 from datetime import datetime
+from datetime import timedelta
 from typing import Any
 from urllib.parse import parse_qs
 from urllib.parse import unquote_plus
 
 LIFETIME = 3600
-SCOPE = "site.read site.documentation"
-TOKEN_COLUMNS = (
-    "(id INTEGER PRIMARY KEY, token_sha256 BLOB UNIQUE, client_id TEXT, user_id TEXT,"
-    " expires INTEGER, scope TEXT)"
-)
-SCHEMA = (
-    "CREATE TABLE IF NOT EXISTS clients (client_id TEXT PRIMARY KEY, secret_sha256 BLOB,"
-    " scope TEXT)",
-    f"CREATE TABLE IF NOT EXISTS access_tokens {TOKEN_COLUMNS}",
-    f"CREATE TABLE IF NOT EXISTS refresh_tokens {TOKEN_COLUMNS}",
-)
-# PostgreSQL's names for the same columns.
-PG_TYPES = (("INTEGER PRIMARY KEY", "BIGSERIAL PRIMARY KEY"), ("BLOB", "BYTEA"))
+REFRESH_LIFETIME = 14 * 86400
+ACCESS_AGE, REFRESH_AGE = timedelta(seconds=LIFETIME), timedelta(seconds=REFRESH_LIFETIME)
 RESOURCE_OK = (
     b'{"success":true,"user_id":null,"message":"You have successfully accessed this API!"}'
 )
@@ -60,100 +51,77 @@ INVALID_TOKEN = (
 )
 INVALID_GRANT = b'{"error":"invalid_grant","error_description":"Invalid refresh token"}'
 JSON = [("Content-Type", "application/json"), ("Cache-Control", "no-store")]
-REFRESH_LIFETIME = 14 * 86400
-INSERT = "(token_sha256, client_id, user_id, expires, scope) VALUES (?, ?, ?, ?, ?)"
+# The project's own tables (its migrations made them), the columns its token path writes.
+FIND_CLIENT = "SELECT id, secret_hash, scope FROM oauth_clients WHERE client_id = ?"
+INSERT_ACCESS = (
+    "INSERT INTO oauth_access_tokens (token_hash, client_id, user_id, scope, issued_at,"
+    " expires_at, refresh_token_hash) VALUES (?, ?, NULL, ?, ?, ?, ?)"
+)
+INSERT_REFRESH = (
+    "INSERT INTO oauth_refresh_tokens (token_hash, client_id, user_id, scope, issued_at,"
+    " expires_at, family_hash) VALUES (?, ?, NULL, ?, ?, ?, NULL)"
+)
+USE_REFRESH = (
+    "DELETE FROM oauth_refresh_tokens WHERE token_hash = ? AND client_id = ? AND expires_at > ?"
+)
+FIND_ACCESS = "SELECT expires_at, scope FROM oauth_access_tokens WHERE token_hash = ?"
 
 StartResponse = Callable[..., Any]
-Row = tuple[bytes, str, None, int, str]  # token_sha256, client_id, user_id, expires, scope
-
-
-def is_postgres(database: str) -> bool:
-    """Whether ``database`` (FLOOR_DATABASE) is a PostgreSQL URL rather than a SQLite path."""
-    return database.startswith("postgresql")
-
-
-def prepare(database: str, client_id: str, secret: str) -> None:
-    """The floor's tables and the benchmark's client (its secret's SHA-256)."""
-    store = _store(database)
-    store.setup(client_id, hashlib.sha256(secret.encode()).digest())
-    store.close()
-
-
-def mint_refresh(database: str, client_id: str, count: int) -> list[str]:
-    """``count`` live refresh tokens of the client in the floor's table; their raw values."""
-    raws = [secrets.token_hex(20) for _ in range(count)]
-    expires = int(time.time()) + REFRESH_LIFETIME
-    store = _store(database)
-    store.bulk_refresh(
-        [(hashlib.sha256(r.encode()).digest(), client_id, None, expires, SCOPE) for r in raws]
-    )
-    store.close()
-    return raws
+# token_hash, client's row id, scope, issued_at, expires_at, linked hash (the access
+# token's refresh token; a refresh token's family: None)
+Row = tuple[str, int, str, datetime, datetime, str | None]
 
 
 class SqliteStore:
-    """The floor's tables in one SQLite file: one connection per thread, one writer at a
-    time in the process (as the project's group commit has it)."""
+    """The project's tables in its SQLite file, with its PRAGMAs: a connection per thread,
+    one writer at a time in the process (as the project's group commit has it)."""
 
-    def __init__(self, path: str, writer: threading.Lock | None = None) -> None:
+    def __init__(self, path: str, writer: threading.Lock) -> None:
         self.conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "busy_timeout=10000"):
             self.conn.execute(f"PRAGMA {pragma}")
-        self.writer = writer or threading.Lock()
+        self.writer = writer
 
-    def setup(self, client_id: str, secret_sha256: bytes) -> None:
-        for statement in SCHEMA:
-            self.conn.execute(statement)
-        self.conn.execute(
-            "INSERT OR REPLACE INTO clients VALUES (?, ?, ?)", (client_id, secret_sha256, SCOPE)
-        )
+    def client(self, client_id: str) -> tuple[int, str, str] | None:
+        return self.conn.execute(FIND_CLIENT, (client_id,)).fetchone()
 
-    def bulk_refresh(self, rows: list[Row]) -> None:
-        self.conn.execute("BEGIN")
-        self.conn.executemany(f"INSERT INTO refresh_tokens {INSERT}", rows)
-        self.conn.execute("COMMIT")
-
-    def client(self, client_id: str) -> tuple[bytes, str] | None:
-        return self.conn.execute(
-            "SELECT secret_sha256, scope FROM clients WHERE client_id = ?", (client_id,)
-        ).fetchone()
-
-    def issue(self, access: Row, refresh: Row | None, used: bytes | None, now: int) -> bool:
-        """Store the new tokens; with ``used``, only if that refresh token was live (it is
-        deleted). False: it was not."""
+    def issue(self, access: Row, refresh: Row | None, used: str | None) -> bool:
+        """Store the new tokens; with ``used``, only if that refresh token of the client was
+        live (it is deleted). False: it was not."""
         db = self.conn
         with self.writer:
             db.execute("BEGIN IMMEDIATE")
             try:
                 if used is not None:
-                    gone = db.execute(
-                        "DELETE FROM refresh_tokens WHERE token_sha256 = ? AND client_id = ?"
-                        " AND expires > ?",
-                        (used, access[1], now),
-                    ).rowcount
+                    gone = db.execute(USE_REFRESH, (used, access[1], _text(access[3]))).rowcount
                     if gone != 1:
                         db.execute("ROLLBACK")
                         return False
-                db.execute(f"INSERT INTO access_tokens {INSERT}", access)
+                db.execute(INSERT_ACCESS, _texts(access))
                 if refresh is not None:
-                    db.execute(f"INSERT INTO refresh_tokens {INSERT}", refresh)
+                    db.execute(INSERT_REFRESH, _texts(refresh)[:5])
                 db.execute("COMMIT")
             except BaseException:
                 db.execute("ROLLBACK")
                 raise
         return True
 
-    def lookup(self, digest: bytes) -> tuple[int, str] | None:
-        return self.conn.execute(
-            "SELECT expires, scope FROM access_tokens WHERE token_sha256 = ?", (digest,)
-        ).fetchone()
+    def lookup(self, token_hash: str) -> tuple[datetime, str] | None:
+        row = self.conn.execute(FIND_ACCESS, (token_hash,)).fetchone()
+        return None if row is None else (datetime.fromisoformat(row[0]), row[1])
 
-    def close(self) -> None:
-        self.conn.close()
+
+def _text(moment: datetime) -> str:
+    """A datetime as the project's SQLite columns hold it (SQLAlchemy's format)."""
+    return moment.strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+def _texts(row: Row) -> tuple[Any, ...]:
+    return (*row[:3], _text(row[3]), _text(row[4]), row[5])
 
 
 class PostgresStore:
-    """The floor's tables on PostgreSQL: one connection per thread in autocommit, every
+    """The project's tables on PostgreSQL: a connection per thread in autocommit, every
     request one statement (the two inserts, or the delete and the insert, in one)."""
 
     def __init__(self, url: str) -> None:
@@ -161,65 +129,50 @@ class PostgresStore:
 
         self.conn = psycopg.connect(url.replace("+psycopg", "", 1), autocommit=True)
 
-    def setup(self, client_id: str, secret_sha256: bytes) -> None:
-        for statement in SCHEMA:
-            for sqlite_type, pg_type in PG_TYPES:
-                statement = statement.replace(sqlite_type, pg_type)
-            self.conn.execute(statement)
-        self.conn.execute(
-            "INSERT INTO clients VALUES (%s, %s, %s) ON CONFLICT (client_id) DO UPDATE"
-            " SET secret_sha256 = excluded.secret_sha256",
-            (client_id, secret_sha256, SCOPE),
-        )
+    def client(self, client_id: str) -> tuple[int, str, str] | None:
+        return self.conn.execute(FIND_CLIENT.replace("?", "%s"), (client_id,)).fetchone()
 
-    def bulk_refresh(self, rows: list[Row]) -> None:
-        with self.conn.cursor() as cur:
-            cur.executemany(f"INSERT INTO refresh_tokens {INSERT.replace('?', '%s')}", rows)
-
-    def client(self, client_id: str) -> tuple[bytes, str] | None:
-        row = self.conn.execute(
-            "SELECT secret_sha256, scope FROM clients WHERE client_id = %s", (client_id,)
-        ).fetchone()
-        return None if row is None else (bytes(row[0]), row[1])
-
-    def issue(self, access: Row, refresh: Row | None, used: bytes | None, now: int) -> bool:
+    def issue(self, access: Row, refresh: Row | None, used: str | None) -> bool:
         """As SqliteStore.issue, in one statement."""
-        values = INSERT.split(" VALUES ")[0]
+        insert_access = INSERT_ACCESS.replace("?", "%s")
         if used is None:
             self.conn.execute(
-                f"WITH a AS (INSERT INTO access_tokens {values} VALUES (%s, %s, %s, %s, %s))"
-                f" INSERT INTO refresh_tokens {values} VALUES (%s, %s, %s, %s, %s)",
-                (*access, *refresh),
+                f"WITH r AS ({INSERT_REFRESH.replace('?', '%s')}) {insert_access}",
+                (*refresh[:5], *access),
             )
             return True
+        values = insert_access.split(" VALUES ")[0]
         row = self.conn.execute(
-            "WITH gone AS (DELETE FROM refresh_tokens WHERE token_sha256 = %s AND client_id = %s"
-            f" AND expires > %s RETURNING 1) INSERT INTO access_tokens {values}"
-            " SELECT %s, %s, %s, %s, %s FROM gone RETURNING 1",
-            (used, access[1], now, *access),
+            f"WITH gone AS ({USE_REFRESH.replace('?', '%s')} RETURNING 1) {values}"
+            " SELECT %s, %s, NULL, %s, %s, %s, %s FROM gone RETURNING 1",
+            (used, access[1], access[3], *access),
         ).fetchone()
         return row is not None
 
-    def lookup(self, digest: bytes) -> tuple[int, str] | None:
-        return self.conn.execute(
-            "SELECT expires, scope FROM access_tokens WHERE token_sha256 = %s", (digest,)
-        ).fetchone()
-
-    def close(self) -> None:
-        self.conn.close()
+    def lookup(self, token_hash: str) -> tuple[datetime, str] | None:
+        return self.conn.execute(FIND_ACCESS.replace("?", "%s"), (token_hash,)).fetchone()
 
 
-def _store(database: str, writer: threading.Lock | None = None) -> SqliteStore | PostgresStore:
-    return PostgresStore(database) if is_postgres(database) else SqliteStore(database, writer)
+def _store(database: str, writer: threading.Lock) -> SqliteStore | PostgresStore:
+    """The store of ``database``, a SQLAlchemy URL (sqlite:///PATH or postgresql+psycopg://)."""
+    if database.startswith("postgresql"):
+        return PostgresStore(database)
+    return SqliteStore(database.removeprefix("sqlite:///"), writer)
 
 
 def create_floor() -> Callable[[dict[str, Any], StartResponse], Iterable[bytes]]:
-    """The WSGI app on ``FLOOR_DATABASE``, a SQLite path or a PostgreSQL URL (granian
-    ``--factory bench.floor:create_floor``)."""
+    """The WSGI app on ``FLOOR_DATABASE``, the SQLAlchemy URL of a database the project's
+    migrations made (granian ``--factory bench.floor:create_floor``)."""
+    from argon2 import PasswordHasher
+    from argon2.exceptions import VerificationError
+
     database = os.environ["FLOOR_DATABASE"]
     local = threading.local()
     writer = threading.Lock()  # SQLite: one writer at a time in this process, as the project
-    verified: dict[tuple[str, bytes], str] = {}  # (client id, secret's SHA-256) -> scope
+    hasher = PasswordHasher()
+    # (client id, secret's SHA-256) -> (the client's row id, its scope): a secret is checked
+    # against its argon2id hash once, as the project checks it once per worker.
+    verified: dict[tuple[str, bytes], tuple[int, str]] = {}
 
     def store() -> SqliteStore | PostgresStore:
         found = getattr(local, "store", None)
@@ -227,16 +180,19 @@ def create_floor() -> Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
             found = local.store = _store(database, writer)
         return found
 
-    def client_scope(client_id: str, secret: str) -> str | None:
-        digest = hashlib.sha256(secret.encode()).digest()
-        scope = verified.get((client_id, digest))
-        if scope is not None:
-            return scope
+    def client(client_id: str, secret: str) -> tuple[int, str] | None:
+        key = (client_id, hashlib.sha256(secret.encode()).digest())
+        found = verified.get(key)
+        if found is not None:
+            return found
         row = store().client(client_id)
-        if row is None or not hmac.compare_digest(row[0], digest):
+        try:
+            if row is None or not hasher.verify(row[1], secret):
+                return None
+        except VerificationError:
             return None
-        verified[(client_id, digest)] = row[1]
-        return row[1]
+        found = verified[key] = (row[0], row[2])
+        return found
 
     def token(environ: dict[str, Any]) -> tuple[str, bytes]:
         size = int(environ.get("CONTENT_LENGTH") or 0)
@@ -247,33 +203,35 @@ def create_floor() -> Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
         if header.startswith("Basic "):
             pair = base64.b64decode(header[6:]).decode("latin-1")
             client_id, _, secret = (unquote_plus(part) for part in pair.partition(":"))
-        scope = client_scope(client_id, secret)
+        found = client(client_id, secret)
         grant = form.get("grant_type")
-        if scope is None or grant not in ("client_credentials", "refresh_token"):
+        if found is None or grant not in ("client_credentials", "refresh_token"):
             return "400 Bad Request", INVALID_CLIENT
+        pk, scope = found
         access, refresh = secrets.token_hex(20), secrets.token_hex(20)
-        now = int(time.time())
-        access_row, refresh_row = (
-            (hashlib.sha256(t.encode()).digest(), client_id, None, now + life, scope)
-            for t, life in ((access, LIFETIME), (refresh, REFRESH_LIFETIME))
+        access_hash, refresh_hash = (
+            hashlib.sha256(t.encode()).hexdigest() for t in (access, refresh)
         )
-        used = None
+        now = datetime.now(UTC).replace(tzinfo=None)
+        used = refresh_row = None
         if grant == "refresh_token":  # used once: gone, and no new refresh token
-            used = hashlib.sha256(form.get("refresh_token", "").encode()).digest()
-            refresh, refresh_row = "", None
-        if not store().issue(access_row, refresh_row, used, now):
+            used = hashlib.sha256(form.get("refresh_token", "").encode()).hexdigest()
+            refresh = refresh_hash = ""
+        else:
+            refresh_row = (refresh_hash, pk, scope, now, now + REFRESH_AGE, None)
+        access_row = (access_hash, pk, scope, now, now + ACCESS_AGE, refresh_hash or None)
+        if not store().issue(access_row, refresh_row, used):
             return "400 Bad Request", INVALID_GRANT
-        local_time = datetime.fromtimestamp(now)
         answer = {
             "access_token": access,
             "expires_in": str(LIFETIME),
             "token_type": "Bearer",
             "scope": scope,
             **({"refresh_token": refresh} if refresh else {}),
-            "expireTimeFormatted": datetime.fromtimestamp(now + LIFETIME).strftime(
+            "expireTimeFormatted": datetime.fromtimestamp(time.time() + LIFETIME).strftime(
                 "%Y-%m-%d %H:%M:%S"
             ),
-            "created": local_time.strftime("%Y-%m-%d %H:%M:%S"),
+            "created": datetime.now().strftime("%Y-%m-%d %H:%M:%S"),
         }
         return "200 OK", json.dumps(answer, separators=(",", ":")).encode()
 
@@ -281,9 +239,8 @@ def create_floor() -> Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
         header = environ.get("HTTP_AUTHORIZATION", "")
         if not header.startswith("Bearer "):
             return "401 Unauthorized", INVALID_TOKEN
-        digest = hashlib.sha256(header[7:].encode()).digest()
-        row = store().lookup(digest)
-        if row is None or row[0] < time.time():
+        row = store().lookup(hashlib.sha256(header[7:].encode()).hexdigest())
+        if row is None or row[0] < datetime.now(UTC).replace(tzinfo=None):
             return "401 Unauthorized", INVALID_TOKEN
         return "200 OK", RESOURCE_OK
 

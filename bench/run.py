@@ -500,7 +500,6 @@ def measure(
     scenarios: list[str],
     memory: list[tuple[str, dict[str, float]]] | None = None,
     label: str = "",
-    floor_database: str | None = None,
 ) -> dict[str, dict[str, Load]]:
     """Run each scenario at each connection count; append each worker's RSS to ``memory``."""
     results: dict[str, dict[str, Load]] = {}
@@ -532,7 +531,7 @@ def measure(
             elif scenario in SPENT:
                 target = server.base + TOKEN_PATH
                 script = workdir / f"{scenario}.lua"
-                mint_single_use(scenario, url, workdir, script, duration, floor_database)
+                mint_single_use(scenario, url, workdir, script, duration)
             elif scenario == "password":
                 target = server.base + TOKEN_PATH
                 script = workdir / "password.lua"
@@ -567,7 +566,7 @@ def measure(
 
             run_wrk(target, script, conns, min(2, duration))  # warm-up: caches, connection pools
             if scenario in SPENT:  # the warm-up used some up: a fresh set for the run
-                mint_single_use(scenario, url, workdir, script, duration, floor_database)
+                mint_single_use(scenario, url, workdir, script, duration)
             cpu_before = server_cpu_seconds(server)
             load = run_wrk(target, script, conns, duration)
             load.cpu_us = round(
@@ -593,7 +592,8 @@ def measure_floor(
     scenarios: list[str],
 ) -> dict[str, dict[str, Load]]:
     """--floor: the floor app (bench/floor.py) in the same layout, on a database of its own
-    on the run's backend (a SQLite file, or a scratch PostgreSQL database)."""
+    on the run's backend (a SQLite file, or a scratch PostgreSQL database) that the
+    project's migrations and CLI prepared as they prepared the project's."""
     wanted = [s for s in scenarios if s in floor.SCENARIOS]
     if not args.floor or not wanted:
         return {}
@@ -611,17 +611,15 @@ def measure_floor(
         if backend_of(args) == "postgresql":
             database = stack.enter_context(scratch_database(server_url(args), workdir))
         else:
-            database = str(workdir / "floor.sqlite")
-        floor.prepare(database, CLIENT_ID, CLIENT_SECRET)
-        floor_env = {**env, "FLOOR_DATABASE": database}
+            database = f"sqlite:///{workdir / 'floor.sqlite'}"
+        # The project's migrations and CLI make it: the same tables, indexes and client.
+        floor_env = {**env, "FLASK_SQLALCHEMY_DATABASE_URI": database, "FLOOR_DATABASE": database}
+        prepare(floor_env)
         server = stack.enter_context(
             serve(args.server, floor_env, args.workers, args.threads, workdir, build)
         )
         log(f"the floor: {server.description} on port {server.port}")
-        return measure(
-            server, floor_env, url, workdir, connections, args.duration, wanted,
-            floor_database=database,
-        )  # fmt: skip
+        return measure(server, floor_env, database, workdir, connections, args.duration, wanted)
 
 
 def measure_during_purge(
@@ -672,16 +670,12 @@ SPENT = {
 }
 
 
-def mint_single_use(
-    scenario: str, url: str, workdir: Path, script: Path, duration: int, floor_database: str | None
-) -> None:
-    """Enough refresh tokens or codes for one wrk run (refresh tokens in the floor's database
-    when ``floor_database``), and the script that spends them."""
+def mint_single_use(scenario: str, url: str, workdir: Path, script: Path, duration: int) -> None:
+    """Enough refresh tokens or codes for one wrk run in the database at ``url`` (the
+    project's, or the floor's), and the script that spends them."""
     count = max(20_000, 4_000 * duration)
     if scenario == "code":
         values = insert_codes(url, count)
-    elif floor_database:
-        values = floor.mint_refresh(floor_database, CLIENT_ID, count)
     else:
         values = insert_tokens(url, "oauth_refresh_tokens", count, keep_raw=True)
     value_file = workdir / f"{scenario}-values.txt"
