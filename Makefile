@@ -46,8 +46,10 @@ migrate: venv
 run: migrate
 	HOST=$(HOST) PORT=$(PORT) bin/serve
 
-# Load benchmark (not part of the tests): make bench BENCH_ARGS="--big-table --json out.json"
-# or a soak run of mixed traffic with worker RSS over time: make bench BENCH_ARGS="--soak 600"
+# Load benchmark (not part of the tests): make bench BENCH_ARGS="--big-table --json out.json";
+# --floor (the framework-free floor), --peers (Authlib and django-oauth-toolkit, in their own
+# .venv-peers), --targets (issue 22's, exit 1 unless met); or a soak run of mixed traffic
+# with worker RSS over time: make bench BENCH_ARGS="--soak 600"
 bench: dev-venv
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
 

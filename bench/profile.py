@@ -31,19 +31,16 @@ from sqlalchemy import event
 
 from bench.run import APIGEE_TOKEN_PATH
 from bench.run import BASIC
-from bench.run import PASSWORD
+from bench.run import PASSWORD_FORM
 from bench.run import PROFILE_PATH
 from bench.run import RESOURCE_PATH
 from bench.run import TOKEN_PATH
-from bench.run import USERNAME
 from bench.run import flask_cli
 from bench.run import insert_tokens
 from bench.run import prepare
 
 SCENARIOS = ("noop", "token", "resource", "refresh", "apigee_token", "password", "profile")
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
-# The site user (bench.run.prepare made it) logs in with the same password each time.
-PASSWORD_BODY = f"grant_type=password&username={USERNAME}&password={PASSWORD}"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -111,7 +108,7 @@ def _run(args: argparse.Namespace, link_url: str | None) -> int:
             headers={"Authorization": BASIC, **FORM},
         ).get_json()["access_token"]
         user_token = client.post(
-            TOKEN_PATH, data=PASSWORD_BODY, headers={"Authorization": BASIC, **FORM}
+            TOKEN_PATH, data=PASSWORD_FORM, headers={"Authorization": BASIC, **FORM}
         ).get_json()["access_token"]
         refresh = iter(
             insert_tokens(url, "oauth_refresh_tokens", 2 * args.requests + 200, keep_raw=True)
@@ -135,7 +132,7 @@ def _run(args: argparse.Namespace, link_url: str | None) -> int:
                 APIGEE_TOKEN_PATH, headers={"Authorization": BASIC}
             ),
             "password": lambda _i: client.post(
-                TOKEN_PATH, data=PASSWORD_BODY, headers={"Authorization": BASIC, **FORM}
+                TOKEN_PATH, data=PASSWORD_FORM, headers={"Authorization": BASIC, **FORM}
             ),
             "profile": lambda _i: client.get(
                 PROFILE_PATH, headers={"Authorization": f"Bearer {user_token}"}

@@ -57,6 +57,7 @@ from dataclasses import asdict
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from bench import floor
 from bench import peers
@@ -67,6 +68,7 @@ ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 CLIENT_ID, CLIENT_SECRET = "bench-client", "bench-secret-0123456789"
 USERNAME, PASSWORD, USER_ID = "bench-user", "bench-password-0123456789", "4242"
+PASSWORD_FORM = f"grant_type=password&username={USERNAME}&password={PASSWORD}"
 TOKEN_PATH = "/index.php?option=token&api=oauth2"
 RESOURCE_PATH = "/index.php?option=resource&api=oauth2"
 PROFILE_PATH = "/index.php?option=profile&api=oauth2"
@@ -133,12 +135,12 @@ def server_url(args: argparse.Namespace) -> str | None:
     return {"postgresql": args.postgres_url, "mysql": args.mysql_url}.get(backend_of(args))
 
 
-def flask_cli(env: dict[str, str], *args: str, input: str | None = None) -> str:  # noqa: A002
+def flask_cli(env: dict[str, str], *args: str, stdin: str | None = None) -> str:
     result = subprocess.run(
         [str(BIN / "flask"), "--app", "app", *args],
         cwd=ROOT,
         env=env,
-        input=input,
+        input=stdin,
         capture_output=True,
         text=True,
         check=False,
@@ -149,7 +151,7 @@ def flask_cli(env: dict[str, str], *args: str, input: str | None = None) -> str:
 
 
 def prepare(env: dict[str, str]) -> None:
-    """Migrate and register the benchmark's client and scopes through the real CLI."""
+    """Migrate, and make the benchmark's scopes, client and site user, through the real CLI."""
     flask_cli(env, "db", "upgrade")
     flask_cli(env, "plugins", "enable", "apigee")  # for apigee_token; oauth2 is on already
     flask_cli(env, "scopes", "add", "site.read", "--default")
@@ -166,8 +168,16 @@ def prepare(env: dict[str, str]) -> None:
     )
     flask_cli(
         env, "users", "create", USERNAME, "--id", USER_ID, "--name", "Bench User",
-        "--group", "Registered", "--password-stdin", input=PASSWORD + "\n",
+        "--group", "Registered", "--password-stdin", stdin=PASSWORD + "\n",
     )  # fmt: skip
+
+
+def bench_client_pk(conn: Any) -> int:
+    """The benchmark's client's row id (``conn``: a SQLAlchemy connection)."""
+    import sqlalchemy as sa
+
+    query = sa.text("SELECT id FROM oauth_clients WHERE client_id = :c")
+    return conn.execute(query, {"c": CLIENT_ID}).scalar_one()
 
 
 def insert_tokens(
@@ -186,9 +196,7 @@ def insert_tokens(
     expires = now - timedelta(days=30) if expired else now + timedelta(days=7)
     raws: list[str] = []
     with engine.begin() as conn:
-        client_pk = conn.execute(
-            sa.text("SELECT id FROM oauth_clients WHERE client_id = :c"), {"c": CLIENT_ID}
-        ).scalar_one()
+        client_pk = bench_client_pk(conn)
         columns = "token_hash, client_id, user_id, scope, issued_at, expires_at"
         batch = 50_000
         for start in range(0, count, batch):
@@ -229,9 +237,7 @@ def insert_codes(url: str, count: int) -> list[str]:
     now = utcnow().replace(microsecond=0)
     raws = [secrets.token_hex(20) for _ in range(count)]
     with engine.begin() as conn:
-        client_pk = conn.execute(
-            sa.text("SELECT id FROM oauth_clients WHERE client_id = :c"), {"c": CLIENT_ID}
-        ).scalar_one()
+        client_pk = bench_client_pk(conn)
         conn.execute(
             sa.text(
                 "INSERT INTO oauth_authorization_codes (code_hash, client_id, user_id,"
@@ -506,8 +512,7 @@ def measure(
     access_token = fetch_token(server)["access_token"]
 
     def user_token() -> str:
-        form = f"grant_type=password&username={USERNAME}&password={PASSWORD}"
-        return fetch_token(server, form)["access_token"]
+        return fetch_token(server, PASSWORD_FORM)["access_token"]
 
     for scenario in scenarios:
         results[scenario] = {}
@@ -535,11 +540,10 @@ def measure(
             elif scenario == "password":
                 target = server.base + TOKEN_PATH
                 script = workdir / "password.lua"
-                form = f"grant_type=password&username={USERNAME}&password={PASSWORD}"
                 script.write_text(
                     LUA_FIXED.format(
                         method='"POST"',
-                        body=lua_string(form),
+                        body=lua_string(PASSWORD_FORM),
                         headers=f'wrk.headers["Authorization"] = {lua_string(BASIC)}',
                     )
                 )
@@ -586,7 +590,6 @@ def measure(
 def measure_floor(
     args: argparse.Namespace,
     env: dict[str, str],
-    url: str,
     workdir: Path,
     connections: list[int],
     scenarios: list[str],
@@ -620,6 +623,21 @@ def measure_floor(
         )
         log(f"the floor: {server.description} on port {server.port}")
         return measure(server, floor_env, database, workdir, connections, args.duration, wanted)
+
+
+def measure_peers(
+    args: argparse.Namespace, env: dict[str, str], workdir: Path, connections: list[int]
+) -> list:
+    """--peers (bench/peers): every server on an empty SQLite file of its own, the project's
+    prepared as the run's was (so neither --big-table's rows nor another backend count)."""
+    if backend_of(args) != "sqlite":
+        log("the peers run on SQLite: in their rounds the project does too")
+    url = f"sqlite:///{workdir / 'peers-project.sqlite'}"
+    project_env = {**env, "FLASK_SQLALCHEMY_DATABASE_URI": url}
+    prepare(project_env)
+    return peers.measure_peers(
+        project_env, workdir, connections, args.duration, args.rounds, args.workers, args.threads
+    )
 
 
 def measure_during_purge(
@@ -663,26 +681,25 @@ def measure_during_purge(
     return results
 
 
-# What a single-use scenario spends: the form it sends, before the value.
-SPENT = {
-    "refresh": "grant_type=refresh_token&refresh_token=",
-    "code": "grant_type=authorization_code&code=",
+# What a single-use scenario spends: the form it sends before the value, and what makes
+# ``count`` values in the database at ``url``.
+SPENT: dict[str, tuple[str, Callable[[str, int], list[str]]]] = {
+    "refresh": (
+        "grant_type=refresh_token&refresh_token=",
+        lambda url, count: insert_tokens(url, "oauth_refresh_tokens", count, keep_raw=True),
+    ),
+    "code": ("grant_type=authorization_code&code=", lambda url, count: insert_codes(url, count)),
 }
 
 
 def mint_single_use(scenario: str, url: str, workdir: Path, script: Path, duration: int) -> None:
     """Enough refresh tokens or codes for one wrk run in the database at ``url`` (the
     project's, or the floor's), and the script that spends them."""
-    count = max(20_000, 4_000 * duration)
-    if scenario == "code":
-        values = insert_codes(url, count)
-    else:
-        values = insert_tokens(url, "oauth_refresh_tokens", count, keep_raw=True)
+    form, mint = SPENT[scenario]
+    values = mint(url, max(20_000, 4_000 * duration))
     value_file = workdir / f"{scenario}-values.txt"
     value_file.write_text("\n".join(values) + "\n")
-    script.write_text(
-        LUA_SPEND.format(path=value_file, threads=2, basic=BASIC, body=SPENT[scenario])
-    )
+    script.write_text(LUA_SPEND.format(path=value_file, threads=2, basic=BASIC, body=form))
 
 
 def fetch_token(server: Server, form: str = "grant_type=client_credentials") -> dict:
@@ -866,8 +883,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.soak is not None:
         if args.soak < 1 or args.soak_interval < 1:
             parser.error("--soak and --soak-interval take a positive number of seconds")
-        if args.big_table or args.purge or args.only:
-            parser.error("--soak runs alone: drop --big-table, --purge and --only")
+        if args.big_table or args.purge or args.only or args.floor or args.peers:
+            parser.error(
+                "--soak runs alone: drop --big-table, --purge, --only, --floor, --peers"
+                " and --targets"
+            )
     ensure_wrk()
     connections = [int(c) for c in args.connections.split(",")]
     scenarios = args.only.split(",") if args.only else list(SCENARIOS)
@@ -907,15 +927,8 @@ def main(argv: list[str] | None = None) -> int:
                     )
                     memory.append(("token_during_purge", worker_memory(server)))
             description = f"{server.description}; {backend_name(args)}"
-            floor_results = measure_floor(args, env, url, workdir, connections, scenarios)
-            peer_results = (
-                peers.measure_peers(
-                    env, workdir, connections, args.duration, args.rounds, args.workers,
-                    args.threads,
-                )
-                if args.peers
-                else []
-            )  # fmt: skip
+            floor_results = measure_floor(args, env, workdir, connections, scenarios)
+            peer_results = measure_peers(args, env, workdir, connections) if args.peers else []
     print_table(description, results, connections)
     print_cpu(results, connections)
     print_memory(memory)

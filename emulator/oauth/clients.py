@@ -3,12 +3,10 @@
 Secrets are stored as argon2id hashes with OWASP's parameters (19 MiB, 2 passes, 1 lane),
 which makes offline guessing slow even for short legacy secrets like "201010425". Hashes
 of earlier versions (salted scrypt in werkzeug's ``scrypt:N:r:p$salt$hex`` format) still
-verify, and are replaced by an argon2id hash on their next successful check. Checking
-argon2 on every token request would cap the token endpoint at a few dozen requests per
-second per core, so a secret that has been verified once is remembered by this worker
-only (``emulator.oauth.memo``), bound to the stored hash (a secret change invalidates it).
-Every failure pays one full hash, whatever failed (unknown
-client, wrong or malformed secret, a secret for a public client), so timing tells nothing.
+verify, and are replaced by an argon2id hash on their next successful check. A secret
+verified once is remembered by this worker (``emulator.oauth.memo``). Every failure pays
+one full hash, whatever failed (unknown client, wrong or malformed secret, a secret for a
+public client), so timing tells nothing.
 Failures can be counted and locked out by a guard the host passes in (``AuthGuard``).
 """
 
@@ -340,13 +338,9 @@ class ClientStore:
 
     def _check(self, pk: int, secret_hash: str, secret: str, digest: bytes) -> bool:
         """Whether ``secret`` (its HMAC: ``digest``) matches this hash: remembered, or checked."""
-        key = (pk, secret_hash)
-        if self._verified.known(key, digest):
-            return True
-        if not check_secret(secret_hash, secret):
-            return False
-        self._verified.remember(key, digest)
-        return True
+        return self._verified.check(
+            (pk, secret_hash), digest, lambda: check_secret(secret_hash, secret)
+        )
 
 
 def authenticate_client(

@@ -313,7 +313,7 @@ def authenticate_user(
     if guard is not None:
         guard.ensure_allowed(counted)
     row = _find_row(db, name)
-    digest = None
+    memo = digest = None
     if row is None or row.password_hash is None or not valid:
         check_secret(_dummy_hash(), password if valid else "")
         matched = False
@@ -321,11 +321,14 @@ def authenticate_user(
         # Only a user who can log in is answered from the memo: a blocked or two-factor
         # user's right password costs the full hash, as a wrong one does.
         if verified is not None and not row.blocked and not row.two_factor:
-            digest = verified.digest(password)
-        matched = digest is not None and verified.known((row.id, row.password_hash), digest)
-        if not matched:
-            matched = check_password(row.password_hash, password, verifiers)
-        if not matched and not row.password_hash.startswith("$argon2id$"):
+            memo, digest = verified, verified.digest(password)
+        stored = row.password_hash
+
+        def full_check() -> bool:
+            return check_password(stored, password, verifiers)
+
+        matched = memo.check((row.id, stored), digest, full_check) if memo else full_check()
+        if not matched and not stored.startswith("$argon2id$"):
             check_secret(_dummy_hash(), password)
     if not matched or row.blocked or row.two_factor:
         if guard is not None:
@@ -339,8 +342,8 @@ def authenticate_user(
         .where(_USERS.c.id == row.id, _USERS.c.password_hash == row.password_hash)
         .values(**values)
     )
-    if digest is not None:
-        verified.remember((row.id, values.get("password_hash", row.password_hash)), digest)
+    if memo is not None and "password_hash" in values:  # remembered under the new hash
+        memo.remember((row.id, values["password_hash"]), digest)
     return _record(row, _groups_of(db, [row.id]).get(row.id, ()), **values)
 
 

@@ -1,6 +1,7 @@
 """What the site-user tests share: a guard that records what the engine told it, a
-verifier of a made-up password format (the engine knows no legacy format itself), and a
-login through the engine with the plugins' verifiers."""
+verifier of a made-up password format (the engine knows no legacy format itself), a count
+of the full password hashes checked, and a login through the engine with the plugins'
+verifiers."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from dataclasses import field
 import sqlalchemy as sa
 
 from emulator import oauth
+from emulator.oauth import users as users_module
 from emulator.ops.clock import utcnow
 from emulator.storage.database import db
 from emulator.web import stores
@@ -62,3 +64,16 @@ def stored_hashes(app) -> dict[str, str | None]:
     with app.app_context():
         rows = db.session.execute(sa.text("SELECT username, password_hash FROM site_users"))
         return dict(rows.all())
+
+
+def counting(monkeypatch) -> list[str]:
+    """Count every full password hash check the engine makes (argon2id, ours or dummy)."""
+    calls: list[str] = []
+    real = users_module.check_secret
+
+    def check(password_hash: str, password: str) -> bool:
+        calls.append(password_hash)
+        return real(password_hash, password)
+
+    monkeypatch.setattr(users_module, "check_secret", check)
+    return calls

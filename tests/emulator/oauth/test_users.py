@@ -14,11 +14,11 @@ import pytest
 import sqlalchemy as sa
 
 from emulator import oauth
-from emulator.oauth import users as users_module
 from emulator.storage.models import SiteUser
 from tests.support.engine import NOW
 from tests.support.engine import issue
 from tests.support.users import FakeGuard
+from tests.support.users import counting
 from tests.support.users import sha1_verifier
 
 
@@ -292,19 +292,6 @@ def test_a_user_without_a_password_never_logs_in(session, make_user) -> None:
     assert authenticate(session, "alice", "anything") is None
 
 
-def counting(monkeypatch) -> list[str]:
-    """Count every full password hash check the engine makes (argon2id, ours or dummy)."""
-    calls: list[str] = []
-    real = users_module.check_secret
-
-    def check(password_hash: str, password: str) -> bool:
-        calls.append(password_hash)
-        return real(password_hash, password)
-
-    monkeypatch.setattr(users_module, "check_secret", check)
-    return calls
-
-
 def test_an_unknown_username_costs_one_full_hash(session, make_user, monkeypatch) -> None:
     user = make_user("alice")
     own = stored_hash(session, user.id)
@@ -337,9 +324,7 @@ def test_a_repeated_good_password_is_hashed_once_and_a_wrong_one_every_time(
     assert len(calls) == 4
 
 
-def test_a_new_password_or_a_block_makes_the_remembered_one_count_for_nothing(
-    session, make_user, monkeypatch
-) -> None:
+def test_a_new_password_makes_the_remembered_one_count_for_nothing(session, make_user) -> None:
     user = make_user("alice")
     memo = oauth.VerifiedSecrets()
     assert authenticate(session, "alice", "correct horse", verified=memo)
@@ -347,11 +332,20 @@ def test_a_new_password_or_a_block_makes_the_remembered_one_count_for_nothing(
     session.commit()
     assert authenticate(session, "alice", "correct horse", verified=memo) is None
     assert authenticate(session, "alice", "battery staple", verified=memo)
-    oauth.set_user_blocked(session, user.id, True)
+
+
+@pytest.mark.parametrize("state", ["blocked", "two_factor"])
+def test_a_blocked_or_two_factor_users_right_password_costs_the_full_hash(
+    session, make_user, monkeypatch, state
+) -> None:
+    user = make_user("alice")
+    memo = oauth.VerifiedSecrets()
+    assert authenticate(session, "alice", "correct horse", verified=memo)
+    session.execute(sa.update(SiteUser).where(SiteUser.id == user.id).values({state: True}))
     session.commit()
     calls = counting(monkeypatch)
-    # Blocked: the right password costs the full hash, as a wrong one does, and fails.
-    assert authenticate(session, "alice", "battery staple", verified=memo) is None
+    # Remembered before, but not answered from the memo: the full hash, as a wrong one.
+    assert authenticate(session, "alice", "correct horse", verified=memo) is None
     assert calls == [stored_hash(session, user.id)]
 
 

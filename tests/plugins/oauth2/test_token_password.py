@@ -23,7 +23,6 @@ from passlib.hash import phpass
 
 from config import Config
 from emulator import oauth
-from emulator.oauth import users as users_module
 from emulator.oauth.clients import scrypt_hash
 from emulator.storage.database import db
 from emulator.storage.models import Client
@@ -48,6 +47,7 @@ from tests.support.oauth2 import bearer
 from tests.support.oauth2 import err
 from tests.support.oauth2 import refresh
 from tests.support.oauth2 import send
+from tests.support.users import counting
 
 MISSING = err("invalid_request", r"Missing parameters: \"username\" and \"password\" required")
 WRONG = err("invalid_grant", "Invalid username and password combination")
@@ -417,14 +417,7 @@ def test_an_unknown_username_costs_what_a_wrong_password_does(
     client, marta, strict, monkeypatch
 ) -> None:
     """One full password hash either way (a dummy one for a username nobody has)."""
-    checks: list[str] = []
-    real = users_module.check_secret
-
-    def counted(password_hash: str, password: str) -> bool:
-        checks.append(password_hash)
-        return real(password_hash, password)
-
-    monkeypatch.setattr(users_module, "check_secret", counted)
+    checks = counting(monkeypatch)
     for user in ({"username": "marta.k", "password": "wrong"}, {"username": "x", "password": "y"}):
         checks.clear()
         assert_token_error(password_grant(client, user=user), WRONG, status=401)
@@ -434,16 +427,9 @@ def test_an_unknown_username_costs_what_a_wrong_password_does(
 def test_a_repeated_good_password_costs_one_full_hash_per_worker(
     client, marta, strict, monkeypatch
 ) -> None:
-    """The worker remembers a password that matched (emulator.oauth.memo); a wrong one, or
-    the right one after a block, pays the full hash every time."""
-    checks: list[str] = []
-    real = users_module.check_secret
-
-    def counted(password_hash: str, password: str) -> bool:
-        checks.append(password_hash)
-        return real(password_hash, password)
-
-    monkeypatch.setattr(users_module, "check_secret", counted)
+    """The worker remembers a password that matched (emulator.oauth.memo); a wrong one
+    pays the full hash every time."""
+    checks = counting(monkeypatch)
     for _ in range(3):
         assert_token_ok(password_grant(client), scope=SHOP_SCOPE, refresh=True, as_string=False)
     assert len(checks) == 1
