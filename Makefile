@@ -92,8 +92,9 @@ nginx:
 screenshots: dev-venv chromium
 	DOCS_SCREENSHOTS=docs/img $(BIN)/pytest -q tests/live/test_admin_browser.py
 
+# The tests marked slow (real servers, mostly waiting) run beside the others: bin/run-tests.
 test: lint audit docs chromium nginx
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/python bin/run-tests $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache site

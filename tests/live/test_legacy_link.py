@@ -32,7 +32,10 @@ from tests.support.old_site import DbGate
 from tests.support.old_site import ask
 from tests.support.old_site import serve_old_site
 
-pytestmark = pytest.mark.skipif(not MYSQL_URL, reason="TEST_MYSQL_URL names no MariaDB/MySQL")
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not MYSQL_URL, reason="TEST_MYSQL_URL names no MariaDB/MySQL"),
+]
 
 CONF = ("conf-client", SECRETS["conf-client"])
 ZONE = ("--timezone", "Europe/Copenhagen")
