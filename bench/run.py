@@ -416,17 +416,24 @@ end
 """
 
 
-def token_script(workdir: Path) -> Path:
-    """The wrk script of a client_credentials request with HTTP Basic credentials."""
-    script = workdir / "token.lua"
+def fixed_script(
+    workdir: Path, name: str, method: str, body: str | None, authorization: str
+) -> Path:
+    """A wrk script sending the same request every time (``body`` None: none)."""
+    script = workdir / f"{name}.lua"
     script.write_text(
         LUA_FIXED.format(
-            method='"POST"',
-            body=lua_string("grant_type=client_credentials"),
-            headers=f'wrk.headers["Authorization"] = {lua_string(BASIC)}',
+            method=lua_string(method),
+            body="nil" if body is None else lua_string(body),
+            headers=f'wrk.headers["Authorization"] = {lua_string(authorization)}',
         )
     )
     return script
+
+
+def token_script(workdir: Path) -> Path:
+    """The wrk script of a client_credentials request with HTTP Basic credentials."""
+    return fixed_script(workdir, "token", "POST", "grant_type=client_credentials", BASIC)
 
 
 def lua_string(text: str) -> str:
@@ -525,48 +532,20 @@ def measure(
                 script = token_script(workdir)
             elif scenario == "resource":
                 target = server.base + RESOURCE_PATH
-                script = workdir / "resource.lua"
-                script.write_text(
-                    LUA_FIXED.format(
-                        method='"GET"',
-                        body="nil",
-                        headers=f'wrk.headers["Authorization"] = "Bearer {access_token}"',
-                    )
-                )
+                script = fixed_script(workdir, scenario, "GET", None, f"Bearer {access_token}")
             elif scenario in SPENT:
                 target = server.base + TOKEN_PATH
                 script = workdir / f"{scenario}.lua"
                 mint_single_use(scenario, url, workdir, script, duration)
             elif scenario == "password":
                 target = server.base + TOKEN_PATH
-                script = workdir / "password.lua"
-                script.write_text(
-                    LUA_FIXED.format(
-                        method='"POST"',
-                        body=lua_string(PASSWORD_FORM),
-                        headers=f'wrk.headers["Authorization"] = {lua_string(BASIC)}',
-                    )
-                )
+                script = fixed_script(workdir, scenario, "POST", PASSWORD_FORM, BASIC)
             elif scenario == "profile":
                 target = server.base + PROFILE_PATH
-                script = workdir / "profile.lua"
-                script.write_text(
-                    LUA_FIXED.format(
-                        method='"GET"',
-                        body="nil",
-                        headers=f'wrk.headers["Authorization"] = "Bearer {user_token()}"',
-                    )
-                )
+                script = fixed_script(workdir, scenario, "GET", None, f"Bearer {user_token()}")
             elif scenario == "apigee_token":
                 target = server.base + APIGEE_TOKEN_PATH
-                script = workdir / "apigee_token.lua"
-                script.write_text(
-                    LUA_FIXED.format(
-                        method='"POST"',
-                        body="nil",
-                        headers=f'wrk.headers["Authorization"] = {lua_string(BASIC)}',
-                    )
-                )
+                script = fixed_script(workdir, scenario, "POST", None, BASIC)
 
             run_wrk(target, script, conns, min(2, duration))  # warm-up: caches, connection pools
             if scenario in SPENT:  # the warm-up used some up: a fresh set for the run
