@@ -54,12 +54,12 @@ def machine(tmp_path: Path) -> Machine:
     return Machine(bin_dir, tmp_path / "calls")
 
 
-def test_make_test_runs_it_before_pytest() -> None:
+def test_make_test_runs_it_before_the_tests() -> None:
     dry_run = subprocess.run(
         ["make", "-n", "test"], cwd=ROOT, capture_output=True, text=True, check=True
     ).stdout.splitlines()
-    pytest_line = next(i for i, line in enumerate(dry_run) if "pytest" in line)
-    assert dry_run.index("bin/ensure-chromium") < pytest_line
+    tests_line = next(i for i, line in enumerate(dry_run) if "bin/run-tests" in line)
+    assert dry_run.index("bin/ensure-chromium") < tests_line
     assert os.access(SCRIPT, os.X_OK)
 
 

@@ -279,7 +279,10 @@ def create_engine(url: URL) -> sa.Engine:
         max_overflow=4,
         pool_timeout=TIMEOUT,
         pool_recycle=300,
-        pool_pre_ping=False,  # a dead pooled connection fails the write: it is queued
+        # Each checkout checks its connection (one round trip, only while a link is set):
+        # one the old server ended (a restart, an idle limit) is replaced, not taken for
+        # a failed lookup (a live token refused) or a failed write (queued needlessly).
+        pool_pre_ping=True,
     )
 
 

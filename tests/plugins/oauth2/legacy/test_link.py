@@ -23,9 +23,11 @@ from emulator.storage.models import RefreshToken
 from plugins.oauth2.legacy import link as legacy_link
 from tests.support.legacy_site import AT_LIVE
 from tests.support.legacy_site import CONF
+from tests.support.legacy_site import LEGACY_BACKENDS
 from tests.support.legacy_site import LOCAL
 from tests.support.legacy_site import RT_LIVE
 from tests.support.legacy_site import ZONE
+from tests.support.legacy_site import fill
 from tests.support.legacy_site import local_now
 from tests.support.legacy_site import ok
 from tests.support.oauth2 import INVALID_RT
@@ -48,6 +50,11 @@ RT_NEW = "f2" * 20
 @pytest.fixture
 def linked(legacy, legacy_import, cli):
     """The site imported, and the link set to it."""
+    return link_to(legacy, legacy_import, cli)
+
+
+def link_to(legacy, legacy_import, cli):
+    """Import ``legacy`` and set the link to it."""
     ok(legacy_import(legacy))
     cli(
         "legacy",
@@ -156,6 +163,37 @@ def test_tokens_the_old_site_made_after_the_import_work_here(linked, client, set
     for made_up in ("f4" * 20, "f3" * 20, "not-a-token"):
         assert_resource_error(client.get(RESOURCE_URL, headers=bearer(made_up)), INVALID_TOKEN)
     assert_token_error(refresh(client, "f5" * 20, CONF), INVALID_RT)
+
+
+SERVER_SIDE = {  # a connection's id, and how its server ends it (as a restart does)
+    "mysql": ("SELECT CONNECTION_ID()", "KILL {}"),
+    "postgresql": ("SELECT pg_backend_pid()", "SELECT pg_terminate_backend({})"),
+}
+
+
+@pytest.mark.parametrize("backend", sorted(set(SERVER_SIDE) & set(LEGACY_BACKENDS)))
+def test_a_lookup_after_the_old_database_restarted_finds_the_token(
+    backend, make_legacy, legacy_import, cli, client, app
+) -> None:
+    site = make_legacy(backend)
+    site.expiry = fill(site)
+    link_to(site, legacy_import, cli)
+    later = local_now() + timedelta(hours=1)
+    site.add_token("access", AT_NEW, "conf-client", later, scope="site.read", user_id="42")
+    assert_resource_ok(client.get(RESOURCE_URL, headers=bearer(AT_NEW)), user_id="42")
+    # The old database ends the worker's pooled connection, as a restart of it does.
+    ask_id, end = SERVER_SIDE[backend]
+    with app.app_context():
+        link = legacy_link.current()
+        assert link is not None
+        with legacy_link._engine(link).connect() as conn:
+            pooled = conn.execute(sa.text(ask_id)).scalar()
+    with site.engine.connect() as conn:
+        conn.execute(sa.text(end.format(int(pooled))))
+        conn.commit()
+    # A token the old site made since is still found: the dead connection is not the answer.
+    site.add_token("access", "f6" * 20, "conf-client", later, scope="site.read", user_id="42")
+    assert_resource_ok(client.get(RESOURCE_URL, headers=bearer("f6" * 20)), user_id="42")
 
 
 def test_a_token_revoked_here_is_not_taken_over_again(linked, client, cli) -> None:
