@@ -7,7 +7,8 @@ in front of a backend, a legacy site behind this service):
   backslash or ``//`` that a server behind could read as another place) and in which encoding
   (``RequestPath``);
 - the headers: the client's end-to-end ones (RFC 9110 §7.6.1: hop-by-hop headers and those the
-  ``Connection`` header names are dropped), then who asked as this service saw it
+  ``Connection`` header names are dropped; this service's own cookies are taken out of
+  ``Cookie``: a session here is never the other server's), then who asked as this service saw it
   (``X-Forwarded-For/Proto/Host``, ``X-Real-IP``, ``Forwarded``; whatever the client claimed is
   dropped);
 - limits (``Limits``): the client's body is read first, and refused past the limit
@@ -223,12 +224,17 @@ def _read_stream(limit: int) -> bytes:
 
 
 def end_to_end_headers(
-    headers: Iterable[tuple[str, str]], drop: frozenset[str] = frozenset()
+    headers: Iterable[tuple[str, str]],
+    drop: frozenset[str] = frozenset(),
+    *,
+    own_cookies: frozenset[str] = frozenset(),
 ) -> dict[str, str]:
     """The client's headers that go on: not hop-by-hop, not named by its ``Connection``
     header, not a forwarding claim (any ``X-Forwarded-*``), not ``Host`` or
     ``Content-Length``, and not in ``drop`` (lower-case names). Repeated names are joined
-    with ``", "`` (RFC 9110 §5.3)."""
+    with ``", "`` (RFC 9110 §5.3), ``Cookie`` with ``"; "`` (RFC 9113 §8.2.3). The cookies
+    named in ``own_cookies`` (lower case: this service's sessions,
+    ``isolation.guarded_cookies``) are taken out of ``Cookie``; the others go on as sent."""
     pairs = list(headers)
     connection_tokens = named_by_connection(pairs)
     kept: dict[str, str] = {}
@@ -241,8 +247,27 @@ def end_to_end_headers(
             or lower.startswith("x-forwarded-")
         ):
             continue
+        if lower == "cookie":
+            value = without_cookies(value, own_cookies)
+            if not value:
+                continue
+            kept[name] = f"{kept[name]}; {value}" if name in kept else value
+            continue
         kept[name] = f"{kept[name]}, {value}" if name in kept else value
     return kept
+
+
+def without_cookies(cookie_header: str, names: frozenset[str]) -> str:
+    """A ``Cookie`` value without the cookies of ``names`` (lower case; a name compared as a
+    browser sends it, blanks trimmed, any case); the rest as it was, leading blanks off."""
+    if not names:
+        return cookie_header
+    kept = [
+        pair
+        for pair in cookie_header.split(";")
+        if pair.split("=", 1)[0].strip(" \t").lower() not in names
+    ]
+    return ";".join(kept).lstrip(" \t")
 
 
 def named_by_connection(headers: Iterable[tuple[str, str]]) -> set[str]:

@@ -7,7 +7,8 @@ the limits from the plugin's params, and which runtime fault each kind of troubl
 The target gets the method, the suffix of the very path that was matched (as the client
 encoded it, ``RequestPath.suffix``), the query string, the body and the client's end-to-end
 headers. Not passed on: hop-by-hop headers (RFC 9110 §7.6.1), ``Authorization`` (the token
-was for the gateway), and every forwarding or identity header the client sent. The gateway
+was for the gateway), this service's own cookies (an admin's or a site user's session), and
+every forwarding or identity header the client sent. The gateway
 sets its own: ``X-Forwarded-For``, ``X-Forwarded-Proto``, ``X-Forwarded-Host``,
 ``X-Real-IP``, ``Forwarded`` (RFC 7239), and the verified caller's ``X-Apigee-Client-Id``
 and ``X-Apigee-Scope``.
@@ -108,7 +109,9 @@ def target_url(route: ProxyRoute, path: RequestPath) -> str:
 
 def outbound_headers(caller: TokenInfo) -> dict[str, str]:
     """The client's end-to-end headers, then the gateway's forwarding and identity headers."""
-    headers = outbound.end_to_end_headers(request.headers.items(), drop=NOT_FORWARDED)
+    headers = outbound.end_to_end_headers(
+        request.headers.items(), drop=NOT_FORWARDED, own_cookies=isolation.guarded_cookies().names
+    )
     headers.update(
         outbound.forwarding_headers(request.remote_addr or "", request.host, request.scheme)
     )

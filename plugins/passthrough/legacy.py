@@ -57,11 +57,17 @@ def legacy_url(base: str, path: RequestPath, query_string: bytes) -> str:
 
 
 def legacy_headers(
-    headers: Iterable[tuple[str, str]], client: str, host: str, scheme: str, mark: str
+    headers: Iterable[tuple[str, str]],
+    client: str,
+    host: str,
+    scheme: str,
+    mark: str,
+    own_cookies: frozenset[str],
 ) -> dict[str, str]:
-    """The client's end-to-end headers, then this service's forwarding headers and its hop
-    ``mark`` (after the marks of the services it came through)."""
-    kept = outbound.end_to_end_headers(headers)
+    """The client's end-to-end headers without this service's ``own_cookies``, then this
+    service's forwarding headers and its hop ``mark`` (after the marks of the services it
+    came through)."""
+    kept = outbound.end_to_end_headers(headers, own_cookies=own_cookies)
     name = next((key for key in kept if key.lower() == HOP_HEADER.lower()), HOP_HEADER)
     kept[name] = f"{kept[name]}, {mark}" if name in kept else mark
     kept.update(outbound.forwarding_headers(client, host, scheme))

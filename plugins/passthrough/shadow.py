@@ -37,6 +37,7 @@ from emulator.host import Outbound
 from emulator.host import RequestPath
 from emulator.host import Trouble
 from emulator.host import db
+from emulator.host import isolation
 from emulator.host import outbound
 from emulator.host import utcnow
 
@@ -70,6 +71,7 @@ class Job:
     limits: Limits
     max_kinds: int
     mark: str  # this service's hop mark (legacy.hop_mark)
+    own_cookies: frozenset[str]  # this service's cookie names: never sent to the old site
 
 
 class ShadowFailed(Exception):
@@ -200,7 +202,12 @@ def shadow_one(job: Job) -> Difference | str:
         method=exchange.method,
         url=legacy_url(job.base, path, exchange.query_string),
         headers=legacy_headers(
-            exchange.headers, exchange.client, exchange.host, exchange.scheme, job.mark
+            exchange.headers,
+            exchange.client,
+            exchange.host,
+            exchange.scheme,
+            job.mark,
+            job.own_cookies,
         ),
         body=exchange.body,
     )
@@ -262,6 +269,7 @@ def offer(app: Flask, exchange: Exchange, params: Mapping[str, Any]) -> bool:
         limits=limits(params),
         max_kinds=params["shadow_max_kinds"],
         mark=hop_mark(app),
+        own_cookies=isolation.guarded_cookies().names,
     )
     return queue_of(app).offer(job, params["shadow_queue_size"])
 

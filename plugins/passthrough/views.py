@@ -59,7 +59,12 @@ def forward(params: Mapping[str, Any]) -> Response:
         method=request.method,
         url=legacy_url(base, path, request.query_string),
         headers=legacy_headers(
-            request.headers.items(), request.remote_addr or "", request.host, request.scheme, mark
+            request.headers.items(),
+            request.remote_addr or "",
+            request.host,
+            request.scheme,
+            mark,
+            isolation.guarded_cookies().names,
         ),
         body=outbound.read_body(bounds.max_request_bytes),
     )

@@ -1,5 +1,6 @@
 """Forwarded answers kept apart from the admin pages (emulator/web/isolation.py): which
-upstream Set-Cookie values would land on the admin session's cookie, as a browser reads them."""
+upstream Set-Cookie values would land on the admin session's cookie, as a browser reads them;
+and this service's own cookies taken out of a request it forwards."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import pytest
 from emulator.web.isolation import GuardedCookies
 from emulator.web.isolation import cookie_name_and_path
 from emulator.web.isolation import refused_cookie
+from emulator.web.outbound import end_to_end_headers
 
 ADMIN = GuardedCookies(names=frozenset({"emulator_admin"}), paths=("/admin",))
 
@@ -49,3 +51,22 @@ def test_the_default_path_is_the_request_paths_directory() -> None:
     assert cookie_name_and_path("a=b", "/admin/x") == ("a", "/admin")
     assert cookie_name_and_path("a=b", "/index.php") == ("a", "/")
     assert refused_cookie("a=b", "/admin/unknown", ADMIN)
+
+
+@pytest.mark.parametrize(
+    ("cookies", "forwarded"),
+    [
+        (["a=1; emulator_admin=s; b=2"], "a=1; b=2"),
+        (["emulator_admin=s; b=2"], "b=2"),
+        ([" EMULATOR_ADMIN =s;b=2;c"], "b=2;c"),  # any case, blanks trimmed; `c` nameless
+        (["emulator_admin"], None),  # a nameless cookie sent as the name: ours too
+        (["a=emulator_admin; emulator_admin_x=1"], "a=emulator_admin; emulator_admin_x=1"),
+        (["a=1", "emulator_admin=s", "b=2"], "a=1; b=2"),  # several Cookie lines: one, `; `
+        (["emulator_admin=s"], None),
+    ],
+)
+def test_our_own_cookies_are_taken_out_of_a_forwarded_request(cookies, forwarded) -> None:
+    headers = [("Cookie", value) for value in cookies] + [("Accept", "*/*")]
+    kept = end_to_end_headers(headers, own_cookies=ADMIN.names)
+    assert kept.get("Cookie") == forwarded
+    assert kept["Accept"] == "*/*"

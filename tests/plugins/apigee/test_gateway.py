@@ -97,6 +97,17 @@ def test_spoofed_headers_are_dropped_in_any_spelling(client, proxy_to, target) -
     assert headers_named(seen, "X-Forwarded-For") == ["127.0.0.1"]
 
 
+def test_this_services_own_cookies_never_reach_the_target(app, proxy_to, target) -> None:
+    """An admin's or a site user's session is for this service: a target that kept it
+    could act as them here. The target's own cookies go on as the client sent them."""
+    token = proxy_to(target.base_url)
+    cookies = "app=1; emulator_admin=adm; OAuth2_Site_Session=site; oauth2_site_csrf=c; b=2"
+    client = app.test_client(use_cookies=False)  # sends the Cookie header as given
+    client.get("/weather/x", headers={**bearer(token), "Cookie": cookies})
+    [seen] = target.received
+    assert headers_named(seen, "Cookie") == ["app=1; b=2"]
+
+
 def test_identity_headers_of_a_token_without_scope(
     client, cli, make_client, proxy_to, target
 ) -> None:

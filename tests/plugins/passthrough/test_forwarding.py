@@ -206,6 +206,27 @@ def test_the_legacy_site_gets_the_request_with_our_forwarding_headers(
     assert re.fullmatch("emulator-[0-9a-f]{16}", sent["x-emulator-hop"])
 
 
+def test_this_services_own_cookies_never_reach_the_legacy_site(
+    app, legacy, enable_passthrough
+) -> None:
+    """The old site's cookies go on; an admin's or a site user's session here does not (the
+    old site, or whoever took it over, could act as them here). With only ours, no Cookie."""
+    enable_passthrough()
+    legacy.get(LEGACY + "/index.php", body=b"ok")
+    client = app.test_client(use_cookies=False)  # sends the Cookie header as given
+    for sent, expected in (
+        (
+            "joomla_session=abc; emulator_admin=adm; oauth2_site_session=s; x=1",
+            "joomla_session=abc; x=1",
+        ),
+        ("Emulator_Admin=adm;oauth2_site_csrf=c", None),
+    ):
+        assert (
+            client.get("/index.php?option=com_content", headers={"Cookie": sent}).status_code == 200
+        )
+        assert legacy.calls[-1].request.headers.get("Cookie") == expected
+
+
 def test_forwarding_headers_name_the_client_the_app_trusts(database_url, legacy) -> None:
     """Behind one trusted proxy (TRUSTED_PROXIES=1), the client is the address it added."""
 

@@ -92,6 +92,7 @@ def test_a_different_answer_is_kept_masked_and_without_secrets(
     ours = [token_request(client, cid, secret).get_json() for _ in range(2)]
     basic = base64.b64encode(f"{cid}:{secret}".encode()).decode()
     client.set_cookie("joomla_session", "cookie-value-1")
+    client.set_cookie("oauth2_site_session", "ours")  # a site user's session here: not sent
     rv = client.post(
         TOKEN_URL + "&access_token=" + THEIR_ACCESS,
         data={"grant_type": "client_credentials"},
@@ -102,6 +103,7 @@ def test_a_different_answer_is_kept_masked_and_without_secrets(
     shadow_done()
     assert len(legacy.calls) == 3
     assert legacy.calls[2].request.headers["Authorization"] == f"Basic {basic}"
+    assert legacy.calls[2].request.headers["Cookie"] == "joomla_session=cookie-value-1"
 
     kept = table_text()
     out = report(cli)
