@@ -46,6 +46,7 @@ from emulator.web.http import json_encode_string
 from emulator.web.http import nothing_to_decode
 from emulator.web.http import header_bytes
 from emulator.web.http import quoted_string
+from emulator.web.http import said_https
 
 # Host errors a plugin raises or renders (the dispatcher catches them once).
 from emulator.web.errors import HostError
@@ -110,7 +111,7 @@ __all__ = [
     "PanelField", "php_input", "php_variable_name", "PhpInput", "Plugin",
     "plugin_state", "POST", "purge_pacing", "quoted_string", "read_body", "record_change",
     "record_client_fields", "record_event", "release_connection", "request_object",
-    "request_path", "RequestPath", "Route", "set_plugin_state", "stores", "stylesheet_url",
-    "TEXT", "throttle", "Timestamp", "to_string", "TokenExample", "Trouble",
+    "request_path", "RequestPath", "Route", "said_https", "set_plugin_state", "stores",
+    "stylesheet_url", "TEXT", "throttle", "Timestamp", "to_string", "TokenExample", "Trouble",
     "UnknownOperation", "utcnow", "writing_params",
 ]  # fmt: skip

@@ -1,10 +1,12 @@
 """Wire details the host and every dialect need alike: PHP's JSON, header values that
-cannot be broken out of."""
+cannot be broken out of, whether a cookie should be Secure."""
 
 from __future__ import annotations
 
 import json
 from typing import Any
+
+from werkzeug.datastructures import Headers
 
 # json.dumps with these options builds an encoder on every call; one does for all.
 _PHP_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=True)
@@ -44,3 +46,22 @@ def header_bytes(value: str) -> str:
     Latin-1 characters), with line breaks flattened so that no header can be injected."""
     flat = value.replace("\r", " ").replace("\n", " ").replace("\0", " ")
     return flat.encode("utf-8", "replace").decode("latin-1")
+
+
+def said_https(headers: Headers) -> bool:
+    """Whether a proxy (trusted or not) said the client's request came over https: the first
+    ``X-Forwarded-Proto`` value, or the first ``Forwarded`` element's ``proto``.
+
+    Only for a cookie's ``Secure`` flag, with the scheme the app trusts: behind a TLS proxy
+    on this machine that TRUSTED_PROXIES does not name, the app sees http, yet the browser
+    used https. A client that claims it only makes its own cookie stricter.
+    """
+    proto = headers.get("X-Forwarded-Proto", "").split(",")[0].strip().lower()
+    if proto == "https":
+        return True
+    first = headers.get("Forwarded", "").split(",")[0]
+    for pair in first.split(";"):
+        key, _, value = pair.partition("=")
+        if key.strip().lower() == "proto" and value.strip().strip('"').lower() == "https":
+            return True
+    return False

@@ -43,6 +43,7 @@ from emulator.host import commit
 from emulator.host import connection
 from emulator.host import php_input
 from emulator.host import request_object as _request
+from emulator.host import said_https
 from emulator.host import stores
 from emulator.host import stylesheet_url
 from emulator.host import throttle
@@ -141,13 +142,16 @@ def _csrf_ok(form: Mapping[str, Any]) -> bool:
 
 
 def _set_cookie(response: Response, name: str, value: str, *, max_age: int | None) -> None:
-    """A cookie of these pages: HttpOnly, SameSite=Lax, Secure over https, for the site."""
+    """A cookie of these pages: HttpOnly, SameSite=Lax, for the site; Secure over https, as
+    the app sees it or as a proxy said it (``said_https``: a TLS proxy the app does not
+    trust), never on plain http (a site served so keeps its logins)."""
+    req = _request()
     response.set_cookie(
         name,
         value,
         max_age=max_age,
         path="/",
-        secure=_request().is_secure,
+        secure=req.is_secure or said_https(req.headers),
         httponly=True,
         samesite="Lax",
     )

@@ -88,6 +88,34 @@ def test_the_cookie_is_secure_over_https(client, make_user):
 
 
 @pytest.mark.parametrize(
+    ("headers", "secure"),
+    [
+        ({"X-Forwarded-Proto": "https"}, True),
+        ({"X-Forwarded-Proto": "HTTPS, http"}, True),  # the first value: the client's hop
+        ({"Forwarded": 'for=1.2.3.4;proto="https", for=10.0.0.1;proto=http'}, True),
+        ({"X-Forwarded-Proto": "http"}, False),
+        ({"X-Forwarded-Proto": "http, https"}, False),
+        ({"Forwarded": "for=1.2.3.4;proto=http"}, False),
+    ],
+)
+def test_behind_a_tls_proxy_the_app_does_not_trust_the_cookie_is_secure(
+    client, make_user, headers, secure
+):
+    """TRUSTED_PROXIES unset, a TLS proxy on this machine: the app sees http, the browser
+    used https, so the session cookie must not travel over plain http later. A plain-http
+    site (no such header) keeps cookies a browser sends over http."""
+    make_user()
+    token = csrf_token(client.get(LOGIN_URL, headers=headers).data)
+    rv = client.post(
+        LOGIN_URL,
+        headers=headers,
+        data={"username": "alice", "password": PASSWORD, "csrf_token": token},
+    )
+    assert rv.status_code == 303
+    assert ("Secure" in _cookie(rv, SESSION_COOKIE)) is secure
+
+
+@pytest.mark.parametrize(
     "back",
     [
         "https://evil.test/steal",
