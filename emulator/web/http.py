@@ -1,5 +1,5 @@
 """Wire details the host and every dialect need alike: PHP's JSON, header values that
-cannot be broken out of, whether a cookie should be Secure."""
+cannot be broken out of, a cookie's name, whether a cookie should be Secure."""
 
 from __future__ import annotations
 
@@ -46,6 +46,14 @@ def header_bytes(value: str) -> str:
     Latin-1 characters), with line breaks flattened so that no header can be injected."""
     flat = value.replace("\r", " ").replace("\n", " ").replace("\0", " ")
     return flat.encode("utf-8", "replace").decode("latin-1")
+
+
+def cookie_name(part: str) -> str:
+    """The name of a cookie as a browser reads it from a ``Cookie`` pair or a
+    ``Set-Cookie`` value's first part: what comes before the first ``=``, blanks trimmed
+    (a part without ``=`` is a nameless cookie a browser sends as if its value were a name:
+    that is the name here; RFC 6265 §5.2)."""
+    return part.split("=", 1)[0].strip(" \t")
 
 
 def said_https(headers: Headers) -> bool:

@@ -29,6 +29,7 @@ from flask import Response
 from flask import current_app
 
 from emulator.ops import metrics
+from emulator.web.http import cookie_name
 from emulator.web.registry import registry_of
 
 # What a sandboxed page may still do: run its scripts, send its forms, open pop-ups and
@@ -62,14 +63,12 @@ def guarded_cookies() -> GuardedCookies:
 def cookie_name_and_path(set_cookie: str, request_path: str) -> tuple[str, str]:
     """A ``Set-Cookie`` value's cookie name and the path a browser files it under.
 
-    As a browser reads it (RFC 6265 §5.2-5.3): the name is what comes before the first
-    ``=`` of the first part, blanks trimmed (a first part without ``=`` is a nameless
-    cookie whose value a browser sends as if it were a name: that is the name here); the
-    path is the last ``Path`` attribute that starts with ``/``, else the request path's
-    directory (its default path).
+    As a browser reads it (RFC 6265 §5.2-5.3): the name is the first part's
+    (``http.cookie_name``); the path is the last ``Path`` attribute that starts with
+    ``/``, else the request path's directory (its default path).
     """
     first, *attributes = set_cookie.split(";")
-    name = first.split("=", 1)[0].strip(" \t")
+    name = cookie_name(first)
     path = None
     for attribute in attributes:
         key, _, value = attribute.partition("=")

@@ -62,6 +62,7 @@ from emulator.ops import metrics
 from emulator.web.body import read_body as read_request_body
 from emulator.web.context import app_object
 from emulator.web.errors import BodyTooLarge
+from emulator.web.http import cookie_name
 from emulator.web.http import quoted_string
 
 # RFC 9110 §7.6.1 (Connection, Proxy-Connection, Keep-Alive, TE, Transfer-Encoding, Upgrade),
@@ -247,26 +248,21 @@ def end_to_end_headers(
             or lower.startswith("x-forwarded-")
         ):
             continue
+        joiner = ", "
         if lower == "cookie":
-            value = without_cookies(value, own_cookies)
+            value, joiner = without_cookies(value, own_cookies), "; "
             if not value:
                 continue
-            kept[name] = f"{kept[name]}; {value}" if name in kept else value
-            continue
-        kept[name] = f"{kept[name]}, {value}" if name in kept else value
+        kept[name] = f"{kept[name]}{joiner}{value}" if name in kept else value
     return kept
 
 
 def without_cookies(cookie_header: str, names: frozenset[str]) -> str:
-    """A ``Cookie`` value without the cookies of ``names`` (lower case; a name compared as a
-    browser sends it, blanks trimmed, any case); the rest as it was, leading blanks off."""
+    """A ``Cookie`` value without the cookies of ``names`` (lower case; each pair's
+    ``cookie_name``, any case); the rest as it was, leading blanks off."""
     if not names:
         return cookie_header
-    kept = [
-        pair
-        for pair in cookie_header.split(";")
-        if pair.split("=", 1)[0].strip(" \t").lower() not in names
-    ]
+    kept = [pair for pair in cookie_header.split(";") if cookie_name(pair).lower() not in names]
     return ";".join(kept).lstrip(" \t")
 
 

@@ -176,7 +176,7 @@ def test_a_lookup_after_the_old_database_restarted_finds_the_token(
     backend, make_legacy, legacy_import, cli, client, app
 ) -> None:
     site = make_legacy(backend)
-    site.expiry = fill(site)
+    fill(site)
     link_to(site, legacy_import, cli)
     later = local_now() + timedelta(hours=1)
     site.add_token("access", AT_NEW, "conf-client", later, scope="site.read", user_id="42")
